@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pipguard/pipguard/installer"
+	"github.com/urfave/cli/v2"
+)
+
+// env carries what commands need beyond their flags: where to write, and
+// how to read the environment (tests pass their own).
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// run is the whole CLI: it returns the exit code instead of exiting, so
+// tests can run it in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	app := newApp(e)
+	err := app.RunContext(ctx, args)
+	return report(e, err)
+}
+
+func newApp(e *env) *cli.App {
+	usage := func(cCtx *cli.Context, err error, isSubcommand bool) error {
+		return &usageError{err: err}
+	}
+	app := &cli.App{
+		Name:  "pipguard",
+		Usage: "install Python packages from git only after verifying the release",
+		Description: `pipguard replaces "pip install" where supply-chain integrity matters. Given
+   pkg @ git+https://github.com/OWNER/REPO.git@vX.Y.Z it refuses mutable refs
+   (branches, short SHAs, no ref), verifies the release's attestations, installs
+   exactly the verified bytes and audits what pip recorded (PEP 610).`,
+		Writer:          e.stdout,
+		ErrWriter:       e.stderr,
+		HideHelpCommand: true,
+		// urfave's default handler calls os.Exit inside Run; errors are
+		// reported and mapped to exit codes in one place instead (exit.go).
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usage,
+		Action: func(cCtx *cli.Context) error {
+			if cCtx.Args().Present() {
+				return usagef("unknown command %q", cCtx.Args().First())
+			}
+			return cli.ShowAppHelp(cCtx)
+		},
+		Commands: []*cli.Command{
+			resolveCommand(e),
+			versionCommand(e),
+		},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = usage
+		c.Flags = append(commonFlags(), c.Flags...)
+		c.Before = checkCommon
+	}
+	return app
+}
+
+// commonFlags are accepted by every command, after the command name:
+// pipguard resolve --format json REQ.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every check made"},
+		&cli.StringFlag{Name: "github-url", Value: installer.DefaultGitHubURL, Usage: "GitHub or GitHub Enterprise Server `URL`; the token is sent to this host only"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time limit for each remote operation"},
+	}
+}
+
+// checkCommon validates the common flags; every command's Before.
+func checkCommon(cCtx *cli.Context) error {
+	switch cCtx.String("format") {
+	case "text", "json":
+	default:
+		return usagef("--format must be text or json, not %q", cCtx.String("format"))
+	}
+	if _, err := githubURL(cCtx.String("github-url")); err != nil {
+		return err
+	}
+	if cCtx.Bool("quiet") && cCtx.Bool("verbose") {
+		return usagef("--quiet and --verbose cannot be combined")
+	}
+	return nil
+}
+
+// githubURL validates --github-url.
+func githubURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, usagef("--github-url must be an http(s) URL such as https://github.com, without credentials")
+	}
+	return u, nil
+}
+
+// config builds the library configuration from global flags and the
+// environment.
+func (e *env) config(cCtx *cli.Context) installer.Config {
+	token := e.getenv("GH_TOKEN")
+	if token == "" {
+		token = e.getenv("GITHUB_TOKEN")
+	}
+	return installer.Config{
+		GitHubURL: strings.TrimSuffix(cCtx.String("github-url"), "/"),
+		Token:     token,
+		Timeout:   cCtx.Duration("timeout"),
+	}
+}
+
+// usageError is a command-line mistake: exit 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+func (e *usageError) Hint() string  { return "see pipguard --help" }
+
+func usagef(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+var errSilent = errors.New("already reported")

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/requirement"
+)
+
+// Exit codes, as documented in the README.
+const (
+	exitOK         = 0
+	exitInternal   = 1
+	exitUsage      = 2
+	exitRefused    = 3
+	exitVerify     = 4
+	exitPip        = 5
+	exitAudit      = 6
+	exitRemote     = 7
+	labelError     = "error"
+	labelRefused   = "refused"
+	labelUnavailbl = "remote unavailable"
+)
+
+// classify is the one place that maps errors to exit codes and to the word
+// that starts their message.
+func classify(err error) (int, string) {
+	var (
+		usage   *usageError
+		parse   *requirement.ParseError
+		notGit  *installer.NotGitError
+		refused *gitref.RefusedError
+		remote  *gitref.RemoteError
+	)
+	switch {
+	case errors.As(err, &usage), errors.As(err, &parse), errors.As(err, &notGit):
+		return exitUsage, labelError
+	case errors.As(err, &refused):
+		return exitRefused, labelRefused
+	case errors.As(err, &remote):
+		return exitRemote, labelUnavailbl
+	}
+	return exitInternal, labelError
+}
+
+// report prints err (each one, if several were joined) to stderr as
+// "pipguard: <label>: <error>" and "pipguard: hint: <hint>", and returns the
+// exit code of the first.
+func report(e *env, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	code := exitOK
+	for _, err := range errs {
+		c, label := classify(err)
+		if code == exitOK {
+			code = c
+		}
+		if errors.Is(err, errSilent) {
+			continue
+		}
+		fmt.Fprintf(e.stderr, "pipguard: %s: %v\n", label, err)
+		var h interface{ Hint() string }
+		if errors.As(err, &h) && h.Hint() != "" {
+			fmt.Fprintf(e.stderr, "pipguard: hint: %s\n", h.Hint())
+		}
+	}
+	return code
+}
