@@ -1,0 +1,86 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+)
+
+// MaxBundleFile bounds how much of a bundle file is read. Real bundles are
+// a few KiB; a JSONL file of attestations for one digest rarely exceeds a
+// few hundred KiB.
+const MaxBundleFile = 16 << 20
+
+// Bundle is one Sigstore bundle and where it came from. Err is set when it
+// could not be loaded; such a bundle is reported, never verified.
+type Bundle struct {
+	// Source names the file (or URL) it came from.
+	Source string
+	// Line is its 1-based line in a JSONL source; 0 for a JSON file.
+	Line int
+	// Bundle is the parsed bundle, nil when Err is set.
+	Bundle *bundle.Bundle
+	// Err says why the bundle could not be loaded.
+	Err error
+}
+
+// Where is "source" or "source:line".
+func (b Bundle) Where() string {
+	if b.Line == 0 {
+		return b.Source
+	}
+	return fmt.Sprintf("%s:%d", b.Source, b.Line)
+}
+
+// LoadBundles reads a Sigstore bundle JSON file (media types v0.1 to v0.3),
+// or a JSONL file with one bundle per line.
+func LoadBundles(path string) ([]Bundle, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxBundleFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxBundleFile {
+		return nil, fmt.Errorf("%s: larger than %d MiB: not a bundle file", path, MaxBundleFile>>20)
+	}
+	return ParseBundles(path, data), nil
+}
+
+// ParseBundles parses data as one bundle in JSON, or as JSONL. A line that
+// does not parse becomes a Bundle with Err set, so one bad line does not hide
+// the good ones.
+func ParseBundles(source string, data []byte) []Bundle {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return []Bundle{{Source: source, Err: fmt.Errorf("empty file")}}
+	}
+	// A single JSON document (possibly pretty-printed over many lines).
+	if json.Valid(trimmed) {
+		return []Bundle{parseOne(source, 0, trimmed)}
+	}
+	var out []Bundle
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		out = append(out, parseOne(source, i+1, line))
+	}
+	return out
+}
+
+func parseOne(source string, line int, data []byte) Bundle {
+	b := &bundle.Bundle{}
+	if err := b.UnmarshalJSON(data); err != nil {
+		return Bundle{Source: source, Line: line, Err: err}
+	}
+	return Bundle{Source: source, Line: line, Bundle: b}
+}

@@ -1,0 +1,236 @@
+package attest
+
+import (
+	"context"
+	"crypto/x509"
+	_ "embed"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
+)
+
+// Deployment is a Sigstore instance. It decides what evidence a bundle must
+// carry.
+type Deployment string
+
+const (
+	// PublicGood is Sigstore's public-good instance (public repositories):
+	// Fulcio certificates with embedded SCTs, Rekor transparency log.
+	PublicGood Deployment = "public-good"
+	// GitHub is GitHub's own instance (private repositories, release
+	// attestations): certificates from fulcio.githubapp.com, RFC 3161
+	// timestamps from timestamp.githubapp.com, no log.
+	GitHub Deployment = "github"
+)
+
+// githubOrg is the organisation in the subject of every certificate
+// authority of GitHub's instance. gh chooses its verifier the same way.
+const githubOrg = "GitHub, Inc."
+
+// deploymentOfLeaf says which deployment issued a leaf certificate, from its
+// issuer's organisation.
+func deploymentOfLeaf(leaf *x509.Certificate) Deployment {
+	if slices.Contains(leaf.Issuer.Organization, githubOrg) {
+		return GitHub
+	}
+	return PublicGood
+}
+
+// deploymentOfRoot says which deployment a trusted root belongs to, from
+// the organisation of its certificate authorities.
+func deploymentOfRoot(tm root.TrustedMaterial) (Deployment, error) {
+	var seen []Deployment
+	for _, ca := range tm.FulcioCertificateAuthorities() {
+		fca, ok := ca.(*root.FulcioCertificateAuthority)
+		if !ok || fca.Root == nil {
+			continue
+		}
+		d := PublicGood
+		if slices.Contains(fca.Root.Subject.Organization, githubOrg) {
+			d = GitHub
+		}
+		if !slices.Contains(seen, d) {
+			seen = append(seen, d)
+		}
+	}
+	switch len(seen) {
+	case 0:
+		return "", errors.New("it has no certificate authorities")
+	case 1:
+		return seen[0], nil
+	}
+	return "", errors.New("it mixes public-good and GitHub certificate authorities; pass each in its own file")
+}
+
+// Trust is the trusted material pipguard verifies against, by deployment.
+// Material is loaded on first use, so verifying a public-good bundle never
+// fetches GitHub's root.
+type Trust struct {
+	mu      sync.Mutex
+	loaded  map[Deployment]root.TrustedMaterial
+	errs    map[Deployment]error
+	loaders map[Deployment]func() (root.TrustedMaterial, error)
+}
+
+// TrustError is a failure to obtain trusted material (TUF unreachable, no
+// cache offline, a bad --trusted-root file).
+type TrustError struct {
+	Deployment Deployment
+	Err        error
+	Fix        string
+}
+
+func (e *TrustError) Error() string {
+	return fmt.Sprintf("trusted root for %s: %v", e.Deployment, e.Err)
+}
+
+// Hint says what to do.
+func (e *TrustError) Hint() string { return e.Fix }
+
+func (e *TrustError) Unwrap() error { return e.Err }
+
+// ErrNoTrustedRoot means no trusted material was given for a deployment.
+var ErrNoTrustedRoot = errors.New("no trusted root given for this deployment")
+
+// NewTrust returns Trust over already-loaded material (tests, embedders).
+func NewTrust(material map[Deployment]root.TrustedMaterial) *Trust {
+	return &Trust{loaded: material, errs: map[Deployment]error{}, loaders: map[Deployment]func() (root.TrustedMaterial, error){}}
+}
+
+// TrustFromFiles loads trusted root JSON files (the format of
+// trusted_root.json in Sigstore's TUF repositories) and sorts them by
+// deployment. Several files of one deployment are all trusted.
+func TrustFromFiles(paths ...string) (*Trust, error) {
+	by := map[Deployment]root.TrustedMaterialCollection{}
+	for _, p := range paths {
+		tr, err := root.NewTrustedRootFromPath(p)
+		if err != nil {
+			return nil, &TrustError{Deployment: "file " + Deployment(p), Err: err, Fix: "pass a Sigstore trusted_root.json file"}
+		}
+		d, err := deploymentOfRoot(tr)
+		if err != nil {
+			return nil, &TrustError{Deployment: "file " + Deployment(p), Err: err, Fix: "pass a Sigstore trusted_root.json file"}
+		}
+		by[d] = append(by[d], tr)
+	}
+	material := map[Deployment]root.TrustedMaterial{}
+	for d, c := range by {
+		material[d] = c
+	}
+	return NewTrust(material), nil
+}
+
+//go:embed embed/tuf-repo.github.com-root.json
+var githubTUFRoot []byte
+
+// GitHubTUFURL is GitHub's TUF repository for its Sigstore instance.
+const GitHubTUFURL = "https://tuf-repo.github.com"
+
+// TUFOptions configure trusted material from TUF.
+type TUFOptions struct {
+	// CacheDir holds TUF metadata between runs (a "tuf" directory is made
+	// in it).
+	CacheDir string
+	// Offline never touches the network: only a valid cache is used.
+	Offline bool
+	// PublicGoodURL and GitHubURL override the repositories (tests).
+	PublicGoodURL, GitHubURL string
+	// PublicGoodRoot and GitHubRoot override the embedded TUF roots (tests).
+	PublicGoodRoot, GitHubRoot []byte
+	// Context bounds network use.
+	Context context.Context
+}
+
+// TrustFromTUF returns Trust that fetches each deployment's trusted root
+// through TUF on first use: public-good from sigstore-go's embedded root,
+// GitHub's from the embedded root of tuf-repo.github.com. That root has
+// expired, so a first run must be online to update through newer roots;
+// later runs can use the cache with Offline.
+func TrustFromTUF(o TUFOptions) *Trust {
+	t := NewTrust(map[Deployment]root.TrustedMaterial{})
+	load := func(d Deployment, rootJSON []byte, url string) func() (root.TrustedMaterial, error) {
+		return func() (root.TrustedMaterial, error) {
+			opts := tuf.DefaultOptions()
+			opts.Root = rootJSON
+			opts.RepositoryBaseURL = url
+			opts.CachePath = filepath.Join(o.CacheDir, "tuf")
+			if o.Context != nil {
+				opts.Context = o.Context
+			}
+			if o.Offline {
+				opts.ForceCache = true
+				opts.Fetcher = offlineFetcher{}
+			}
+			client, err := tuf.New(opts)
+			if err != nil {
+				fix := "check your network, or pass --trusted-root FILE"
+				if o.Offline {
+					fix = "run once without --offline to fill the cache in " + opts.CachePath + ", or pass --trusted-root FILE"
+				}
+				return nil, &TrustError{Deployment: d, Err: err, Fix: fix}
+			}
+			tr, err := root.GetTrustedRoot(client)
+			if err != nil {
+				return nil, &TrustError{Deployment: d, Err: err, Fix: "pass --trusted-root FILE"}
+			}
+			return tr, nil
+		}
+	}
+	pgRoot, pgURL := tuf.DefaultRoot(), tuf.DefaultMirror
+	if o.PublicGoodRoot != nil {
+		pgRoot = o.PublicGoodRoot
+	}
+	if o.PublicGoodURL != "" {
+		pgURL = o.PublicGoodURL
+	}
+	ghRoot, ghURL := githubTUFRoot, GitHubTUFURL
+	if o.GitHubRoot != nil {
+		ghRoot = o.GitHubRoot
+	}
+	if o.GitHubURL != "" {
+		ghURL = o.GitHubURL
+	}
+	t.loaders[PublicGood] = load(PublicGood, pgRoot, pgURL)
+	t.loaders[GitHub] = load(GitHub, ghRoot, ghURL)
+	return t
+}
+
+// Material returns the trusted material of deployment d.
+func (t *Trust) Material(d Deployment) (root.TrustedMaterial, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if m, ok := t.loaded[d]; ok {
+		return m, nil
+	}
+	if err, ok := t.errs[d]; ok {
+		return nil, err
+	}
+	load, ok := t.loaders[d]
+	if !ok {
+		return nil, &TrustError{Deployment: d, Err: ErrNoTrustedRoot,
+			Fix: fmt.Sprintf("pass a --trusted-root file of the %s instance", d)}
+	}
+	m, err := load()
+	if err != nil {
+		t.errs[d] = err
+		return nil, err
+	}
+	t.loaded[d] = m
+	return m, nil
+}
+
+// offlineFetcher refuses every download: --offline means no network.
+type offlineFetcher struct{}
+
+func (offlineFetcher) DownloadFile(url string, _ int64, _ time.Duration) ([]byte, error) {
+	return nil, fmt.Errorf("offline: not fetching %s", url)
+}
+
+var _ fetcher.Fetcher = offlineFetcher{}
