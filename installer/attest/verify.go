@@ -387,7 +387,7 @@ func (v *Verifier) checkWorkflow(d *policy.Decision, id *Identity) {
 		d.Add(policy.Check{Name: "signer-workflow", Outcome: policy.Pass, Expected: p.signerWant, Actual: id.BuildSignerURI})
 	} else {
 		hint := "pass --signer-workflow with the workflow that builds releases"
-		if !strings.HasPrefix(strings.ToLower(id.BuildSignerURI), strings.ToLower(strings.TrimSuffix(p.sourceRepo, "/")+"/")) {
+		if id.SourceRepositoryURI != "" && !strings.HasPrefix(strings.ToLower(id.BuildSignerURI), strings.ToLower(id.SourceRepositoryURI+"/")) {
 			hint = "signed by a reusable workflow of another repository: pass --signer-repo OWNER/REPO if you trust it"
 		}
 		d.Add(policy.Check{Name: "signer-workflow", Outcome: policy.Fail, Expected: p.signerWant, Actual: id.BuildSignerURI,
