@@ -1,7 +1,7 @@
 # The test command from the README; .ci/run runs exactly this.
 FUZZTIME ?= 5000x
 
-.PHONY: test build fuzz
+.PHONY: test build fuzz bench
 test:
 	go test -count=1 ./...
 	$(MAKE) fuzz
@@ -13,3 +13,9 @@ build:
 # FUZZTIME new inputs each). Longer: make fuzz FUZZTIME=5m
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./installer/requirement
+	go test -run '^$$' -fuzz '^FuzzParseBundles$$' -fuzztime $(FUZZTIME) ./installer/attest
+
+# Benchmarks named in the issues; figures are reported in the README.
+bench:
+	go test -run '^$$' -bench . -benchtime 10x ./installer/gitref ./installer/attest
+	head -c 1073741824 /dev/zero > /tmp/pipguard-bench.bin && time sha256sum /tmp/pipguard-bench.bin; rm -f /tmp/pipguard-bench.bin

@@ -25,7 +25,7 @@ type env struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	app := newApp(e)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, interspersed(app, args))
 	return report(e, err)
 }
 
@@ -55,6 +55,7 @@ func newApp(e *env) *cli.App {
 		},
 		Commands: []*cli.Command{
 			resolveCommand(e),
+			verifyCommand(e),
 			versionCommand(e),
 		},
 	}
@@ -129,3 +130,51 @@ func usagef(format string, args ...any) error {
 }
 
 var errSilent = errors.New("already reported")
+
+// interspersed moves a command's flags before its positional arguments, so
+// "pipguard verify FILE --repo o/r" works as users expect: urfave/cli v2
+// stops parsing flags at the first positional argument. Everything after
+// "--" stays as it is.
+func interspersed(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	var cmd *cli.Command
+	for _, c := range app.Commands {
+		if c.HasName(args[1]) {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	flags := []string{}
+	var pos []string
+	rest := args[2:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		switch {
+		case a == "--":
+			pos = append(pos, rest[i:]...)
+			i = len(rest)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+				i++
+				flags = append(flags, rest[i])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	out := append([]string{args[0], args[1]}, flags...)
+	return append(out, pos...)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/installer/requirement"
 )
@@ -22,6 +23,7 @@ const (
 	labelError     = "error"
 	labelRefused   = "refused"
 	labelUnavailbl = "remote unavailable"
+	labelVerify    = "verification failed"
 )
 
 // classify is the one place that maps errors to exit codes and to the word
@@ -33,10 +35,20 @@ func classify(err error) (int, string) {
 		notGit  *installer.NotGitError
 		refused *gitref.RefusedError
 		remote  *gitref.RemoteError
+		pol     *attest.PolicyError
+		notVer  *attest.Error
+		trust   *attest.TrustError
 	)
 	switch {
-	case errors.As(err, &usage), errors.As(err, &parse), errors.As(err, &notGit):
+	case errors.As(err, &usage), errors.As(err, &parse), errors.As(err, &notGit), errors.As(err, &pol):
 		return exitUsage, labelError
+	case errors.As(err, &notVer):
+		return exitVerify, labelVerify
+	case errors.As(err, &trust):
+		if errors.Is(err, attest.ErrNoTrustedRoot) {
+			return exitVerify, labelVerify
+		}
+		return exitRemote, labelUnavailbl
 	case errors.As(err, &refused):
 		return exitRefused, labelRefused
 	case errors.As(err, &remote):

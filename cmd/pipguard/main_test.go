@@ -44,6 +44,11 @@ func TestScripts(t *testing.T) {
 					env.Setenv(k, v)
 				}
 			}
+			td, err := filepath.Abs(filepath.Join("..", "..", "testdata"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("TESTDATA", td)
 			env.Setenv("GH_TOKEN", "")
 			env.Setenv("GITHUB_TOKEN", "")
 			return nil

@@ -111,14 +111,14 @@ func TrustFromFiles(paths ...string) (*Trust, error) {
 	by := map[Deployment]root.TrustedMaterialCollection{}
 	for _, p := range paths {
 		tr, err := root.NewTrustedRootFromPath(p)
-		if err != nil {
-			return nil, &TrustError{Deployment: "file " + Deployment(p), Err: err, Fix: "pass a Sigstore trusted_root.json file"}
+		if err == nil {
+			var d Deployment
+			if d, err = deploymentOfRoot(tr); err == nil {
+				by[d] = append(by[d], tr)
+				continue
+			}
 		}
-		d, err := deploymentOfRoot(tr)
-		if err != nil {
-			return nil, &TrustError{Deployment: "file " + Deployment(p), Err: err, Fix: "pass a Sigstore trusted_root.json file"}
-		}
-		by[d] = append(by[d], tr)
+		return nil, &PolicyError{Msg: fmt.Sprintf("trusted root %s: %v", p, err), Fix: "pass a Sigstore trusted_root.json file"}
 	}
 	material := map[Deployment]root.TrustedMaterial{}
 	for d, c := range by {
@@ -173,6 +173,9 @@ func TrustFromTUF(o TUFOptions) *Trust {
 				fix := "check your network, or pass --trusted-root FILE"
 				if o.Offline {
 					fix = "run once without --offline to fill the cache in " + opts.CachePath + ", or pass --trusted-root FILE"
+				}
+				if o.Offline {
+					err = fmt.Errorf("no valid TUF cache, and --offline forbids fetching one (%w)", err)
 				}
 				return nil, &TrustError{Deployment: d, Err: err, Fix: fix}
 			}

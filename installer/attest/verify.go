@@ -208,7 +208,7 @@ func (v *Verifier) verifyOne(a *Artifact, b Bundle) (BundleReport, error) {
 
 	alg, digest, err := v.chooseDigest(a, b)
 	if err != nil {
-		fail("subject-digest", "", "", err.Error(), "")
+		fail("subject-digest", "", "", err.Error(), "pass the artifact file itself, or its sha512:HEX digest")
 		return br, nil
 	}
 	raw, _ := hex.DecodeString(digest)
