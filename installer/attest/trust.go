@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/x509"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -158,9 +160,14 @@ func TrustFromTUF(o TUFOptions) *Trust {
 	load := func(d Deployment, rootJSON []byte, url string) func() (root.TrustedMaterial, error) {
 		return func() (root.TrustedMaterial, error) {
 			opts := tuf.DefaultOptions()
-			opts.Root = rootJSON
 			opts.RepositoryBaseURL = url
 			opts.CachePath = filepath.Join(o.CacheDir, "tuf")
+			// TUF client workflow (spec 5.2): start from the trusted root in
+			// local storage, which an earlier update verified, unless the
+			// embedded one is newer. sigstore-go always starts from the root
+			// it is given, which for GitHub's expired embedded root would make
+			// every offline run fail.
+			opts.Root = newestRoot(rootJSON, filepath.Join(opts.CachePath, tuf.URLToPath(url), "root.json"))
 			if o.Context != nil {
 				opts.Context = o.Context
 			}
@@ -227,6 +234,32 @@ func (t *Trust) Material(d Deployment) (root.TrustedMaterial, error) {
 	}
 	t.loaded[d] = m
 	return m, nil
+}
+
+// newestRoot returns the cached TUF root at path when it is a newer version
+// than embedded, else embedded.
+func newestRoot(embedded []byte, path string) []byte {
+	cached, err := os.ReadFile(path)
+	if err != nil {
+		return embedded
+	}
+	if rootVersion(cached) > rootVersion(embedded) {
+		return cached
+	}
+	return embedded
+}
+
+func rootVersion(b []byte) int {
+	var m struct {
+		Signed struct {
+			Type    string `json:"_type"`
+			Version int    `json:"version"`
+		} `json:"signed"`
+	}
+	if json.Unmarshal(b, &m) != nil || m.Signed.Type != "root" {
+		return -1
+	}
+	return m.Signed.Version
 }
 
 // offlineFetcher refuses every download: --offline means no network.
