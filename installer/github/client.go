@@ -1,0 +1,347 @@
+// Package github is the small part of GitHub's REST API pipguard needs:
+// repositories, releases by tag, asset downloads, and attestations by
+// digest. It works against github.com (API at https://api.github.com) and
+// GitHub Enterprise Server (API at https://HOST/api/v3).
+//
+// What it trusts: nothing it downloads. Release metadata, asset bytes and
+// attestation bundles are untrusted input for package attest to verify; this
+// package only bounds them (sizes, timeouts) and checks transport-level
+// integrity (length, the API's own digest). The token is sent only over
+// https and only to the API host: never to an asset or bundle host a
+// response redirects to, and it never appears in an error.
+package github
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits on what is read from the network.
+const (
+	// MaxJSON bounds an API response body.
+	MaxJSON = 10 << 20
+	// MaxBundle bounds one attestation bundle, compressed or not.
+	MaxBundle = 16 << 20
+)
+
+// Client talks to one GitHub host.
+type Client struct {
+	api      *url.URL // https://api.github.com/ or https://HOST/api/v3/
+	web      *url.URL
+	http     *http.Client
+	timeout  time.Duration
+	retries  int
+	backoff  time.Duration
+	maxWait  time.Duration
+	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
+	hasToken bool
+	token    string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the underlying HTTP client (its Transport is wrapped
+// to add the token; its redirect policy is kept).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// WithTimeout bounds each API request, and each pause in a download.
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithRetries sets how many times a failed request (5xx, connection reset)
+// is retried, and the first backoff (doubled each time).
+func WithRetries(n int, backoff time.Duration) Option {
+	return func(c *Client) { c.retries, c.backoff = n, backoff }
+}
+
+// WithMaxRateLimitWait sets the longest pause the client takes to wait for
+// a rate limit to reset before giving up with a *RateLimitError.
+func WithMaxRateLimitWait(d time.Duration) Option { return func(c *Client) { c.maxWait = d } }
+
+// New returns a client for the GitHub at webURL (https://github.com, or a
+// GitHub Enterprise Server URL). token may be empty: public repositories
+// need none.
+func New(webURL, token string, opts ...Option) (*Client, error) {
+	web, err := url.Parse(strings.TrimSuffix(webURL, "/"))
+	if err != nil || web.Host == "" || (web.Scheme != "https" && web.Scheme != "http") {
+		return nil, fmt.Errorf("invalid GitHub URL %q", webURL)
+	}
+	api := &url.URL{Scheme: web.Scheme, Host: web.Host, Path: "/api/v3/"}
+	if strings.EqualFold(web.Host, "github.com") {
+		api = &url.URL{Scheme: "https", Host: "api.github.com", Path: "/"}
+	}
+	c := &Client{
+		api: api, web: web, timeout: 30 * time.Second, retries: 3, backoff: 500 * time.Millisecond,
+		maxWait: time.Minute, now: time.Now, sleep: sleepCtx, token: token, hasToken: token != "",
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	base := http.DefaultTransport
+	var redirect func(*http.Request, []*http.Request) error
+	var jar http.CookieJar
+	if c.http != nil {
+		if c.http.Transport != nil {
+			base = c.http.Transport
+		}
+		redirect, jar = c.http.CheckRedirect, c.http.Jar
+	}
+	c.http = &http.Client{Transport: &tokenTransport{base: base, token: token, host: api.Host}, CheckRedirect: redirect, Jar: jar}
+	return c, nil
+}
+
+// APIURL is the API's base URL.
+func (c *Client) APIURL() string { return c.api.String() }
+
+// tokenTransport adds the token to requests for the API host over https,
+// and to nothing else: a redirect to an asset or blob host goes out bare.
+type tokenTransport struct {
+	base  http.RoundTripper
+	token string
+	host  string
+}
+
+func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Del("Authorization")
+	if t.token != "" && req.URL.Scheme == "https" && strings.EqualFold(req.URL.Host, t.host) {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.base.RoundTrip(req)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// ErrNotFound is GitHub's 404: no such repository, release or asset (or a
+// private one the token cannot see).
+var ErrNotFound = errors.New("not found")
+
+// HTTPError is an unexpected status from GitHub.
+type HTTPError struct {
+	Method, URL string
+	Status      int
+	Message     string // GitHub's "message", if any
+}
+
+func (e *HTTPError) Error() string {
+	s := fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Is makes a 404 HTTPError match ErrNotFound.
+func (e *HTTPError) Is(target error) bool { return target == ErrNotFound && e.Status == http.StatusNotFound }
+
+// RateLimitError is a rate limit that did not reset within the wait bound.
+type RateLimitError struct {
+	URL      string
+	Reset    time.Time // zero if unknown
+	HasToken bool
+}
+
+func (e *RateLimitError) Error() string {
+	if e.Reset.IsZero() {
+		return fmt.Sprintf("GitHub rate limit exceeded for %s", e.URL)
+	}
+	return fmt.Sprintf("GitHub rate limit exceeded for %s until %s", e.URL, e.Reset.UTC().Format(time.RFC3339))
+}
+
+// Hint says what to do.
+func (e *RateLimitError) Hint() string {
+	if e.HasToken {
+		return "wait for the reset, or use a token with a higher limit"
+	}
+	return "set GH_TOKEN (or GITHUB_TOKEN): authenticated requests have a far higher rate limit"
+}
+
+// UnavailableError is a network failure or server error that persisted
+// through the retries. Retrying later may help.
+type UnavailableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnavailableError) Error() string { return fmt.Sprintf("%s: %v", e.URL, e.Err) }
+
+// Hint says what to do.
+func (e *UnavailableError) Hint() string {
+	return "GitHub could not be reached or kept failing; check the network and retry"
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// redact removes the query string (signed blob URLs carry credentials) and
+// any user info from a URL for messages.
+func redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	if c.RawQuery != "" {
+		c.RawQuery = "…"
+	}
+	return c.String()
+}
+
+// do sends a GET with retries on network errors and 5xx, and waits out
+// short rate limits. The caller closes the body of a 2xx response; any other
+// status becomes an error.
+func (c *Client) do(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
+	backoff := c.backoff
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", accept)
+		req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
+		req.Header.Set("User-Agent", "pipguard")
+		resp, err := c.http.Do(req)
+		retry := false
+		var failure error
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, &UnavailableError{URL: redact(u), Err: ctx.Err()}
+			}
+			failure, retry = scrub(err, c.token), transient(err)
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			return resp, nil
+		case resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode == http.StatusForbidden && rateLimited(resp)):
+			wait, reset := c.rateLimitWait(resp)
+			resp.Body.Close()
+			if wait < 0 || wait > c.maxWait || attempt >= c.retries {
+				return nil, &RateLimitError{URL: redact(u), Reset: reset, HasToken: c.hasToken}
+			}
+			if err := c.sleep(ctx, wait); err != nil {
+				return nil, &UnavailableError{URL: redact(u), Err: err}
+			}
+			continue
+		case resp.StatusCode >= 500:
+			failure = &HTTPError{Method: "GET", URL: redact(u), Status: resp.StatusCode, Message: message(resp)}
+			retry = true
+		default:
+			e := &HTTPError{Method: "GET", URL: redact(u), Status: resp.StatusCode, Message: message(resp)}
+			return nil, e
+		}
+		if !retry || attempt >= c.retries {
+			return nil, &UnavailableError{URL: redact(u), Err: failure}
+		}
+		if err := c.sleep(ctx, backoff); err != nil {
+			return nil, &UnavailableError{URL: redact(u), Err: err}
+		}
+		backoff *= 2
+	}
+}
+
+// rateLimited tells a rate-limit 403 from a permission 403.
+func rateLimited(resp *http.Response) bool {
+	return resp.Header.Get("X-RateLimit-Remaining") == "0" || resp.Header.Get("Retry-After") != ""
+}
+
+// rateLimitWait is how long GitHub asks to wait: Retry-After seconds, else
+// until X-RateLimit-Reset; -1 when it does not say.
+func (c *Client) rateLimitWait(resp *http.Response) (time.Duration, time.Time) {
+	if s := resp.Header.Get("Retry-After"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+			d := time.Duration(n) * time.Second
+			return d, c.now().Add(d)
+		}
+	}
+	if s := resp.Header.Get("X-RateLimit-Reset"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			reset := time.Unix(n, 0)
+			d := reset.Sub(c.now())
+			if d < 0 {
+				d = 0
+			}
+			return d, reset
+		}
+	}
+	// GitHub's guidance for secondary limits without headers: wait a minute.
+	return time.Minute, c.now().Add(time.Minute)
+}
+
+func transient(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	s := err.Error()
+	for _, m := range []string{"connection reset", "connection refused", "EOF", "broken pipe", "server closed"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// scrub returns err with the token masked out of its text.
+func scrub(err error, token string) error {
+	if token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), token, "***"))
+}
+
+func message(resp *http.Response) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&m)
+	resp.Body.Close()
+	if len(m.Message) > 200 {
+		m.Message = m.Message[:200] + "…"
+	}
+	return m.Message
+}
+
+// getJSON GETs an API path (relative to the API base, or an absolute URL on
+// the API host) and decodes at most MaxJSON bytes into v. It returns the
+// response headers.
+func (c *Client) getJSON(ctx context.Context, ref string, v any) (http.Header, error) {
+	u, err := c.api.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(u.Host, c.api.Host) {
+		return nil, fmt.Errorf("refusing to follow %s: not the GitHub API host", redact(u))
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.do(ctx, u, "application/vnd.github+json")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJSON+1))
+	if err != nil {
+		return nil, &UnavailableError{URL: redact(u), Err: scrub(err, c.token)}
+	}
+	if len(body) > MaxJSON {
+		return nil, fmt.Errorf("%s: response larger than %d MiB", redact(u), MaxJSON>>20)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return nil, fmt.Errorf("%s: malformed JSON from GitHub: %v", redact(u), err)
+	}
+	return resp.Header, nil
+}

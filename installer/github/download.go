@@ -1,0 +1,161 @@
+package github
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Downloaded is an asset written to disk.
+type Downloaded struct {
+	// Path is DIR/NAME, mode 0600.
+	Path   string
+	SHA256 string
+	Size   int64
+}
+
+// IntegrityError means the bytes received are not the asset GitHub
+// describes: another size or digest. Never retried; nothing is kept.
+type IntegrityError struct {
+	Asset            string
+	What             string
+	Expected, Actual string
+}
+
+func (e *IntegrityError) Error() string {
+	return fmt.Sprintf("asset %s: expected %s %s, got %s", e.Asset, e.What, e.Expected, e.Actual)
+}
+
+// Hint says what to do.
+func (e *IntegrityError) Hint() string {
+	return "the download does not match the release's metadata; do not install it, and tell the maintainers"
+}
+
+// Download streams the asset into dir/NAME (created 0600; dir must be
+// private, 0700), hashing as it reads. GitHub answers the API URL with the
+// bytes or a redirect to another host, which gets no token. The file exists
+// only when the whole asset arrived with the size and digest GitHub lists;
+// on any error nothing is left behind.
+func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("download directory %s is readable by others (mode %v): refusing", dir, fi.Mode().Perm())
+	}
+	u, err := url.Parse(a.URL)
+	if err != nil || !strings.EqualFold(u.Host, c.api.Host) {
+		return nil, fmt.Errorf("asset %s: URL %q is not on the GitHub API host", a.Name, a.URL)
+	}
+	if a.Size < 0 {
+		return nil, fmt.Errorf("asset %s: negative size", a.Name)
+	}
+	final := filepath.Join(dir, a.Name)
+	if filepath.Dir(final) != filepath.Clean(dir) {
+		return nil, fmt.Errorf("asset name %q escapes the download directory", a.Name)
+	}
+
+	// A download may take long; what is bounded is each pause.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idle := newIdleTimer(c.timeout, cancel)
+	defer idle.stop()
+
+	resp, err := c.do(ctx, u, "application/octet-stream")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+
+	part, err := os.CreateTemp(dir, ".partial-*")
+	if err != nil {
+		return nil, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			part.Close()
+			os.Remove(part.Name())
+		}
+	}()
+	h := sha256.New()
+	// Read one byte more than promised, to notice an oversized body.
+	n, err := io.Copy(io.MultiWriter(part, h), io.LimitReader(&progressReader{r: resp.Body, idle: idle}, a.Size+1))
+	if err != nil {
+		if idle.fired() {
+			err = fmt.Errorf("no data for %s", c.timeout)
+		}
+		return nil, &UnavailableError{URL: redact(resp.Request.URL), Err: fmt.Errorf("download of %s interrupted after %d of %d bytes: %v", a.Name, n, a.Size, scrub(err, c.token))}
+	}
+	if resp.ContentLength >= 0 && n < resp.ContentLength {
+		return nil, &UnavailableError{URL: redact(resp.Request.URL), Err: fmt.Errorf("download of %s truncated: %d of %d bytes", a.Name, n, resp.ContentLength)}
+	}
+	if n != a.Size {
+		return nil, &IntegrityError{Asset: a.Name, What: "size", Expected: fmt.Sprint(a.Size), Actual: fmt.Sprintf("%d bytes", n)}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if a.Digest != "" {
+		alg, want, _ := strings.Cut(a.Digest, ":")
+		if alg == "sha256" && !strings.EqualFold(want, sum) {
+			return nil, &IntegrityError{Asset: a.Name, What: "digest", Expected: a.Digest, Actual: "sha256:" + sum}
+		}
+	}
+	if err := part.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(part.Name(), final); err != nil {
+		return nil, fmt.Errorf("asset %s: %w", a.Name, err)
+	}
+	os.Remove(part.Name())
+	keep = true
+	return &Downloaded{Path: final, SHA256: sum, Size: n}, nil
+}
+
+// idleTimer cancels a download when no byte arrives for d.
+type idleTimer struct {
+	mu     sync.Mutex
+	t      *time.Timer
+	d      time.Duration
+	didRun bool
+}
+
+func newIdleTimer(d time.Duration, cancel func()) *idleTimer {
+	it := &idleTimer{d: d}
+	it.t = time.AfterFunc(d, func() {
+		it.mu.Lock()
+		it.didRun = true
+		it.mu.Unlock()
+		cancel()
+	})
+	return it
+}
+
+func (it *idleTimer) touch() { it.t.Reset(it.d) }
+func (it *idleTimer) stop()  { it.t.Stop() }
+func (it *idleTimer) fired() bool {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return it.didRun
+}
+
+type progressReader struct {
+	r    io.Reader
+	idle *idleTimer
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.idle.touch()
+	}
+	return n, err
+}
