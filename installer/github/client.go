@@ -151,7 +151,9 @@ func (e *HTTPError) Error() string {
 }
 
 // Is makes a 404 HTTPError match ErrNotFound.
-func (e *HTTPError) Is(target error) bool { return target == ErrNotFound && e.Status == http.StatusNotFound }
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
 
 // RateLimitError is a rate limit that did not reset within the wait bound.
 type RateLimitError struct {

@@ -36,7 +36,9 @@ type Project struct {
 }
 
 // Module is the import name (PEP 8 style from the project name).
-func (p Project) Module() string { return strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(p.Name)) }
+func (p Project) Module() string {
+	return strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(p.Name))
+}
 
 // dist is the distribution name escaped per the wheel spec.
 func (p Project) dist() string { return p.Module() }
@@ -183,7 +185,7 @@ func (p Project) SourceFiles() map[string]string {
 	return map[string]string{
 		"pyproject.toml": "[build-system]\nrequires = []\nbuild-backend = \"pipguard_test_backend\"\nbackend-path = [\".\"]\n\n" +
 			fmt.Sprintf("[project]\nname = %q\nversion = %q\n", p.Name, p.Version),
-		"pipguard_test_backend.py": fmt.Sprintf(backend, consts),
+		"pipguard_test_backend.py":  fmt.Sprintf(backend, consts),
 		p.Module() + "/__init__.py": p.moduleSource(),
 	}
 }
