@@ -26,17 +26,46 @@ type Attestation struct {
 	Initiator string
 }
 
-// apiAttestation is the API's entry. bundle may be null; bundle_url points
-// at blob storage with a signed query string.
-type apiAttestation struct {
-	Bundle       json.RawMessage `json:"bundle"`
-	BundleURL    string          `json:"bundle_url"`
-	RepositoryID int64           `json:"repository_id"`
-	Initiator    string          `json:"initiator"`
+// Entry is one parsed entry of the attestations API, before its bundle is
+// fetched: GitHub now answers "bundle": null with a bundle_url on blob
+// storage; older answers carry the bundle inline.
+type Entry struct {
+	BundleURL    string
+	Inline       bool
+	Bundle       json.RawMessage
+	RepositoryID int64
+	Initiator    string
 }
 
-type apiAttestations struct {
-	Attestations []apiAttestation `json:"attestations"`
+// ParseAttestationsPage decodes one page of GET .../attestations/{digest}
+// and its Link header. Every entry must carry a bundle or a bundle_url.
+func ParseAttestationsPage(body []byte, link string) ([]Entry, string, error) {
+	var page struct {
+		Attestations *[]struct {
+			Bundle       json.RawMessage `json:"bundle"`
+			BundleURL    string          `json:"bundle_url"`
+			RepositoryID int64           `json:"repository_id"`
+			Initiator    string          `json:"initiator"`
+		} `json:"attestations"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, "", fmt.Errorf("malformed attestations response: %v", err)
+	}
+	if page.Attestations == nil {
+		return nil, "", errors.New("malformed attestations response: no \"attestations\" list")
+	}
+	var out []Entry
+	for i, a := range *page.Attestations {
+		e := Entry{BundleURL: a.BundleURL, RepositoryID: a.RepositoryID, Initiator: a.Initiator}
+		if len(a.Bundle) > 0 && string(a.Bundle) != "null" {
+			e.Inline, e.Bundle = true, a.Bundle
+		}
+		if e.BundleURL == "" && !e.Inline {
+			return nil, "", fmt.Errorf("malformed attestations response: entry %d has neither bundle nor bundle_url", i+1)
+		}
+		out = append(out, e)
+	}
+	return out, nextLink(link), nil
 }
 
 var digestRE = regexp.MustCompile(`^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}|sha1:[0-9a-f]{40})$`)
@@ -65,40 +94,34 @@ func (c *Client) Attestations(ctx context.Context, fullName, digest, predicateTy
 	next := p + "/attestations/" + digest + "?" + q.Encode()
 	var out []Attestation
 	for page := 0; next != ""; page++ {
-		var body apiAttestations
-		hdr, err := c.getJSON(ctx, next, &body)
+		body, hdr, _, err := c.getRaw(ctx, next)
 		if errors.Is(err, ErrNotFound) && page == 0 {
 			return nil, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range body.Attestations {
+		entries, nxt, err := ParseAttestationsPage(body, hdr.Get("Link"))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
 			if len(out) >= MaxAttestations {
 				return nil, fmt.Errorf("more than %d attestations for %s: refusing to read them all", MaxAttestations, digest)
 			}
 			src := fmt.Sprintf("github:attestations/%s#%d", digest, len(out)+1)
-			b, err := c.bundleOf(ctx, a)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", src, err)
+			b := []byte(e.Bundle)
+			if e.BundleURL != "" {
+				// bundle_url is what GitHub serves now; prefer it.
+				if b, err = c.fetchBundle(ctx, e.BundleURL); err != nil {
+					return nil, fmt.Errorf("%s: %w", src, err)
+				}
 			}
-			out = append(out, Attestation{Source: src, Bundle: b, Initiator: a.Initiator})
+			out = append(out, Attestation{Source: src, Bundle: b, Initiator: e.Initiator})
 		}
-		next = nextLink(hdr.Get("Link"))
+		next = nxt
 	}
 	return out, nil
-}
-
-// bundleOf prefers bundle_url (what GitHub now serves, with "bundle":
-// null), else the inline bundle.
-func (c *Client) bundleOf(ctx context.Context, a apiAttestation) ([]byte, error) {
-	if a.BundleURL != "" {
-		return c.fetchBundle(ctx, a.BundleURL)
-	}
-	if len(a.Bundle) == 0 || string(a.Bundle) == "null" {
-		return nil, errors.New("entry has neither bundle nor bundle_url")
-	}
-	return a.Bundle, nil
 }
 
 // fetchBundle GETs a bundle_url (blob storage on another host: no token is

@@ -321,29 +321,39 @@ func message(resp *http.Response) string {
 // the API host) and decodes at most MaxJSON bytes into v. It returns the
 // response headers.
 func (c *Client) getJSON(ctx context.Context, ref string, v any) (http.Header, error) {
-	u, err := c.api.Parse(ref)
+	body, hdr, u, err := c.getRaw(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.EqualFold(u.Host, c.api.Host) {
-		return nil, fmt.Errorf("refusing to follow %s: not the GitHub API host", redact(u))
+	if err := json.Unmarshal(body, v); err != nil {
+		return nil, fmt.Errorf("%s: malformed JSON from GitHub: %v", u, err)
+	}
+	return hdr, nil
+}
+
+// getRaw GETs an API path and returns at most MaxJSON bytes of body, the
+// headers and the redacted URL.
+func (c *Client) getRaw(ctx context.Context, ref string) ([]byte, http.Header, string, error) {
+	u, err := c.api.Parse(ref)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if !strings.EqualFold(u.Host, c.api.Host) || u.Scheme != c.api.Scheme {
+		return nil, nil, "", fmt.Errorf("refusing to follow %s: not the GitHub API", redact(u))
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	resp, err := c.do(ctx, u, "application/vnd.github+json")
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJSON+1))
 	if err != nil {
-		return nil, &UnavailableError{URL: redact(u), Err: scrub(err, c.token)}
+		return nil, nil, "", &UnavailableError{URL: redact(u), Err: scrub(err, c.token)}
 	}
 	if len(body) > MaxJSON {
-		return nil, fmt.Errorf("%s: response larger than %d MiB", redact(u), MaxJSON>>20)
+		return nil, nil, "", fmt.Errorf("%s: response larger than %d MiB", redact(u), MaxJSON>>20)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return nil, fmt.Errorf("%s: malformed JSON from GitHub: %v", redact(u), err)
-	}
-	return resp.Header, nil
+	return body, resp.Header, redact(u), nil
 }
