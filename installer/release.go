@@ -1,0 +1,404 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/github"
+	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/sums"
+	"github.com/pipguard/pipguard/policy"
+)
+
+// ReleaseOptions say which release to verify and how.
+type ReleaseOptions struct {
+	// Repo is OWNER/REPO on the configured GitHub.
+	Repo string
+	// Tag is the release's tag.
+	Tag string
+	// Assets restricts verification to these asset names; empty means
+	// every installable asset (wheels and sdists).
+	Assets []string
+	// Policy is the identity policy for the workflow attestations. Repo,
+	// RepoID and GitHubURL are filled in; SourceRef defaults to
+	// refs/tags/TAG and SourceDigest to the tag's commit, binding the build
+	// to the tag.
+	Policy attest.Policy
+	// RequireSBOM makes a missing SBOM attestation a failure.
+	RequireSBOM bool
+	// RequireReleaseAttestation makes a missing GitHub release attestation
+	// a failure even for a mutable release.
+	RequireReleaseAttestation bool
+	// Dir is a private (0700) directory the assets are downloaded into.
+	Dir string
+	// Trust is the Sigstore trusted material.
+	Trust *attest.Trust
+}
+
+// AssetReport is the outcome for one asset.
+type AssetReport struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size"`
+	// Path is where the verified bytes are (inside ReleaseOptions.Dir).
+	Path               string          `json:"-"`
+	Verified           bool            `json:"verified"`
+	Decision           policy.Decision `json:"decision"`
+	Provenance         *attest.Report  `json:"provenance,omitempty"`
+	SBOM               *attest.Report  `json:"sbom,omitempty"`
+	ReleaseAttestation *attest.Report  `json:"release_attestation,omitempty"`
+}
+
+// ReleaseReport is the outcome of verifying a release.
+type ReleaseReport struct {
+	Repo         string          `json:"repo"`
+	RepositoryID int64           `json:"repository_id,omitempty"`
+	Tag          string          `json:"tag"`
+	TagKind      string          `json:"tag_kind,omitempty"`
+	Commit       string          `json:"commit,omitempty"`
+	Immutable    bool            `json:"immutable"`
+	Prerelease   bool            `json:"prerelease"`
+	Verified     bool            `json:"verified"`
+	Decision     policy.Decision `json:"decision"`
+	Assets       []AssetReport   `json:"assets"`
+}
+
+// Asset returns the report of the named asset.
+func (r *ReleaseReport) Asset(name string) *AssetReport {
+	for i := range r.Assets {
+		if r.Assets[i].Name == name {
+			return &r.Assets[i]
+		}
+	}
+	return nil
+}
+
+// ReleaseError says that a release, or some of its assets, did not verify.
+type ReleaseError struct {
+	Repo, Tag string
+	Reasons   []string
+	Fix       string
+}
+
+func (e *ReleaseError) Error() string {
+	return fmt.Sprintf("release %s of %s: %s", e.Tag, e.Repo, strings.Join(e.Reasons, "; "))
+}
+
+// Hint says what to do.
+func (e *ReleaseError) Hint() string { return e.Fix }
+
+// client returns the GitHub API client for cfg.
+func (c Config) client() (*github.Client, error) {
+	opts := []github.Option{}
+	if c.HTTPClient != nil {
+		opts = append(opts, github.WithHTTPClient(c.HTTPClient))
+	}
+	if c.Timeout > 0 {
+		opts = append(opts, github.WithTimeout(c.Timeout))
+	}
+	return github.New(c.githubURL(), c.Token, opts...)
+}
+
+func (c Config) githubURL() string {
+	if c.GitHubURL == "" {
+		return DefaultGitHubURL
+	}
+	return strings.TrimSuffix(c.GitHubURL, "/")
+}
+
+// isInstallable says whether pip could install the asset: a wheel or an
+// sdist.
+func isInstallable(name string) bool {
+	return strings.HasSuffix(name, ".whl") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".zip")
+}
+
+// VerifyRelease verifies a GitHub release: the tag resolves to a commit
+// (refusing a tag that is also a branch), the release is published, and
+// each selected asset is downloaded and checked against SHA256SUMS, its
+// build provenance, its SBOM and GitHub's release attestation. Every check
+// is recorded; the error is a *ReleaseError when anything failed, or the
+// error that stopped the work (remote unavailable, refused ref).
+func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseReport, error) {
+	rep := &ReleaseReport{Repo: o.Repo, Tag: o.Tag, Assets: []AssetReport{}}
+	gh, err := cfg.client()
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := github.SplitRepo(o.Repo); err != nil {
+		return nil, &attest.PolicyError{Msg: err.Error(), Fix: "pass --repo OWNER/REPO"}
+	}
+	d := &rep.Decision
+
+	repo, err := gh.Repository(ctx, o.Repo)
+	if err != nil {
+		return rep, notFoundAs(err, o, "repository "+o.Repo+" not found", "check --repo; a private repository needs GH_TOKEN")
+	}
+	rep.RepositoryID = repo.ID
+
+	// The tag, resolved with git as pip would see it.
+	refs, err := gitref.List(ctx, cfg.githubURL()+"/"+o.Repo+".git", gitref.Options{
+		Token: cfg.Token, TokenHost: cfg.tokenHost(), HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout})
+	if err != nil {
+		return rep, err
+	}
+	res, err := gitref.Classify(o.Repo, refs, o.Tag)
+	if err != nil {
+		return rep, err
+	}
+	rep.Commit, rep.TagKind = res.Commit, string(res.Kind)
+	d.Add(policy.Check{Name: "tag", Outcome: policy.Pass, Expected: "a tag that is not a branch", Actual: string(res.Kind) + " -> " + res.Commit})
+
+	rel, err := gh.ReleaseByTag(ctx, o.Repo, o.Tag)
+	if err != nil {
+		return rep, notFoundAs(err, o, "no published release for tag "+o.Tag, "the maintainers have not published a GitHub release for this tag")
+	}
+	rep.Immutable, rep.Prerelease = rel.Immutable, rel.Prerelease
+	if rel.Draft {
+		d.Add(policy.Check{Name: "release-published", Outcome: policy.Fail, Expected: "published", Actual: "draft",
+			Reason: "the release is a draft, which its maintainers can still change", Hint: "wait for the release to be published"})
+	} else {
+		d.Add(policy.Check{Name: "release-published", Outcome: policy.Pass, Actual: "published"})
+	}
+	if rel.Immutable {
+		d.Add(policy.Check{Name: "release-immutable", Outcome: policy.Pass, Actual: "immutable"})
+	} else {
+		d.Add(policy.Check{Name: "release-immutable", Outcome: policy.Warn, Actual: "mutable",
+			Reason: "the release is mutable: its assets can be replaced, and GitHub publishes no release attestation for it"})
+	}
+
+	checksums, err := loadChecksums(ctx, gh, rel, o.Dir, d)
+	if err != nil {
+		return rep, err
+	}
+
+	var names []string
+	if len(o.Assets) > 0 {
+		names = o.Assets
+	} else {
+		for _, a := range rel.Assets {
+			if isInstallable(a.Name) {
+				names = append(names, a.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		d.Add(policy.Check{Name: "assets", Outcome: policy.Fail, Expected: "a wheel or sdist", Actual: "none",
+			Reason: "the release has no installable asset (wheel or sdist)"})
+	}
+
+	p := o.Policy
+	p.Repo, p.RepoID, p.GitHubURL = o.Repo, fmt.Sprint(repo.ID), cfg.githubURL()
+	if p.SourceRef == "" {
+		p.SourceRef = "refs/tags/" + o.Tag
+	}
+	if p.SourceDigest == "" {
+		p.SourceDigest = res.Commit
+	}
+	for _, name := range names {
+		ar, err := verifyAsset(ctx, gh, rel, name, o, p, rep, checksums)
+		if err != nil {
+			return rep, err
+		}
+		rep.Assets = append(rep.Assets, *ar)
+	}
+
+	var reasons []string
+	for _, c := range d.Failures() {
+		reasons = append(reasons, c.Reason)
+	}
+	for _, a := range rep.Assets {
+		for _, c := range a.Decision.Failures() {
+			reasons = append(reasons, a.Name+": "+c.Reason)
+		}
+	}
+	rep.Verified = len(reasons) == 0
+	if !rep.Verified {
+		return rep, &ReleaseError{Repo: o.Repo, Tag: o.Tag, Reasons: reasons, Fix: firstHint(rep)}
+	}
+	return rep, nil
+}
+
+func notFoundAs(err error, o ReleaseOptions, what, fix string) error {
+	if errors.Is(err, github.ErrNotFound) {
+		return &ReleaseError{Repo: o.Repo, Tag: o.Tag, Reasons: []string{what}, Fix: fix}
+	}
+	return err
+}
+
+func firstHint(rep *ReleaseReport) string {
+	for _, c := range rep.Decision.Failures() {
+		if c.Hint != "" {
+			return c.Hint
+		}
+	}
+	for _, a := range rep.Assets {
+		for _, c := range a.Decision.Failures() {
+			if c.Hint != "" {
+				return c.Hint
+			}
+		}
+	}
+	return "run with --format json to see every check"
+}
+
+// loadChecksums downloads and parses the release's checksum files. A file
+// that does not parse is a failure (two readers could disagree on it).
+func loadChecksums(ctx context.Context, gh *github.Client, rel *github.Release, dir string, d *policy.Decision) (sums.Sums, error) {
+	var all sums.Sums
+	for _, a := range rel.Assets {
+		if !sums.IsChecksumFile(a.Name) {
+			continue
+		}
+		if a.Size > sums.MaxSize {
+			d.Add(policy.Check{Name: "checksums-file", Outcome: policy.Fail, Actual: a.Name, Reason: a.Name + " is too large for a checksum file"})
+			continue
+		}
+		dl, err := gh.Download(ctx, a, dir)
+		if err != nil {
+			var ie *github.IntegrityError
+			if errors.As(err, &ie) {
+				d.Add(policy.Check{Name: "checksums-file", Outcome: policy.Fail, Actual: a.Name, Reason: ie.Error(), Hint: ie.Hint()})
+				continue
+			}
+			return nil, err
+		}
+		data, err := os.ReadFile(dl.Path)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sums.Parse(data)
+		if err != nil {
+			d.Add(policy.Check{Name: "checksums-file", Outcome: policy.Fail, Actual: a.Name, Reason: fmt.Sprintf("%s is malformed: %v", a.Name, err)})
+			continue
+		}
+		if all == nil {
+			all = sums.Sums{}
+		}
+		for name, digest := range s {
+			if prev, ok := all[name]; ok && prev != digest {
+				d.Add(policy.Check{Name: "checksums-file", Outcome: policy.Fail, Actual: a.Name, Reason: "checksum files disagree about " + name})
+			}
+			all[name] = digest
+		}
+		d.Add(policy.Check{Name: "checksums-file", Outcome: policy.Pass, Actual: a.Name})
+	}
+	return all, nil
+}
+
+// verifyAsset downloads one asset and runs every asset check on it.
+func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, name string, o ReleaseOptions, p attest.Policy, rep *ReleaseReport, checksums sums.Sums) (*AssetReport, error) {
+	ar := &AssetReport{Name: name}
+	d := &ar.Decision
+	a, ok := rel.AssetNamed(name)
+	if !ok {
+		d.Add(policy.Check{Name: "asset", Outcome: policy.Fail, Expected: name, Reason: "the release has no asset " + name,
+			Hint: "assets: " + assetNames(rel)})
+		return ar, nil
+	}
+	dl, err := gh.Download(ctx, a, o.Dir)
+	if err != nil {
+		var ie *github.IntegrityError
+		if errors.As(err, &ie) {
+			d.Add(policy.Check{Name: "download", Outcome: policy.Fail, Expected: ie.Expected, Actual: ie.Actual, Reason: ie.Error(), Hint: ie.Hint()})
+			return ar, nil
+		}
+		return nil, err
+	}
+	ar.Path, ar.SHA256, ar.Size = dl.Path, dl.SHA256, dl.Size
+	digest := "sha256:" + dl.SHA256
+	d.Add(policy.Check{Name: "download", Outcome: policy.Pass, Actual: digest, Reason: fmt.Sprintf("%d bytes, matching the release's size and digest", dl.Size)})
+
+	switch want, listed := checksums[name]; {
+	case checksums == nil:
+		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.NotChecked, Reason: "the release has no SHA256SUMS"})
+	case !listed:
+		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.NotChecked, Reason: name + " is not listed in the release's checksums"})
+	case want != dl.SHA256:
+		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.Fail, Expected: "sha256:" + want, Actual: digest,
+			Reason: fmt.Sprintf("SHA256SUMS lists %s as sha256:%s, the asset is %s", name, want, digest), Hint: "the asset was replaced after the checksums were published; do not install it"})
+	default:
+		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.Pass, Expected: "sha256:" + want, Actual: digest})
+	}
+
+	artifact, err := attest.ArtifactFromFile(dl.Path)
+	if err != nil {
+		return nil, err
+	}
+	verify := func(check string, pol attest.Policy, subject, predicate string, required bool) (*attest.Report, error) {
+		atts, err := gh.Attestations(ctx, o.Repo, subject, predicate)
+		if err != nil {
+			return nil, err
+		}
+		if len(atts) == 0 {
+			c := policy.Check{Name: check, Outcome: policy.NotChecked, Expected: predicate, Reason: "no " + check + " attestation published for " + name}
+			if required {
+				c.Outcome, c.Hint = policy.Fail, "the maintainers must attest this asset (actions/attest-build-provenance, actions/attest-sbom)"
+			}
+			d.Add(c)
+			return nil, nil
+		}
+		var bundles []attest.Bundle
+		for _, at := range atts {
+			bundles = append(bundles, attest.ParseBundles(at.Source, at.Bundle)...)
+		}
+		v, err := attest.NewVerifier(o.Trust, pol)
+		if err != nil {
+			return nil, err
+		}
+		r, err := v.Verify(artifact, bundles)
+		var ae *attest.Error
+		switch {
+		case err == nil:
+			d.Add(policy.Check{Name: check, Outcome: policy.Pass, Actual: r.Bundles[r.Accepted].Source})
+		case errors.As(err, &ae):
+			d.Add(policy.Check{Name: check, Outcome: policy.Fail, Reason: ae.Error(), Hint: ae.Hint()})
+		default:
+			return r, err
+		}
+		return r, nil
+	}
+
+	prov := p
+	prov.PredicateType = attest.ProvenanceV1
+	if ar.Provenance, err = verify("provenance", prov, digest, attest.ProvenanceV1, true); err != nil {
+		return nil, err
+	}
+	sbom := p
+	sbom.PredicateType = attest.SPDXv23
+	if ar.SBOM, err = verify("sbom", sbom, digest, attest.SPDXv23, o.RequireSBOM); err != nil {
+		return nil, err
+	}
+	if rel.Immutable || o.RequireReleaseAttestation {
+		rp := attest.Policy{Repo: o.Repo, Tag: o.Tag, SourceDigest: rep.Commit, GitHubURL: p.GitHubURL}
+		// GitHub lists release attestations under the tag's commit (as gh
+		// release verify looks them up); v0.1 and v0.2 predicates both count.
+		if ar.ReleaseAttestation, err = verify("release-attestation", rp, "sha1:"+rep.Commit, "", true); err != nil {
+			return nil, err
+		}
+	} else {
+		d.Add(policy.Check{Name: "release-attestation", Outcome: policy.NotChecked, Reason: "the release is mutable; GitHub attests immutable releases only"})
+	}
+	ar.Verified = d.Verdict() == policy.Accept
+	return ar, nil
+}
+
+func assetNames(rel *github.Release) string {
+	var n []string
+	for _, a := range rel.Assets {
+		n = append(n, a.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// DownloadDir makes a private temporary directory for verified assets.
+func DownloadDir() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "pipguard-")
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
