@@ -140,12 +140,7 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	rep.RepositoryID = repo.ID
 
 	// The tag, resolved with git as pip would see it.
-	refs, err := gitref.List(ctx, cfg.githubURL()+"/"+o.Repo+".git", gitref.Options{
-		Token: cfg.Token, TokenHost: cfg.tokenHost(), HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout})
-	if err != nil {
-		return rep, err
-	}
-	res, err := gitref.Classify(o.Repo, refs, o.Tag)
+	res, err := resolveTag(ctx, cfg, o.Repo, o.Tag)
 	if err != nil {
 		return rep, err
 	}
@@ -401,4 +396,42 @@ func DownloadDir() (string, func(), error) {
 		return "", nil, err
 	}
 	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// FetchAttestations fetches the attestations GitHub lists for subject
+// (sha256:HEX, or sha1:COMMIT for release attestations) in repo, as bundles
+// ready for package attest. predicateType may be empty.
+func FetchAttestations(ctx context.Context, cfg Config, repo, subject, predicateType string) ([]attest.Bundle, error) {
+	gh, err := cfg.client()
+	if err != nil {
+		return nil, err
+	}
+	atts, err := gh.Attestations(ctx, repo, subject, predicateType)
+	if err != nil {
+		return nil, err
+	}
+	var out []attest.Bundle
+	for _, a := range atts {
+		out = append(out, attest.ParseBundles(a.Source, a.Bundle)...)
+	}
+	return out, nil
+}
+
+// TagCommit resolves tag of repo on the configured GitHub to its commit,
+// refusing what Classify refuses.
+func TagCommit(ctx context.Context, cfg Config, repo, tag string) (string, error) {
+	res, err := resolveTag(ctx, cfg, repo, tag)
+	if err != nil {
+		return "", err
+	}
+	return res.Commit, nil
+}
+
+func resolveTag(ctx context.Context, cfg Config, repo, tag string) (*gitref.Resolution, error) {
+	refs, err := gitref.List(ctx, cfg.githubURL()+"/"+repo+".git", gitref.Options{
+		Token: cfg.Token, TokenHost: cfg.tokenHost(), HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	return gitref.Classify(repo, refs, tag)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/installer/requirement"
 )
@@ -38,12 +39,19 @@ func classify(err error) (int, string) {
 		pol     *attest.PolicyError
 		notVer  *attest.Error
 		trust   *attest.TrustError
+		relErr  *installer.ReleaseError
+		integ   *github.IntegrityError
+		limit   *github.RateLimitError
+		unavail *github.UnavailableError
+		httpErr *github.HTTPError
 	)
 	switch {
 	case errors.As(err, &usage), errors.As(err, &parse), errors.As(err, &notGit), errors.As(err, &pol):
 		return exitUsage, labelError
-	case errors.As(err, &notVer):
+	case errors.As(err, &notVer), errors.As(err, &relErr), errors.As(err, &integ):
 		return exitVerify, labelVerify
+	case errors.As(err, &limit), errors.As(err, &unavail), errors.As(err, &httpErr):
+		return exitRemote, labelUnavailbl
 	case errors.As(err, &trust):
 		if errors.Is(err, attest.ErrNoTrustedRoot) {
 			return exitVerify, labelVerify

@@ -3,11 +3,16 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pipguard/pipguard/installer/githubtest"
 	"github.com/pipguard/pipguard/installer/gittest"
+	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/installer/sigstoretest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -51,13 +56,17 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TESTDATA", td)
 			env.Setenv("GH_TOKEN", "")
 			env.Setenv("GITHUB_TOKEN", "")
+			env.Values[stateKey{}] = &scriptState{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitcode,
-			"mkrepo":   cmdMkrepo,
-			"githttp":  cmdGithttp,
-			"gitsha":   cmdGitsha,
+			"exitcode":  cmdExitcode,
+			"mkrepo":    cmdMkrepo,
+			"githttp":   cmdGithttp,
+			"gitsha":    cmdGitsha,
+			"ghserver":  cmdGhserver,
+			"ghpublish": cmdGhpublish,
+			"ghfault":   cmdGhfault,
 		},
 	})
 }
@@ -109,4 +118,132 @@ func cmdGitsha(ts *testscript.TestScript, neg bool, args []string) {
 	sha, err := gittest.Run(ts.MkAbs(args[1]), append([]string{"rev-parse"}, args[2:]...)...)
 	ts.Check(err)
 	ts.Setenv(args[0], sha)
+}
+
+type stateKey struct{}
+
+// scriptState is what the local-GitHub commands share within one script.
+type scriptState struct {
+	gh     *githubtest.Server
+	signer *sigstoretest.Instance
+	repos  map[string]*githubtest.Repo
+}
+
+func state(ts *testscript.TestScript) *scriptState { return ts.Value(stateKey{}).(*scriptState) }
+
+// ghserver [token=T]: start a local GitHub (REST API, asset and blob hosts,
+// git over https) and a local GitHub Sigstore instance. Sets $GITHUB_URL,
+// $GITHUB_HOST, SSL_CERT_FILE and GIT_SSL_CAINFO (so pipguard, git and pip
+// trust it), and writes the instance's trusted root to
+// $WORK/trusted-root.json.
+func cmdGhserver(ts *testscript.TestScript, neg bool, args []string) {
+	st := state(ts)
+	st.gh = githubtest.New(tsTB{ts})
+	st.repos = map[string]*githubtest.Repo{}
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "token="); ok {
+			st.gh.Token = v
+		}
+	}
+	var err error
+	st.signer, err = sigstoretest.NewGitHub()
+	ts.Check(err)
+	root, err := st.signer.TrustedRootJSON()
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs("trusted-root.json"), root, 0o644))
+	ca := ts.MkAbs("github-ca.pem")
+	ts.Check(st.gh.WriteCA(ca))
+	ts.Setenv("SSL_CERT_FILE", ca)
+	ts.Setenv("GIT_SSL_CAINFO", ca)
+	ts.Setenv("GITHUB_URL", st.gh.URL())
+	ts.Setenv("GITHUB_HOST", st.gh.Host())
+}
+
+// ghpublish OWNER/REPO NAME VERSION [OPTION...]: publish a release of a
+// tiny Python project the way real projects do. Options: immutable, draft,
+// no-provenance, no-sbom, no-sums, wrong-wheel, bad-sums,
+// source-ref=REF, source-commit=SHA, workflow=PATH, requires-python=SPEC,
+// requires=REQ (repeatable). Sets $COMMIT to the tag's commit, $WHEEL_NAME
+// and $WHEEL_SHA256.
+func cmdGhpublish(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: ghpublish OWNER/REPO NAME VERSION [OPTION...]")
+	}
+	st := state(ts)
+	owner, name, _ := strings.Cut(args[0], "/")
+	repo := st.repos[args[0]]
+	if repo == nil {
+		repo = st.gh.AddRepo(owner, name)
+		st.repos[args[0]] = repo
+	}
+	p := githubtest.Publish{Project: pkgtest.Project{Name: args[1], Version: args[2]}, Signer: st.signer}
+	var after []func(*githubtest.Published)
+	for _, o := range args[3:] {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "immutable":
+			p.Immutable = true
+		case "draft":
+			p.Draft = true
+		case "no-provenance":
+			p.SkipProvenance = true
+		case "no-sbom":
+			p.SkipSBOM = true
+		case "no-sums":
+			p.SkipSums = true
+		case "source-ref":
+			p.SourceRef = v
+		case "source-commit":
+			p.SourceCommit = v
+		case "workflow":
+			p.Workflow = v
+		case "requires-python":
+			p.Project.RequiresPython = v
+		case "requires":
+			p.Project.Requires = append(p.Project.Requires, v)
+		case "wrong-wheel":
+			after = append(after, func(pub *githubtest.Published) {
+				pub.Wheel.Data = pkgtest.Project{Name: "evil", Version: args[2]}.Wheel()
+			})
+		case "bad-sums":
+			after = append(after, func(pub *githubtest.Published) {
+				pub.Sums.Data = []byte(strings.Repeat("0", 64) + "  " + pub.Wheel.Name + "\n")
+			})
+		default:
+			ts.Fatalf("ghpublish: unknown option %q", o)
+		}
+	}
+	pub := st.gh.Publish(repo, p)
+	for _, f := range after {
+		f(pub)
+	}
+	ts.Setenv("COMMIT", pub.Commit)
+	ts.Setenv("WHEEL_NAME", pub.Wheel.Name)
+	ts.Setenv("WHEEL_SHA256", strings.TrimPrefix(pub.Wheel.Digest(), "sha256:"))
+}
+
+// ghfault ROUTE STATUS [times=N] [retry-after=S] [ratelimit]: answer
+// requests matching the regular expression ROUTE ("GET /path") with STATUS.
+func cmdGhfault(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: ghfault ROUTE STATUS [OPTION...]")
+	}
+	status, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	f := &githubtest.Fault{Route: regexp.MustCompile(args[0]), Status: status}
+	for _, o := range args[2:] {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "times":
+			f.Times, err = strconv.Atoi(v)
+			ts.Check(err)
+		case "retry-after":
+			f.RetryAfter = v
+		case "ratelimit":
+			f.RateLimitReset = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		default:
+			ts.Fatalf("ghfault: unknown option %q", o)
+		}
+	}
+	state(ts).gh.AddFault(f)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/policy"
 	"github.com/urfave/cli/v2"
@@ -17,7 +18,7 @@ func verifyCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
 		Usage:     "verify an artifact's Sigstore attestations (build provenance, SBOM, release)",
-		ArgsUsage: "ARTIFACT|sha256:HEX",
+		ArgsUsage: "[ARTIFACT|sha256:HEX]",
 		Description: `Checks that at least one attestation bundle for the artifact is valid
    (certificate chain, transparency log or RFC 3161 timestamp, signature,
    subject digest) and says what the policy requires: built from --repo by
@@ -29,12 +30,22 @@ func verifyCommand(e *env) *cli.Command {
    commit. With --cert-identity and --cert-oidc-issuer, checks any Sigstore
    signature by that exact identity.
 
-   Exit 0 verified, 4 not verified, 2 usage, 7 trusted root unavailable.
+   Without ARTIFACT, --repo and --tag verify a whole release online: every
+   wheel and sdist (or --asset NAME) is downloaded and checked against
+   SHA256SUMS, its build provenance (bound to the tag's commit and
+   refs/tags/TAG unless --source-digest/--source-ref say otherwise), its SBOM
+   and, for an immutable release, GitHub's release attestation.
+
+   Without --bundle, attestations are fetched from GitHub.
+
+   Exit 0 verified, 4 not verified, 2 usage, 3 refused ref, 7 GitHub or
+   trusted root unavailable.
 
    Examples:
      pipguard verify pkg-1.0-py3-none-any.whl --repo o/r --signer-workflow .github/workflows/release.yml --bundle pkg.jsonl
      pipguard verify sha256:ae5793… --repo o/r --predicate-type https://spdx.dev/Document/v2.3 --bundle sbom.jsonl
-     pipguard verify gh_2.96.0_checksums.txt --repo cli/cli --tag v2.96.0 --bundle release.jsonl`,
+     pipguard verify gh_2.96.0_checksums.txt --repo cli/cli --tag v2.96.0 --bundle release.jsonl
+     pipguard verify --repo Raze-Systems/fastapi-paseto --tag v1.3.1 --signer-workflow .github/workflows/release.yml`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "repo", Usage: "`OWNER/REPO` that must have built (or released) the artifact"},
 			&cli.StringFlag{Name: "signer-workflow", Usage: "workflow that must have signed: `PATH` (.github/workflows/release.yml), OWNER/REPO/PATH or a full URI"},
@@ -50,10 +61,17 @@ func verifyCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` (repeatable); default: TUF"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for the TUF cache (default: the user cache dir)"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network: trusted roots from files or the TUF cache"},
+			&cli.StringSliceFlag{Name: "asset", Usage: "with --tag and no ARTIFACT: verify only release asset `NAME` (repeatable)"},
+			&cli.BoolFlag{Name: "require-sbom", Usage: "fail when an asset has no SBOM attestation"},
+			&cli.BoolFlag{Name: "require-release-attestation", Usage: "fail when GitHub's release attestation is missing, even for a mutable release"},
 		},
 		Action: func(cCtx *cli.Context) error {
+			p := policyFromFlags(cCtx)
+			if cCtx.NArg() == 0 && p.Tag != "" {
+				return e.verifyRelease(cCtx, p)
+			}
 			if cCtx.NArg() != 1 {
-				return usagef("verify takes one ARTIFACT or sha256:HEX, got %d arguments", cCtx.NArg())
+				return usagef("verify takes one ARTIFACT or sha256:HEX (or none, with --repo and --tag), got %d arguments", cCtx.NArg())
 			}
 			arg := cCtx.Args().First()
 			var a *attest.Artifact
@@ -66,30 +84,21 @@ func verifyCommand(e *env) *cli.Command {
 			if err != nil {
 				return usagef("%v", err)
 			}
-			p := attest.Policy{
-				Repo:           cCtx.String("repo"),
-				GitHubURL:      cCtx.String("github-url"),
-				SignerWorkflow: cCtx.String("signer-workflow"),
-				SignerRepo:     cCtx.String("signer-repo"),
-				SourceRef:      cCtx.String("source-ref"),
-				SourceDigest:   cCtx.String("source-digest"),
-				PredicateType:  cCtx.String("predicate-type"),
-				DenySelfHosted: cCtx.Bool("deny-self-hosted-runners"),
-				Tag:            cCtx.String("tag"),
-				CertIdentity:   cCtx.String("cert-identity"),
-				CertIssuer:     cCtx.String("cert-oidc-issuer"),
-			}
-			files := cCtx.StringSlice("bundle")
-			if len(files) == 0 {
-				return usagef("no --bundle given: fetching attestations from GitHub is not built yet; download them with gh attestation download and pass --bundle FILE")
+			if cCtx.Bool("offline") && len(cCtx.StringSlice("bundle")) == 0 {
+				return usagef("--offline needs --bundle FILE: attestations are fetched from GitHub otherwise")
 			}
 			var bundles []attest.Bundle
-			for _, f := range files {
+			for _, f := range cCtx.StringSlice("bundle") {
 				b, err := attest.LoadBundles(f)
 				if err != nil {
 					return usagef("--bundle %s: %v", f, err)
 				}
 				bundles = append(bundles, b...)
+			}
+			if len(cCtx.StringSlice("bundle")) == 0 {
+				if bundles, err = e.fetchBundles(cCtx, p, a); err != nil {
+					return err
+				}
 			}
 			trust, err := e.trust(cCtx)
 			if err != nil {
@@ -113,6 +122,143 @@ func verifyCommand(e *env) *cli.Command {
 			}
 			return verr
 		},
+	}
+}
+
+// policyFromFlags reads the identity policy flags.
+func policyFromFlags(cCtx *cli.Context) attest.Policy {
+	return attest.Policy{
+		Repo:           cCtx.String("repo"),
+		GitHubURL:      cCtx.String("github-url"),
+		SignerWorkflow: cCtx.String("signer-workflow"),
+		SignerRepo:     cCtx.String("signer-repo"),
+		SourceRef:      cCtx.String("source-ref"),
+		SourceDigest:   cCtx.String("source-digest"),
+		PredicateType:  cCtx.String("predicate-type"),
+		DenySelfHosted: cCtx.Bool("deny-self-hosted-runners"),
+		Tag:            cCtx.String("tag"),
+		CertIdentity:   cCtx.String("cert-identity"),
+		CertIssuer:     cCtx.String("cert-oidc-issuer"),
+	}
+}
+
+// fetchBundles gets the attestations for the artifact from GitHub: by its
+// sha256 digest, or for --tag by the tag's commit (where GitHub lists
+// release attestations).
+func (e *env) fetchBundles(cCtx *cli.Context, p attest.Policy, a *attest.Artifact) ([]attest.Bundle, error) {
+	if p.Repo == "" {
+		return nil, usagef("without --bundle, --repo OWNER/REPO says where to fetch attestations from")
+	}
+	cfg := e.config(cCtx)
+	if p.Mode() == attest.ModeRelease {
+		commit, err := installer.TagCommit(cCtx.Context, cfg, p.Repo, p.Tag)
+		if err != nil {
+			return nil, err
+		}
+		return installer.FetchAttestations(cCtx.Context, cfg, p.Repo, "sha1:"+commit, "")
+	}
+	d, err := a.Digest("sha256")
+	if err != nil {
+		return nil, usagef("fetching attestations needs the artifact file or its sha256:HEX digest")
+	}
+	pt := p.PredicateType
+	if pt == "" && p.Mode() == attest.ModeWorkflow {
+		pt = attest.ProvenanceV1
+	}
+	return installer.FetchAttestations(cCtx.Context, cfg, p.Repo, "sha256:"+d, pt)
+}
+
+// verifyRelease is verify --repo O/R --tag T without an artifact.
+func (e *env) verifyRelease(cCtx *cli.Context, p attest.Policy) error {
+	if p.Repo == "" {
+		return usagef("--tag without an ARTIFACT verifies a release: pass --repo OWNER/REPO")
+	}
+	if p.Mode() != attest.ModeRelease {
+		return usagef("--cert-identity checks one ARTIFACT, not a release")
+	}
+	if cCtx.Bool("offline") {
+		return usagef("verifying a release online cannot be --offline")
+	}
+	trust, err := e.trust(cCtx)
+	if err != nil {
+		return err
+	}
+	dir, cleanup, err := installer.DownloadDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	wp := p
+	wp.Tag = "" // the workflow attestations' policy; the tag binds through SourceRef
+	rep, verr := installer.VerifyRelease(cCtx.Context, e.config(cCtx), installer.ReleaseOptions{
+		Repo: p.Repo, Tag: p.Tag, Assets: cCtx.StringSlice("asset"), Policy: wp,
+		RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
+		Dir: dir, Trust: trust,
+	})
+	if rep == nil {
+		return verr
+	}
+	switch {
+	case cCtx.String("format") == "json":
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Schema string `json:"schema"`
+			*installer.ReleaseReport
+		}{"pipguard.verify-release/v1", rep}); err != nil {
+			return err
+		}
+	case !cCtx.Bool("quiet"):
+		renderRelease(e.stdout, rep, cCtx.Bool("verbose"))
+	}
+	return verr
+}
+
+func renderRelease(w io.Writer, rep *installer.ReleaseReport, verbose bool) {
+	state := "mutable"
+	if rep.Immutable {
+		state = "immutable"
+	}
+	if rep.Commit != "" {
+		fmt.Fprintf(w, "release %s %s -> %s (%s, %s release)\n", rep.Repo, rep.Tag, rep.Commit, rep.TagKind, state)
+	} else {
+		fmt.Fprintf(w, "release %s %s\n", rep.Repo, rep.Tag)
+	}
+	line := func(indent string, c policy.Check) {
+		if c.Outcome == policy.Pass && !verbose {
+			return
+		}
+		detail := c.Reason
+		if detail == "" {
+			detail = c.Actual
+		}
+		fmt.Fprintf(w, "%s%-11s %-20s %s\n", indent, c.Outcome, c.Name, detail)
+	}
+	for _, c := range rep.Decision.Checks {
+		line("  ", c)
+	}
+	for _, a := range rep.Assets {
+		verdict := "verified"
+		if !a.Verified {
+			verdict = "NOT verified"
+		}
+		digest := ""
+		if a.SHA256 != "" {
+			digest = " sha256:" + a.SHA256
+		}
+		fmt.Fprintf(w, "  %s %s%s\n", verdict, a.Name, digest)
+		for _, c := range a.Decision.Checks {
+			if c.Outcome == policy.Pass {
+				if verbose {
+					fmt.Fprintf(w, "    %-11s %-20s %s\n", c.Outcome, c.Name, c.Actual)
+				}
+				continue
+			}
+			line("    ", c)
+		}
+	}
+	if rep.Verified {
+		fmt.Fprintf(w, "verified %d asset(s) of %s %s\n", len(rep.Assets), rep.Repo, rep.Tag)
 	}
 }
 

@@ -150,6 +150,17 @@ func (e *HTTPError) Error() string {
 	return s
 }
 
+// Hint says what to do.
+func (e *HTTPError) Hint() string {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return "GitHub rejected the token: check GH_TOKEN (or GITHUB_TOKEN), or unset it for public repositories"
+	case http.StatusForbidden:
+		return "the token cannot read this repository's releases or attestations"
+	}
+	return ""
+}
+
 // Is makes a 404 HTTPError match ErrNotFound.
 func (e *HTTPError) Is(target error) bool {
 	return target == ErrNotFound && e.Status == http.StatusNotFound
