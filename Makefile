@@ -16,6 +16,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParseBundles$$' -fuzztime $(FUZZTIME) ./installer/attest
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./installer/sums
 	go test -run '^$$' -fuzz '^FuzzParseAttestationsPage$$' -fuzztime $(FUZZTIME) ./installer/github
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pep610
 
 # Benchmarks named in the issues; figures are reported in the README.
 bench:

@@ -1,0 +1,120 @@
+package pep610
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Dist is an installed distribution: a .dist-info directory.
+type Dist struct {
+	// Dir is the .dist-info directory.
+	Dir string
+	// Name and Version are from METADATA (falling back to the directory
+	// name).
+	Name, Version string
+}
+
+var normRE = regexp.MustCompile(`[-_.]+`)
+
+// Normalize is PEP 503 name normalisation.
+func Normalize(name string) string { return normRE.ReplaceAllString(strings.ToLower(name), "-") }
+
+// Installed lists the distributions in a site-packages directory.
+func Installed(site string) ([]Dist, error) {
+	entries, err := os.ReadDir(site)
+	if err != nil {
+		return nil, err
+	}
+	var out []Dist
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasSuffix(e.Name(), ".dist-info") {
+			continue
+		}
+		base := strings.TrimSuffix(e.Name(), ".dist-info")
+		// PEP 427 escapes "-" in names, so the version starts at the last "-".
+		i := strings.LastIndexByte(base, '-')
+		if i <= 0 {
+			continue
+		}
+		d := Dist{Dir: filepath.Join(site, e.Name()), Name: base[:i], Version: base[i+1:]}
+		if n, v, err := readMetadata(filepath.Join(d.Dir, "METADATA")); err == nil {
+			d.Name, d.Version = n, v
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Find returns the installed distributions named name (PEP 503 compare).
+func Find(site, name string) ([]Dist, error) {
+	all, err := Installed(site)
+	if err != nil {
+		return nil, err
+	}
+	var out []Dist
+	for _, d := range all {
+		if Normalize(d.Name) == Normalize(name) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// readMetadata reads Name and Version from the header of a METADATA file.
+func readMetadata(path string) (string, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	var name, version string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			break // end of the headers
+		}
+		if v, ok := strings.CutPrefix(line, "Name: "); ok && name == "" {
+			name = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "Version: "); ok && version == "" {
+			version = strings.TrimSpace(v)
+		}
+	}
+	if name == "" || version == "" {
+		return "", "", fmt.Errorf("%s: no Name or Version", path)
+	}
+	return name, version, nil
+}
+
+// ErrNoDirectURL means the distribution has no direct_url.json: it was
+// installed from an index (or by a tool that does not write one).
+var ErrNoDirectURL = errors.New("no direct_url.json")
+
+// DirectURL reads and validates the distribution's direct_url.json.
+func (d Dist) DirectURL() (*DirectURL, error) {
+	data, err := os.ReadFile(filepath.Join(d.Dir, "direct_url.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoDirectURL
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data)
+}
+
+// Installer is the content of the INSTALLER file ("pip"), or "".
+func (d Dist) Installer() string {
+	data, err := os.ReadFile(filepath.Join(d.Dir, "INSTALLER"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
