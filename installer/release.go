@@ -23,6 +23,10 @@ type ReleaseOptions struct {
 	// Assets restricts verification to these asset names; empty means
 	// every installable asset (wheels and sdists).
 	Assets []string
+	// Choose, when set, picks the assets to verify from the release's asset
+	// names (pipguard install picks the one wheel for its interpreter). An
+	// error stops verification and is returned.
+	Choose func(names []string) ([]string, error)
 	// Policy is the identity policy for the workflow attestations. Repo,
 	// RepoID and GitHubURL are filled in; SourceRef defaults to
 	// refs/tags/TAG and SourceDigest to the tag's commit, binding the build
@@ -171,9 +175,18 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	}
 
 	var names []string
-	if len(o.Assets) > 0 {
+	switch {
+	case o.Choose != nil:
+		var all []string
+		for _, a := range rel.Assets {
+			all = append(all, a.Name)
+		}
+		if names, err = o.Choose(all); err != nil {
+			return rep, err
+		}
+	case len(o.Assets) > 0:
 		names = o.Assets
-	} else {
+	default:
 		for _, a := range rel.Assets {
 			if isInstallable(a.Name) {
 				names = append(names, a.Name)

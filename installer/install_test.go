@@ -1,0 +1,273 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipguard/pipguard/installer/githubtest"
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/pep610"
+)
+
+// installWorld is a local GitHub, a trusted local Sigstore and a fresh
+// venv with real pip.
+type installWorld struct {
+	*world
+	python string
+	site   string
+	out    bytes.Buffer
+}
+
+func newInstallWorld(t *testing.T) *installWorld {
+	t.Helper()
+	w := &installWorld{world: newWorld(t)}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := w.gh.WriteCA(ca); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GIT_SSL_CAINFO", ca) // pip's git clones trust the local GitHub
+	w.python = pkgtest.NewVenv(t)
+	w.site = pkgtest.SitePackages(w.python)
+	return w
+}
+
+func (w *installWorld) req(tag string) string {
+	return "demo @ git+" + w.gh.URL() + "/acme/demo.git@" + tag
+}
+
+func (w *installWorld) install(t *testing.T, o InstallOptions) (*InstallReport, error) {
+	t.Helper()
+	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
+	o.PipArgs = append([]string{"--no-index"}, o.PipArgs...)
+	return Install(context.Background(), w.cfg, o)
+}
+
+func (w *installWorld) python3(t *testing.T, code string) string {
+	t.Helper()
+	out, err := exec.Command(w.python, "-c", code).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (w *installWorld) directURL(t *testing.T, name string) *pep610.DirectURL {
+	t.Helper()
+	ds, err := pep610.Find(w.site, name)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("%s installed %d times: %v", name, len(ds), err)
+	}
+	d, err := ds[0].DirectURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestInstallVerifiedWheel(t *testing.T) {
+	w := newInstallWorld(t)
+	pub := w.publish(t, githubtest.Publish{Immutable: true})
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if v := w.python3(t, "import demo; print(demo.VERSION)"); v != "1.0.0" {
+		t.Errorf("installed VERSION %s", v)
+	}
+	d := w.directURL(t, "demo")
+	if d.ArchiveInfo.SHA256() != strings.TrimPrefix(pub.Wheel.Digest(), "sha256:") {
+		t.Errorf("direct_url.json %+v", d.ArchiveInfo)
+	}
+	if len(rep.Installed) != 1 || rep.Installed[0].Outcome != "installed" || rep.Installed[0].Decision.Verdict() != "accept" {
+		t.Errorf("installed %+v", rep.Installed)
+	}
+	// The same install again: pip leaves it, and its record already matches.
+	rep, err = w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Installed[0].Outcome != "already verified" {
+		t.Errorf("second install: %+v", rep.Installed)
+	}
+}
+
+func TestInstallFromGit(t *testing.T) {
+	w := newInstallWorld(t)
+	pub := w.publish(t, githubtest.Publish{})
+	_, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, From: FromGit})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	d := w.directURL(t, "demo")
+	if d.VCSInfo == nil || d.VCSInfo.CommitID != pub.Commit {
+		t.Fatalf("direct_url.json %+v", d)
+	}
+}
+
+func TestInstallRequirementsFileMixesGuardedAndPlain(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	links := t.TempDir()
+	plain := pkgtest.Project{Name: "plain", Version: "2.0"}
+	os.WriteFile(filepath.Join(links, plain.WheelName()), plain.Wheel(), 0o644)
+	reqs := filepath.Join(t.TempDir(), "requirements.txt")
+	os.WriteFile(reqs, []byte("# app\n--find-links "+links+"\n"+w.req("v1.0.0")+"\nplain==2.0\n"), 0o644)
+	rep, err := w.install(t, InstallOptions{Files: []string{reqs}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if len(rep.PassThrough) != 1 || len(rep.Plan) != 2 {
+		t.Errorf("pass-through %v plan %+v", rep.PassThrough, rep.Plan)
+	}
+	if v := w.python3(t, "import plain, demo; print(plain.VERSION, demo.VERSION)"); v != "2.0 1.0.0" {
+		t.Errorf("got %s", v)
+	}
+}
+
+// Every failure leaves site-packages exactly as it was.
+func TestInstallFailuresChangeNothing(t *testing.T) {
+	cases := []struct {
+		name    string
+		setup   func(*testing.T, *installWorld) InstallOptions
+		errType any
+		msg     string
+	}{
+		{name: "branch", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			w.publish(t, githubtest.Publish{})
+			return InstallOptions{Requirements: []string{w.req("main")}}
+		}, msg: "is a branch"},
+		{name: "transitive VCS dependency", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			evil := w.gh.AddRepo("mallory", "evil")
+			w.gh.Publish(evil, githubtest.Publish{Project: pkgtest.Project{Name: "evil", Version: "0.1"}, Signer: w.signer})
+			w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.0.0",
+				Requires: []string{"evil @ git+" + w.gh.URL() + "/mallory/evil.git@v0.1"}}})
+			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}
+		}, msg: `pip would install evil 0.1 from ` + "", errType: new(*RefusedError)},
+		{name: "wrong wheel uploaded", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			w.publish(t, githubtest.Publish{Wheel: pkgtest.Project{Name: "other", Version: "1.0.0"}.Wheel()})
+			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}
+		}, msg: "the wheel's METADATA says other 1.0.0, expected demo 1.0.0", errType: new(*RefusedError)},
+		{name: "incompatible wheel only", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.0.0", Tag: "cp39-cp39-win_amd64"}})
+			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}
+		}, msg: "has no asset for the target interpreter", errType: new(*RefusedError)},
+		{name: "Requires-Python mismatch", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.0.0", RequiresPython: ">=4"}})
+			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}
+		}, msg: "exited with status 1", errType: new(*pip.Error)},
+		{name: "pip fails on a pass-through requirement", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			w.publish(t, githubtest.Publish{})
+			return InstallOptions{Requirements: []string{w.req("v1.0.0"), "does-not-exist==1.0"}}
+		}, msg: "exited with status 1", errType: new(*pip.Error)},
+		{name: "not on GitHub", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			w.publish(t, githubtest.Publish{})
+			return InstallOptions{Requirements: []string{"demo @ git+file://" + w.repo.Git.Dir + "@v1.0.0"}}
+		}, msg: "is not on 127.0.0.1", errType: new(*NotGitHubError)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newInstallWorld(t)
+			o := c.setup(t, w)
+			before := pkgtest.Snapshot(w.site)
+			_, err := w.install(t, o)
+			if err == nil || !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("err = %v, want %q\n%s", err, c.msg, w.out.String())
+			}
+			switch want := c.errType.(type) {
+			case **RefusedError:
+				if !errors.As(err, want) {
+					t.Errorf("err %T", err)
+				}
+			case **pip.Error:
+				if !errors.As(err, want) {
+					t.Errorf("err %T", err)
+				}
+			case **NotGitHubError:
+				if !errors.As(err, want) {
+					t.Errorf("err %T", err)
+				}
+			}
+			if after := pkgtest.Snapshot(w.site); after != before {
+				t.Error("site-packages changed")
+			}
+		})
+	}
+}
+
+// A pip that records another commit than the one verified (simulated by a
+// wrapper around the interpreter) is caught by the audit, and what it
+// installed is removed.
+func TestAuditMismatchUninstalls(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	before := pkgtest.Snapshot(w.site)
+	wrapper := filepath.Join(t.TempDir(), "python")
+	script := `#!/bin/sh
+"` + w.python + `" "$@"
+status=$?
+case "$*" in *"pip install"*) case "$*" in *--dry-run*) ;; *)
+  for f in "` + w.site + `"/demo-*.dist-info/direct_url.json; do
+    sed -i 's/"commit_id": "[0-9a-f]*"/"commit_id": "ffffffffffffffffffffffffffffffffffffffff"/' "$f"
+  done;; esac;; esac
+exit $status
+`
+	os.WriteFile(wrapper, []byte(script), 0o755)
+	w.python = wrapper
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, From: FromGit})
+	var ae *AuditError
+	if !errors.As(err, &ae) || !strings.Contains(ae.Error(), `vcs_info.commit_id: expected "`) {
+		t.Fatalf("err = %v\n%s", err, w.out.String())
+	}
+	if len(rep.Uninstalled) != 1 || rep.Uninstalled[0] != "demo" {
+		t.Errorf("uninstalled %v", rep.Uninstalled)
+	}
+	if after := pkgtest.Snapshot(w.site); after != before {
+		t.Error("site-packages not restored")
+	}
+}
+
+// The same version installed from elsewhere is replaced by the verified
+// wheel, not trusted.
+func TestSameVersionFromElsewhereIsReinstalled(t *testing.T) {
+	w := newInstallWorld(t)
+	pub := w.publish(t, githubtest.Publish{})
+	other := pkgtest.Project{Name: "demo", Version: "1.0.0", RequiresPython: ">=3"}
+	p := filepath.Join(t.TempDir(), other.WheelName())
+	os.WriteFile(p, other.Wheel(), 0o644)
+	if out, err := exec.Command(w.python, "-m", "pip", "install", "-q", "--no-index", p).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if rep.Installed[0].Outcome == "already verified" {
+		t.Fatalf("kept an unverified install: %+v", rep.Installed)
+	}
+	if d := w.directURL(t, "demo"); d.ArchiveInfo == nil || "sha256:"+d.ArchiveInfo.SHA256() != pub.Wheel.Digest() {
+		t.Errorf("direct_url.json %+v", d)
+	}
+}
+
+func TestDryRunInstallsNothing(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	before := pkgtest.Snapshot(w.site)
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Plan) != 1 || !rep.Plan[0].Guarded || rep.Plan[0].Name != "demo" {
+		t.Errorf("plan %+v", rep.Plan)
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Error("dry run changed site-packages")
+	}
+}

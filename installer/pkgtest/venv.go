@@ -1,0 +1,94 @@
+package pkgtest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+var (
+	templateOnce sync.Once
+	templateDir  string
+	templateErr  error
+)
+
+// TB is what venv helpers need of a test.
+type TB interface {
+	Helper()
+	Fatalf(string, ...any)
+	TempDir() string
+}
+
+// NewVenv returns the python of a fresh virtual environment (python3 -m
+// venv, offline, with the pip and setuptools Python ships). The first call
+// builds a template; later ones copy it, which is much faster.
+func NewVenv(t TB) string {
+	t.Helper()
+	templateOnce.Do(func() {
+		templateDir, templateErr = os.MkdirTemp("", "pipguard-venv-template-")
+		if templateErr != nil {
+			return
+		}
+		out, err := exec.Command("python3", "-m", "venv", filepath.Join(templateDir, "venv")).CombinedOutput()
+		if err != nil {
+			templateErr = fmt.Errorf("python3 -m venv: %v\n%s", err, out)
+		}
+	})
+	if templateErr != nil {
+		t.Fatalf("%v", templateErr)
+	}
+	dst := filepath.Join(t.TempDir(), "venv")
+	if out, err := exec.Command("cp", "-a", filepath.Join(templateDir, "venv"), dst).CombinedOutput(); err != nil {
+		t.Fatalf("copying the template venv: %v\n%s", err, out)
+	}
+	// Scripts in bin/ name the template's path in their shebang; pipguard
+	// only ever runs bin/python -m pip, which does not care.
+	return filepath.Join(dst, "bin", "python")
+}
+
+// SitePackages is the venv's site-packages directory.
+func SitePackages(python string) string {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(python)), "lib", "python3*", "site-packages"))
+	if len(matches) == 0 {
+		return ""
+	}
+	return matches[0]
+}
+
+// Snapshot returns a digest of every path and file content under dir
+// (ignoring __pycache__), to prove a failed install changed nothing.
+func Snapshot(dir string) string {
+	var lines []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && d.Name() == "__pycache__" {
+			return filepath.SkipDir
+		}
+		rel, _ := filepath.Rel(dir, p)
+		line := rel
+		if d.Type().IsRegular() {
+			f, err := os.Open(p)
+			if err == nil {
+				h := sha256.New()
+				io.Copy(h, f)
+				f.Close()
+				line += " " + hex.EncodeToString(h.Sum(nil))
+			}
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	sort.Strings(lines)
+	s := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,83 @@
+package reqfile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipguard/pipguard/installer/requirement"
+)
+
+func write(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseFile(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "sub/more.txt", "requests>=2 ; python_version >= \"3.8\"  # pinned elsewhere\n-c constraints.txt\n")
+	main := write(t, dir, "requirements.txt", `# guarded and plain requirements
+--index-url https://pypi.example/simple
+--no-index
+demo @ git+https://github.com/acme/demo.git@v1.0.0 \
+    ; python_version >= "3.8"
+-r sub/more.txt
+attrs==23.1.0 --hash=sha256:aaaa --hash sha256:bbbb
+
+`)
+	es, err := ParseFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range es {
+		switch {
+		case e.Option != nil:
+			kinds = append(kinds, strings.Join(e.Option, " "))
+		default:
+			kinds = append(kinds, string(e.Req.Kind)+":"+e.Req.Name)
+		}
+	}
+	want := []string{"--index-url https://pypi.example/simple", "--no-index", "vcs:demo", "index:requests",
+		"-c " + filepath.Join(dir, "sub", "constraints.txt"), "index:attrs"}
+	if strings.Join(kinds, "|") != strings.Join(want, "|") {
+		t.Errorf("got  %q\nwant %q", kinds, want)
+	}
+	if es[2].Line != 4 || es[2].Req.Marker != `python_version >= "3.8"` || es[2].Req.Kind != requirement.KindVCS {
+		t.Errorf("continuation: %+v", es[2])
+	}
+	if h := es[5].Hashes(); len(h) != 2 || h[1] != "sha256:bbbb" {
+		t.Errorf("hashes %v", h)
+	}
+}
+
+func TestParseFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "loop.txt", "-r loop.txt\n")
+	for body, msg := range map[string]string{
+		"-r loop.txt":                   "includes itself",
+		"-e git+https://h/o/r@v1#egg=x": "editable git install",
+		"-e ./local":                    "editable installs",
+		"--frobnicate":                  `unknown or unsupported option "--frobnicate"`,
+		"demo @ git+https://h/o/r@":     "empty ref after @",
+		"ok==1 --install-option=x":      "unsupported per-requirement option",
+		"-r missing.txt":                "no such file",
+	} {
+		p := write(t, dir, "r.txt", "# first line\n"+body+"\n")
+		_, err := ParseFile(p)
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: err = %v, want %q", body, err, msg)
+		}
+		var e *Error
+		if errors.As(err, &e) && e.Line != 2 && !strings.Contains(msg, "itself") {
+			t.Errorf("%q: line %d", body, e.Line)
+		}
+	}
+}

@@ -1,0 +1,223 @@
+// Package wheel picks the release asset to install for an interpreter and
+// reads a wheel's own metadata.
+//
+// It trusts nothing in an asset: file names are parsed strictly (PEP 427
+// for wheels, name-version.tar.gz for sdists) and a wheel is read as a zip
+// with limits, so a zip bomb or a lying header is an error, not an outage.
+package wheel
+
+import (
+	"archive/zip"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// File is a parsed distribution file name.
+type File struct {
+	Name    string // as in the file name (escaped)
+	Version string
+	// Tags are the expanded py-abi-platform triples of a wheel; nil for an
+	// sdist.
+	Tags []string
+	// Sdist is true for name-version.tar.gz (or .zip).
+	Sdist bool
+}
+
+var normRE = regexp.MustCompile(`[-_.]+`)
+
+// Normalize is PEP 503 name normalisation.
+func Normalize(name string) string { return normRE.ReplaceAllString(strings.ToLower(name), "-") }
+
+// CanonicalVersion normalises a version or tag for comparison: a leading
+// "v" dropped (v1.3.1 is the tag of 1.3.1), lowercase, trailing ".0"
+// release segments dropped (PEP 440: 1.0 == 1.0.0).
+func CanonicalVersion(v string) string {
+	v = strings.ToLower(strings.TrimSpace(v))
+	v = strings.TrimPrefix(v, "v")
+	release, rest := v, ""
+	if i := strings.IndexFunc(v, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') }); i >= 0 {
+		release, rest = v[:i], v[i:]
+	}
+	for strings.HasSuffix(release, ".0") && strings.Count(release, ".") > 0 {
+		release = strings.TrimSuffix(release, ".0")
+	}
+	return release + rest
+}
+
+var part = regexp.MustCompile(`^[A-Za-z0-9_.+!]+$`)
+
+// Parse parses a wheel or sdist file name.
+func Parse(filename string) (File, error) {
+	switch {
+	case strings.HasSuffix(filename, ".whl"):
+		parts := strings.Split(strings.TrimSuffix(filename, ".whl"), "-")
+		if len(parts) != 5 && len(parts) != 6 {
+			return File{}, fmt.Errorf("%q is not a wheel name (name-version[-build]-python-abi-platform.whl)", filename)
+		}
+		for _, p := range parts {
+			if !part.MatchString(p) {
+				return File{}, fmt.Errorf("%q is not a wheel name", filename)
+			}
+		}
+		n := len(parts)
+		f := File{Name: parts[0], Version: parts[1]}
+		for _, py := range strings.Split(parts[n-3], ".") {
+			for _, abi := range strings.Split(parts[n-2], ".") {
+				for _, plat := range strings.Split(parts[n-1], ".") {
+					f.Tags = append(f.Tags, py+"-"+abi+"-"+plat)
+				}
+			}
+		}
+		return f, nil
+	case strings.HasSuffix(filename, ".tar.gz") || strings.HasSuffix(filename, ".zip"):
+		base := strings.TrimSuffix(strings.TrimSuffix(filename, ".tar.gz"), ".zip")
+		i := strings.LastIndexByte(base, '-')
+		if i <= 0 || i == len(base)-1 || !part.MatchString(base[i+1:]) {
+			return File{}, fmt.Errorf("%q is not an sdist name (name-version.tar.gz)", filename)
+		}
+		return File{Name: base[:i], Version: base[i+1:], Sdist: true}, nil
+	}
+	return File{}, fmt.Errorf("%q is neither a wheel nor an sdist", filename)
+}
+
+// Choice is the asset picked and why the others were not.
+type Choice struct {
+	Asset  string
+	File   File
+	Reason string
+	// Skipped says why each other asset was not picked.
+	Skipped map[string]string
+}
+
+// ErrNoAsset is returned when no asset fits.
+var ErrNoAsset = errors.New("no asset fits")
+
+// Choose picks, among asset names, the best wheel for an interpreter with
+// the supported tags (most preferred first) whose name and version match,
+// else (if allowSdist) the matching sdist.
+func Choose(assets []string, project, version string, supported []string, allowSdist bool) (*Choice, error) {
+	rank := map[string]int{}
+	for i, t := range supported {
+		if _, ok := rank[t]; !ok {
+			rank[t] = i
+		}
+	}
+	c := &Choice{Skipped: map[string]string{}}
+	best, sdist := -1, ""
+	for _, a := range assets {
+		f, err := Parse(a)
+		if err != nil {
+			continue // SHA256SUMS, SBOMs and other files
+		}
+		if Normalize(f.Name) != Normalize(project) {
+			c.Skipped[a] = fmt.Sprintf("project %q, not %q", f.Name, project)
+			continue
+		}
+		if CanonicalVersion(f.Version) != CanonicalVersion(version) {
+			c.Skipped[a] = fmt.Sprintf("version %s, not %s", f.Version, version)
+			continue
+		}
+		if f.Sdist {
+			sdist = a
+			continue
+		}
+		r := -1
+		for _, t := range f.Tags {
+			if i, ok := rank[t]; ok && (r < 0 || i < r) {
+				r = i
+			}
+		}
+		if r < 0 {
+			c.Skipped[a] = "no tag supported by the interpreter (" + strings.Join(f.Tags, ", ") + ")"
+			continue
+		}
+		if best < 0 || r < best {
+			if c.Asset != "" {
+				c.Skipped[c.Asset] = "a better wheel fits"
+			}
+			best, c.Asset, c.File = r, a, f
+			c.Reason = "the best wheel for the interpreter (tag " + supported[r] + ")"
+		} else {
+			c.Skipped[a] = "a better wheel fits"
+		}
+	}
+	if c.Asset != "" {
+		if sdist != "" {
+			c.Skipped[sdist] = "a wheel fits"
+		}
+		return c, nil
+	}
+	if sdist != "" {
+		if !allowSdist {
+			c.Skipped[sdist] = "building an sdist runs its build code: pass --allow-sdist"
+			return c, ErrNoAsset
+		}
+		f, _ := Parse(sdist)
+		c.Asset, c.File, c.Reason = sdist, f, "no wheel fits; sdist allowed"
+		return c, nil
+	}
+	return c, ErrNoAsset
+}
+
+// Limits on what is read from a wheel.
+const (
+	maxEntries  = 100000
+	maxMetadata = 1 << 20
+)
+
+// Metadata reads Name and Version from the wheel's
+// NAME-VERSION.dist-info/METADATA, reading at most 1 MiB of it whatever
+// its header claims.
+func Metadata(path string) (name, version string, err error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return "", "", fmt.Errorf("%s is not a valid wheel (zip): %v", path, err)
+	}
+	defer zr.Close()
+	if len(zr.File) > maxEntries {
+		return "", "", fmt.Errorf("%s has more than %d entries", path, maxEntries)
+	}
+	var meta *zip.File
+	for _, f := range zr.File {
+		dir, file, ok := strings.Cut(f.Name, "/")
+		if ok && file == "METADATA" && strings.HasSuffix(dir, ".dist-info") {
+			if meta != nil {
+				return "", "", fmt.Errorf("%s has more than one .dist-info/METADATA", path)
+			}
+			meta = f
+		}
+	}
+	if meta == nil {
+		return "", "", fmt.Errorf("%s has no .dist-info/METADATA", path)
+	}
+	rc, err := meta.Open()
+	if err != nil {
+		return "", "", err
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(io.LimitReader(rc, maxMetadata))
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			break
+		}
+		if v, ok := strings.CutPrefix(line, "Name: "); ok && name == "" {
+			name = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "Version: "); ok && version == "" {
+			version = strings.TrimSpace(v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", "", fmt.Errorf("%s: METADATA: %v", path, err)
+	}
+	if name == "" || version == "" {
+		return "", "", fmt.Errorf("%s: METADATA has no Name or Version", path)
+	}
+	return name, version, nil
+}
