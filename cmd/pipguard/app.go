@@ -54,6 +54,7 @@ func newApp(e *env) *cli.App {
 			return cli.ShowAppHelp(cCtx)
 		},
 		Commands: []*cli.Command{
+			installCommand(e),
 			resolveCommand(e),
 			verifyCommand(e),
 			versionCommand(e),
@@ -176,5 +177,10 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 	}
 	out := append([]string{args[0], args[1]}, flags...)
+	if len(pos) > 0 {
+		// Flag parsing stops at (and consumes) this "--", so the positional
+		// arguments, including a user's own "--", arrive intact.
+		out = append(out, "--")
+	}
 	return append(out, pos...)
 }

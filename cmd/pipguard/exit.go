@@ -8,6 +8,8 @@ import (
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
 )
 
@@ -44,10 +46,21 @@ func classify(err error) (int, string) {
 		limit   *github.RateLimitError
 		unavail *github.UnavailableError
 		httpErr *github.HTTPError
+		instRef *installer.RefusedError
+		notGH   *installer.NotGitHubError
+		pipErr  *pip.Error
+		auditE  *installer.AuditError
+		reqErr  *reqfile.Error
 	)
 	switch {
-	case errors.As(err, &usage), errors.As(err, &parse), errors.As(err, &notGit), errors.As(err, &pol):
+	case errors.As(err, &usage), errors.As(err, &parse), errors.As(err, &notGit), errors.As(err, &pol), errors.As(err, &reqErr):
 		return exitUsage, labelError
+	case errors.As(err, &instRef), errors.As(err, &notGH):
+		return exitRefused, labelRefused
+	case errors.As(err, &pipErr):
+		return exitPip, "pip failed"
+	case errors.As(err, &auditE):
+		return exitAudit, "audit failed"
 	case errors.As(err, &notVer), errors.As(err, &relErr), errors.As(err, &integ):
 		return exitVerify, labelVerify
 	case errors.As(err, &limit), errors.As(err, &unavail), errors.As(err, &httpErr):

@@ -67,6 +67,9 @@ func TestScripts(t *testing.T) {
 			"ghserver":  cmdGhserver,
 			"ghpublish": cmdGhpublish,
 			"ghfault":   cmdGhfault,
+			"mkvenv":    cmdMkvenv,
+			"snapshot":  cmdSnapshot,
+			"unchanged": cmdUnchanged,
 		},
 	})
 }
@@ -246,4 +249,39 @@ func cmdGhfault(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	state(ts).gh.AddFault(f)
+}
+
+// tsVenvTB adapts a TestScript to pkgtest.TB.
+type tsVenvTB struct{ tsTB }
+
+func (t tsVenvTB) TempDir() string {
+	d, err := os.MkdirTemp(t.ts.Getenv("WORK"), "venv-")
+	t.ts.Check(err)
+	return d
+}
+
+// mkvenv: a fresh virtual environment with real pip; sets $PY to its
+// python and $SITE to its site-packages.
+func cmdMkvenv(ts *testscript.TestScript, neg bool, args []string) {
+	py := pkgtest.NewVenv(tsVenvTB{tsTB{ts}})
+	ts.Setenv("PY", py)
+	ts.Setenv("SITE", pkgtest.SitePackages(py))
+}
+
+// snapshot NAME: remember a digest of $SITE (every path and content).
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: snapshot NAME")
+	}
+	ts.Setenv("SNAPSHOT_"+args[0], pkgtest.Snapshot(ts.Getenv("SITE")))
+}
+
+// unchanged NAME: $SITE is exactly as it was at snapshot NAME.
+func cmdUnchanged(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: unchanged NAME")
+	}
+	if got := pkgtest.Snapshot(ts.Getenv("SITE")); got != ts.Getenv("SNAPSHOT_"+args[0]) {
+		ts.Fatalf("site-packages changed since snapshot %s", args[0])
+	}
 }

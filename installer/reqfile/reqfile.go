@@ -85,7 +85,21 @@ func ParseFile(path string) ([]Entry, error) {
 	return parse(abs, 0, map[string]bool{})
 }
 
-var commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
+var (
+	commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
+	// pip expands ${VAR} (uppercase letters, digits, underscore) from the
+	// environment, and leaves it as written when VAR is unset.
+	envVarRE = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
+)
+
+func expandEnv(s string) string {
+	return envVarRE.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := os.LookupEnv(m[2 : len(m)-1]); ok {
+			return v
+		}
+		return m
+	})
+}
 
 func parse(path string, depth int, open map[string]bool) ([]Entry, error) {
 	if depth > maxDepth {
@@ -108,7 +122,7 @@ func parse(path string, depth int, open map[string]bool) ([]Entry, error) {
 	n, start := 0, 0
 	var logical strings.Builder
 	flush := func() error {
-		line := strings.TrimSpace(commentRE.ReplaceAllString(logical.String(), ""))
+		line := strings.TrimSpace(expandEnv(commentRE.ReplaceAllString(logical.String(), "")))
 		logical.Reset()
 		if line == "" {
 			return nil

@@ -81,3 +81,17 @@ func TestParseFileErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvironmentVariablesExpandLikePip(t *testing.T) {
+	t.Setenv("PIPGUARD_TEST_HOST", "github.com")
+	p := write(t, t.TempDir(), "r.txt", "demo @ git+https://${PIPGUARD_TEST_HOST}/o/r.git@v1\nx==${UNSET_PIPGUARD_VAR}\n")
+	_, err := ParseFile(p)
+	if err == nil || !strings.Contains(err.Error(), "${UNSET_PIPGUARD_VAR}") {
+		t.Fatalf("unset variable: %v", err)
+	}
+	os.WriteFile(p, []byte("demo @ git+https://${PIPGUARD_TEST_HOST}/o/r.git@v1\n"), 0o644)
+	es, err := ParseFile(p)
+	if err != nil || es[0].Req.VCS.Host != "github.com" {
+		t.Fatalf("%+v %v", es, err)
+	}
+}

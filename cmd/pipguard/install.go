@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/policy"
+	"github.com/urfave/cli/v2"
+)
+
+func installCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "install",
+		Usage:     "install requirements, verifying every git requirement's release first",
+		ArgsUsage: "[REQ...] [-r FILE]... [-- PIP_ARGS...]",
+		Description: `Each git requirement (pkg @ git+https://github.com/OWNER/REPO.git@TAG) is resolved
+   (tags and full commits only), its GitHub release is verified (SHA256SUMS,
+   build provenance bound to the tag, SBOM, release attestation), the best
+   wheel for the target interpreter is picked and its METADATA checked, and
+   pip installs exactly those verified bytes ("name @ file:///…#sha256=…"),
+   or with --from git the repository at the verified commit. A pip dry run
+   first refuses any other direct-URL or VCS requirement pip would pull in.
+   Afterwards direct_url.json (PEP 610) must record what was verified, or
+   what was installed is uninstalled. Other requirements pass to pip as
+   written. Nothing is installed unless everything verified.
+
+   Exit 0 installed, 2 usage, 3 refused, 4 not verified, 5 pip failed,
+   6 audit failed (uninstalled), 7 GitHub unavailable.
+
+   Examples:
+     pipguard install "fastapi-paseto @ git+https://github.com/Raze-Systems/fastapi-paseto.git@v1.3.1"
+     pipguard install -r requirements.txt
+     pipguard install --from git -r requirements.txt -- --no-index --find-links ./wheels
+     pipguard install --dry-run --format json -r requirements.txt`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "requirement", Aliases: []string{"r"}, Usage: "install from requirements `FILE` (repeatable)"},
+			&cli.StringFlag{Name: "python", Usage: "target interpreter `PY` (default $VIRTUAL_ENV/bin/python, else python3)"},
+			&cli.StringFlag{Name: "from", Value: "release", Usage: "what pip installs for a git requirement: release (the verified asset) or git (the verified commit)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "verify and ask pip what it would install; install nothing"},
+			&cli.BoolFlag{Name: "allow-sdist", Usage: "install the verified sdist when no wheel fits (runs its build code)"},
+			&cli.BoolFlag{Name: "allow-direct", Usage: "let pip install direct-URL or VCS requirements pipguard did not verify (unsafe)"},
+			&cli.StringFlag{Name: "signer-workflow", Usage: "workflow that must have signed each release's provenance (`PATH` or URI)"},
+			&cli.StringFlag{Name: "signer-repo", Usage: "`OWNER/REPO` of a reusable signer workflow"},
+			&cli.StringFlag{Name: "source-ref", Usage: "required SourceRepositoryRef (default refs/tags/TAG)"},
+			&cli.BoolFlag{Name: "deny-self-hosted-runners", Usage: "require GitHub-hosted runners"},
+			&cli.BoolFlag{Name: "require-sbom", Usage: "fail when an asset has no SBOM attestation"},
+			&cli.BoolFlag{Name: "require-release-attestation", Usage: "fail when GitHub's release attestation is missing, even for a mutable release"},
+			&cli.StringSliceFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` (repeatable); default: TUF"},
+			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for the TUF cache (default: the user cache dir)"},
+			&cli.IntFlag{Name: "jobs", Value: 4, Usage: "verify at most `N` requirements at once"},
+		},
+		Action: func(cCtx *cli.Context) error {
+			from := installer.From(cCtx.String("from"))
+			if from != installer.FromRelease && from != installer.FromGit {
+				return usagef("--from must be release or git, not %q", from)
+			}
+			if cCtx.Bool("allow-direct") {
+				fmt.Fprintln(e.stderr, "pipguard: warning: --allow-direct: pip may install direct-URL and VCS requirements that nothing verified")
+			}
+			reqs, pipArgs := splitPipArgs(cCtx.Args().Slice())
+			if len(reqs) == 0 && len(cCtx.StringSlice("requirement")) == 0 {
+				return usagef("install needs a requirement or -r FILE")
+			}
+			py := cCtx.String("python")
+			if py == "" {
+				py = pip.Default(e.getenv)
+			}
+			trust, err := e.trust(cCtx)
+			if err != nil {
+				return err
+			}
+			pol := policyFromFlags(cCtx)
+			pol.Tag = ""
+			out := e.stderr // pip's chatter goes to stderr; stdout carries results
+			if cCtx.String("format") == "json" || cCtx.Bool("quiet") {
+				out = io.Discard
+			}
+			rep, ierr := installer.Install(cCtx.Context, e.config(cCtx), installer.InstallOptions{
+				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
+				Python: py, From: from, DryRun: cCtx.Bool("dry-run"),
+				AllowSdist: cCtx.Bool("allow-sdist"), AllowDirect: cCtx.Bool("allow-direct"),
+				Policy: pol, RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
+				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
+			})
+			if rep == nil {
+				return ierr
+			}
+			switch {
+			case cCtx.String("format") == "json":
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(struct {
+					Schema string `json:"schema"`
+					OK     bool   `json:"ok"`
+					*installer.InstallReport
+				}{"pipguard.install/v1", ierr == nil, rep}); err != nil {
+					return err
+				}
+			case !cCtx.Bool("quiet"):
+				renderInstall(e.stdout, rep, ierr == nil, cCtx.Bool("verbose"))
+			}
+			return ierr
+		},
+	}
+}
+
+// splitPipArgs splits the arguments at "--": requirements before, pip's
+// own arguments after.
+func splitPipArgs(args []string) (reqs, pipArgs []string) {
+	for i, a := range args {
+		if a == "--" {
+			return args[:i], args[i+1:]
+		}
+	}
+	return args, nil
+}
+
+func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) {
+	for _, g := range rep.Guarded {
+		switch {
+		case g.Skipped != "":
+			fmt.Fprintf(w, "skipped  %s: %s\n", g.Requirement, g.Skipped)
+		case g.PipRequirement != "":
+			fmt.Fprintf(w, "verified %s %s -> %s\n", g.Name, g.Tag, g.Resolution.Commit)
+			fmt.Fprintf(w, "         %s sha256:%s (%s)\n", g.Asset, g.SHA256, g.AssetReason)
+			if verbose && g.Release != nil {
+				for _, a := range g.Release.Assets {
+					for _, c := range a.Decision.Checks {
+						fmt.Fprintf(w, "         %-11s %-20s %s\n", c.Outcome, c.Name, firstNonEmpty(c.Reason, c.Actual))
+					}
+				}
+			}
+		}
+	}
+	if len(rep.Plan) > 0 {
+		verb := "installing"
+		switch {
+		case rep.DryRun && ok:
+			verb = "would install"
+		case !ok:
+			verb = "pip's plan"
+		}
+		var items []string
+		for _, p := range rep.Plan {
+			s := p.Name + " " + p.Version
+			if p.Guarded {
+				s += " (verified)"
+			}
+			items = append(items, s)
+		}
+		fmt.Fprintf(w, "%s: %s\n", verb, strings.Join(items, ", "))
+	}
+	for _, in := range rep.Installed {
+		verdict := "audited"
+		if in.Decision.Verdict() != policy.Accept {
+			verdict = "AUDIT FAILED"
+		}
+		fmt.Fprintf(w, "%s %s %s: %s (direct_url.json)\n", verdict, in.Name, in.Version, in.Outcome)
+	}
+	if len(rep.Uninstalled) > 0 {
+		fmt.Fprintf(w, "uninstalled: %s\n", strings.Join(rep.Uninstalled, ", "))
+	}
+	if ok && !rep.DryRun {
+		fmt.Fprintf(w, "installed into %s\n", strings.Join(rep.Site, ", "))
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
