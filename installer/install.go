@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/gitref"
@@ -110,6 +111,18 @@ type InstallReport struct {
 	Installed   []Installed `json:"installed"`
 	// Uninstalled lists what was removed after a failed audit.
 	Uninstalled []string `json:"uninstalled,omitempty"`
+	// Timings says where the time went, per stage.
+	Timings []Timing `json:"timings"`
+}
+
+// Timing is one stage's wall time.
+type Timing struct {
+	Stage   string        `json:"stage"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+func (r *InstallReport) timed(stage string, start time.Time) {
+	r.Timings = append(r.Timings, Timing{Stage: stage, Elapsed: time.Since(start)})
 }
 
 // NotGitHubError is a git requirement whose repository is not on the
@@ -165,7 +178,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if o.From == "" {
 		o.From = FromRelease
 	}
-	rep := &InstallReport{Python: o.Python, From: o.From, DryRun: o.DryRun, Guarded: []*Guarded{}, PassThrough: []string{}, Plan: []Planned{}, Installed: []Installed{}}
+	rep := &InstallReport{Python: o.Python, From: o.From, DryRun: o.DryRun, Guarded: []*Guarded{}, PassThrough: []string{}, Plan: []Planned{}, Installed: []Installed{}, Timings: []Timing{}}
 
 	entries, err := collect(o)
 	if err != nil {
@@ -183,11 +196,13 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 			rep.PassThrough = append(rep.PassThrough, e.Req.String())
 		}
 	}
+	start := time.Now()
 	info, err := py.Probe(ctx, markers)
 	if err != nil {
 		return nil, err
 	}
 	rep.Site = info.Site
+	rep.timed("probe interpreter", start)
 
 	dir, cleanup, err := DownloadDir()
 	if err != nil {
@@ -195,9 +210,11 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	defer cleanup()
 
+	start = time.Now()
 	if err := verifyAll(ctx, cfg, o, info, rep.Guarded, dir); err != nil {
 		return rep, err
 	}
+	rep.timed("resolve and verify", start)
 
 	reqFile, err := writeRequirements(dir, entries, rep.Guarded)
 	if err != nil {
@@ -209,10 +226,12 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		args = append(args, "--no-cache-dir")
 	}
 
+	start = time.Now()
 	plan, err := py.Install(ctx, dir, true, args...)
 	if err != nil {
 		return rep, err
 	}
+	rep.timed("pip dry run", start)
 	if err := checkPlan(plan, rep, o.AllowDirect); err != nil {
 		return rep, err
 	}
@@ -220,11 +239,16 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, nil
 	}
 
+	start = time.Now()
 	done, err := py.Install(ctx, dir, false, args...)
 	if err != nil {
 		return rep, err
 	}
-	return rep, audit(ctx, py, info, rep, done, dir, o.PipArgs)
+	rep.timed("pip install", start)
+	start = time.Now()
+	err = audit(ctx, py, info, rep, done, dir, o.PipArgs)
+	rep.timed("audit", start)
+	return rep, err
 }
 
 func where(e reqfile.Entry) string {

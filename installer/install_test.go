@@ -25,7 +25,7 @@ type installWorld struct {
 	out    bytes.Buffer
 }
 
-func newInstallWorld(t *testing.T) *installWorld {
+func newInstallWorld(t testing.TB) *installWorld {
 	t.Helper()
 	w := &installWorld{world: newWorld(t)}
 	ca := filepath.Join(t.TempDir(), "ca.pem")
@@ -42,7 +42,7 @@ func (w *installWorld) req(tag string) string {
 	return "demo @ git+" + w.gh.URL() + "/acme/demo.git@" + tag
 }
 
-func (w *installWorld) install(t *testing.T, o InstallOptions) (*InstallReport, error) {
+func (w *installWorld) install(t testing.TB, o InstallOptions) (*InstallReport, error) {
 	t.Helper()
 	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
 	o.PipArgs = append([]string{"--no-index"}, o.PipArgs...)

@@ -26,7 +26,7 @@ type world struct {
 	cfg    Config
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	signer, err := sigstoretest.NewGitHub()
 	if err != nil {
@@ -44,7 +44,7 @@ func newWorld(t *testing.T) *world {
 	}
 }
 
-func (w *world) publish(t *testing.T, p githubtest.Publish) *githubtest.Published {
+func (w *world) publish(t testing.TB, p githubtest.Publish) *githubtest.Published {
 	t.Helper()
 	if p.Project.Name == "" {
 		p.Project = pkgtest.Project{Name: "demo", Version: "1.0.0"}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/pip"
@@ -166,6 +167,11 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 	}
 	if ok && !rep.DryRun {
 		fmt.Fprintf(w, "installed into %s\n", strings.Join(rep.Site, ", "))
+	}
+	if verbose {
+		for _, t := range rep.Timings {
+			fmt.Fprintf(w, "  %-20s %s\n", t.Stage, t.Elapsed.Round(time.Millisecond))
+		}
 	}
 }
 
