@@ -271,3 +271,32 @@ func TestDryRunInstallsNothing(t *testing.T) {
 		t.Error("dry run changed site-packages")
 	}
 }
+
+// Several guarded requirements are verified concurrently; every failure is
+// reported, and one failure means nothing is installed.
+func TestInstallSeveralGuardedAllOrNothing(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	two := w.gh.AddRepo("acme", "two")
+	w.gh.Publish(two, githubtest.Publish{Project: pkgtest.Project{Name: "two", Version: "2.0.0"}, Signer: w.signer})
+	three := w.gh.AddRepo("acme", "three")
+	w.gh.Publish(three, githubtest.Publish{Project: pkgtest.Project{Name: "three", Version: "3.0.0"}, Signer: w.signer, SkipProvenance: true})
+	reqs := []string{w.req("v1.0.0"), "two @ git+" + w.gh.URL() + "/acme/two.git@v2.0.0"}
+
+	rep, err := w.install(t, InstallOptions{Requirements: reqs})
+	if err != nil || len(rep.Installed) != 2 {
+		t.Fatalf("%v %+v\n%s", err, rep, w.out.String())
+	}
+
+	w.python = pkgtest.NewVenv(t)
+	w.site = pkgtest.SitePackages(w.python)
+	before := pkgtest.Snapshot(w.site)
+	bad := append(reqs, "three @ git+"+w.gh.URL()+"/acme/three.git@v3.0.0", "four @ git+"+w.gh.URL()+"/acme/two.git@main")
+	_, err = w.install(t, InstallOptions{Requirements: bad, Concurrency: 2})
+	if err == nil || !strings.Contains(err.Error(), "no provenance attestation published for three-3.0.0") || !strings.Contains(err.Error(), `ref "main"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Error("site-packages changed")
+	}
+}
