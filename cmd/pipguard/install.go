@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -92,9 +91,7 @@ func installCommand(e *env) *cli.Command {
 			}
 			switch {
 			case cCtx.String("format") == "json":
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(struct {
+				if err := e.writeJSON(struct {
 					Schema string `json:"schema"`
 					OK     bool   `json:"ok"`
 					*installer.InstallReport

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,9 +45,7 @@ func resolveCommand(e *env) *cli.Command {
 				out.Results = []resolveView{}
 			}
 			if cCtx.String("format") == "json" {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
+				if err := e.writeJSON(out); err != nil {
 					return err
 				}
 			} else if !cCtx.Bool("quiet") {

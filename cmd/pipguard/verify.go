@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -112,9 +111,7 @@ func verifyCommand(e *env) *cli.Command {
 			out := verifyOutput{Schema: "pipguard.verify/v1", Report: rep}
 			switch {
 			case cCtx.String("format") == "json":
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
+				if err := e.writeJSON(out); err != nil {
 					return err
 				}
 			case !cCtx.Bool("quiet"):
@@ -200,9 +197,7 @@ func (e *env) verifyRelease(cCtx *cli.Context, p attest.Policy) error {
 	}
 	switch {
 	case cCtx.String("format") == "json":
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
+		if err := e.writeJSON(struct {
 			Schema string `json:"schema"`
 			*installer.ReleaseReport
 		}{"pipguard.verify-release/v1", rep}); err != nil {
