@@ -112,6 +112,22 @@ func cmdGithttp(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("GITHTTP_HOST", strings.TrimPrefix(s.URL, "http://"))
 }
 
+// gitssh ROOT: serve the repositories under ROOT over ssh on 127.0.0.1
+// (real git-upload-pack); sets $GITSSH to ssh://git@HOST:PORT and
+// SSH_AUTH_SOCK and SSH_KNOWN_HOSTS to an agent with the accepted key and
+// the server's host key.
+func cmdGitssh(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: gitssh ROOT")
+	}
+	tmp, err := os.MkdirTemp(ts.Getenv("WORK"), "ssh-")
+	ts.Check(err)
+	s := gittest.ServeSSH(tsTB{ts}, ts.MkAbs(args[0]), tmp)
+	ts.Setenv("GITSSH", "ssh://git@"+s.Addr)
+	ts.Setenv("SSH_AUTH_SOCK", s.AgentSock)
+	ts.Setenv("SSH_KNOWN_HOSTS", s.KnownHosts)
+}
+
 // gitsha VAR DIR [REV-PARSE-ARGS...] REV: set $VAR to git rev-parse's
 // answer in DIR.
 func cmdGitsha(ts *testscript.TestScript, neg bool, args []string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -279,5 +280,32 @@ func BenchmarkResolve5000Tags(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// ssh:// remotes go through go-git's ssh transport with the user's agent
+// and known_hosts, as git does; here a real git-upload-pack behind a local
+// SSH server.
+func TestListOverSSH(t *testing.T) {
+	root := t.TempDir()
+	r := gittest.NewRepo(t, filepath.Join(root, "o", "r.git"))
+	obj := r.AnnotatedTag("v1.0.0")
+	srv := gittest.ServeSSH(t, root, t.TempDir())
+	t.Setenv("SSH_AUTH_SOCK", srv.AgentSock)
+	t.Setenv("SSH_KNOWN_HOSTS", srv.KnownHosts)
+	refs, err := List(context.Background(), srv.URL("o/r.git"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Classify("o/r", refs, "v1.0.0")
+	if err != nil || res.Kind != AnnotatedTag || res.TagObject != obj || res.Commit != r.Head() {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// An unknown host key is a remote error, not a silent trust.
+	t.Setenv("SSH_KNOWN_HOSTS", filepath.Join(t.TempDir(), "empty"))
+	os.WriteFile(os.Getenv("SSH_KNOWN_HOSTS"), nil, 0o600)
+	var re *RemoteError
+	if _, err := List(context.Background(), srv.URL("o/r.git"), Options{}); !errors.As(err, &re) {
+		t.Fatalf("unknown host key: err = %v", err)
 	}
 }
