@@ -63,6 +63,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":  cmdExitcode,
 			"mkrepo":    cmdMkrepo,
 			"githttp":   cmdGithttp,
+			"gitssh":    cmdGitssh,
 			"gitsha":    cmdGitsha,
 			"ghserver":  cmdGhserver,
 			"ghpublish": cmdGhpublish,
