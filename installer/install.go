@@ -323,7 +323,9 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, info *pip.Info
 	v := g.req.VCS
 	label := g.Source + ": " + g.Requirement
 	host := cfg.tokenHost()
-	if v.Scheme != "https" || !strings.EqualFold(v.Host, host) {
+	onGitHub := v.Scheme == "https" && strings.EqualFold(v.Host, host) ||
+		v.Scheme == "ssh" && strings.EqualFold(hostname(v.Host), hostname(host))
+	if !onGitHub {
 		return &NotGitHubError{Requirement: label, Host: host}
 	}
 	repo := strings.TrimSuffix(strings.Trim(v.Path, "/"), ".git")
@@ -533,4 +535,10 @@ func requiredBy(plan *pip.Report, name string) string {
 		return ""
 	}
 	return " (" + strings.Join(by, ", ") + ")"
+}
+
+// hostname drops the port of host:port.
+func hostname(hostport string) string {
+	u := url.URL{Host: hostport}
+	return u.Hostname()
 }

@@ -11,6 +11,7 @@ package reqfile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -212,14 +213,12 @@ func entry(path string, line int, text string, depth int, open map[string]bool) 
 	}
 	r, err := requirement.Parse(reqText)
 	if err != nil {
-		var pe *requirement.ParseError
-		msg := err.Error()
 		fix := ""
-		if e, ok := err.(*requirement.ParseError); ok {
-			pe = e
+		var pe *requirement.ParseError
+		if errors.As(err, &pe) {
 			fix = pe.Hint()
 		}
-		return fail(msg, fix)
+		return fail(err.Error(), fix)
 	}
 	return []Entry{{File: path, Line: line, Req: r, ReqText: reqText, LineOptions: opts}}, nil
 }
