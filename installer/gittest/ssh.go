@@ -29,7 +29,9 @@ type SSHServer struct {
 }
 
 // URL is the ssh URL of the repository root/path.
-func (s *SSHServer) URL(path string) string { return "ssh://git@" + s.Addr + "/" + strings.TrimPrefix(path, "/") }
+func (s *SSHServer) URL(path string) string {
+	return "ssh://git@" + s.Addr + "/" + strings.TrimPrefix(path, "/")
+}
 
 // ServeSSH starts the server and an agent; both stop when the test ends.
 // Clients use them through SSH_AUTH_SOCK and SSH_KNOWN_HOSTS, as go-git
