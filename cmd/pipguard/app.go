@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -130,8 +129,6 @@ func (e *usageError) Hint() string  { return "see pipguard --help" }
 func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
 }
-
-var errSilent = errors.New("already reported")
 
 // interspersed moves a command's flags before its positional arguments, so
 // "pipguard verify FILE --repo o/r" works as users expect: urfave/cli v2

@@ -29,58 +29,55 @@ const (
 	labelVerify    = "verification failed"
 )
 
-// classify is the one place that maps errors to exit codes and to the word
-// that starts their message.
+// is reports whether err has an error of type T in its chain.
+func is[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
+}
+
+// exitRules is the one place that maps errors to exit codes and to the word
+// that starts their message. The first rule that matches wins.
+var exitRules = []struct {
+	code  int
+	label string
+	match func(error) bool
+}{
+	{exitUsage, labelError, is[*usageError]},
+	{exitUsage, labelError, is[*requirement.ParseError]},
+	{exitUsage, labelError, is[*installer.NotGitError]},
+	{exitUsage, labelError, is[*attest.PolicyError]},
+	{exitUsage, labelError, is[*reqfile.Error]},
+	{exitRefused, labelRefused, is[*installer.RefusedError]},
+	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
+	{exitPip, "pip failed", is[*pip.Error]},
+	{exitAudit, "audit failed", is[*installer.AuditError]},
+	{exitVerify, labelVerify, is[*attest.Error]},
+	{exitVerify, labelVerify, is[*installer.ReleaseError]},
+	{exitVerify, labelVerify, is[*github.IntegrityError]},
+	// No trusted root was given for the bundle's deployment: it cannot be
+	// verified, which no retry changes.
+	{exitVerify, labelVerify, func(err error) bool { return errors.Is(err, attest.ErrNoTrustedRoot) }},
+	{exitRemote, labelUnavailbl, is[*attest.TrustError]},
+	{exitRemote, labelUnavailbl, is[*github.RateLimitError]},
+	{exitRemote, labelUnavailbl, is[*github.UnavailableError]},
+	{exitRemote, labelUnavailbl, is[*github.HTTPError]},
+	{exitRefused, labelRefused, is[*gitref.RefusedError]},
+	{exitRemote, labelUnavailbl, is[*gitref.RemoteError]},
+}
+
 func classify(err error) (int, string) {
-	var (
-		usage   *usageError
-		parse   *requirement.ParseError
-		notGit  *installer.NotGitError
-		refused *gitref.RefusedError
-		remote  *gitref.RemoteError
-		pol     *attest.PolicyError
-		notVer  *attest.Error
-		trust   *attest.TrustError
-		relErr  *installer.ReleaseError
-		integ   *github.IntegrityError
-		limit   *github.RateLimitError
-		unavail *github.UnavailableError
-		httpErr *github.HTTPError
-		instRef *installer.RefusedError
-		notGH   *installer.NotGitHubError
-		pipErr  *pip.Error
-		auditE  *installer.AuditError
-		reqErr  *reqfile.Error
-	)
-	switch {
-	case errors.As(err, &usage), errors.As(err, &parse), errors.As(err, &notGit), errors.As(err, &pol), errors.As(err, &reqErr):
-		return exitUsage, labelError
-	case errors.As(err, &instRef), errors.As(err, &notGH):
-		return exitRefused, labelRefused
-	case errors.As(err, &pipErr):
-		return exitPip, "pip failed"
-	case errors.As(err, &auditE):
-		return exitAudit, "audit failed"
-	case errors.As(err, &notVer), errors.As(err, &relErr), errors.As(err, &integ):
-		return exitVerify, labelVerify
-	case errors.As(err, &limit), errors.As(err, &unavail), errors.As(err, &httpErr):
-		return exitRemote, labelUnavailbl
-	case errors.As(err, &trust):
-		if errors.Is(err, attest.ErrNoTrustedRoot) {
-			return exitVerify, labelVerify
+	for _, r := range exitRules {
+		if r.match(err) {
+			return r.code, r.label
 		}
-		return exitRemote, labelUnavailbl
-	case errors.As(err, &refused):
-		return exitRefused, labelRefused
-	case errors.As(err, &remote):
-		return exitRemote, labelUnavailbl
 	}
 	return exitInternal, labelError
 }
 
 // report prints err (each one, if several were joined) to stderr as
 // "pipguard: <label>: <error>" and "pipguard: hint: <hint>", and returns the
-// exit code of the first.
+// exit code of the first (pipguard reports every problem it found, but one
+// code has to win).
 func report(e *env, err error) int {
 	if err == nil {
 		return exitOK
@@ -94,9 +91,6 @@ func report(e *env, err error) int {
 		c, label := classify(err)
 		if code == exitOK {
 			code = c
-		}
-		if errors.Is(err, errSilent) {
-			continue
 		}
 		fmt.Fprintf(e.stderr, "pipguard: %s: %v\n", label, err)
 		var h interface{ Hint() string }
