@@ -28,25 +28,17 @@ type TB interface {
 }
 
 // NewVenv returns the python of a fresh virtual environment (python3 -m
-// venv, offline, with the pip and setuptools Python ships). The first call
-// builds a template; later ones copy it, which is much faster.
+// venv, offline, with the pip and setuptools Python ships). A template is
+// built once per Python version and kept in the temporary directory, shared
+// by test processes; each call copies it, which is much faster.
 func NewVenv(t TB) string {
 	t.Helper()
-	templateOnce.Do(func() {
-		templateDir, templateErr = os.MkdirTemp("", "pipguard-venv-template-")
-		if templateErr != nil {
-			return
-		}
-		out, err := exec.Command("python3", "-m", "venv", filepath.Join(templateDir, "venv")).CombinedOutput()
-		if err != nil {
-			templateErr = fmt.Errorf("python3 -m venv: %v\n%s", err, out)
-		}
-	})
+	templateOnce.Do(func() { templateDir, templateErr = template() })
 	if templateErr != nil {
 		t.Fatalf("%v", templateErr)
 	}
 	dst := filepath.Join(t.TempDir(), "venv")
-	if out, err := exec.Command("cp", "-a", filepath.Join(templateDir, "venv"), dst).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", templateDir, dst).CombinedOutput(); err != nil {
 		t.Fatalf("copying the template venv: %v\n%s", err, out)
 	}
 	// Scripts in bin/ name the template's path in their shebang; pipguard
@@ -91,4 +83,37 @@ func Snapshot(dir string) string {
 	sort.Strings(lines)
 	s := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	return hex.EncodeToString(s[:])
+}
+
+// template returns the shared template venv, building it if needed. It is
+// built beside its final place and renamed into it, so concurrent test
+// processes never see a half-made one.
+func template() (string, error) {
+	v, err := exec.Command("python3", "-c", "import sys; print(sys.version.split()[0])").Output()
+	if err != nil {
+		return "", fmt.Errorf("python3: %v", err)
+	}
+	base := filepath.Join(os.TempDir(), fmt.Sprintf("pipguard-test-%d", os.Getuid()))
+	final := filepath.Join(base, "venv-"+strings.TrimSpace(string(v)))
+	if _, err := os.Stat(filepath.Join(final, "pyvenv.cfg")); err == nil {
+		return final, nil
+	}
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", err
+	}
+	work, err := os.MkdirTemp(base, "building-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	if out, err := exec.Command("python3", "-m", "venv", filepath.Join(work, "venv")).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("python3 -m venv: %v\n%s", err, out)
+	}
+	if err := os.Rename(filepath.Join(work, "venv"), final); err != nil {
+		if _, serr := os.Stat(filepath.Join(final, "pyvenv.cfg")); serr == nil {
+			return final, nil // another process won the race
+		}
+		return "", err
+	}
+	return final, nil
 }
