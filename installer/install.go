@@ -253,7 +253,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 
 func where(e reqfile.Entry) string {
 	if e.File == "" {
-		return "argument"
+		return fmt.Sprintf("argument %d", e.Line)
 	}
 	return fmt.Sprintf("%s:%d", e.File, e.Line)
 }
@@ -261,12 +261,12 @@ func where(e reqfile.Entry) string {
 // collect parses the command-line requirements and the -r files.
 func collect(o InstallOptions) ([]reqfile.Entry, error) {
 	var entries []reqfile.Entry
-	for _, r := range o.Requirements {
+	for i, r := range o.Requirements {
 		req, err := requirement.Parse(r)
 		if err != nil {
 			return nil, err
 		}
-		entries = append(entries, reqfile.Entry{Req: req, ReqText: r})
+		entries = append(entries, reqfile.Entry{Req: req, ReqText: r, Line: i + 1})
 	}
 	for _, f := range o.Files {
 		es, err := reqfile.ParseFile(f)

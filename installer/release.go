@@ -363,7 +363,7 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 		case err == nil:
 			d.Add(policy.Check{Name: check, Outcome: policy.Pass, Actual: r.Bundles[r.Accepted].Source})
 		case errors.As(err, &ae):
-			d.Add(policy.Check{Name: check, Outcome: policy.Fail, Reason: ae.Error(), Hint: ae.Hint()})
+			d.Add(policy.Check{Name: check, Outcome: policy.Fail, Reason: check + ": " + ae.Detail(), Hint: ae.Hint()})
 		default:
 			return r, err
 		}

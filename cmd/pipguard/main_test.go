@@ -151,8 +151,9 @@ type scriptState struct {
 
 func state(ts *testscript.TestScript) *scriptState { return ts.Value(stateKey{}).(*scriptState) }
 
-// ghserver [token=T]: start a local GitHub (REST API, asset and blob hosts,
-// git over https) and a local GitHub Sigstore instance. Sets $GITHUB_URL,
+// ghserver [token=T] [public-good]: start a local GitHub (REST API, asset
+// and blob hosts, git over https) and a local Sigstore instance, GitHub's
+// kind unless public-good is given. Sets $GITHUB_URL,
 // $GITHUB_HOST, SSL_CERT_FILE and GIT_SSL_CAINFO (so pipguard, git and pip
 // trust it), and writes the instance's trusted root to
 // $WORK/trusted-root.json.
@@ -160,13 +161,16 @@ func cmdGhserver(ts *testscript.TestScript, neg bool, args []string) {
 	st := state(ts)
 	st.gh = githubtest.New(tsTB{ts})
 	st.repos = map[string]*githubtest.Repo{}
+	var err error
+	st.signer, err = sigstoretest.NewGitHub()
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "token="); ok {
 			st.gh.Token = v
 		}
+		if a == "public-good" {
+			st.signer, err = sigstoretest.NewPublicGood()
+		}
 	}
-	var err error
-	st.signer, err = sigstoretest.NewGitHub()
 	ts.Check(err)
 	root, err := st.signer.TrustedRootJSON()
 	ts.Check(err)
@@ -180,7 +184,7 @@ func cmdGhserver(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // ghpublish OWNER/REPO NAME VERSION [OPTION...]: publish a release of a
-// tiny Python project the way real projects do. Options: immutable, draft,
+// tiny Python project the way real projects do. Options: immutable, private, draft,
 // no-provenance, no-sbom, no-sums, wrong-wheel, bad-sums,
 // source-ref=REF, source-commit=SHA, workflow=PATH, requires-python=SPEC,
 // requires=REQ (repeatable). Sets $COMMIT to the tag's commit, $WHEEL_NAME
@@ -196,6 +200,11 @@ func cmdGhpublish(ts *testscript.TestScript, neg bool, args []string) {
 		repo = st.gh.AddRepo(owner, name)
 		st.repos[args[0]] = repo
 	}
+	for _, o := range args[3:] {
+		if o == "private" {
+			repo.Private = true
+		}
+	}
 	p := githubtest.Publish{Project: pkgtest.Project{Name: args[1], Version: args[2]}, Signer: st.signer}
 	var after []func(*githubtest.Published)
 	for _, o := range args[3:] {
@@ -203,6 +212,7 @@ func cmdGhpublish(ts *testscript.TestScript, neg bool, args []string) {
 		switch k {
 		case "immutable":
 			p.Immutable = true
+		case "private":
 		case "draft":
 			p.Draft = true
 		case "no-provenance":

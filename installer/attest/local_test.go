@@ -3,6 +3,8 @@ package attest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +235,26 @@ func BenchmarkVerifyBundle(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The local instances' trusted roots work the same after a round trip
+// through trusted_root.json, as --trusted-root files.
+func TestLocalRootsRoundTripJSON(t *testing.T) {
+	l := newLocal(t)
+	for _, in := range []*sigstoretest.Instance{l.pg, l.gh} {
+		js, err := in.TrustedRootJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "root.json")
+		os.WriteFile(path, js, 0o644)
+		trust, err := TrustFromFiles(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run(t, trust, strictPolicy, digestArtifact(t, "sha256:"+l.digest), attest(t, in, releaseID(), provenance(l.digest))); err != nil {
+			t.Errorf("%s: %v", in.Kind, err)
+		}
 	}
 }

@@ -97,11 +97,15 @@ type Error struct {
 	Fix     string
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.Artifact + ": " + e.Detail() }
+
+// Detail is the error without the artifact's name, for callers that
+// already name it.
+func (e *Error) Detail() string {
 	if len(e.Reasons) == 0 {
-		return fmt.Sprintf("%s: no attestation found", e.Artifact)
+		return "no attestation found"
 	}
-	return fmt.Sprintf("%s: no attestation satisfies the policy: %s", e.Artifact, strings.Join(e.Reasons, "; "))
+	return "no attestation satisfies the policy: " + strings.Join(e.Reasons, "; ")
 }
 
 // Hint says what to do.

@@ -398,6 +398,13 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case gitRoute.MatchString(p):
+		parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 3)
+		if s.repo(parts[0], strings.TrimSuffix(parts[1], ".git"), r) == nil {
+			// What GitHub answers git for a repository it will not show.
+			w.Header().Set("WWW-Authenticate", `Basic realm="GitHub"`)
+			http.Error(w, "Authentication required", http.StatusUnauthorized)
+			return
+		}
 		s.git.ServeHTTP(w, r)
 	case repoRoute.MatchString(p):
 		m := repoRoute.FindStringSubmatch(p)

@@ -165,9 +165,18 @@ func (in *Instance) TrustedRoot() (*root.TrustedRoot, error) {
 	}}
 	var tlogs, ctlogs map[string]*root.TransparencyLog
 	if in.Kind == PublicGood {
-		tlogs = in.rekor.RekorLogs()
-		for _, l := range tlogs {
+		// The virtual Rekor names its log by the hex string of the key's
+		// hash, as bytes; a trusted_root.json carries the raw hash. Use the
+		// raw form so the root survives a round trip through JSON.
+		tlogs = map[string]*root.TransparencyLog{}
+		for _, l := range in.rekor.RekorLogs() {
+			raw, err := hex.DecodeString(string(l.ID))
+			if err != nil {
+				return nil, err
+			}
+			l.ID = raw
 			l.ValidityPeriodStart, l.ValidityPeriodEnd = in.start, end
+			tlogs[hex.EncodeToString(raw)] = l
 		}
 		id, err := logID(in.ctKey.Public())
 		if err != nil {
