@@ -240,8 +240,17 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 
 	start = time.Now()
+	before := installedSet(info)
 	done, err := py.Install(ctx, dir, false, args...)
 	if err != nil {
+		// pip builds every wheel before installing any, but an install can
+		// still fail half way (a full disk, a killed process): remove what
+		// appeared, so a failure leaves the environment as it was.
+		if added := newDists(before, installedSet(info)); len(added) > 0 {
+			if uerr := py.Uninstall(ctx, added...); uerr == nil {
+				rep.Uninstalled = added
+			}
+		}
 		return rep, err
 	}
 	rep.timed("pip install", start)
@@ -541,4 +550,29 @@ func requiredBy(plan *pip.Report, name string) string {
 func hostname(hostport string) string {
 	u := url.URL{Host: hostport}
 	return u.Hostname()
+}
+
+// installedSet lists the distributions in the interpreter's site-packages
+// as "name==version".
+func installedSet(info *pip.Info) map[string]string {
+	out := map[string]string{}
+	for _, site := range info.Site {
+		ds, _ := pep610.Installed(site)
+		for _, d := range ds {
+			out[pep610.Normalize(d.Name)+"=="+d.Version] = d.Name
+		}
+	}
+	return out
+}
+
+// newDists are the distributions in after that were not in before.
+func newDists(before, after map[string]string) []string {
+	var out []string
+	for k, name := range after {
+		if _, ok := before[k]; !ok {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -300,3 +300,31 @@ func TestInstallSeveralGuardedAllOrNothing(t *testing.T) {
 		t.Error("site-packages changed")
 	}
 }
+
+// A pip that fails after installing (simulated by a wrapper that exits 1
+// after a real install) leaves nothing behind.
+func TestPipFailingHalfWayIsRolledBack(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	before := pkgtest.Snapshot(w.site)
+	wrapper := filepath.Join(t.TempDir(), "python")
+	script := `#!/bin/sh
+"` + w.python + `" "$@"
+status=$?
+case "$*" in *"pip install"*) case "$*" in *--dry-run*) ;; *) exit 1;; esac;; esac
+exit $status
+`
+	os.WriteFile(wrapper, []byte(script), 0o755)
+	w.python = wrapper
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
+	var pe *pip.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(rep.Uninstalled) != 1 {
+		t.Errorf("uninstalled %v", rep.Uninstalled)
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Error("site-packages changed")
+	}
+}
