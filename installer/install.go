@@ -53,6 +53,7 @@ type InstallOptions struct {
 	// Policy is the identity policy for every guarded requirement's
 	// attestations (signer workflow, source ref, runner).
 	Policy                                 attest.Policy
+	MaxCommitDistance                      int
 	RequireSBOM, RequireReleaseAttestation bool
 	Trust                                  *attest.Trust
 	// Output receives pip's output.
@@ -366,7 +367,7 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, info *pip.Info
 		version := strings.TrimPrefix(strings.TrimPrefix(tag, "v"), "V")
 		var choice *wheel.Choice
 		rr, err := VerifyRelease(ctx, cfg, ReleaseOptions{
-			Repo: repo, Tag: tag, Policy: o.Policy, Dir: dir, Trust: o.Trust,
+			Repo: repo, Tag: tag, Policy: o.Policy, Dir: dir, Trust: o.Trust, MaxCommitDistance: o.MaxCommitDistance,
 			RequireSBOM: o.RequireSBOM, RequireReleaseAttestation: o.RequireReleaseAttestation,
 			Choose: func(names []string) ([]string, error) {
 				c, err := wheel.Choose(names, g.Name, version, info.Tags, o.AllowSdist)

@@ -32,6 +32,10 @@ type ReleaseOptions struct {
 	// refs/tags/TAG and SourceDigest to the tag's commit, binding the build
 	// to the tag.
 	Policy attest.Policy
+	// MaxCommitDistance is how many commits the tag's commit may be after
+	// the commit the provenance says was built (semantic-release builds on
+	// main and tags a version-bump child). 0: the same commit.
+	MaxCommitDistance int
 	// RequireSBOM makes a missing SBOM attestation a failure.
 	RequireSBOM bool
 	// RequireReleaseAttestation makes a missing GitHub release attestation
@@ -203,9 +207,9 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	if p.SourceRef == "" {
 		p.SourceRef = "refs/tags/" + o.Tag
 	}
-	if p.SourceDigest == "" {
-		p.SourceDigest = res.Commit
-	}
+	// Unless the user pinned a source commit, the build is bound to the
+	// tag by checkBinding (the tag's commit, or a descendant within
+	// MaxCommitDistance), not by an exact match in the policy.
 	for _, name := range names {
 		ar, err := verifyAsset(ctx, gh, rel, name, o, p, rep, checksums)
 		if err != nil {
@@ -375,6 +379,12 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 	if ar.Provenance, err = verify("provenance", prov, digest, attest.ProvenanceV1, true); err != nil {
 		return nil, err
 	}
+	if ar.Provenance != nil && ar.Provenance.Verified && p.SourceDigest == "" {
+		b := ar.Provenance.Bundles[ar.Provenance.Accepted]
+		if err := checkBinding(ctx, gh, o, rep.Commit, b.Identity.SourceRepositoryDigest, d); err != nil {
+			return nil, err
+		}
+	}
 	sbom := p
 	sbom.PredicateType = attest.SPDXv23
 	if ar.SBOM, err = verify("sbom", sbom, digest, attest.SPDXv23, o.RequireSBOM); err != nil {
@@ -447,4 +457,45 @@ func resolveTag(ctx context.Context, cfg Config, repo, tag string) (*gitref.Reso
 		return nil, err
 	}
 	return gitref.Classify(repo, refs, tag)
+}
+
+// checkBinding checks that the commit the provenance says was built is the
+// tag's commit, or an ancestor of it within o.MaxCommitDistance commits
+// (asked of GitHub's compare API; nothing is cloned). A refusal says which
+// setting would accept the build.
+func checkBinding(ctx context.Context, gh *github.Client, o ReleaseOptions, tagCommit, built string, d *policy.Decision) error {
+	c := policy.Check{Name: "tag-binding", Expected: fmt.Sprintf("the tag's commit %s, or an ancestor within %d commits", tagCommit, o.MaxCommitDistance), Actual: built}
+	if strings.EqualFold(built, tagCommit) {
+		c.Outcome, c.Reason = policy.Pass, "built from the tag's commit"
+		d.Add(c)
+		return nil
+	}
+	if built == "" {
+		c.Outcome, c.Reason = policy.Fail, "the provenance names no source commit"
+		d.Add(c)
+		return nil
+	}
+	cmp, err := gh.Compare(ctx, o.Repo, strings.ToLower(built), strings.ToLower(tagCommit))
+	if errors.Is(err, github.ErrNotFound) {
+		c.Outcome, c.Reason = policy.Fail, fmt.Sprintf("the build's commit %s is unrelated to the tag's commit %s", built, tagCommit)
+		d.Add(c)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case cmp.Status == "ahead" && cmp.AheadBy <= o.MaxCommitDistance:
+		c.Outcome, c.Reason = policy.Pass, fmt.Sprintf("built %d commit(s) before the tag's commit", cmp.AheadBy)
+	case cmp.Status == "ahead":
+		c.Outcome = policy.Fail
+		c.Reason = fmt.Sprintf("the build's commit %s is %d commit(s) before the tag's commit %s", built, cmp.AheadBy, tagCommit)
+		c.Hint = fmt.Sprintf("--max-commit-distance %d would accept it (the project tags a commit after the one it builds)", cmp.AheadBy)
+	default:
+		c.Outcome = policy.Fail
+		c.Reason = fmt.Sprintf("the build's commit %s is not an ancestor of the tag's commit %s (%s)", built, tagCommit, cmp.Status)
+		c.Hint = "the release was not built from the history of its tag; do not install it"
+	}
+	d.Add(c)
+	return nil
 }

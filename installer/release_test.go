@@ -145,7 +145,7 @@ func TestVerifyReleaseRefusals(t *testing.T) {
 			reason: "no provenance attestation published for demo-1.0.0-py3-none-any.whl"},
 		{name: "built from another commit", setup: func(t *testing.T, w *world) {
 			w.publish(t, githubtest.Publish{SourceCommit: strings.Repeat("f", 40)})
-		}, reason: "expected SourceRepositoryDigest"},
+		}, reason: "is unrelated to the tag's commit"},
 		{name: "built from main", setup: func(t *testing.T, w *world) {
 			w.publish(t, githubtest.Publish{SourceRef: "refs/heads/main"})
 		}, reason: `expected SourceRepositoryRef "refs/tags/v1.0.0", got "refs/heads/main"`},
@@ -183,5 +183,48 @@ func TestVerifyReleaseRefusesTagThatIsABranch(t *testing.T) {
 	var re *gitref.RefusedError
 	if !errors.As(err, &re) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A project that builds on main and tags a version-bump child commit (the
+// seed project, semantic-release) is refused by default, each refusal
+// naming the setting that would accept it, and accepted with both.
+func TestBuildOneCommitBeforeTheTag(t *testing.T) {
+	w := newWorld(t)
+	w.publish(t, githubtest.Publish{BumpCommit: true})
+	verify := func(ref string, distance int) error {
+		dir, cleanup, err := DownloadDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cleanup()
+		_, err = VerifyRelease(context.Background(), w.cfg, ReleaseOptions{Repo: "acme/demo", Tag: "v1.0.0", Dir: dir, Trust: w.trust,
+			Policy: attest.Policy{SourceRef: ref}, MaxCommitDistance: distance})
+		return err
+	}
+	var re *ReleaseError
+	if err := verify("", 0); !errors.As(err, &re) || !strings.Contains(re.Hint(), "--source-ref refs/heads/main would accept it") {
+		t.Fatalf("default: %v (hint %q)", err, re.Hint())
+	}
+	if err := verify("refs/heads/main", 0); !errors.As(err, &re) || !strings.Contains(re.Error(), "is 1 commit(s) before the tag's commit") || re.Hint() != "--max-commit-distance 1 would accept it (the project tags a commit after the one it builds)" {
+		t.Fatalf("distance 0: %v (hint %q)", err, re.Hint())
+	}
+	if err := verify("refs/heads/main", 1); err != nil {
+		t.Fatal(err)
+	}
+
+	// A build from a commit that is not in the tag's history: refused
+	// whatever the distance.
+	base := w.repo.Git.Head()
+	w.repo.Git.Git("checkout", "-q", "-b", "side", base+"~2")
+	side := w.repo.Git.Commit("unreviewed")
+	w.repo.Git.Git("checkout", "-q", "main")
+	w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "2.0.0"}, SourceCommit: side, SourceRef: "refs/heads/main"})
+	dir, cleanup, _ := DownloadDir()
+	defer cleanup()
+	_, err := VerifyRelease(context.Background(), w.cfg, ReleaseOptions{Repo: "acme/demo", Tag: "v2.0.0", Dir: dir, Trust: w.trust,
+		Policy: attest.Policy{SourceRef: "refs/heads/main"}, MaxCommitDistance: 100})
+	if !errors.As(err, &re) || !strings.Contains(re.Error(), "is not an ancestor of the tag's commit") {
+		t.Fatalf("side branch: %v", err)
 	}
 }

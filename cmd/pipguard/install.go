@@ -47,6 +47,7 @@ func installCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "signer-repo", Usage: "`OWNER/REPO` of a reusable signer workflow"},
 			&cli.StringFlag{Name: "source-ref", Usage: "required SourceRepositoryRef (default refs/tags/TAG)"},
 			&cli.BoolFlag{Name: "deny-self-hosted-runners", Usage: "require GitHub-hosted runners"},
+			&cli.IntFlag{Name: "max-commit-distance", Usage: "accept a build `N` commits before the tag's commit (projects that tag a version-bump commit)"},
 			&cli.BoolFlag{Name: "require-sbom", Usage: "fail when an asset has no SBOM attestation"},
 			&cli.BoolFlag{Name: "require-release-attestation", Usage: "fail when GitHub's release attestation is missing, even for a mutable release"},
 			&cli.StringSliceFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` (repeatable); default: TUF"},
@@ -83,7 +84,7 @@ func installCommand(e *env) *cli.Command {
 				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
 				Python: py, From: from, DryRun: cCtx.Bool("dry-run"),
 				AllowSdist: cCtx.Bool("allow-sdist"), AllowDirect: cCtx.Bool("allow-direct"),
-				Policy: pol, RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
+				Policy: pol, MaxCommitDistance: cCtx.Int("max-commit-distance"), RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
 			})
 			if rep == nil {

@@ -185,6 +185,7 @@ func cmdGhserver(ts *testscript.TestScript, neg bool, args []string) {
 
 // ghpublish OWNER/REPO NAME VERSION [OPTION...]: publish a release of a
 // tiny Python project the way real projects do. Options: immutable, private, draft,
+// bump (build on main, tag a version-bump child commit),
 // no-provenance, no-sbom, no-sums, wrong-wheel, bad-sums,
 // source-ref=REF, source-commit=SHA, workflow=PATH, requires-python=SPEC,
 // requires=REQ (repeatable). Sets $COMMIT to the tag's commit, $WHEEL_NAME
@@ -215,6 +216,8 @@ func cmdGhpublish(ts *testscript.TestScript, neg bool, args []string) {
 		case "private":
 		case "draft":
 			p.Draft = true
+		case "bump":
+			p.BumpCommit = true
 		case "no-provenance":
 			p.SkipProvenance = true
 		case "no-sbom":

@@ -61,6 +61,7 @@ func verifyCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for the TUF cache (default: the user cache dir)"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network: trusted roots from files or the TUF cache"},
 			&cli.StringSliceFlag{Name: "asset", Usage: "with --tag and no ARTIFACT: verify only release asset `NAME` (repeatable)"},
+			&cli.IntFlag{Name: "max-commit-distance", Usage: "accept a build `N` commits before the tag's commit (projects that tag a version-bump commit)"},
 			&cli.BoolFlag{Name: "require-sbom", Usage: "fail when an asset has no SBOM attestation"},
 			&cli.BoolFlag{Name: "require-release-attestation", Usage: "fail when GitHub's release attestation is missing, even for a mutable release"},
 		},
@@ -190,7 +191,7 @@ func (e *env) verifyRelease(cCtx *cli.Context, p attest.Policy) error {
 	rep, verr := installer.VerifyRelease(cCtx.Context, e.config(cCtx), installer.ReleaseOptions{
 		Repo: p.Repo, Tag: p.Tag, Assets: cCtx.StringSlice("asset"), Policy: wp,
 		RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
-		Dir: dir, Trust: trust,
+		MaxCommitDistance: cCtx.Int("max-commit-distance"), Dir: dir, Trust: trust,
 	})
 	if rep == nil {
 		return verr

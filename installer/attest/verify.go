@@ -398,7 +398,8 @@ func (v *Verifier) checkWorkflow(d *policy.Decision, id *Identity) {
 			Reason: fmt.Sprintf("expected BuildSignerURI %q, got %q", p.signerWant, id.BuildSignerURI), Hint: hint})
 	}
 	if p.SourceRef != "" {
-		field(d, "source-ref", "SourceRepositoryRef", p.SourceRef, id.SourceRepositoryRef, false, "")
+		field(d, "source-ref", "SourceRepositoryRef", p.SourceRef, id.SourceRepositoryRef, false,
+			"--source-ref "+id.SourceRepositoryRef+" would accept it, if that is how the project builds releases")
 	} else {
 		d.Add(policy.Check{Name: "source-ref", Outcome: policy.NotChecked, Actual: id.SourceRepositoryRef})
 	}

@@ -105,3 +105,37 @@ func (r *Release) AssetNamed(name string) (Asset, bool) {
 	}
 	return Asset{}, false
 }
+
+// Comparison is what GET /repos/{o}/{r}/compare/{base}...{head} says of two
+// commits.
+type Comparison struct {
+	// Status is "identical", "ahead" (head is base plus commits), "behind"
+	// or "diverged".
+	Status   string `json:"status"`
+	AheadBy  int    `json:"ahead_by"`
+	BehindBy int    `json:"behind_by"`
+}
+
+var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// Compare compares two full commit SHAs of a repository.
+func (c *Client) Compare(ctx context.Context, fullName, base, head string) (*Comparison, error) {
+	p, err := repoPath(fullName)
+	if err != nil {
+		return nil, err
+	}
+	if !shaRE.MatchString(base) || !shaRE.MatchString(head) {
+		return nil, fmt.Errorf("compare needs two full commit SHAs, got %q and %q", base, head)
+	}
+	var cmp Comparison
+	// per_page=1: only the counts are needed, not the commit list.
+	if _, err := c.getJSON(ctx, p+"/compare/"+base+"..."+head+"?per_page=1", &cmp); err != nil {
+		return nil, err
+	}
+	switch cmp.Status {
+	case "identical", "ahead", "behind", "diverged":
+	default:
+		return nil, fmt.Errorf("GitHub compare returned an unknown status %q", cmp.Status)
+	}
+	return &cmp, nil
+}

@@ -51,6 +51,10 @@ type Publish struct {
 	WheelName string
 	// Draft publishes a draft release.
 	Draft bool
+	// BumpCommit builds on main and tags a version-bump child commit, as
+	// semantic-release does: the provenance says refs/heads/main and the
+	// build commit, one commit before the tag.
+	BumpCommit bool
 }
 
 // Published is what Publish made.
@@ -76,6 +80,16 @@ func (s *Server) Publish(r *Repo, p Publish) *Published {
 	r.Git.Git("add", "-A")
 	if r.Git.Git("status", "--porcelain") != "" {
 		r.Git.Git("commit", "-q", "-m", "release "+p.Tag)
+	}
+	if p.BumpCommit {
+		build := r.Git.Head()
+		r.Git.Git("commit", "-q", "--allow-empty", "-m", "chore(release): "+p.Tag)
+		if p.SourceCommit == "" {
+			p.SourceCommit = build
+		}
+		if p.SourceRef == "" {
+			p.SourceRef = "refs/heads/main"
+		}
 	}
 	if out, _ := gitOK(r, "rev-parse", "-q", "--verify", "refs/tags/"+p.Tag); out == "" {
 		r.Git.Git("tag", "-a", "-m", "release "+p.Tag, p.Tag)

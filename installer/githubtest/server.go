@@ -381,6 +381,7 @@ var (
 	tagRoute     = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/releases/tags/(.+)$`)
 	assetRoute   = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/releases/assets/(\d+)$`)
 	attestRoute  = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/attestations/([^/]+)$`)
+	compareRoute = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/compare/([0-9a-f]{40})\.\.\.([0-9a-f]{40})$`)
 	gitRoute     = regexp.MustCompile(`^/[^/]+/[^/]+\.git/`)
 	assetDLRoute = regexp.MustCompile(`^/download/(\d+)/([^/]+)$`)
 	blobRoute    = regexp.MustCompile(`^/bundles/([^/]+)/(\d+)$`)
@@ -448,6 +449,14 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.writeJSON(w, s.assetJSON(rp, a))
+	case compareRoute.MatchString(p):
+		m := compareRoute.FindStringSubmatch(p)
+		rp := s.repo(m[1], m[2], r)
+		if rp == nil {
+			jsonError(w, http.StatusNotFound, "Not Found")
+			return
+		}
+		s.compare(w, rp, m[3], m[4])
 	case attestRoute.MatchString(p):
 		m := attestRoute.FindStringSubmatch(p)
 		s.attestations(w, r, s.repo(m[1], m[2], r), m[3])
@@ -618,4 +627,32 @@ func (s *Server) blobs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-snappy")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
+}
+
+// compare answers like GitHub's compare API, from the real repository.
+func (s *Server) compare(w http.ResponseWriter, rp *Repo, base, head string) {
+	count := func(rng string) (int, bool) {
+		out, err := gittest.Run(rp.Git.Dir, "rev-list", "--count", rng)
+		if err != nil {
+			return 0, false
+		}
+		n, err := strconv.Atoi(out)
+		return n, err == nil
+	}
+	ahead, ok1 := count(base + ".." + head)
+	behind, ok2 := count(head + ".." + base)
+	if !ok1 || !ok2 {
+		jsonError(w, http.StatusNotFound, "No common ancestor between "+base+" and "+head+".")
+		return
+	}
+	status := "diverged"
+	switch {
+	case ahead == 0 && behind == 0:
+		status = "identical"
+	case behind == 0:
+		status = "ahead"
+	case ahead == 0:
+		status = "behind"
+	}
+	s.writeJSON(w, map[string]any{"status": status, "ahead_by": ahead, "behind_by": behind, "total_commits": ahead, "commits": []any{}})
 }
