@@ -398,15 +398,6 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, info *pip.Info
 	return lastErr
 }
 
-func resolveVCS(ctx context.Context, cfg Config, v *requirement.VCSURL) (*gitref.Resolution, error) {
-	refs, err := gitref.List(ctx, v.TransportURL(), gitref.Options{
-		Token: cfg.Token, TokenHost: cfg.tokenHost(), HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout}, v.Secrets()...)
-	if err != nil {
-		return nil, err
-	}
-	return gitref.Classify(displayRepo(v), refs, v.Ref)
-}
-
 func noAssetError(label, tag string, c *wheel.Choice) error {
 	var why []string
 	for name, reason := range c.Skipped {
@@ -428,7 +419,7 @@ func checkAsset(label string, g *Guarded, a *AssetReport, c *wheel.Choice, versi
 		if err != nil {
 			return &RefusedError{Reasons: []string{label + ": " + err.Error()}}
 		}
-		if wheel.Normalize(name) != wheel.Normalize(g.Name) || wheel.CanonicalVersion(ver) != wheel.CanonicalVersion(version) {
+		if requirement.Normalize(name) != requirement.Normalize(g.Name) || wheel.CanonicalVersion(ver) != wheel.CanonicalVersion(version) {
 			return &RefusedError{Reasons: []string{fmt.Sprintf("%s: the wheel's METADATA says %s %s, expected %s %s", label, name, ver, g.Name, version)},
 				Fix: "the release carries another project's wheel; tell the maintainers"}
 		}

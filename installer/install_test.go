@@ -49,6 +49,25 @@ func (w *installWorld) install(t testing.TB, o InstallOptions) (*InstallReport, 
 	return Install(context.Background(), w.cfg, o)
 }
 
+// interpose replaces the interpreter with a wrapper that runs it and then,
+// after a real (not dry-run) pip install, runs the shell code after: a pip
+// that misbehaves once everything was verified.
+func (w *installWorld) interpose(t testing.TB, after string) {
+	t.Helper()
+	wrapper := filepath.Join(t.TempDir(), "python")
+	script := `#!/bin/sh
+"` + w.python + `" "$@"
+status=$?
+case "$*" in *"pip install"*) case "$*" in *--dry-run*) ;; *)
+  ` + after + `;; esac;; esac
+exit $status
+`
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.python = wrapper
+}
+
 func (w *installWorld) python3(t *testing.T, code string) string {
 	t.Helper()
 	out, err := exec.Command(w.python, "-c", code).CombinedOutput()
@@ -149,7 +168,7 @@ func TestInstallFailuresChangeNothing(t *testing.T) {
 			w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.0.0",
 				Requires: []string{"evil @ git+" + w.gh.URL() + "/mallory/evil.git@v0.1"}}})
 			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}
-		}, msg: `pip would install evil 0.1 from ` + "", errType: new(*RefusedError)},
+		}, msg: "pip would install evil 0.1 from ", errType: new(*RefusedError)},
 		{name: "wrong wheel uploaded", setup: func(t *testing.T, w *installWorld) InstallOptions {
 			w.publish(t, githubtest.Publish{Wheel: pkgtest.Project{Name: "other", Version: "1.0.0"}.Wheel()})
 			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}
@@ -208,18 +227,9 @@ func TestAuditMismatchUninstalls(t *testing.T) {
 	w := newInstallWorld(t)
 	w.publish(t, githubtest.Publish{})
 	before := pkgtest.Snapshot(w.site)
-	wrapper := filepath.Join(t.TempDir(), "python")
-	script := `#!/bin/sh
-"` + w.python + `" "$@"
-status=$?
-case "$*" in *"pip install"*) case "$*" in *--dry-run*) ;; *)
-  for f in "` + w.site + `"/demo-*.dist-info/direct_url.json; do
+	w.interpose(t, `for f in "`+w.site+`"/demo-*.dist-info/direct_url.json; do
     sed -i 's/"commit_id": "[0-9a-f]*"/"commit_id": "ffffffffffffffffffffffffffffffffffffffff"/' "$f"
-  done;; esac;; esac
-exit $status
-`
-	os.WriteFile(wrapper, []byte(script), 0o755)
-	w.python = wrapper
+  done`)
 	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, From: FromGit})
 	var ae *AuditError
 	if !errors.As(err, &ae) || !strings.Contains(ae.Error(), `vcs_info.commit_id: expected "`) {
@@ -307,15 +317,7 @@ func TestPipFailingHalfWayIsRolledBack(t *testing.T) {
 	w := newInstallWorld(t)
 	w.publish(t, githubtest.Publish{})
 	before := pkgtest.Snapshot(w.site)
-	wrapper := filepath.Join(t.TempDir(), "python")
-	script := `#!/bin/sh
-"` + w.python + `" "$@"
-status=$?
-case "$*" in *"pip install"*) case "$*" in *--dry-run*) ;; *) exit 1;; esac;; esac
-exit $status
-`
-	os.WriteFile(wrapper, []byte(script), 0o755)
-	w.python = wrapper
+	w.interpose(t, "exit 1")
 	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
 	var pe *pip.Error
 	if !errors.As(err, &pe) {

@@ -451,8 +451,7 @@ func TagCommit(ctx context.Context, cfg Config, repo, tag string) (string, error
 }
 
 func resolveTag(ctx context.Context, cfg Config, repo, tag string) (*gitref.Resolution, error) {
-	refs, err := gitref.List(ctx, cfg.githubURL()+"/"+repo+".git", gitref.Options{
-		Token: cfg.Token, TokenHost: cfg.tokenHost(), HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout})
+	refs, err := gitref.List(ctx, cfg.githubURL()+"/"+repo+".git", cfg.gitOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -94,17 +94,27 @@ func Resolve(ctx context.Context, cfg Config, input string) (*Resolved, error) {
 	if out.Name == "" {
 		out.Name = strings.TrimSuffix(path.Base(v.Path), ".git")
 	}
-	refs, err := gitref.List(ctx, v.TransportURL(), gitref.Options{
-		Token:      cfg.Token,
-		TokenHost:  cfg.tokenHost(),
-		HTTPClient: cfg.HTTPClient,
-		Timeout:    cfg.Timeout,
-	}, v.Secrets()...)
+	res, err := resolveVCS(ctx, cfg, v)
+	if res == nil {
+		return nil, err
+	}
+	out.Resolution = res
+	return out, err
+}
+
+// gitOptions is how gitref reaches remotes under cfg.
+func (c Config) gitOptions() gitref.Options {
+	return gitref.Options{Token: c.Token, TokenHost: c.tokenHost(), HTTPClient: c.HTTPClient, Timeout: c.Timeout}
+}
+
+// resolveVCS lists the remote's refs and classifies the requested ref. The
+// Resolution is nil only when the remote could not be listed.
+func resolveVCS(ctx context.Context, cfg Config, v *requirement.VCSURL) (*gitref.Resolution, error) {
+	refs, err := gitref.List(ctx, v.TransportURL(), cfg.gitOptions(), v.Secrets()...)
 	if err != nil {
 		return nil, err
 	}
-	out.Resolution, err = gitref.Classify(displayRepo(v), refs, v.Ref)
-	return out, err
+	return gitref.Classify(displayRepo(v), refs, v.Ref)
 }
 
 // displayRepo is the short form used in messages: host/owner/repo, or the

@@ -35,17 +35,15 @@ const (
 
 // Client talks to one GitHub host.
 type Client struct {
-	api      *url.URL // https://api.github.com/ or https://HOST/api/v3/
-	web      *url.URL
-	http     *http.Client
-	timeout  time.Duration
-	retries  int
-	backoff  time.Duration
-	maxWait  time.Duration
-	now      func() time.Time
-	sleep    func(context.Context, time.Duration) error
-	hasToken bool
-	token    string
+	api     *url.URL // https://api.github.com/ or https://HOST/api/v3/
+	http    *http.Client
+	timeout time.Duration
+	retries int
+	backoff time.Duration
+	maxWait time.Duration
+	now     func() time.Time
+	sleep   func(context.Context, time.Duration) error
+	token   string
 }
 
 // Option configures a Client.
@@ -81,8 +79,8 @@ func New(webURL, token string, opts ...Option) (*Client, error) {
 		api = &url.URL{Scheme: "https", Host: "api.github.com", Path: "/"}
 	}
 	c := &Client{
-		api: api, web: web, timeout: 30 * time.Second, retries: 3, backoff: 500 * time.Millisecond,
-		maxWait: time.Minute, now: time.Now, sleep: sleepCtx, token: token, hasToken: token != "",
+		api: api, timeout: 30 * time.Second, retries: 3, backoff: 500 * time.Millisecond,
+		maxWait: time.Minute, now: time.Now, sleep: sleepCtx, token: token,
 	}
 	for _, o := range opts {
 		o(c)
@@ -243,7 +241,7 @@ func (c *Client) do(ctx context.Context, u *url.URL, accept string) (*http.Respo
 			wait, reset := c.rateLimitWait(resp)
 			resp.Body.Close()
 			if wait < 0 || wait > c.maxWait || attempt >= c.retries {
-				return nil, &RateLimitError{URL: redact(u), Reset: reset, HasToken: c.hasToken}
+				return nil, &RateLimitError{URL: redact(u), Reset: reset, HasToken: c.token != ""}
 			}
 			if err := c.sleep(ctx, wait); err != nil {
 				return nil, &UnavailableError{URL: redact(u), Err: err}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -131,16 +133,22 @@ func TestTokenNeverLeavesTheAPIHost(t *testing.T) {
 }
 
 func TestNoTokenOverPlainHTTP(t *testing.T) {
-	c, err := github.New("http://127.0.0.1:9", token)
+	var auth []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = append(auth, r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id": 1, "full_name": "o/r"}`))
+	}))
+	defer srv.Close()
+	c, err := github.New(srv.URL, token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The request fails (nothing listens), but the error must not carry
-	// the token, and the transport never adds it over http: covered by the
-	// API URL check below.
-	_, err = c.Repository(context.Background(), "o/r")
-	if err == nil || strings.Contains(err.Error(), token) {
-		t.Fatalf("err = %v", err)
+	if _, err := c.Repository(context.Background(), "o/r"); err != nil {
+		t.Fatal(err)
+	}
+	if len(auth) != 1 || auth[0] != "" {
+		t.Fatalf("Authorization over plain http: %q", auth)
 	}
 }
 

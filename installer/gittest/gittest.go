@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // TB is the part of testing.TB gittest needs; testscript's TestScript
@@ -186,5 +185,3 @@ func Serve(t TB, root string) *Server {
 	t.Cleanup(s.Close)
 	return s
 }
-
-var _ TB = (testing.TB)(nil)

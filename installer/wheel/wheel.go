@@ -14,6 +14,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/pipguard/pipguard/installer/requirement"
 )
 
 // File is a parsed distribution file name.
@@ -26,11 +28,6 @@ type File struct {
 	// Sdist is true for name-version.tar.gz (or .zip).
 	Sdist bool
 }
-
-var normRE = regexp.MustCompile(`[-_.]+`)
-
-// Normalize is PEP 503 name normalisation.
-func Normalize(name string) string { return normRE.ReplaceAllString(strings.ToLower(name), "-") }
 
 // CanonicalVersion normalises a version or tag for comparison: a leading
 // "v" dropped (v1.3.1 is the tag of 1.3.1), lowercase, trailing ".0"
@@ -113,7 +110,7 @@ func Choose(assets []string, project, version string, supported []string, allowS
 		if err != nil {
 			continue // SHA256SUMS, SBOMs and other files
 		}
-		if Normalize(f.Name) != Normalize(project) {
+		if requirement.Normalize(f.Name) != requirement.Normalize(project) {
 			c.Skipped[a] = fmt.Sprintf("project %q, not %q", f.Name, project)
 			continue
 		}
