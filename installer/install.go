@@ -18,6 +18,7 @@ import (
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/installer/txn"
 	"github.com/pipguard/pipguard/installer/wheel"
 	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/policy"
@@ -50,6 +51,13 @@ type InstallOptions struct {
 	// AllowDirect lets pip install other direct-URL or VCS requirements
 	// (ones pipguard did not verify). Off by default.
 	AllowDirect bool
+	// AllowSourceBuilds lets pip build index sdists, running their build
+	// code (and their build requirements, which pip's report does not
+	// show). Off by default: pip gets --only-binary :all:.
+	AllowSourceBuilds bool
+	// SeparatePip runs each pip command as its own process instead of
+	// driving pip in one interpreter (slower; what an unsupported pip gets).
+	SeparatePip bool
 	// Policy is the identity policy for every guarded requirement's
 	// attestations (signer workflow, source ref, runner).
 	Policy                                 attest.Policy
@@ -102,16 +110,23 @@ type Installed struct {
 
 // InstallReport is what an install did.
 type InstallReport struct {
-	Python      string      `json:"python"`
-	Site        []string    `json:"site_packages"`
-	From        From        `json:"from"`
-	DryRun      bool        `json:"dry_run"`
-	Guarded     []*Guarded  `json:"guarded"`
-	PassThrough []string    `json:"pass_through"`
-	Plan        []Planned   `json:"plan"`
-	Installed   []Installed `json:"installed"`
-	// Uninstalled lists what was removed after a failed audit.
-	Uninstalled []string `json:"uninstalled,omitempty"`
+	Python      string     `json:"python"`
+	Site        []string   `json:"site_packages"`
+	From        From       `json:"from"`
+	DryRun      bool       `json:"dry_run"`
+	Guarded     []*Guarded `json:"guarded"`
+	PassThrough []string   `json:"pass_through"`
+	Plan        []Planned  `json:"plan"`
+	// Lock is what pip was told to install, each item pinned.
+	Lock      []Locked    `json:"lock"`
+	Installed []Installed `json:"installed"`
+	// RolledBack says that a failure after pip started was undone: the
+	// environment is as it was before the run.
+	RolledBack bool `json:"rolled_back,omitempty"`
+	// Pip is the target's pip version; PipMode says how it ran
+	// ("in-process": one interpreter for the whole install, or "separate").
+	Pip     string `json:"pip,omitempty"`
+	PipMode string `json:"pip_mode,omitempty"`
 	// Timings says where the time went, per stage.
 	Timings []Timing `json:"timings"`
 }
@@ -150,19 +165,15 @@ func (e *RefusedError) Error() string { return strings.Join(e.Reasons, "; ") }
 // Hint says what to do.
 func (e *RefusedError) Hint() string { return e.Fix }
 
-// AuditError is a direct_url.json that does not match what was verified.
-// What this run installed has been uninstalled.
+// AuditError is pip having installed something other than the lock, or a
+// direct_url.json that does not match what was verified. The environment
+// has been rolled back.
 type AuditError struct {
-	Reasons     []string
-	Uninstalled []string
+	Reasons []string
 }
 
 func (e *AuditError) Error() string {
-	msg := "pip did not install what was verified: " + strings.Join(e.Reasons, "; ")
-	if len(e.Uninstalled) > 0 {
-		msg += " (uninstalled " + strings.Join(e.Uninstalled, ", ") + ")"
-	}
-	return msg
+	return "pip did not install what was verified and locked: " + strings.Join(e.Reasons, "; ") + " (rolled back)"
 }
 
 // Hint says what to do.
@@ -170,22 +181,35 @@ func (e *AuditError) Hint() string {
 	return "something between pipguard and pip changed what was installed (pip configuration, a cache, a wrapper); investigate before retrying"
 }
 
-// Install runs the whole pipeline: parse, resolve and verify every guarded
-// requirement, pick and verify the asset for the interpreter, dry-run pip
-// and refuse any unverified direct reference, install exactly the verified
-// bytes (or commit), and audit what pip recorded. Nothing reaches pip unless
+// Install runs the whole pipeline as one transaction: parse; start the
+// target interpreter (it imports pip while pipguard verifies); resolve and
+// verify every guarded requirement, listing each ref once; let pip resolve
+// once (--dry-run --report, wheels only unless AllowSourceBuilds) and refuse
+// any unverified direct reference; turn that resolution into a lock that
+// pip installs exactly (--no-deps, every item pinned by version and hash)
+// after stashing what it will replace; check pip's own report against the
+// lock and direct_url.json against what was verified; and roll everything
+// back on any failure or interruption. Nothing reaches pip unless
 // everything verified.
 func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport, error) {
 	if o.From == "" {
 		o.From = FromRelease
 	}
-	rep := &InstallReport{Python: o.Python, From: o.From, DryRun: o.DryRun, Guarded: []*Guarded{}, PassThrough: []string{}, Plan: []Planned{}, Installed: []Installed{}, Timings: []Timing{}}
+	if o.From == FromGit && o.MaxCommitDistance > 0 {
+		return nil, &RefusedError{
+			Reasons: []string{fmt.Sprintf("--from git with --max-commit-distance %d would install the tag's commit, which no attestation covers (the build was of an earlier commit)", o.MaxCommitDistance)},
+			Fix:     "install the attested wheel (--from release), or drop --max-commit-distance for a project whose build is of the tag's own commit",
+		}
+	}
+	rep := &InstallReport{Python: o.Python, From: o.From, DryRun: o.DryRun, Guarded: []*Guarded{}, PassThrough: []string{}, Plan: []Planned{}, Lock: []Locked{}, Installed: []Installed{}, Timings: []Timing{}}
 
 	entries, err := collect(o)
 	if err != nil {
 		return nil, err
 	}
-	py := pip.Python{Path: o.Python, Output: o.Output}
+	if err := checkPipOptions(entries, o); err != nil {
+		return nil, err
+	}
 	var markers []string
 	for _, e := range entries {
 		if e.Req != nil && e.Req.Kind == requirement.KindVCS {
@@ -197,13 +221,14 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 			rep.PassThrough = append(rep.PassThrough, e.Req.String())
 		}
 	}
+
+	// The interpreter starts now and imports pip while Go verifies.
 	start := time.Now()
-	info, err := py.Probe(ctx, markers)
+	py, err := pip.Start(ctx, pip.Options{Python: o.Python, Output: o.Output, Markers: markers, Separate: o.SeparatePip})
 	if err != nil {
 		return nil, err
 	}
-	rep.Site = info.Site
-	rep.timed("probe interpreter", start)
+	defer py.Close()
 
 	dir, cleanup, err := DownloadDir()
 	if err != nil {
@@ -211,54 +236,166 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	defer cleanup()
 
-	start = time.Now()
-	if err := verifyAll(ctx, cfg, o, info, rep.Guarded, dir); err != nil {
+	if err := verifyAll(ctx, cfg, o, py, rep.Guarded, dir); err != nil {
+		return rep, interrupted(ctx, "verification", err, nil)
+	}
+	info, err := py.Info()
+	if err != nil {
 		return rep, err
 	}
-	rep.timed("resolve and verify", start)
+	rep.Site, rep.Pip = info.Site, info.Pip
+	rep.timed("probe, resolve and verify", start)
 
 	reqFile, err := writeRequirements(dir, entries, rep.Guarded)
 	if err != nil {
 		return rep, err
 	}
-	args := append([]string{"-r", reqFile}, o.PipArgs...)
-	if o.From == FromGit {
-		// A cached wheel built from a VCS URL would bypass pip's checks.
-		args = append(args, "--no-cache-dir")
-	}
-
+	common := pipOptions(o)
 	start = time.Now()
-	plan, err := py.Install(ctx, dir, true, args...)
+	plan, err := py.Install(dir, true, append(append([]string{"-r", reqFile}, o.PipArgs...), common...)...)
+	rep.PipMode = py.Mode
 	if err != nil {
-		return rep, err
+		return rep, interrupted(ctx, "pip's resolution", err, nil)
 	}
-	rep.timed("pip dry run", start)
+	rep.timed("pip resolve (dry run)", start)
 	if err := checkPlan(plan, rep, o.AllowDirect); err != nil {
 		return rep, err
 	}
+	lk, err := buildLock(plan, rep, info)
+	if err != nil {
+		return rep, err
+	}
+	rep.Lock = lk.items
 	if o.DryRun {
+		return rep, nil
+	}
+	if len(lk.items) == 0 {
+		// Everything is installed already and every guarded record matches.
 		return rep, nil
 	}
 
 	start = time.Now()
-	before := installedSet(info)
-	done, err := py.Install(ctx, dir, false, args...)
+	tx, err := txn.Begin(info.Site, info.Prefix, lk.names())
 	if err != nil {
-		// pip builds every wheel before installing any, but an install can
-		// still fail half way (a full disk, a killed process): remove what
-		// appeared, so a failure leaves the environment as it was.
-		if added := newDists(before, installedSet(info)); len(added) > 0 {
-			if uerr := py.Uninstall(ctx, added...); uerr == nil {
-				rep.Uninstalled = added
-			}
-		}
 		return rep, err
 	}
-	rep.timed("pip install", start)
-	start = time.Now()
-	err = audit(ctx, py, info, rep, done, dir, o.PipArgs)
-	rep.timed("audit", start)
-	return rep, err
+	rep.timed("stash", start)
+	err = installLocked(ctx, py, dir, entries, lk, rep, info, o, common)
+	if err == nil {
+		if hookAfterInstall != nil {
+			hookAfterInstall()
+		}
+		err = ctx.Err()
+	}
+	if err != nil {
+		start = time.Now()
+		rerr := rollback(ctx, tx)
+		rep.RolledBack = rerr == nil
+		rep.timed("rollback", start)
+		return rep, interrupted(ctx, "pip install", err, rerr)
+	}
+	if err := tx.Commit(); err != nil {
+		return rep, fmt.Errorf("dropping the stash: %w", err)
+	}
+	return rep, nil
+}
+
+// hookAfterInstall, when set by a test, runs after the locked install and
+// its audit succeeded, just before the commit.
+var hookAfterInstall func()
+
+// rollbackTimeout bounds a rollback, which runs even when the install was
+// interrupted.
+const rollbackTimeout = 2 * time.Minute
+
+// rollback puts the environment back under a context that the install's
+// interruption does not cancel, with its own deadline.
+func rollback(ctx context.Context, tx *txn.Txn) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	return tx.Rollback(rctx)
+}
+
+// InterruptedError is an install stopped by its context (Ctrl-C, SIGTERM,
+// a deadline). The environment was rolled back unless RollbackErr says
+// otherwise.
+type InterruptedError struct {
+	Stage       string
+	Cause       error
+	RollbackErr error
+}
+
+func (e *InterruptedError) Error() string {
+	msg := fmt.Sprintf("interrupted during %s (%v)", e.Stage, e.Cause)
+	if e.RollbackErr != nil {
+		return msg + "; restoring the environment failed: " + e.RollbackErr.Error()
+	}
+	return msg + "; the environment was left as it was"
+}
+
+// Unwrap returns the cause (a signal, a deadline).
+func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// Hint says what to do.
+func (e *InterruptedError) Hint() string {
+	if e.RollbackErr != nil {
+		return "restore the environment by hand from the stash named above, or recreate it"
+	}
+	return "run the same command again"
+}
+
+// interrupted returns err, or an *InterruptedError when ctx was cancelled,
+// adding a failed rollback to either.
+func interrupted(ctx context.Context, stage string, err, rollbackErr error) error {
+	if ctx.Err() != nil {
+		return &InterruptedError{Stage: stage, Cause: context.Cause(ctx), RollbackErr: rollbackErr}
+	}
+	if rollbackErr != nil {
+		return fmt.Errorf("%w; and restoring the environment failed: %v", err, rollbackErr)
+	}
+	return err
+}
+
+// pipOptions are the options pipguard adds to every pip install it runs.
+func pipOptions(o InstallOptions) []string {
+	var args []string
+	if !o.AllowSourceBuilds {
+		// No build backend of any dependency runs: pip takes wheels only
+		// from indexes. The guarded requirement itself (a verified sdist,
+		// or the verified commit with --from git) is a direct reference,
+		// which pip still builds.
+		args = append(args, "--only-binary", ":all:")
+	}
+	if o.From == FromGit || o.AllowSdist {
+		// A wheel pip cached from an earlier build would bypass the build
+		// of what was verified.
+		args = append(args, "--no-cache-dir")
+	}
+	return args
+}
+
+// checkPipOptions refuses what would let pip build from source behind the
+// lock's back: --no-binary in pip's arguments or a requirements file,
+// unless source builds are allowed.
+func checkPipOptions(entries []reqfile.Entry, o InstallOptions) error {
+	if o.AllowSourceBuilds {
+		return nil
+	}
+	var reasons []string
+	for i, a := range o.PipArgs {
+		if a == "--no-binary" || strings.HasPrefix(a, "--no-binary=") {
+			reasons = append(reasons, fmt.Sprintf("pip argument %d: %s asks pip to build from source, running the build code of what it downloads", i+1, a))
+		}
+	}
+	for _, e := range entries {
+		if len(e.Option) > 0 && e.Option[0] == "--no-binary" {
+			reasons = append(reasons, fmt.Sprintf("%s: --no-binary asks pip to build from source, running the build code of what it downloads", where(e)))
+		}
+	}
+	if len(reasons) > 0 {
+		return &RefusedError{Reasons: reasons, Fix: "drop --no-binary, or pass --allow-source-builds if you accept running index sdists' build code"}
+	}
+	return nil
 }
 
 func where(e reqfile.Entry) string {
@@ -293,7 +430,14 @@ func collect(o InstallOptions) ([]reqfile.Entry, error) {
 
 // verifyAll resolves and verifies every guarded requirement, at most
 // o.Concurrency at a time. All are tried so every problem is reported.
-func verifyAll(ctx context.Context, cfg Config, o InstallOptions, info *pip.Info, gs []*Guarded, dir string) error {
+func verifyAll(ctx context.Context, cfg Config, o InstallOptions, py *pip.Session, gs []*Guarded, dir string) error {
+	if len(gs) == 0 {
+		return nil
+	}
+	info, err := py.Info()
+	if err != nil {
+		return err
+	}
 	n := o.Concurrency
 	if n <= 0 {
 		n = 4
@@ -366,8 +510,14 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, info *pip.Info
 		g.Tag = tag
 		version := strings.TrimPrefix(strings.TrimPrefix(tag, "v"), "V")
 		var choice *wheel.Choice
+		// The ref was listed once, above; the release is verified against
+		// that listing's commit, never a second one.
+		tagRes := *res
+		if res.Kind == gitref.Commit {
+			tagRes.RefName = "refs/tags/" + tag
+		}
 		rr, err := VerifyRelease(ctx, cfg, ReleaseOptions{
-			Repo: repo, Tag: tag, Policy: o.Policy, Dir: dir, Trust: o.Trust, MaxCommitDistance: o.MaxCommitDistance,
+			Repo: repo, Tag: tag, Policy: o.Policy, Dir: dir, Trust: o.Trust, MaxCommitDistance: o.MaxCommitDistance, Resolution: &tagRes,
 			RequireSBOM: o.RequireSBOM, RequireReleaseAttestation: o.RequireReleaseAttestation,
 			Choose: func(names []string) ([]string, error) {
 				c, err := wheel.Choose(names, g.Name, version, info.Tags, o.AllowSdist)
@@ -542,29 +692,4 @@ func requiredBy(plan *pip.Report, name string) string {
 func hostname(hostport string) string {
 	u := url.URL{Host: hostport}
 	return u.Hostname()
-}
-
-// installedSet lists the distributions in the interpreter's site-packages
-// as "name==version".
-func installedSet(info *pip.Info) map[string]string {
-	out := map[string]string{}
-	for _, site := range info.Site {
-		ds, _ := pep610.Installed(site)
-		for _, d := range ds {
-			out[pep610.Normalize(d.Name)+"=="+d.Version] = d.Name
-		}
-	}
-	return out
-}
-
-// newDists are the distributions in after that were not in before.
-func newDists(before, after map[string]string) []string {
-	var out []string
-	for k, name := range after {
-		if _, ok := before[k]; !ok {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -45,6 +45,11 @@ type ReleaseOptions struct {
 	Dir string
 	// Trust is the Sigstore trusted material.
 	Trust *attest.Trust
+	// Resolution, when set, is the tag as the caller already listed it:
+	// the tag is listed once per run, and every check binds to that one
+	// commit (a tag that moves between two listings cannot make one commit
+	// verified and another installed). Unset, VerifyRelease lists it.
+	Resolution *gitref.Resolution
 }
 
 // AssetReport is the outcome for one asset.
@@ -147,10 +152,12 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	}
 	rep.RepositoryID = repo.ID
 
-	// The tag, resolved with git as pip would see it.
-	res, err := resolveTag(ctx, cfg, o.Repo, o.Tag)
-	if err != nil {
-		return rep, err
+	// The tag, resolved with git as pip would see it, once.
+	res := o.Resolution
+	if res == nil {
+		if res, err = resolveTag(ctx, cfg, o.Repo, o.Tag); err != nil {
+			return rep, err
+		}
 	}
 	rep.Commit, rep.TagKind = res.Commit, string(res.Kind)
 	d.Add(policy.Check{Name: "tag", Outcome: policy.Pass, Expected: "a tag that is not a branch", Actual: string(res.Kind) + " -> " + res.Commit})

@@ -15,14 +15,17 @@ import (
 
 // Exit codes, as documented in the README.
 const (
-	exitOK         = 0
-	exitInternal   = 1
-	exitUsage      = 2
-	exitRefused    = 3
-	exitVerify     = 4
-	exitPip        = 5
-	exitAudit      = 6
-	exitRemote     = 7
+	exitOK       = 0
+	exitInternal = 1
+	exitUsage    = 2
+	exitRefused  = 3
+	exitVerify   = 4
+	exitPip      = 5
+	exitAudit    = 6
+	exitRemote   = 7
+	// exitSignal stands for 128 + the signal's number (130 for SIGINT,
+	// 143 for SIGTERM), as shells report a process a signal ended.
+	exitSignal     = -1
 	labelError     = "error"
 	labelRefused   = "refused"
 	labelUnavailbl = "remote unavailable"
@@ -42,6 +45,7 @@ var exitRules = []struct {
 	label string
 	match func(error) bool
 }{
+	{exitSignal, "interrupted", is[*installer.InterruptedError]},
 	{exitUsage, labelError, is[*usageError]},
 	{exitUsage, labelError, is[*requirement.ParseError]},
 	{exitUsage, labelError, is[*installer.NotGitError]},
@@ -49,6 +53,7 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*reqfile.Error]},
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
+	{exitUsage, labelError, is[*pip.InterpreterError]},
 	{exitPip, "pip failed", is[*pip.Error]},
 	{exitAudit, "audit failed", is[*installer.AuditError]},
 	{exitVerify, labelVerify, is[*attest.Error]},
@@ -68,10 +73,23 @@ var exitRules = []struct {
 func classify(err error) (int, string) {
 	for _, r := range exitRules {
 		if r.match(err) {
+			if r.code == exitSignal {
+				return signalCode(err), r.label
+			}
 			return r.code, r.label
 		}
 	}
 	return exitInternal, labelError
+}
+
+// signalCode is 128 + the number of the signal that interrupted the run;
+// 130 (SIGINT's) when it was cancelled otherwise.
+func signalCode(err error) int {
+	var se *signalError
+	if errors.As(err, &se) {
+		return 128 + int(se.sig)
+	}
+	return 128 + 2
 }
 
 // report prints err (each one, if several were joined) to stderr as

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"testing"
 
 	"github.com/pipguard/pipguard/installer"
@@ -36,6 +38,12 @@ func TestExitCodes(t *testing.T) {
 		{&gitref.RemoteError{}, 7},
 		{&github.RateLimitError{}, 7},
 		{&github.UnavailableError{Err: errors.New("x")}, 7},
+		{&pip.InterpreterError{}, 2},
+		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGINT}}, 130},
+		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGTERM}}, 143},
+		{&installer.InterruptedError{Cause: context.DeadlineExceeded}, 130},
+		// An interruption wins over the pip failure it caused.
+		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGTERM}, RollbackErr: &pip.Error{}}, 143},
 		{errors.New("anything else"), 1},
 	} {
 		if got, _ := classify(fmt.Errorf("context: %w", c.err)); got != c.code {

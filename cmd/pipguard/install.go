@@ -22,14 +22,22 @@ func installCommand(e *env) *cli.Command {
    build provenance bound to the tag, SBOM, release attestation), the best
    wheel for the target interpreter is picked and its METADATA checked, and
    pip installs exactly those verified bytes ("name @ file:///…#sha256=…"),
-   or with --from git the repository at the verified commit. A pip dry run
-   first refuses any other direct-URL or VCS requirement pip would pull in.
-   Afterwards direct_url.json (PEP 610) must record what was verified, or
-   what was installed is uninstalled. Other requirements pass to pip as
-   written. Nothing is installed unless everything verified.
+   or with --from git the repository at the verified commit.
 
-   Exit 0 installed, 2 usage, 3 refused, 4 not verified, 5 pip failed,
-   6 audit failed (uninstalled), 7 GitHub unavailable.
+   The install is a transaction. pip resolves once (--dry-run --report,
+   wheels only unless --allow-source-builds) and any other direct-URL or VCS
+   requirement is refused; that resolution becomes a lock which pip installs
+   exactly (--no-deps, every item pinned by version and hash). pip's own
+   report must equal the lock and direct_url.json (PEP 610) must record what
+   was verified. On any failure or interruption (Ctrl-C, SIGTERM) whatever
+   the run replaced is restored byte for byte and what it added is removed.
+   Other requirements pass to pip's resolution as written. Nothing is
+   installed unless everything verified.
+
+   Exit 0 installed, 2 usage, 3 refused, 4 not verified, 5 pip failed
+   (rolled back), 6 pip installed something else than the lock or than what
+   was verified (rolled back), 7 GitHub unavailable, 130/143 interrupted by
+   SIGINT/SIGTERM (rolled back).
 
    Examples:
      pipguard install "fastapi-paseto @ git+https://github.com/Raze-Systems/fastapi-paseto.git@v1.3.1"
@@ -43,6 +51,7 @@ func installCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and ask pip what it would install; install nothing"},
 			&cli.BoolFlag{Name: "allow-sdist", Usage: "install the verified sdist when no wheel fits (runs its build code)"},
 			&cli.BoolFlag{Name: "allow-direct", Usage: "let pip install direct-URL or VCS requirements pipguard did not verify (unsafe)"},
+			&cli.BoolFlag{Name: "allow-source-builds", Usage: "let pip build index sdists, running their build code (unsafe; default: wheels only)"},
 			&cli.StringFlag{Name: "signer-workflow", Usage: "workflow that must have signed each release's provenance (`PATH` or URI)"},
 			&cli.StringFlag{Name: "signer-repo", Usage: "`OWNER/REPO` of a reusable signer workflow"},
 			&cli.StringFlag{Name: "source-ref", Usage: "required SourceRepositoryRef (default refs/tags/TAG)"},
@@ -61,6 +70,9 @@ func installCommand(e *env) *cli.Command {
 			}
 			if cCtx.Bool("allow-direct") {
 				fmt.Fprintln(e.stderr, "pipguard: warning: --allow-direct: pip may install direct-URL and VCS requirements that nothing verified")
+			}
+			if cCtx.Bool("allow-source-builds") {
+				fmt.Fprintln(e.stderr, "pipguard: warning: --allow-source-builds: pip may run the build code of index sdists and their build requirements, which nothing verified")
 			}
 			reqs, pipArgs := splitPipArgs(cCtx.Args().Slice())
 			if len(reqs) == 0 && len(cCtx.StringSlice("requirement")) == 0 {
@@ -83,7 +95,7 @@ func installCommand(e *env) *cli.Command {
 			rep, ierr := installer.Install(cCtx.Context, e.config(cCtx), installer.InstallOptions{
 				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
 				Python: py, From: from, DryRun: cCtx.Bool("dry-run"),
-				AllowSdist: cCtx.Bool("allow-sdist"), AllowDirect: cCtx.Bool("allow-direct"),
+				AllowSdist: cCtx.Bool("allow-sdist"), AllowDirect: cCtx.Bool("allow-direct"), AllowSourceBuilds: cCtx.Bool("allow-source-builds"),
 				Policy: pol, MaxCommitDistance: cCtx.Int("max-commit-distance"), RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
 			})
@@ -160,8 +172,8 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 		}
 		fmt.Fprintf(w, "%s %s %s: %s (direct_url.json)\n", verdict, in.Name, in.Version, in.Outcome)
 	}
-	if len(rep.Uninstalled) > 0 {
-		fmt.Fprintf(w, "uninstalled: %s\n", strings.Join(rep.Uninstalled, ", "))
+	if rep.RolledBack {
+		fmt.Fprintln(w, "rolled back: the environment is as it was before this run")
 	}
 	if ok && !rep.DryRun {
 		fmt.Fprintf(w, "installed into %s\n", strings.Join(rep.Site, ", "))

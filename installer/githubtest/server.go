@@ -239,7 +239,10 @@ type Fault struct {
 	Truncate int
 	// WrongLength announces this Content-Length for a normal answer.
 	WrongLength int
-	hits        int
+	// Before and After run around a normal answer: a repository that
+	// changes under the client (a tag moved for one answer only).
+	Before, After func()
+	hits          int
 }
 
 // AddFault installs a fault.
@@ -275,6 +278,12 @@ func (s *Server) serve(name string, h http.HandlerFunc) http.Handler {
 		if f == nil {
 			h(w, r)
 			return
+		}
+		if f.Before != nil {
+			f.Before()
+		}
+		if f.After != nil {
+			defer f.After()
 		}
 		if f.Delay > 0 {
 			select {

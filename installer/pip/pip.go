@@ -1,34 +1,34 @@
-// Package pip runs a target interpreter's pip, never through a shell: to
-// learn what the interpreter supports (wheel tags, site-packages, markers),
-// to ask what an install would do (--dry-run --report), to install, and to
-// uninstall.
+// Package pip drives a target interpreter's pip, never through a shell: it
+// learns what the interpreter supports (wheel tags, site-packages, markers),
+// asks what an install would do (--dry-run --report) and installs.
+//
+// One interpreter process serves a whole install (see driver.py): it is
+// started first, probes, imports pip while the caller verifies, then runs
+// each pip command through pip's CLI entry point. A pip that cannot be
+// driven that way runs as separate "python -m pip" processes.
 //
 // What it trusts: the interpreter the user named, as pip itself would. What
 // pip prints is relayed to the caller's writer (stderr in the CLI); its JSON
 // report is parsed with size limits and treated as a description of what pip
-// did, which package pep610 then checks on disk.
+// did, which the installer then checks on disk. Children never see a GitHub
+// token: GH_TOKEN, GITHUB_TOKEN, GH_ENTERPRISE_TOKEN and
+// GITHUB_ENTERPRISE_TOKEN are removed from their environment.
 package pip
 
 import (
-	"bytes"
-	"context"
+	"bufio"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
 
-// Python is a target interpreter.
-type Python struct {
-	// Path is the interpreter to run (python -m pip).
-	Path string
-	// Output receives pip's own output (stdout and stderr); nil discards it.
-	Output io.Writer
-}
+//go:embed driver.py
+var driver string
 
 // Error is pip exiting non-zero.
 type Error struct {
@@ -48,35 +48,44 @@ func (e *Error) Error() string {
 
 // Hint says what to do.
 func (e *Error) Hint() string {
-	return "pip's output above says why; nothing pipguard verified was changed"
+	return "pip's output above says why; the environment was left as it was"
 }
 
-// env is pip's environment: the caller's, without version-check noise and
-// prompts.
-func env() []string {
-	return append(os.Environ(), "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1")
+// InterpreterError is a target interpreter pipguard cannot use.
+type InterpreterError struct {
+	Python string
+	Reason string
 }
 
-// run executes python with args; output goes to p.Output and the last lines
-// are kept for errors.
-func (p Python) run(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, p.Path, args...)
-	cmd.Env = env()
-	var tail tailBuffer
-	out := io.Writer(&tail)
-	if p.Output != nil {
-		out = io.MultiWriter(p.Output, &tail)
+func (e *InterpreterError) Error() string {
+	return fmt.Sprintf("cannot use %s as the target interpreter: %s", e.Python, e.Reason)
+}
+
+// Hint says what to do.
+func (e *InterpreterError) Hint() string {
+	return "pass --python with a Python 3 interpreter that has pip 23.0 or later (python -m pip --version)"
+}
+
+// secretEnv are the variables that hold GitHub tokens; no child sees them.
+var secretEnv = []string{"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
+
+// Env is the environment of every child process: the caller's, without
+// GitHub tokens, version-check noise or prompts.
+func Env(environ []string) []string {
+	out := make([]string, 0, len(environ)+3)
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		secret := false
+		for _, s := range secretEnv {
+			if k == s {
+				secret = true
+			}
+		}
+		if !secret {
+			out = append(out, kv)
+		}
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return &Error{Args: args[2:], ExitCode: ee.ExitCode(), Tail: tail.last()}
-	}
-	if err != nil {
-		return fmt.Errorf("running %s: %w", p.Path, err)
-	}
-	return nil
+	return append(out, "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1")
 }
 
 // tailBuffer keeps the last 4 KiB written.
@@ -90,6 +99,8 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (t *tailBuffer) reset() { t.b = t.b[:0] }
+
 func (t *tailBuffer) last() string {
 	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
@@ -100,57 +111,41 @@ func (t *tailBuffer) last() string {
 	return ""
 }
 
-// probe asks the interpreter, through pip's vendored packaging, for what
-// pipguard needs: its wheel tags in priority order, its site-packages
-// directories, its version, and the value of each marker.
-const probe = `
-import json, sys, sysconfig
-from pip._vendor.packaging import tags, markers
-out = {"tags": [str(t) for t in tags.sys_tags()],
-       "site": sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}),
-       "python": "%d.%d.%d" % sys.version_info[:3], "markers": {}}
-for m in json.loads(sys.stdin.read()):
-    try:
-        out["markers"][m] = markers.Marker(m).evaluate()
-    except Exception as e:
-        out["markers"][m] = str(e)
-json.dump(out, sys.stdout)
-`
-
 // Info is what the interpreter told the probe.
 type Info struct {
 	// Tags are the supported wheel tags, most preferred first.
 	Tags []string `json:"tags"`
-	// Site are the site-packages directories.
+	// Site are the site-packages directories (purelib, platlib), each
+	// once: directories that are the same through a symlink (lib64 ->
+	// lib) are counted once.
 	Site []string `json:"site"`
+	// Prefix is the environment's sys.prefix.
+	Prefix string `json:"prefix"`
 	// Version is the interpreter's version.
 	Version string `json:"python"`
 	// Markers maps each marker asked about to true, false, or an error text.
 	Markers map[string]any `json:"markers"`
+	// Pip is pip's version.
+	Pip string `json:"-"`
 }
 
-// Probe runs the probe, evaluating markers.
-func (p Python) Probe(ctx context.Context, markers []string) (*Info, error) {
-	in, _ := json.Marshal(append([]string{}, markers...))
-	cmd := exec.CommandContext(ctx, p.Path, "-I", "-c", probe)
-	cmd.Env = env()
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("cannot use %s as the target interpreter (it needs pip): %v: %s", p.Path, err, lastLine(stderr.String()))
+// uniqueDirs drops directories that are the same directory as an earlier
+// one (the same path, or the same through symlinks).
+func uniqueDirs(dirs []string) []string {
+	var out []string
+	var seen []os.FileInfo
+next:
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		for i, o := range out {
+			if o == d || err == nil && seen[i] != nil && os.SameFile(seen[i], fi) {
+				continue next
+			}
+		}
+		out = append(out, d)
+		seen = append(seen, fi)
 	}
-	var info Info
-	if err := json.Unmarshal(stdout.Bytes(), &info); err != nil || len(info.Tags) == 0 || len(info.Site) == 0 {
-		return nil, fmt.Errorf("%s: unexpected answer from the interpreter probe", p.Path)
-	}
-	return &info, nil
-}
-
-func lastLine(s string) string {
-	var t tailBuffer
-	t.Write([]byte(s))
-	return t.last()
+	return out
 }
 
 // Report is pip's installation report (pip install --report), version 1.
@@ -159,21 +154,39 @@ type Report struct {
 	Install []InstallItem `json:"install"`
 }
 
+// ArchiveInfo is a report item's archive_info.
+type ArchiveInfo struct {
+	Hash   string            `json:"hash"`
+	Hashes map[string]string `json:"hashes"`
+}
+
+// SHA256 is the archive's sha256 as pip recorded it, lowercase hex, or "".
+func (a *ArchiveInfo) SHA256() string {
+	if a == nil {
+		return ""
+	}
+	if h := a.Hashes["sha256"]; h != "" {
+		return strings.ToLower(h)
+	}
+	if h, ok := strings.CutPrefix(a.Hash, "sha256="); ok {
+		return strings.ToLower(h)
+	}
+	return ""
+}
+
 // InstallItem is one distribution pip would install (or did).
 type InstallItem struct {
 	DownloadInfo struct {
-		URL         string `json:"url"`
-		ArchiveInfo *struct {
-			Hash   string            `json:"hash"`
-			Hashes map[string]string `json:"hashes"`
-		} `json:"archive_info"`
-		VCSInfo *struct {
+		URL         string       `json:"url"`
+		ArchiveInfo *ArchiveInfo `json:"archive_info"`
+		VCSInfo     *struct {
 			VCS      string `json:"vcs"`
 			CommitID string `json:"commit_id"`
 		} `json:"vcs_info"`
 		DirInfo *struct {
 			Editable bool `json:"editable"`
 		} `json:"dir_info"`
+		Subdirectory string `json:"subdirectory"`
 	} `json:"download_info"`
 	IsDirect  bool `json:"is_direct"`
 	Requested bool `json:"requested"`
@@ -190,7 +203,7 @@ const MaxReport = 32 << 20
 func readReport(path string) (*Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pip wrote no report: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxReport+1))
@@ -205,35 +218,28 @@ func readReport(path string) (*Report, error) {
 		return nil, fmt.Errorf("pip's report: %v", err)
 	}
 	if r.Version != "1" {
-		return nil, fmt.Errorf("pip's report has version %q; pipguard reads version 1 (pip >= 23)", r.Version)
+		return nil, fmt.Errorf("pip's report has version %q; pipguard reads version 1 (pip >= 23.0)", r.Version)
 	}
 	return &r, nil
 }
 
-// Install runs pip install with args, writing its report into dir, and
-// returns the report. With dryRun, pip only resolves (--dry-run).
-func (p Python) Install(ctx context.Context, dir string, dryRun bool, args ...string) (*Report, error) {
-	f, err := os.CreateTemp(dir, "pip-report-*.json")
-	if err != nil {
-		return nil, err
+// readLine reads one JSON answer of at most 64 MiB.
+func readLine(r *bufio.Reader, v any) error {
+	var line []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return err
+		}
+		line = append(line, chunk...)
+		if len(line) > 64<<20 {
+			return errors.New("answer too long")
+		}
+		if !isPrefix {
+			break
+		}
 	}
-	f.Close()
-	defer os.Remove(f.Name())
-	full := []string{"-m", "pip", "install"}
-	if dryRun {
-		full = append(full, "--dry-run", "--quiet")
-	}
-	full = append(full, "--report", f.Name())
-	full = append(full, args...)
-	if err := p.run(ctx, full...); err != nil {
-		return nil, err
-	}
-	return readReport(f.Name())
-}
-
-// Uninstall removes the named distributions.
-func (p Python) Uninstall(ctx context.Context, names ...string) error {
-	return p.run(ctx, append([]string{"-m", "pip", "uninstall", "--yes"}, names...)...)
+	return json.Unmarshal(line, v)
 }
 
 // Default is the interpreter pipguard targets when --python is not given:

@@ -1,0 +1,269 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/installer/reqfile"
+	"github.com/pipguard/pipguard/pep610"
+	"github.com/pipguard/pipguard/policy"
+)
+
+// Sources of a locked item.
+const (
+	// SourceVerified is a guarded requirement's verified asset or commit.
+	SourceVerified = "verified"
+	// SourceIndex is a distribution from a package index (or
+	// --find-links), pinned by version and the hash pip resolved.
+	SourceIndex = "index"
+	// SourceDirect is a direct reference pipguard did not verify, allowed
+	// by --allow-direct.
+	SourceDirect = "direct"
+)
+
+// Locked is one distribution of the lock: what pip's single resolution
+// chose, pinned so that the real install cannot choose again.
+type Locked struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Source  string `json:"source"`
+	// SHA256 pins an archive (wheel or sdist); Commit pins a git checkout.
+	SHA256 string `json:"sha256,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Requirement is the line pip is given.
+	Requirement string `json:"requirement"`
+	// Reason says why an item pip would have left alone is in the lock.
+	Reason string `json:"reason,omitempty"`
+
+	guarded *Guarded
+}
+
+// hashed says whether pip can check the item by hash (--require-hashes):
+// everything but a git checkout or a local directory.
+func (l Locked) hashed() bool { return l.SHA256 != "" }
+
+type lock struct{ items []Locked }
+
+func (l *lock) names() []string {
+	out := make([]string, len(l.items))
+	for i, it := range l.items {
+		out[i] = it.Name
+	}
+	return out
+}
+
+// buildLock turns pip's dry-run report into the lock. Every index item
+// must carry the sha256 pip resolved. A guarded requirement pip would leave
+// alone (the same version is installed) stays out only if its installed
+// record already matches what was verified; otherwise it is locked too and
+// reinstalled.
+func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, error) {
+	ours := map[string]*Guarded{}
+	for _, g := range rep.Guarded {
+		if g.PipRequirement != "" {
+			ours[pep610.Normalize(g.Name)] = g
+		}
+	}
+	l := &lock{items: []Locked{}}
+	inPlan := map[string]bool{}
+	var reasons []string
+	for _, it := range plan.Install {
+		name, version := it.Metadata.Name, it.Metadata.Version
+		n := pep610.Normalize(name)
+		inPlan[n] = true
+		di := it.DownloadInfo
+		item := Locked{Name: name, Version: version}
+		switch g := ours[n]; {
+		case g != nil:
+			item.Source, item.guarded = SourceVerified, g
+			item.Requirement = g.PipRequirement
+			if rep.From == FromGit {
+				item.Commit = g.Resolution.Commit
+			} else {
+				item.SHA256 = g.SHA256
+			}
+		case !it.IsDirect:
+			item.Source = SourceIndex
+			item.SHA256 = di.ArchiveInfo.SHA256()
+			if item.SHA256 == "" {
+				reasons = append(reasons, fmt.Sprintf("pip's resolution has no sha256 for %s %s from %s (the index published none and pip did not download the file), so it cannot be locked", name, version, pep610.StripCredentials(di.URL)))
+				continue
+			}
+			item.Requirement = fmt.Sprintf("%s==%s --hash=sha256:%s", name, version, item.SHA256)
+		case di.VCSInfo != nil:
+			item.Source, item.Commit = SourceDirect, di.VCSInfo.CommitID
+			item.Requirement = fmt.Sprintf("%s @ %s+%s@%s", name, di.VCSInfo.VCS, di.URL, di.VCSInfo.CommitID)
+			if di.Subdirectory != "" {
+				item.Requirement += "#subdirectory=" + di.Subdirectory
+			}
+		case di.ArchiveInfo != nil && di.ArchiveInfo.SHA256() != "":
+			item.Source, item.SHA256 = SourceDirect, di.ArchiveInfo.SHA256()
+			item.Requirement = fmt.Sprintf("%s @ %s#sha256=%s", name, strings.SplitN(di.URL, "#", 2)[0], item.SHA256)
+		default:
+			item.Source = SourceDirect
+			item.Requirement = fmt.Sprintf("%s @ %s", name, di.URL)
+		}
+		l.items = append(l.items, item)
+	}
+	if len(reasons) > 0 {
+		return nil, &RefusedError{Reasons: reasons, Fix: "use an index that publishes sha256 hashes (PyPI and its mirrors do), or a --find-links directory"}
+	}
+	for _, g := range rep.Guarded {
+		if g.PipRequirement == "" || g.Skipped != "" || inPlan[pep610.Normalize(g.Name)] {
+			continue
+		}
+		d := auditOne(info, rep.From, g)
+		if d.Verdict() == policy.Accept {
+			inst := Installed{Name: g.Name, Outcome: "already verified", Decision: d}
+			if dists := findDist(info, g.Name); len(dists) == 1 {
+				inst.Version = dists[0].Version
+			}
+			rep.Installed = append(rep.Installed, inst)
+			continue
+		}
+		// pip would keep an install of the same version from elsewhere:
+		// the verified one replaces it.
+		item := Locked{Name: g.Name, Source: SourceVerified, Requirement: g.PipRequirement, guarded: g,
+			Reason: "the installed distribution is not the verified one: " + strings.Join(failureReasons(d), "; ")}
+		if dists := findDist(info, g.Name); len(dists) == 1 {
+			item.Version = dists[0].Version
+		}
+		if rep.From == FromGit {
+			item.Commit = g.Resolution.Commit
+		} else {
+			item.SHA256 = g.SHA256
+		}
+		l.items = append(l.items, item)
+	}
+	return l, nil
+}
+
+func failureReasons(d policy.Decision) []string {
+	var out []string
+	for _, c := range d.Failures() {
+		out = append(out, c.Reason)
+	}
+	return out
+}
+
+// writeLock writes a requirements file for pip: the option lines of the
+// user's requirements (where to find distributions) and the locked items.
+func writeLock(path string, entries []reqfile.Entry, items []Locked) error {
+	var b strings.Builder
+	for _, e := range entries {
+		if e.Option != nil {
+			b.WriteString(strings.Join(e.Option, " ") + "\n")
+		}
+	}
+	for _, it := range items {
+		b.WriteString(it.Requirement + "\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// installLocked runs the real install of the lock: --no-deps and
+// --force-reinstall, so that pip installs exactly the locked set, with
+// --require-hashes for everything pip can hash (git checkouts, which pip
+// cannot hash, go in a second run pinned to their commit). It then checks
+// pip's own reports against the lock and direct_url.json against what was
+// verified.
+func installLocked(ctx context.Context, py *pip.Session, dir string, entries []reqfile.Entry, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, common []string) error {
+	var hashed, unhashed []Locked
+	for _, it := range lk.items {
+		if it.hashed() {
+			hashed = append(hashed, it)
+		} else {
+			unhashed = append(unhashed, it)
+		}
+	}
+	var done []pip.InstallItem
+	for i, part := range [][]Locked{hashed, unhashed} {
+		if len(part) == 0 {
+			continue
+		}
+		path := filepath.Join(dir, fmt.Sprintf("lock-%d.txt", i))
+		if err := writeLock(path, entries, part); err != nil {
+			return err
+		}
+		args := []string{"-r", path, "--no-deps", "--force-reinstall"}
+		if i == 0 {
+			args = append(args, "--require-hashes")
+		}
+		args = append(append(args, o.PipArgs...), common...)
+		r, err := py.Install(dir, false, args...)
+		if err != nil {
+			return err
+		}
+		done = append(done, r.Install...)
+	}
+	reasons := compareLock(lk.items, done)
+	for _, it := range lk.items {
+		switch it.Source {
+		case SourceVerified:
+			g := it.guarded
+			d := auditOne(info, rep.From, g)
+			outcome := "installed"
+			if it.Reason != "" {
+				outcome = "reinstalled"
+			}
+			inst := Installed{Name: g.Name, Version: it.Version, Outcome: outcome, Decision: d}
+			if dists := findDist(info, g.Name); len(dists) == 1 {
+				inst.Version = dists[0].Version
+			}
+			rep.Installed = append(rep.Installed, inst)
+			for _, r := range failureReasons(d) {
+				reasons = append(reasons, g.Name+": "+r)
+			}
+		case SourceIndex:
+			// An index install records no direct_url.json (PEP 610: it is
+			// written only for direct URL requirements).
+			for _, d := range findDist(info, it.Name) {
+				if _, err := d.DirectURL(); !errors.Is(err, pep610.ErrNoDirectURL) {
+					reasons = append(reasons, fmt.Sprintf("%s %s was locked as an index install but has a direct_url.json", it.Name, it.Version))
+				}
+			}
+		}
+	}
+	if len(reasons) > 0 {
+		return &AuditError{Reasons: reasons}
+	}
+	return nil
+}
+
+// compareLock compares what pip reports it installed with the lock: the
+// same distributions, versions and hashes (or commits), nothing more.
+func compareLock(items []Locked, done []pip.InstallItem) []string {
+	got := map[string]pip.InstallItem{}
+	var reasons []string
+	for _, it := range done {
+		n := pep610.Normalize(it.Metadata.Name)
+		if _, dup := got[n]; dup {
+			reasons = append(reasons, "pip installed "+it.Metadata.Name+" twice")
+		}
+		got[n] = it
+	}
+	for _, l := range items {
+		n := pep610.Normalize(l.Name)
+		it, ok := got[n]
+		delete(got, n)
+		switch {
+		case !ok:
+			reasons = append(reasons, fmt.Sprintf("the lock has %s %s, pip did not install it", l.Name, l.Version))
+		case l.Version != "" && it.Metadata.Version != l.Version:
+			reasons = append(reasons, fmt.Sprintf("%s: expected version %s from the lock, pip installed %s", l.Name, l.Version, it.Metadata.Version))
+		case l.SHA256 != "" && it.DownloadInfo.ArchiveInfo.SHA256() != l.SHA256:
+			reasons = append(reasons, fmt.Sprintf("%s: expected sha256:%s from the lock, pip installed sha256:%s", l.Name, l.SHA256, it.DownloadInfo.ArchiveInfo.SHA256()))
+		case l.Commit != "" && (it.DownloadInfo.VCSInfo == nil || !strings.EqualFold(it.DownloadInfo.VCSInfo.CommitID, l.Commit)):
+			reasons = append(reasons, fmt.Sprintf("%s: expected commit %s from the lock, pip installed %s", l.Name, l.Commit, pep610.StripCredentials(it.DownloadInfo.URL)))
+		}
+	}
+	for _, it := range got {
+		reasons = append(reasons, fmt.Sprintf("pip installed %s %s from %s, which is not in the lock", it.Metadata.Name, it.Metadata.Version, pep610.StripCredentials(it.DownloadInfo.URL)))
+	}
+	return reasons
+}

@@ -1,0 +1,99 @@
+"""pipguard's pip driver: one target-interpreter process for a whole install.
+
+Protocol (JSON lines): pipguard writes requests on fd 3 and reads answers on
+fd 4; pip's own output goes to fd 1 and 2 as usual.
+
+  -> {"markers": [...], "separate": false}      (first line)
+  <- {"info": {...}, "pip": "23.2.1"}           (the probe)
+  -> {"args": ["install", ...]}                  (any number)
+  <- {"status": 0, "mode": "in-process"}
+  (fd 3 closed: exit)
+
+pip runs through its CLI entry point, pip._internal.cli.main.main, the
+function the "pip" console script calls, in this process: the interpreter
+starts and imports pip once, while pipguard verifies. A pip that cannot be
+driven that way (older than 23.0, or without that entry point) runs as
+"python -m pip" child processes instead; so does every pip when asked
+("separate": true).
+"""
+import json
+import os
+import subprocess
+import sys
+
+
+def probe(markers):
+    import sysconfig
+    from pip._vendor.packaging import markers as pmarkers, tags
+
+    paths = sysconfig.get_paths()
+    out = {
+        "tags": [str(t) for t in tags.sys_tags()],
+        "site": [paths["purelib"], paths["platlib"]],
+        "prefix": sys.prefix,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "markers": {},
+    }
+    for m in markers:
+        try:
+            out["markers"][m] = pmarkers.Marker(m).evaluate()
+        except Exception as e:  # an invalid marker is reported, not raised
+            out["markers"][m] = str(e)
+    return out
+
+
+def in_process_main():
+    """pip's CLI entry point, or None when this pip cannot be driven in process."""
+    try:
+        import pip
+
+        major, minor = (int(x) for x in pip.__version__.split(".")[:2])
+        if (major, minor) < (23, 0):
+            return None
+        from pip._internal.cli.main import main
+
+        # The install command's modules are most of pip's start-up; import
+        # them now, while pipguard verifies.
+        import pip._internal.commands.install  # noqa: F401
+        return main
+    except Exception:
+        return None
+
+
+def run_in_process(main, args):
+    try:
+        status = main(args)
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 1 if status is None else status
+
+
+def serve():
+    requests = os.fdopen(3, "r", encoding="utf-8")
+    answers = os.fdopen(4, "w", encoding="utf-8")
+
+    def answer(obj):
+        answers.write(json.dumps(obj) + "\n")
+        answers.flush()
+
+    first = json.loads(requests.readline() or "{}")
+    import pip
+
+    answer({"info": probe(first.get("markers", [])), "pip": pip.__version__})
+    main = None if first.get("separate") else in_process_main()
+    for line in requests:
+        args = json.loads(line)["args"]
+        if main is not None:
+            status, mode = run_in_process(main, args), "in-process"
+        else:
+            status = subprocess.call([sys.executable, "-I", "-m", "pip"] + args, stdin=subprocess.DEVNULL)
+            mode = "separate"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        answer({"status": status, "mode": mode})
+
+
+try:
+    serve()
+except KeyboardInterrupt:
+    sys.exit(130)

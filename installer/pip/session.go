@@ -1,0 +1,212 @@
+package pip
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// Options configure a Session.
+type Options struct {
+	// Python is the interpreter to run.
+	Python string
+	// Output receives pip's own output (stdout and stderr); nil discards it.
+	Output io.Writer
+	// Markers are PEP 508 environment markers for the probe to evaluate.
+	Markers []string
+	// Separate runs every pip command as its own "python -m pip" process
+	// (what a pip that cannot be driven in process gets anyway).
+	Separate bool
+	// Grace is how long pip is given to stop after it is interrupted
+	// before it is killed; zero means 10 seconds.
+	Grace time.Duration
+}
+
+// Session is one target interpreter serving a whole install. Its methods
+// are called from one goroutine at a time, except Info, which any number of
+// goroutines may wait on.
+type Session struct {
+	python string
+	cmd    *exec.Cmd
+	req    *os.File
+	ans    *bufio.Reader
+	tail   *tailBuffer
+	exited chan struct{}
+
+	probed  chan struct{}
+	info    *Info
+	infoErr error
+
+	waitOnce sync.Once
+	waitErr  error
+
+	// Mode is how the last pip command ran: "in-process" or "separate".
+	Mode string
+}
+
+// Start starts the interpreter and sends it the probe. It returns at once;
+// Info waits for the answer. The process is interrupted (SIGINT to its
+// process group, so pip's children too) when ctx is done and killed after
+// Options.Grace; Close ends it normally.
+func Start(ctx context.Context, o Options) (*Session, error) {
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	ansR, ansW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, err
+	}
+	grace := o.Grace
+	if grace == 0 {
+		grace = 10 * time.Second
+	}
+	tail := &tailBuffer{}
+	out := io.Writer(tail)
+	if o.Output != nil {
+		out = io.MultiWriter(o.Output, tail)
+	}
+	// -I: isolated mode, so neither the working directory nor PYTHONPATH
+	// nor the user's site directory can put other code in front of pip.
+	cmd := exec.CommandContext(ctx, o.Python, "-I", "-c", driver)
+	cmd.Env = Env(os.Environ())
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.ExtraFiles = []*os.File{reqR, ansW} // fd 3, fd 4
+	cmd.WaitDelay = grace
+	newProcessGroup(cmd)
+	s := &Session{python: o.Python, cmd: cmd, req: reqW, tail: tail, exited: make(chan struct{}), probed: make(chan struct{})}
+	cmd.Cancel = func() error {
+		interruptGroup(cmd.Process)
+		go func() {
+			select {
+			case <-s.exited:
+			case <-time.After(grace):
+				killGroup(cmd.Process)
+			}
+		}()
+		return nil
+	}
+	if err := cmd.Start(); err != nil {
+		reqR.Close()
+		reqW.Close()
+		ansR.Close()
+		ansW.Close()
+		return nil, &InterpreterError{Python: o.Python, Reason: err.Error()}
+	}
+	reqR.Close()
+	ansW.Close()
+	s.ans = bufio.NewReader(ansR)
+	go func() {
+		defer close(s.probed)
+		s.info, s.infoErr = s.probe(o)
+	}()
+	return s, nil
+}
+
+func (s *Session) send(v any) error {
+	data, _ := json.Marshal(v)
+	_, err := s.req.Write(append(data, '\n'))
+	return err
+}
+
+func (s *Session) probe(o Options) (*Info, error) {
+	markers := append([]string{}, o.Markers...)
+	if err := s.send(map[string]any{"markers": markers, "separate": o.Separate}); err != nil {
+		return nil, s.died("the probe", err)
+	}
+	var a struct {
+		Info *Info  `json:"info"`
+		Pip  string `json:"pip"`
+	}
+	if err := readLine(s.ans, &a); err != nil {
+		return nil, s.died("the probe", err)
+	}
+	if a.Info == nil || len(a.Info.Tags) == 0 || len(a.Info.Site) == 0 {
+		return nil, &InterpreterError{Python: s.python, Reason: "unexpected answer from the interpreter probe"}
+	}
+	a.Info.Site = uniqueDirs(a.Info.Site)
+	a.Info.Pip = a.Pip
+	return a.Info, nil
+}
+
+// died explains a driver that stopped answering.
+func (s *Session) died(during string, err error) error {
+	_ = s.wait()
+	if ps := s.cmd.ProcessState; ps != nil && !ps.Success() {
+		return &InterpreterError{Python: s.python, Reason: fmt.Sprintf("it exited (%s) during %s: %s", s.cmd.ProcessState, during, s.tail.last())}
+	}
+	return &InterpreterError{Python: s.python, Reason: fmt.Sprintf("no answer during %s: %v: %s", during, err, s.tail.last())}
+}
+
+// wait closes the request pipe (the driver exits when it sees EOF) and
+// waits for the process, once.
+func (s *Session) wait() error {
+	s.waitOnce.Do(func() {
+		s.req.Close()
+		s.waitErr = s.cmd.Wait()
+		close(s.exited)
+	})
+	return s.waitErr
+}
+
+// Info waits for the probe's answer.
+func (s *Session) Info() (*Info, error) {
+	<-s.probed
+	return s.info, s.infoErr
+}
+
+// Install runs pip install with args, writing its report into dir, and
+// returns the report. With dryRun, pip only resolves (--dry-run --quiet).
+func (s *Session) Install(dir string, dryRun bool, args ...string) (*Report, error) {
+	if _, err := s.Info(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "pip-report-*.json")
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	os.Remove(f.Name()) // pip creates it; an empty file must not pass for a report
+	defer os.Remove(f.Name())
+	full := []string{"install"}
+	if dryRun {
+		full = append(full, "--dry-run", "--quiet")
+	}
+	full = append(full, "--report", f.Name())
+	full = append(full, args...)
+	s.tail.reset()
+	if err := s.send(map[string]any{"args": full}); err != nil {
+		return nil, s.died("pip install", err)
+	}
+	var a struct {
+		Status *int   `json:"status"`
+		Mode   string `json:"mode"`
+	}
+	if err := readLine(s.ans, &a); err != nil || a.Status == nil {
+		return nil, s.died("pip install", err)
+	}
+	s.Mode = a.Mode
+	if *a.Status != 0 {
+		return nil, &Error{Args: full, ExitCode: *a.Status, Tail: s.tail.last()}
+	}
+	return readReport(f.Name())
+}
+
+// Close ends the interpreter and waits for it.
+func (s *Session) Close() error {
+	err := s.wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return nil // interrupted or killed; what failed was reported already
+	}
+	return err
+}
