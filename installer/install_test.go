@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,7 +47,9 @@ func (w *installWorld) req(tag string) string {
 func (w *installWorld) install(t testing.TB, o InstallOptions) (*InstallReport, error) {
 	t.Helper()
 	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
-	o.PipArgs = append([]string{"--no-index"}, o.PipArgs...)
+	if !slices.Contains(o.PipArgs, "--index-url") {
+		o.PipArgs = append([]string{"--no-index"}, o.PipArgs...) // nothing from PyPI
+	}
 	return Install(context.Background(), w.cfg, o)
 }
 

@@ -33,6 +33,12 @@ type Project struct {
 	Requires []string
 	// Tag is the wheel tag; default py3-none-any.
 	Tag string
+	// Files are extra files in the wheel, by archive path (a path that
+	// escapes the install directory makes pip fail part way through).
+	Files map[string]string
+	// BuildHook is Python code the in-tree backend runs when it builds a
+	// wheel: a test's witness that build code ran.
+	BuildHook string
 }
 
 // Module is the import name (PEP 8 style from the project name).
@@ -83,6 +89,9 @@ func (p Project) Wheel() []byte {
 		di + "METADATA":             p.Metadata(),
 		di + "WHEEL":                fmt.Sprintf("Wheel-Version: 1.0\nGenerator: pipguard-pkgtest\nRoot-Is-Purelib: true\nTag: %s\n", p.tag()),
 	}
+	for name, body := range p.Files {
+		files[name] = body
+	}
 	return zipWithRecord(files, di+"RECORD")
 }
 
@@ -117,7 +126,7 @@ func zipWithRecord(files map[string]string, record string) []byte {
 const backend = `"""In-tree PEP 517 backend for tests (no setuptools, no wheel)."""
 import base64, hashlib, io, os, tarfile, zipfile
 
-NAME, VERSION, TAG, REQUIRES_PYTHON, REQUIRES = %s
+NAME, VERSION, TAG, REQUIRES_PYTHON, REQUIRES, HOOK = %s
 
 def _module():
     return NAME.lower().replace("-", "_").replace(".", "_")
@@ -136,6 +145,7 @@ def get_requires_for_build_sdist(config_settings=None):
     return []
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    exec(HOOK)
     mod = _module()
     di = "%%s-%%s.dist-info/" %% (mod, VERSION)
     with open(os.path.join(mod, "__init__.py"), "rb") as f:
@@ -181,7 +191,7 @@ func pyList(xs []string) string {
 // SourceFiles is the project's source tree: pyproject.toml naming the
 // in-tree backend, the backend, and the module.
 func (p Project) SourceFiles() map[string]string {
-	consts := fmt.Sprintf("%q, %q, %q, %q, %s", p.Name, p.Version, p.tag(), p.RequiresPython, pyList(p.Requires))
+	consts := fmt.Sprintf("%q, %q, %q, %q, %s, %q", p.Name, p.Version, p.tag(), p.RequiresPython, pyList(p.Requires), p.BuildHook)
 	return map[string]string{
 		"pyproject.toml": "[build-system]\nrequires = []\nbuild-backend = \"pipguard_test_backend\"\nbackend-path = [\".\"]\n\n" +
 			fmt.Sprintf("[project]\nname = %q\nversion = %q\n", p.Name, p.Version),

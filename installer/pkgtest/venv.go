@@ -58,6 +58,38 @@ func SitePackages(python string) string {
 // Snapshot returns a digest of every path and file content under dir
 // (ignoring __pycache__), to prove a failed install changed nothing.
 func Snapshot(dir string) string {
+	s := sha256.Sum256([]byte(strings.Join(listing(dir), "\n")))
+	return hex.EncodeToString(s[:])
+}
+
+var listings sync.Map // snapshot digest -> listing, for Diff
+
+// Diff says how dir differs from the snapshot digest before (taken with
+// Snapshot in this process), for test failure messages.
+func Diff(dir, before string) string {
+	old, ok := listings.Load(before)
+	if !ok {
+		return "(no listing kept for that snapshot)"
+	}
+	was := map[string]bool{}
+	for _, l := range old.([]string) {
+		was[l] = true
+	}
+	var out []string
+	for _, l := range listing(dir) {
+		if !was[l] {
+			out = append(out, "+ "+l)
+		}
+		delete(was, l)
+	}
+	for l := range was {
+		out = append(out, "- "+l)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+func listing(dir string) []string {
 	var lines []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -82,7 +114,8 @@ func Snapshot(dir string) string {
 	})
 	sort.Strings(lines)
 	s := sha256.Sum256([]byte(strings.Join(lines, "\n")))
-	return hex.EncodeToString(s[:])
+	listings.Store(hex.EncodeToString(s[:]), lines)
+	return lines
 }
 
 // template returns the shared template venv, building it if needed. It is

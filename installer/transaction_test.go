@@ -1,0 +1,380 @@
+package installer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipguard/pipguard/installer/githubtest"
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/pep610"
+)
+
+// preinstall installs wheels into the venv with plain pip, as a user's
+// environment would already hold them.
+func (w *installWorld) preinstall(t *testing.T, ps ...pkgtest.Project) {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"-m", "pip", "install", "-q", "--no-index", "--no-deps", "--disable-pip-version-check"}
+	for _, p := range ps {
+		path := filepath.Join(dir, p.WheelName())
+		if err := os.WriteFile(path, p.Wheel(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, path)
+	}
+	if out, err := exec.Command(w.python, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// An index that answers the second resolution differently (another wheel
+// for the same version, whose metadata pulls in a direct URL) cannot change
+// what is installed: the real install is the first resolution, locked by
+// hash, and pip fails on the changed file. Nothing is installed.
+func TestIndexChangingItsAnswerCannotChangeTheInstall(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	evil := pkgtest.Project{Name: "evil", Version: "0.1"}
+	evilPath := filepath.Join(t.TempDir(), evil.WheelName())
+	os.WriteFile(evilPath, evil.Wheel(), 0o644)
+	ix := pkgtest.NewIndex(t)
+	ix.Add(pkgtest.Project{Name: "plain", Version: "1.0"})
+	ix.OnRequest = func(path string, n int) {
+		if path == "/simple/plain/" && n == 2 {
+			ix.Replace(pkgtest.Project{Name: "plain", Version: "1.0", Requires: []string{"evil @ file://" + evilPath}})
+		}
+	}
+	before := pkgtest.Snapshot(w.site)
+	_, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: []string{"--index-url", ix.SimpleURL()}})
+	var pe *pip.Error
+	if !errors.As(err, &pe) || !strings.Contains(w.out.String(), "THESE PACKAGES DO NOT MATCH THE HASHES") {
+		t.Fatalf("err = %v\n%s", err, w.out.String())
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Error("site-packages changed")
+	}
+}
+
+// The lock pins index items by hash and keeps them index installs: no
+// direct_url.json, and pip's report must equal the lock.
+func TestLockedInstallPinsIndexItems(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.0.0", Requires: []string{"plain>=1"}}})
+	ix := pkgtest.NewIndex(t)
+	plain := pkgtest.Project{Name: "plain", Version: "1.0"}
+	ix.Add(plain)
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, PipArgs: []string{"--index-url", ix.SimpleURL()}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if len(rep.Lock) != 2 {
+		t.Fatalf("lock %+v", rep.Lock)
+	}
+	for _, l := range rep.Lock {
+		switch l.Name {
+		case "plain":
+			sum := hexSHA256(plain.Wheel())
+			if l.Source != SourceIndex || l.SHA256 != sum || l.Requirement != "plain==1.0 --hash=sha256:"+sum {
+				t.Errorf("plain locked as %+v", l)
+			}
+		case "demo":
+			if l.Source != SourceVerified || !strings.Contains(l.Requirement, "#sha256=") {
+				t.Errorf("demo locked as %+v", l)
+			}
+		}
+	}
+	ds, _ := pep610.Find(w.site, "plain")
+	if len(ds) != 1 {
+		t.Fatalf("plain installed %d times", len(ds))
+	}
+	if _, err := ds[0].DirectURL(); !errors.Is(err, pep610.ErrNoDirectURL) {
+		t.Errorf("plain has a direct_url.json: %v", err)
+	}
+}
+
+// An upgrade that fails part way (pip has already replaced plain 0.9 and
+// demo 0.9 when the next wheel fails to install) is rolled back: both come
+// back at their old versions, byte for byte, and nothing new stays.
+func TestUpgradeFailingPartWayIsRestoredByteForByte(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	w.preinstall(t, pkgtest.Project{Name: "plain", Version: "0.9"}, pkgtest.Project{Name: "demo", Version: "0.9"})
+	ix := pkgtest.NewIndex(t)
+	ix.Add(pkgtest.Project{Name: "plain", Version: "1.0", Files: map[string]string{"plain/extra/new.py": "NEW = 1\n"}})
+	// Installed last (it needs the others), and pip fails on it: its
+	// wheel has a file that escapes site-packages.
+	ix.Add(pkgtest.Project{Name: "broken", Version: "1.0", Requires: []string{"plain", "demo"}, Files: map[string]string{"../../../../escape.txt": "x"}})
+	before := pkgtest.Snapshot(w.site)
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0", "broken==1.0"}, PipArgs: []string{"--index-url", ix.SimpleURL()}})
+	var pe *pip.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v\n%s", err, w.out.String())
+	}
+	if !strings.Contains(w.out.String(), "Successfully uninstalled plain-0.9") {
+		t.Fatalf("pip did not get as far as replacing plain:\n%s", w.out.String())
+	}
+	if !rep.RolledBack {
+		t.Error("not rolled back")
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Errorf("site-packages not restored:\n%s", pkgtest.Diff(w.site, before))
+	}
+	if v := w.python3(t, "import plain, demo; print(plain.VERSION, demo.VERSION)"); v != "0.9 0.9" {
+		t.Errorf("after rollback: %s", v)
+	}
+}
+
+// A signal while pip is downloading (an index that stalls) stops pip,
+// waits for it, leaves the environment and the temporary directory as they
+// were, and says it was interrupted.
+func TestInterruptDuringPip(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	w.preinstall(t, pkgtest.Project{Name: "plain", Version: "0.9"})
+	ix := pkgtest.NewIndex(t)
+	ix.Add(pkgtest.Project{Name: "plain", Version: "1.0"})
+	stalled := make(chan struct{}, 1)
+	ix.Serve = func(rw http.ResponseWriter, r *http.Request, file string, n int) bool {
+		rw.Header().Set("Content-Length", "100000")
+		rw.Write([]byte("PK"))
+		rw.(http.Flusher).Flush()
+		stalled <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		return true
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	before := pkgtest.Snapshot(w.site)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		<-stalled
+		cancel(errors.New("test signal"))
+	}()
+	o := InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: []string{"--index-url", ix.SimpleURL()}}
+	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
+	start := time.Now()
+	_, err := Install(ctx, w.cfg, o)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.RollbackErr != nil || !strings.Contains(err.Error(), "test signal") {
+		t.Fatalf("err = %v\n%s", err, w.out.String())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %s to stop", d)
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Error("site-packages changed")
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "pipguard-*")); len(left) > 0 {
+		t.Errorf("temporary directories left: %v", left)
+	}
+}
+
+// An interruption after pip finished (while pipguard audits) still rolls
+// back: the upgrade is undone byte for byte.
+func TestInterruptAfterPipRestoresTheUpgrade(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	w.preinstall(t, pkgtest.Project{Name: "demo", Version: "0.9"})
+	before := pkgtest.Snapshot(w.site)
+	ctx, cancel := context.WithCancel(context.Background())
+	hookAfterInstall = cancel
+	t.Cleanup(func() { hookAfterInstall = nil })
+	o := InstallOptions{Requirements: []string{w.req("v1.0.0")}, PipArgs: []string{"--no-index"}}
+	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
+	rep, err := Install(ctx, w.cfg, o)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !rep.RolledBack {
+		t.Fatalf("err = %v", err)
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Errorf("site-packages not restored:\n%s", pkgtest.Diff(w.site, before))
+	}
+}
+
+// No child process (pip, and through it build backends and git) can read a
+// GitHub token, whether pip runs in the driver's process or its own.
+func TestChildrenCannotReadTokens(t *testing.T) {
+	for _, separate := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in-process", true: "separate"}[separate], func(t *testing.T) {
+			w := newInstallWorld(t)
+			w.publish(t, githubtest.Publish{})
+			for _, k := range secretNames {
+				t.Setenv(k, "secret-"+k)
+			}
+			seen := filepath.Join(t.TempDir(), "env.json")
+			w.interpose(t, `json.dump({k: os.environ.get(k) for k in `+pyNames()+`}, open(`+jsonString(seen)+`, "w"))`)
+			rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, From: FromGit, SeparatePip: separate})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, w.out.String())
+			}
+			if want := map[bool]string{false: "in-process", true: "separate"}[separate]; rep.PipMode != want {
+				t.Errorf("pip ran %s, want %s", rep.PipMode, want)
+			}
+			data, err := os.ReadFile(seen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env map[string]*string
+			json.Unmarshal(data, &env)
+			for _, k := range secretNames {
+				if v, ok := env[k]; !ok || v != nil {
+					t.Errorf("%s in pip's environment: %v", k, v)
+				}
+			}
+		})
+	}
+}
+
+var secretNames = []string{"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
+
+func pyNames() string {
+	b, _ := json.Marshal(secretNames)
+	return string(b)
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// A tag that points elsewhere for one listing (a compromised or racing
+// server) cannot make pipguard verify one commit and install another: the
+// ref is listed once, and the release does not vouch for that commit.
+func TestTagMovedBetweenListings(t *testing.T) {
+	for _, from := range []From{FromGit, FromRelease} {
+		t.Run(string(from), func(t *testing.T) {
+			w := newInstallWorld(t)
+			pub := w.publish(t, githubtest.Publish{})
+			g := w.repo.Git
+			os.WriteFile(filepath.Join(g.Dir, "demo", "__init__.py"), []byte("VERSION = 'evil'\n"), 0o644)
+			g.Git("checkout", "-q", "-b", "evil")
+			evil := g.Commit("evil")
+			g.Git("checkout", "-q", "main")
+			w.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`/acme/demo\.git/info/refs$`), Times: 1,
+				Before: func() { g.Git("tag", "-f", "v1.0.0", evil) },
+				After:  func() { g.Git("tag", "-f", "v1.0.0", pub.Commit) }})
+			before := pkgtest.Snapshot(w.site)
+			_, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, From: from})
+			if err == nil || !strings.Contains(err.Error(), "tag") {
+				t.Fatalf("err = %v\n%s", err, w.out.String())
+			}
+			if !strings.Contains(err.Error(), evil[:12]) {
+				t.Errorf("the refusal does not name the commit listed: %v", err)
+			}
+			if pkgtest.Snapshot(w.site) != before {
+				t.Error("site-packages changed")
+			}
+		})
+	}
+}
+
+// --from git installs the tag's commit; with a commit distance the
+// attested build is of another commit, so the combination is refused.
+func TestFromGitWithCommitDistanceRefused(t *testing.T) {
+	_, err := Install(context.Background(), Config{}, InstallOptions{Requirements: []string{"x @ git+https://github.com/o/r.git@v1"}, From: FromGit, MaxCommitDistance: 1})
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "no attestation covers") || !strings.Contains(re.Hint(), "--from release") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// On Fedora-like layouts purelib is lib/ and platlib lib64/, the same
+// directory through the venv's lib64 -> lib symlink: it is one
+// site-packages, and the audit sees one distribution.
+func TestSymlinkedLib64SitePackages(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	venv := filepath.Dir(filepath.Dir(w.python))
+	if fi, err := os.Lstat(filepath.Join(venv, "lib64")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		os.Remove(filepath.Join(venv, "lib64"))
+		if err := os.Symlink("lib", filepath.Join(venv, "lib64")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(w.site, "sitecustomize.py"), []byte("import sysconfig\nsysconfig.get_config_vars()['platlibdir'] = 'lib64'\n"), 0o644)
+	if got := w.python3(t, "import sysconfig; print(sysconfig.get_paths()['platlib'])"); !strings.Contains(got, "lib64") {
+		t.Fatalf("platlib %s", got)
+	}
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if len(rep.Site) != 1 {
+		t.Errorf("site-packages %v", rep.Site)
+	}
+}
+
+// By default pip takes wheels only: an index requirement that exists only
+// as an sdist is not built (its build code never runs), and --no-binary in
+// a requirements file is refused; --allow-source-builds opts out.
+func TestNoSourceBuildsByDefault(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	links := t.TempDir()
+	marker := filepath.Join(t.TempDir(), "built")
+	sd := pkgtest.Project{Name: "sdonly", Version: "1.0", BuildHook: "open(" + jsonString(marker) + ", 'w').write('ran')"}
+	os.WriteFile(filepath.Join(links, sd.SdistName()), sd.Sdist(), 0o644)
+	before := pkgtest.Snapshot(w.site)
+	_, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "sdonly==1.0"}, PipArgs: []string{"--find-links", links}})
+	var pe *pip.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the sdist's build code ran")
+	}
+	if pkgtest.Snapshot(w.site) != before {
+		t.Error("site-packages changed")
+	}
+
+	reqs := filepath.Join(t.TempDir(), "requirements.txt")
+	os.WriteFile(reqs, []byte("--no-binary :all:\n"+w.req("v1.0.0")+"\n"), 0o644)
+	_, err = w.install(t, InstallOptions{Files: []string{reqs}})
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "requirements.txt:1: --no-binary") || !strings.Contains(re.Hint(), "--allow-source-builds") {
+		t.Fatalf("err = %v", err)
+	}
+
+	_, err = w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "sdonly==1.0"}, PipArgs: []string{"--find-links", links, "--no-build-isolation"}, AllowSourceBuilds: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Error("with --allow-source-builds the sdist was not built")
+	}
+}
+
+// A pip the driver cannot run in its own process (here: one that says it
+// is older than 23.0) runs as separate processes, and the install works.
+func TestOldPipRunsAsSeparateProcesses(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	os.WriteFile(filepath.Join(w.site, "sitecustomize.py"), []byte("import pip\npip.__version__ = '22.3'\n"), 0o644)
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if rep.PipMode != "separate" || rep.Pip != "22.3" {
+		t.Errorf("pip %s ran %s", rep.Pip, rep.PipMode)
+	}
+}
+
+func hexSHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
