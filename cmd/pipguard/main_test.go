@@ -1,11 +1,13 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,17 +62,20 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":  cmdExitcode,
-			"mkrepo":    cmdMkrepo,
-			"githttp":   cmdGithttp,
-			"gitssh":    cmdGitssh,
-			"gitsha":    cmdGitsha,
-			"ghserver":  cmdGhserver,
-			"ghpublish": cmdGhpublish,
-			"ghfault":   cmdGhfault,
-			"mkvenv":    cmdMkvenv,
-			"snapshot":  cmdSnapshot,
-			"unchanged": cmdUnchanged,
+			"exitcode":   cmdExitcode,
+			"mkrepo":     cmdMkrepo,
+			"githttp":    cmdGithttp,
+			"gitssh":     cmdGitssh,
+			"gitsha":     cmdGitsha,
+			"ghserver":   cmdGhserver,
+			"ghpublish":  cmdGhpublish,
+			"ghfault":    cmdGhfault,
+			"mkvenv":     cmdMkvenv,
+			"snapshot":   cmdSnapshot,
+			"unchanged":  cmdUnchanged,
+			"stallindex": cmdStallindex,
+			"waitfor":    cmdWaitfor,
+			"sigproc":    cmdSigproc,
 		},
 	})
 }
@@ -314,4 +319,69 @@ func cmdUnchanged(ts *testscript.TestScript, neg bool, args []string) {
 	if got := pkgtest.Snapshot(ts.Getenv("SITE")); got != ts.Getenv("SNAPSHOT_"+args[0]) {
 		ts.Fatalf("site-packages changed since snapshot %s", args[0])
 	}
+}
+
+// stallindex NAME VERSION: a package index (PEP 503) serving NAME's
+// wheel, whose second download (the real install's; pip's resolution
+// downloads it once) stalls: pip is stuck in the middle of the install.
+// Sets $INDEX_URL; $WORK/stalled appears when a download has stalled.
+func cmdStallindex(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: stallindex NAME VERSION")
+	}
+	ix := pkgtest.NewIndex(tsTB{ts})
+	ix.Add(pkgtest.Project{Name: args[0], Version: args[1]})
+	marker := filepath.Join(ts.Getenv("WORK"), "stalled")
+	ix.Serve = func(w http.ResponseWriter, r *http.Request, file string, n int) bool {
+		if n < 2 {
+			return false
+		}
+		w.Header().Set("Content-Length", "100000")
+		w.Write([]byte("PK"))
+		w.(http.Flusher).Flush()
+		os.WriteFile(marker, nil, 0o644)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Minute):
+		}
+		return true
+	}
+	ts.Setenv("INDEX_URL", ix.SimpleURL())
+}
+
+// waitfor FILE: wait (up to a minute) until FILE exists.
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: waitfor FILE")
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("%s did not appear", args[0])
+}
+
+// sigproc SIGNAL PATTERN: send SIGNAL (TERM or INT) to the pipguard
+// process whose command line contains PATTERN (testscript's kill sends
+// only INT and KILL).
+func cmdSigproc(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: sigproc TERM|INT PATTERN")
+	}
+	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT}[args[0]]
+	if sig == 0 {
+		ts.Fatalf("unknown signal %s", args[0])
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(cmdline), args[1]) || !strings.HasPrefix(filepath.Base(strings.SplitN(string(cmdline), "\x00", 2)[0]), "pipguard") {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		ts.Check(syscall.Kill(pid, sig))
+		return
+	}
+	ts.Fatalf("no pipguard process with %q in its command line", args[1])
 }
