@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/reqfile"
@@ -182,6 +183,7 @@ func installLocked(ctx context.Context, py *pip.Session, dir string, entries []r
 		}
 	}
 	var done []pip.InstallItem
+	start := time.Now()
 	for i, part := range [][]Locked{hashed, unhashed} {
 		if len(part) == 0 {
 			continue
@@ -201,6 +203,9 @@ func installLocked(ctx context.Context, py *pip.Session, dir string, entries []r
 		}
 		done = append(done, r.Install...)
 	}
+	rep.timed("pip install (locked)", start)
+	start = time.Now()
+	defer rep.timed("audit", start)
 	reasons := compareLock(lk.items, done)
 	for _, it := range lk.items {
 		switch it.Source {
