@@ -21,4 +21,5 @@ fuzz:
 # Benchmarks named in the issues; figures are reported in the README.
 bench:
 	go test -run '^$$' -bench . -benchtime 10x ./installer/gitref ./installer/attest
+	go test -run '^$$' -bench InstallVsBarePip -benchtime 1x ./installer
 	head -c 1073741824 /dev/zero > /tmp/pipguard-bench.bin && time sha256sum /tmp/pipguard-bench.bin; rm -f /tmp/pipguard-bench.bin

@@ -165,6 +165,15 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 		}
 		fmt.Fprintf(w, "%s: %s\n", verb, strings.Join(items, ", "))
 	}
+	if verbose {
+		for _, l := range rep.Lock {
+			pin := "sha256:" + l.SHA256
+			if l.SHA256 == "" {
+				pin = "commit " + l.Commit
+			}
+			fmt.Fprintf(w, "locked   %s %s (%s, %s)\n", l.Name, l.Version, l.Source, pin)
+		}
+	}
 	for _, in := range rep.Installed {
 		verdict := "audited"
 		if in.Decision.Verdict() != policy.Accept {
