@@ -393,9 +393,9 @@ var pipValueOptions = map[string]bool{"-i": true, "--index-url": true, "--extra-
 var pipRefusedOptions = map[string]string{
 	"-t": "installs outside the interpreter's site-packages, where pipguard cannot audit or roll back", "--target": "",
 	"--prefix": "", "--root": "", "--user": "", "--src": "",
-	"--report":      "is pipguard's: it reads pip's report itself (see --format json)",
-	"--dry-run":     "is pipguard's: use pipguard install --dry-run",
-	"-r":            "goes before --: pipguard must read every requirements file", "--requirement": "", "-c": "", "--constraint": "",
+	"--report":  "is pipguard's: it reads pip's report itself (see --format json)",
+	"--dry-run": "is pipguard's: use pipguard install --dry-run",
+	"-r":        "goes before --: pipguard must read every requirements file", "--requirement": "", "-c": "", "--constraint": "",
 	"-e": "makes an editable install, which cannot be verified", "--editable": "",
 }
 
