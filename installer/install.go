@@ -173,12 +173,12 @@ type AuditError struct {
 }
 
 func (e *AuditError) Error() string {
-	return "pip did not install what was verified and locked: " + strings.Join(e.Reasons, "; ") + " (rolled back)"
+	return "pip did not install what was verified and locked: " + strings.Join(e.Reasons, "; ")
 }
 
 // Hint says what to do.
 func (e *AuditError) Hint() string {
-	return "something between pipguard and pip changed what was installed (pip configuration, a cache, a wrapper); investigate before retrying"
+	return "the environment was rolled back; something between pipguard and pip changed what was installed (pip configuration, a cache, a wrapper): investigate before retrying"
 }
 
 // Install runs the whole pipeline as one transaction: parse; start the
@@ -244,7 +244,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	info, err := py.Info()
 	if err != nil {
-		return rep, err
+		return rep, interrupted(ctx, "the interpreter probe", err, nil)
 	}
 	rep.Site, rep.Pip = info.Site, info.Pip
 	rep.timed("probe, resolve and verify", start)
@@ -280,7 +280,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	start = time.Now()
 	tx, err := txn.Begin(info.Site, info.Prefix, lk.names())
 	if err != nil {
-		return rep, err
+		return rep, interrupted(ctx, "the stash", err, nil)
 	}
 	rep.timed("stash", start)
 	err = installLocked(ctx, py, dir, entries, lk, rep, info, o, common)
@@ -354,9 +354,29 @@ func interrupted(ctx context.Context, stage string, err, rollbackErr error) erro
 		return &InterruptedError{Stage: stage, Cause: context.Cause(ctx), RollbackErr: rollbackErr}
 	}
 	if rollbackErr != nil {
-		return fmt.Errorf("%w; and restoring the environment failed: %v", err, rollbackErr)
+		return &RollbackError{Cause: err, Err: rollbackErr}
 	}
 	return err
+}
+
+// RollbackError is a failure after pip started whose rollback did not
+// restore everything: the environment is not as it was. Its exit code is
+// its cause's; its words and hint say what is left.
+type RollbackError struct {
+	Cause error
+	Err   error
+}
+
+func (e *RollbackError) Error() string {
+	return fmt.Sprintf("%v; and the environment could not be fully restored: %v", e.Cause, e.Err)
+}
+
+// Unwrap returns the failure that made the rollback necessary.
+func (e *RollbackError) Unwrap() error { return e.Cause }
+
+// Hint says what to do.
+func (e *RollbackError) Hint() string {
+	return "the environment was changed and is not as it was: fix what is named above (reinstall those distributions) or recreate the environment"
 }
 
 // pipOptions are the options pipguard adds to every pip install it runs.
@@ -388,27 +408,21 @@ var pipValueOptions = map[string]bool{"-i": true, "--index-url": true, "--extra-
 	"-t": true, "--target": true, "--prefix": true, "--root": true, "--src": true, "--report": true,
 	"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-e": true, "--editable": true}
 
+// Why pip arguments are refused.
+const (
+	whyOutside  = "installs outside the interpreter's site-packages, where pipguard cannot audit or roll back"
+	whyReqFile  = "goes before --: pipguard must read every requirements file"
+	whyEditable = "makes an editable install, which cannot be verified"
+)
+
 // pipRefusedOptions would make pip install somewhere pipguard does not
 // audit or roll back, or change the run pipguard controls.
 var pipRefusedOptions = map[string]string{
-	"-t": "installs outside the interpreter's site-packages, where pipguard cannot audit or roll back", "--target": "",
-	"--prefix": "", "--root": "", "--user": "", "--src": "",
+	"-t": whyOutside, "--target": whyOutside, "--prefix": whyOutside, "--root": whyOutside, "--user": whyOutside, "--src": whyOutside,
+	"-r": whyReqFile, "--requirement": whyReqFile, "-c": whyReqFile, "--constraint": whyReqFile,
+	"-e": whyEditable, "--editable": whyEditable,
 	"--report":  "is pipguard's: it reads pip's report itself (see --format json)",
 	"--dry-run": "is pipguard's: use pipguard install --dry-run",
-	"-r":        "goes before --: pipguard must read every requirements file", "--requirement": "", "-c": "", "--constraint": "",
-	"-e": "makes an editable install, which cannot be verified", "--editable": "",
-}
-
-func refusedWhy(name string) string {
-	switch name {
-	case "--target", "--prefix", "--root", "--user", "--src":
-		return pipRefusedOptions["-t"]
-	case "--requirement", "-c", "--constraint":
-		return pipRefusedOptions["-r"]
-	case "--editable":
-		return pipRefusedOptions["-e"]
-	}
-	return pipRefusedOptions[name]
 }
 
 // weakensBinaryOnly says whether a format-control option would let pip
@@ -439,8 +453,8 @@ func checkPipOptions(entries []reqfile.Entry, o InstallOptions) error {
 			value = args[i+1]
 			i++
 		}
-		if _, refused := pipRefusedOptions[name]; refused {
-			reasons = append(reasons, fmt.Sprintf("pip argument %s %s", name, refusedWhy(name)))
+		if why, refused := pipRefusedOptions[name]; refused {
+			reasons = append(reasons, fmt.Sprintf("pip argument %s %s", name, why))
 		}
 		if !o.AllowSourceBuilds && weakensBinaryOnly(name, value) {
 			reasons = append(reasons, fmt.Sprintf("pip argument %s %s asks pip to build from source, running the build code of what it downloads", name, value))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -44,10 +45,25 @@ func TestExitCodes(t *testing.T) {
 		{&installer.InterruptedError{Cause: context.DeadlineExceeded}, 130},
 		// An interruption wins over the pip failure it caused.
 		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGTERM}, RollbackErr: &pip.Error{}}, 143},
+		// A failed rollback keeps its cause's code.
+		{&installer.RollbackError{Cause: &pip.Error{}, Err: errors.New("x")}, 5},
+		{&installer.RollbackError{Cause: &installer.AuditError{}, Err: errors.New("x")}, 6},
 		{errors.New("anything else"), 1},
 	} {
 		if got, _ := classify(fmt.Errorf("context: %w", c.err)); got != c.code {
 			t.Errorf("%T: exit %d, want %d", c.err, got, c.code)
 		}
+	}
+}
+
+// A failure whose rollback did not finish never says the environment was
+// left as it was: its own hint wins over its cause's.
+func TestFailedRollbackHint(t *testing.T) {
+	var out strings.Builder
+	e := &env{stdout: &out, stderr: &out}
+	code := report(e, &installer.RollbackError{Cause: &pip.Error{Args: []string{"install"}, ExitCode: 1}, Err: errors.New("demo-1.0.dist-info was removed")})
+	if code != 5 || !strings.Contains(out.String(), "could not be fully restored: demo-1.0.dist-info was removed") ||
+		!strings.Contains(out.String(), "hint: the environment was changed and is not as it was") || strings.Contains(out.String(), "left as it was") {
+		t.Errorf("exit %d:\n%s", code, out.String())
 	}
 }

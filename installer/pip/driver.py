@@ -3,10 +3,10 @@
 Protocol (JSON lines): pipguard writes requests on fd 3 and reads answers on
 fd 4; pip's own output goes to fd 1 and 2 as usual.
 
-  -> {"markers": [...], "separate": false}      (first line)
+  -> {"markers": [...], "separate": false, "marker": "..."}   (first line)
   <- {"info": {...}, "pip": "23.2.1"}           (the probe)
   -> {"args": ["install", ...]}                  (any number)
-  <- {"status": 0, "mode": "in-process"}
+  <- {"status": 0, "mode": "in-process"}       (after the marker line on fd 2)
   (fd 3 closed: exit)
 
 pip runs through its CLI entry point, pip._internal.cli.main.main, the
@@ -81,6 +81,7 @@ def serve():
 
     answer({"info": probe(first.get("markers", [])), "pip": pip.__version__})
     main = None if first.get("separate") else in_process_main()
+    marker = (first.get("marker", "") + "\n").encode()
     for line in requests:
         args = json.loads(line)["args"]
         if main is not None:
@@ -90,6 +91,10 @@ def serve():
             mode = "separate"
         sys.stdout.flush()
         sys.stderr.flush()
+        # Everything pip printed is in the pipe before this line, which
+        # pipguard waits for (and does not show) before it reads pip's last
+        # words.
+        os.write(2, marker)
         answer({"status": status, "mode": mode})
 
 

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 //go:embed driver.py
@@ -70,7 +71,7 @@ func (e *InterpreterError) Hint() string {
 var secretEnv = []string{"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
 
 // Env is the environment of every child process: the caller's, without
-// GitHub tokens, version-check noise or prompts.
+// GitHub tokens, version-check noise or prompts (pip's, git's and ssh's).
 func Env(environ []string) []string {
 	out := make([]string, 0, len(environ)+3)
 	for _, kv := range environ {
@@ -85,24 +86,54 @@ func Env(environ []string) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1")
+	out = append(out, "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1",
+		// git (with --from git) must never wait on a prompt: the
+		// interpreter runs in a process group of its own, where reading
+		// the terminal would stop it.
+		"GIT_TERMINAL_PROMPT=0")
+	if !hasKey(environ, "GIT_SSH_COMMAND") && !hasKey(environ, "GIT_SSH") {
+		out = append(out, "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
+	}
+	return out
 }
 
-// tailBuffer keeps the last 4 KiB written.
-type tailBuffer struct{ b []byte }
+func hasKey(environ []string, key string) bool {
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// tailBuffer keeps the last 4 KiB written; the output reader writes while
+// a command's caller resets and reads.
+type tailBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.b = append(t.b, p...)
 	if len(t.b) > 4096 {
-		t.b = t.b[len(t.b)-4096:]
+		t.b = append(t.b[:0], t.b[len(t.b)-4096:]...)
 	}
 	return len(p), nil
 }
 
-func (t *tailBuffer) reset() { t.b = t.b[:0] }
+func (t *tailBuffer) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = t.b[:0]
+}
 
 func (t *tailBuffer) last() string {
-	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
+	t.mu.Lock()
+	text := string(t.b)
+	t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(text), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if l := strings.TrimSpace(lines[i]); l != "" {
 			return l

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -51,4 +53,59 @@ func TestUnusableInterpreter(t *testing.T) {
 			t.Errorf("%s: err = %v", py, err)
 		}
 	}
+}
+
+// pip's own last words are the error's tail, for every command of a
+// session (the output reader has passed the command's sync marker first),
+// and the marker itself never reaches the user's output.
+func TestErrorTailIsThisCommands(t *testing.T) {
+	var out syncBuffer
+	s, err := Start(context.Background(), Options{Python: "python3", Output: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	for _, name := range []string{"no-such-dist-one", "no-such-dist-two"} {
+		_, err := s.Install(dir, true, "--no-index", name+"==1.0")
+		var pe *Error
+		if !errors.As(err, &pe) || pe.ExitCode != 1 || pe.Tail != "ERROR: No matching distribution found for "+name+"==1.0" {
+			t.Errorf("err = %v", err)
+		}
+	}
+	if s.Mode != "in-process" {
+		t.Errorf("mode %q", s.Mode)
+	}
+	if strings.Contains(out.String(), "pipguard-sync") {
+		t.Errorf("the sync marker reached the output:\n%s", out.String())
+	}
+}
+
+// git never prompts (a prompt would stop the process group), unless the
+// user chose their own ssh command.
+func TestEnvNeverPrompts(t *testing.T) {
+	got := Env([]string{"PATH=/bin"})
+	if !slices.Contains(got, "GIT_TERMINAL_PROMPT=0") || !slices.Contains(got, "GIT_SSH_COMMAND=ssh -o BatchMode=yes") {
+		t.Errorf("%v", got)
+	}
+	if got := Env([]string{"GIT_SSH_COMMAND=my-ssh"}); slices.Contains(got, "GIT_SSH_COMMAND=ssh -o BatchMode=yes") {
+		t.Errorf("the user's ssh command was replaced: %v", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

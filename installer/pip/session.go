@@ -3,12 +3,15 @@ package pip
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -40,6 +43,13 @@ type Session struct {
 	tail   *tailBuffer
 	exited chan struct{}
 
+	// marker is the line the driver writes to its output after each
+	// command; synced receives when the output reader has passed it, so
+	// that an error's tail is that command's and complete.
+	marker  string
+	synced  chan struct{}
+	outDone chan struct{}
+
 	probed  chan struct{}
 	info    *Info
 	infoErr error
@@ -70,20 +80,26 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 	if grace == 0 {
 		grace = 10 * time.Second
 	}
-	tail := &tailBuffer{}
-	out := io.Writer(tail)
-	if o.Output != nil {
-		out = io.MultiWriter(o.Output, tail)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		ansR.Close()
+		ansW.Close()
+		return nil, err
 	}
+	var nonce [8]byte
+	rand.Read(nonce[:])
 	// -I: isolated mode, so neither the working directory nor PYTHONPATH
 	// nor the user's site directory can put other code in front of pip.
 	cmd := exec.CommandContext(ctx, o.Python, "-I", "-c", driver)
 	cmd.Env = Env(os.Environ())
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{reqR, ansW} // fd 3, fd 4
 	cmd.WaitDelay = grace
 	newProcessGroup(cmd)
-	s := &Session{python: o.Python, cmd: cmd, req: reqW, tail: tail, exited: make(chan struct{}), probed: make(chan struct{})}
+	s := &Session{python: o.Python, cmd: cmd, req: reqW, tail: &tailBuffer{}, exited: make(chan struct{}), probed: make(chan struct{}),
+		marker: "pipguard-sync-" + hex.EncodeToString(nonce[:]), synced: make(chan struct{}, 1), outDone: make(chan struct{})}
 	cmd.Cancel = func() error {
 		interruptGroup(cmd.Process)
 		go func() {
@@ -95,15 +111,17 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 		}()
 		return nil
 	}
-	if err := cmd.Start(); err != nil {
-		reqR.Close()
-		reqW.Close()
-		ansR.Close()
-		ansW.Close()
-		return nil, &InterpreterError{Python: o.Python, Reason: err.Error()}
-	}
+	err = cmd.Start()
 	reqR.Close()
 	ansW.Close()
+	outW.Close()
+	if err != nil {
+		reqW.Close()
+		ansR.Close()
+		outR.Close()
+		return nil, &InterpreterError{Python: o.Python, Reason: err.Error()}
+	}
+	go s.copyOutput(outR, o.Output)
 	s.ans = bufio.NewReader(ansR)
 	go func() {
 		defer close(s.probed)
@@ -120,7 +138,7 @@ func (s *Session) send(v any) error {
 
 func (s *Session) probe(o Options) (*Info, error) {
 	markers := append([]string{}, o.Markers...)
-	if err := s.send(map[string]any{"markers": markers, "separate": o.Separate}); err != nil {
+	if err := s.send(map[string]any{"markers": markers, "separate": o.Separate, "marker": s.marker}); err != nil {
 		return nil, s.died("the probe", err)
 	}
 	var a struct {
@@ -147,15 +165,43 @@ func (s *Session) died(during string, err error) error {
 	return &InterpreterError{Python: s.python, Reason: fmt.Sprintf("no answer during %s: %v: %s", during, err, s.tail.last())}
 }
 
-// wait closes the request pipe (the driver exits when it sees EOF) and
-// waits for the process, once.
+// wait closes the request pipe (the driver exits when it sees EOF), waits
+// for the process, once, and then ends whatever it left in its process
+// group (a git or ssh stopped on a prompt, a build backend's child).
 func (s *Session) wait() error {
 	s.waitOnce.Do(func() {
 		s.req.Close()
 		s.waitErr = s.cmd.Wait()
+		killGroup(s.cmd.Process)
 		close(s.exited)
 	})
 	return s.waitErr
+}
+
+// copyOutput relays the interpreter's output line by line to out, keeps
+// its tail, and signals each sync marker instead of relaying it.
+func (s *Session) copyOutput(r io.Reader, out io.Writer) {
+	defer close(s.outDone)
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			if strings.TrimRight(string(line), "\r\n") == s.marker {
+				select {
+				case s.synced <- struct{}{}:
+				default:
+				}
+			} else {
+				s.tail.Write(line)
+				if out != nil {
+					out.Write(line)
+				}
+			}
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
 }
 
 // Info waits for the probe's answer.
@@ -195,6 +241,12 @@ func (s *Session) Install(dir string, dryRun bool, args ...string) (*Report, err
 		return nil, s.died("pip install", err)
 	}
 	s.Mode = a.Mode
+	// pip's last words are in the pipe before the marker.
+	select {
+	case <-s.synced:
+	case <-s.outDone:
+	case <-time.After(5 * time.Second):
+	}
 	if *a.Status != 0 {
 		return nil, &Error{Args: full, ExitCode: *a.Status, Tail: s.tail.last()}
 	}

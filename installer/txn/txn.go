@@ -1,17 +1,20 @@
 // Package txn makes a pip install restorable: before pip touches an
 // environment, the distributions it may replace are stashed (every file
-// their RECORD lists, and their .dist-info directory); a rollback removes
+// their RECORD lists, and their metadata directory); a rollback removes
 // what the install added and puts the stash back, byte for byte; a commit
 // drops the stash. It is the same idea as pip's own StashedUninstallPathSet
 // (move aside, then commit or roll back), applied to a whole run: pip rolls
 // back only the distribution it fails on and keeps what it already
 // replaced.
 //
-// What it trusts: the file system. RECORD files are read as lists of paths
-// and nothing more; a path outside the environment's prefix is never
-// touched, and during a rollback only files created or changed since the
-// transaction began are removed, so a RECORD cannot make a rollback delete
-// a file another distribution owns.
+// What it trusts: the file system. RECORD (and legacy installed-files.txt)
+// files are read as lists of paths and nothing more; a path outside the
+// environment's prefix is never touched. During a rollback only files
+// created or changed since the transaction began are removed, and never a
+// file that a distribution the transaction did not stash lists: a RECORD
+// cannot make a rollback delete another distribution's file. What cannot
+// be put back (a distribution outside the transaction that pip changed
+// anyway) is reported, never passed over.
 package txn
 
 import (
@@ -38,7 +41,7 @@ type Txn struct {
 	start  time.Time
 	// before are the top-level entries of each site directory.
 	before map[string]map[string]bool
-	// stash holds the stashed files: original path -> stash path.
+	// stashed maps each stashed file's original path to its copy.
 	stashDir string
 	stashed  map[string]stashed
 	done     bool
@@ -49,6 +52,22 @@ type stashed struct {
 	mode fs.FileMode
 }
 
+// RollbackError says what a rollback could not restore.
+type RollbackError struct {
+	Problems []string
+	// Stash is where the stashed files are kept when a rollback did not
+	// finish ("" when nothing was left there).
+	Stash string
+}
+
+func (e *RollbackError) Error() string {
+	msg := strings.Join(e.Problems, "; ")
+	if e.Stash != "" {
+		msg += "; the stashed files are kept in " + e.Stash
+	}
+	return msg
+}
+
 var normRE = regexp.MustCompile(`[-_.]+`)
 
 // normalize is PEP 503 name normalisation.
@@ -56,13 +75,15 @@ func normalize(name string) string { return normRE.ReplaceAllString(strings.ToLo
 
 // Begin starts a transaction over sites (the environment's site-packages
 // directories, inside prefix) for an install of the distributions named
-// names: each one installed now is stashed.
+// names: each one installed now is stashed, in any of the forms pip
+// uninstalls (.dist-info, legacy .egg-info, a develop .egg-link).
 func Begin(sites []string, prefix string, names []string) (*Txn, error) {
 	t := &Txn{sites: sites, prefix: filepath.Clean(prefix), names: map[string]bool{}, before: map[string]map[string]bool{}, stashed: map[string]stashed{}}
 	for _, n := range names {
 		t.names[normalize(n)] = true
 	}
-	// ctime granularity: anything changed from now on is newer than start.
+	// Inode change times have the file system's granularity (a clock tick
+	// on Linux): anything changed from here on is not older than start.
 	t.start = time.Now().Add(-10 * time.Millisecond)
 	for _, site := range sites {
 		entries, err := os.ReadDir(site)
@@ -84,40 +105,86 @@ func Begin(sites []string, prefix string, names []string) (*Txn, error) {
 	}
 	t.stashDir = dir
 	for _, site := range sites {
-		for _, di := range t.distInfos(site, func(name string) bool { return t.before[site][name] }) {
-			if err := t.stashDist(site, di); err != nil {
-				os.RemoveAll(dir)
-				return nil, err
+		for _, m := range t.metadata(site) {
+			if !t.names[m.name] {
+				continue
+			}
+			for _, p := range t.files(site, m) {
+				if err := t.stashFile(p); err != nil {
+					os.RemoveAll(dir)
+					return nil, err
+				}
 			}
 		}
 	}
 	return t, nil
 }
 
-// distInfos lists the .dist-info directories in site of distributions this
-// transaction is about, among the entries keep accepts.
-func (t *Txn) distInfos(site string, keep func(string) bool) []string {
+// meta is an installed distribution's metadata: a .dist-info or .egg-info
+// directory (or a legacy .egg-info file), or a develop install's .egg-link.
+type meta struct {
+	path, entry, name string
+	kind              string // "dist-info", "egg-info", "egg-link"
+}
+
+// metadata lists the distributions' metadata in site.
+func (t *Txn) metadata(site string) []meta {
 	entries, _ := os.ReadDir(site)
-	var out []string
+	var out []meta
 	for _, e := range entries {
 		n := e.Name()
-		if !e.IsDir() || !strings.HasSuffix(n, ".dist-info") || !keep(n) {
+		m := meta{path: filepath.Join(site, n), entry: n}
+		switch {
+		case strings.HasSuffix(n, ".dist-info") && e.IsDir():
+			// PEP 427 escapes "-" in names: the version starts at the last "-".
+			base := strings.TrimSuffix(n, ".dist-info")
+			i := strings.LastIndexByte(base, '-')
+			if i <= 0 {
+				continue
+			}
+			m.name, m.kind = normalize(base[:i]), "dist-info"
+		case strings.HasSuffix(n, ".egg-info"):
+			// Egg names escape "-" as "_": the name ends at the first "-".
+			base, _, _ := strings.Cut(strings.TrimSuffix(n, ".egg-info"), "-")
+			m.name, m.kind = normalize(base), "egg-info"
+		case strings.HasSuffix(n, ".egg-link"):
+			m.name, m.kind = normalize(strings.TrimSuffix(n, ".egg-link")), "egg-link"
+		default:
 			continue
 		}
-		base := strings.TrimSuffix(n, ".dist-info")
-		i := strings.LastIndexByte(base, '-')
-		if i <= 0 || !t.names[normalize(base[:i])] {
-			continue
-		}
-		out = append(out, filepath.Join(site, n))
+		out = append(out, m)
 	}
 	return out
 }
 
-// recordPaths are the absolute, cleaned paths a dist-info's RECORD lists,
-// relative to site, keeping only those inside the prefix.
-func (t *Txn) recordPaths(site, distInfo string) []string {
-	f, err := os.Open(filepath.Join(distInfo, "RECORD"))
+// files are the existing-or-listed paths of a distribution: what its
+// RECORD (or installed-files.txt) lists inside the prefix, its metadata
+// directory's own files, and for a develop install the .pth files pip
+// edits when it uninstalls one.
+func (t *Txn) files(site string, m meta) []string {
+	var paths []string
+	switch m.kind {
+	case "dist-info":
+		paths = t.listed(filepath.Join(m.path, "RECORD"), site)
+	case "egg-info":
+		paths = t.listed(filepath.Join(m.path, "installed-files.txt"), m.path)
+	case "egg-link":
+		paths = []string{filepath.Join(site, "easy-install.pth")}
+	}
+	filepath.WalkDir(m.path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	return paths
+}
+
+// listed reads a RECORD (CSV, first column) or installed-files.txt (one
+// path a line) and returns its absolute, cleaned paths relative to base,
+// keeping only those inside the prefix or a site directory.
+func (t *Txn) listed(file, base string) []string {
+	f, err := os.Open(file)
 	if err != nil {
 		return nil
 	}
@@ -139,7 +206,7 @@ func (t *Txn) recordPaths(site, distInfo string) []string {
 		}
 		p := rec[0]
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(site, p)
+			p = filepath.Join(base, p)
 		}
 		p = filepath.Clean(p)
 		if within(t.prefix, p) || t.inSite(p) {
@@ -163,33 +230,16 @@ func (t *Txn) inSite(p string) bool {
 	return false
 }
 
-// stashDist stashes a distribution's RECORD-listed files and its whole
-// .dist-info directory.
-func (t *Txn) stashDist(site, distInfo string) error {
-	paths := t.recordPaths(site, distInfo)
-	filepath.WalkDir(distInfo, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	for _, p := range paths {
-		if err := t.stashFile(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// stashFile keeps a copy of p: a hard link (pip replaces files, it never
-// writes into them), or a copy where a link cannot be made.
+// stashFile keeps a copy of p: a hard link (pip replaces the files it
+// installs, it never writes into them), or a copy where a link cannot be
+// made and for .pth files, which pip's uninstall edits in place.
 func (t *Txn) stashFile(p string) error {
 	if _, ok := t.stashed[p]; ok {
 		return nil
 	}
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // RECORD lists files that are gone (e.g. .pyc never written)
+		return nil // listed but gone (a .pyc never written)
 	}
 	if err != nil {
 		return err
@@ -198,15 +248,16 @@ func (t *Txn) stashFile(p string) error {
 		return nil
 	}
 	dst := filepath.Join(t.stashDir, fmt.Sprintf("%06d", len(t.stashed)))
-	if fi.Mode()&fs.ModeSymlink != 0 {
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
 		target, err := os.Readlink(p)
+		if err == nil {
+			err = os.Symlink(target, dst)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("stashing %s: %w", p, err)
 		}
-		if err := os.Symlink(target, dst); err != nil {
-			return err
-		}
-	} else if err := os.Link(p, dst); err != nil {
+	case strings.HasSuffix(p, ".pth") || os.Link(p, dst) != nil:
 		if err := copyFile(p, dst, fi.Mode()); err != nil {
 			return fmt.Errorf("stashing %s: %w", p, err)
 		}
@@ -247,45 +298,77 @@ func (t *Txn) Commit() error {
 	return os.RemoveAll(t.stashDir)
 }
 
-// Rollback puts the environment back as it was at Begin: the files of
-// every distribution the install added or replaced are removed (those
-// their RECORD lists, created or changed since Begin, and every top-level
-// entry that did not exist then), and the stash is put back.
+// Rollback puts the environment back as it was at Begin. It removes the
+// files of every distribution the install added or changed (those its
+// RECORD lists that changed since Begin, except files of distributions
+// outside the transaction), every top-level entry that did not exist at
+// Begin, and puts the stash back. It checks ctx between files; an
+// unfinished rollback keeps the stash and says where it is.
 func (t *Txn) Rollback(ctx context.Context) error {
 	if t.done {
 		return nil
 	}
 	t.done = true
-	var errs []error
+	var problems []string
 	var parents []string
 	for _, site := range t.sites {
-		// Distributions present now: the new ones, and those named (a
-		// same-version reinstall keeps its directory name).
-		for _, di := range t.distInfos(site, func(string) bool { return true }) {
-			for _, p := range t.recordPaths(site, di) {
+		// Files that distributions outside the transaction own, and those
+		// of them the install changed (pip should not have touched them).
+		owned := map[string]string{}
+		current := map[string]bool{}
+		for _, m := range t.metadata(site) {
+			current[m.entry] = true
+			if t.names[m.name] || !t.before[site][m.entry] {
+				continue
+			}
+			if t.changedSinceStart(filepath.Join(m.path, "RECORD")) {
+				problems = append(problems, fmt.Sprintf("%s was changed by the install but is not in the lock, so it was not stashed: reinstall it", m.entry))
+			}
+			for _, p := range t.files(site, m) {
+				owned[p] = m.entry
+			}
+		}
+		for entry := range t.before[site] {
+			if (strings.HasSuffix(entry, ".dist-info") || strings.HasSuffix(entry, ".egg-info") || strings.HasSuffix(entry, ".egg-link")) && !current[entry] {
+				if !t.stashedDir(filepath.Join(site, entry)) {
+					problems = append(problems, fmt.Sprintf("%s was removed by the install but is not in the lock, so it was not stashed: reinstall it", entry))
+				}
+			}
+		}
+		for _, m := range t.metadata(site) {
+			if !t.names[m.name] && t.before[site][m.entry] {
+				continue // outside the transaction
+			}
+			for _, p := range t.files(site, m) {
 				if _, ok := t.stashed[p]; !ok && !t.changedSinceStart(p) {
-					continue // not this run's: another distribution's file
+					continue // not this run's
+				}
+				if owner, ok := owned[p]; ok {
+					if _, stashed := t.stashed[p]; !stashed {
+						problems = append(problems, fmt.Sprintf("%s was overwritten by the install; it belongs to %s, which was not stashed: reinstall it", p, owner))
+					}
+					continue
 				}
 				if err := os.Remove(p); err == nil {
 					parents = append(parents, filepath.Dir(p))
 				} else if !errors.Is(err, fs.ErrNotExist) {
-					errs = append(errs, err)
+					problems = append(problems, err.Error())
 				}
 			}
-			if err := os.RemoveAll(di); err != nil {
-				errs = append(errs, err)
+			if err := os.RemoveAll(m.path); err != nil {
+				problems = append(problems, err.Error())
 			}
 		}
 		entries, err := os.ReadDir(site)
 		if err != nil {
-			errs = append(errs, err)
+			problems = append(problems, err.Error())
 			continue
 		}
 		for _, e := range entries {
 			p := filepath.Join(site, e.Name())
 			if !t.before[site][e.Name()] && p != t.stashDir {
 				if err := os.RemoveAll(p); err != nil {
-					errs = append(errs, err)
+					problems = append(problems, err.Error())
 				}
 			}
 		}
@@ -297,43 +380,59 @@ func (t *Txn) Rollback(ctx context.Context) error {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	restored := true
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("restoring stopped: %w", err))
+			problems = append(problems, fmt.Sprintf("restoring stopped: %v", err))
+			restored = false
 			break
 		}
-		s := t.stashed[p]
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		os.Remove(p)
-		if s.mode&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(s.path)
-			if err == nil {
-				err = os.Symlink(target, p)
-			}
-			if err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		if err := os.Link(s.path, p); err != nil {
-			if err := copyFile(s.path, p, s.mode); err != nil {
-				errs = append(errs, fmt.Errorf("restoring %s: %w", p, err))
-				continue
-			}
-		}
-		os.Chmod(p, s.mode.Perm())
-	}
-	if t.stashDir != "" {
-		if len(errs) == 0 {
-			os.RemoveAll(t.stashDir)
-		} else {
-			errs = append(errs, fmt.Errorf("the stash is kept in %s", t.stashDir))
+		if err := t.restore(p, t.stashed[p]); err != nil {
+			problems = append(problems, err.Error())
+			restored = false
 		}
 	}
-	return errors.Join(errs...)
+	if len(problems) == 0 {
+		os.RemoveAll(t.stashDir)
+		return nil
+	}
+	e := &RollbackError{Problems: problems}
+	if t.stashDir != "" && !restored {
+		e.Stash = t.stashDir
+	} else {
+		os.RemoveAll(t.stashDir)
+	}
+	return e
+}
+
+// stashedDir says whether files of the directory dir were stashed.
+func (t *Txn) stashedDir(dir string) bool {
+	for p := range t.stashed {
+		if within(dir, p) || p == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Txn) restore(p string, s stashed) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	os.Remove(p)
+	if s.mode&fs.ModeSymlink != 0 {
+		target, err := os.Readlink(s.path)
+		if err == nil {
+			err = os.Symlink(target, p)
+		}
+		return err
+	}
+	if strings.HasSuffix(p, ".pth") || os.Link(s.path, p) != nil {
+		if err := copyFile(s.path, p, s.mode); err != nil {
+			return fmt.Errorf("restoring %s: %w", p, err)
+		}
+	}
+	return os.Chmod(p, s.mode.Perm())
 }
 
 // prune removes directories inside a site directory that the removals

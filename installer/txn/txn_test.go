@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -163,7 +164,70 @@ func TestRollbackOfAFreshInstallAndADeadline(t *testing.T) {
 	tx, _ = Begin([]string{e.site}, e.prefix, []string{"demo"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := tx.Rollback(ctx); err == nil || !strings.Contains(err.Error(), "the stash is kept in") {
+	if err := tx.Rollback(ctx); err == nil || !strings.Contains(err.Error(), "the stashed files are kept in") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A file the install overwrote that belongs to a distribution outside the
+// transaction is neither deleted nor passed over: the rollback says so.
+// So is a distribution outside the transaction that pip removed.
+func TestRollbackReportsWhatItCannotRestore(t *testing.T) {
+	e := newEnv(t)
+	e.dist(t, "other", "1.0", map[string]string{"other/__init__.py": "OTHER", "shared/util.py": "SHARED"})
+	e.dist(t, "gone", "1.0", map[string]string{"gone.py": "G"})
+	time.Sleep(50 * time.Millisecond)
+	tx, err := Begin([]string{e.site}, e.prefix, []string{"demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dist(t, "demo", "1.0", map[string]string{"demo/__init__.py": "NEW", "shared/util.py": "DEMO'S"})
+	e.remove(t, "gone", "1.0", "gone.py")
+	err = tx.Rollback(context.Background())
+	var re *RollbackError
+	if !errors.As(err, &re) || len(re.Problems) != 2 ||
+		!strings.Contains(err.Error(), "shared/util.py was overwritten by the install; it belongs to other-1.0.dist-info") ||
+		!strings.Contains(err.Error(), "gone-1.0.dist-info was removed by the install but is not in the lock") {
+		t.Fatalf("err = %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(e.site, "shared", "util.py")); err != nil || string(b) != "DEMO'S" {
+		t.Errorf("shared file: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.site, "demo")); err == nil {
+		t.Error("demo left behind")
+	}
+}
+
+// Legacy forms pip still uninstalls are stashed too: an .egg-info with
+// installed-files.txt, and a develop install's .egg-link with the
+// easy-install.pth line pip edits in place.
+func TestRollbackRestoresLegacyInstalls(t *testing.T) {
+	e := newEnv(t)
+	egg := filepath.Join(e.site, "legacy-0.1-py3.11.egg-info")
+	os.MkdirAll(egg, 0o755)
+	os.WriteFile(filepath.Join(egg, "PKG-INFO"), []byte("Name: legacy\nVersion: 0.1\n"), 0o644)
+	os.WriteFile(filepath.Join(egg, "installed-files.txt"), []byte("../legacy.py\nPKG-INFO\n"), 0o644)
+	os.WriteFile(filepath.Join(e.site, "legacy.py"), []byte("OLD"), 0o644)
+	os.WriteFile(filepath.Join(e.site, "dev.egg-link"), []byte("/src/dev\n."), 0o644)
+	os.WriteFile(filepath.Join(e.site, "easy-install.pth"), []byte("/src/dev\n/src/keep\n"), 0o644)
+	before := e.tree()
+	tx, err := Begin([]string{e.site}, e.prefix, []string{"legacy", "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pip uninstalls both (editing easy-install.pth in place) and installs
+	// wheels.
+	os.RemoveAll(egg)
+	os.Remove(filepath.Join(e.site, "legacy.py"))
+	os.Remove(filepath.Join(e.site, "dev.egg-link"))
+	f, _ := os.OpenFile(filepath.Join(e.site, "easy-install.pth"), os.O_WRONLY|os.O_TRUNC, 0)
+	f.WriteString("/src/keep\n")
+	f.Close()
+	e.dist(t, "legacy", "1.0", map[string]string{"legacy.py": "NEW"})
+	if err := tx.Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.tree(); after != before {
+		t.Errorf("not restored:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
