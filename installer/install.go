@@ -506,13 +506,6 @@ func collect(o InstallOptions) ([]reqfile.Entry, error) {
 // verifyAll resolves and verifies every guarded requirement, at most
 // o.Concurrency at a time. All are tried so every problem is reported.
 func verifyAll(ctx context.Context, cfg Config, o InstallOptions, py *pip.Session, gs []*Guarded, dir string) error {
-	if len(gs) == 0 {
-		return nil
-	}
-	info, err := py.Info()
-	if err != nil {
-		return err
-	}
 	n := o.Concurrency
 	if n <= 0 {
 		n = 4
@@ -521,21 +514,29 @@ func verifyAll(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 	errs := make([]error, len(gs))
 	var wg sync.WaitGroup
 	for i, g := range gs {
-		if g.req.Marker != "" {
-			if v, ok := info.Markers[g.req.Marker].(bool); !ok {
-				errs[i] = &RefusedError{Reasons: []string{fmt.Sprintf("%s: invalid marker %q: %v", g.Source, g.req.Marker, info.Markers[g.req.Marker])}}
-				continue
-			} else if !v {
-				g.Skipped = "environment marker is false for the target interpreter"
-				continue
-			}
-		}
 		wg.Add(1)
 		go func(i int, g *Guarded) {
 			defer wg.Done()
+			// A requirement with a marker waits for the interpreter's
+			// answer before anything else; the others list their refs and
+			// read their releases meanwhile, and wait only to pick a wheel.
+			if g.req.Marker != "" {
+				info, err := py.Info()
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if v, ok := info.Markers[g.req.Marker].(bool); !ok {
+					errs[i] = &RefusedError{Reasons: []string{fmt.Sprintf("%s: invalid marker %q: %v", g.Source, g.req.Marker, info.Markers[g.req.Marker])}}
+					return
+				} else if !v {
+					g.Skipped = "environment marker is false for the target interpreter"
+					return
+				}
+			}
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = verifyOne(ctx, cfg, o, info, g, filepath.Join(dir, fmt.Sprintf("asset-%d", i)))
+			errs[i] = verifyOne(ctx, cfg, o, py, g, filepath.Join(dir, fmt.Sprintf("asset-%d", i)))
 		}(i, g)
 	}
 	wg.Wait()
@@ -544,7 +545,7 @@ func verifyAll(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 
 // verifyOne resolves, picks the asset, verifies the release and checks
 // the wheel's own metadata, then sets PipRequirement.
-func verifyOne(ctx context.Context, cfg Config, o InstallOptions, info *pip.Info, g *Guarded, dir string) error {
+func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Session, g *Guarded, dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
@@ -595,6 +596,10 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, info *pip.Info
 			Repo: repo, Tag: tag, Policy: o.Policy, Dir: dir, Trust: o.Trust, MaxCommitDistance: o.MaxCommitDistance, Resolution: &tagRes,
 			RequireSBOM: o.RequireSBOM, RequireReleaseAttestation: o.RequireReleaseAttestation,
 			Choose: func(names []string) ([]string, error) {
+				info, err := py.Info()
+				if err != nil {
+					return nil, err
+				}
 				c, err := wheel.Choose(names, g.Name, version, info.Tags, o.AllowSdist)
 				choice = c
 				if err != nil {

@@ -437,3 +437,37 @@ func TestConstraintsFiles(t *testing.T) {
 		t.Errorf("got %s", v)
 	}
 }
+
+// The supported pip range starts at 23.0 (report format version 1): the
+// oldest, Debian's pip 23.0.1 wheel (package python3-pip-whl), and the
+// interpreter's own pip both drive a whole install in process.
+func TestSupportedPipVersions(t *testing.T) {
+	wheels, _ := filepath.Glob("/usr/share/python-wheels/pip-23.0*-py3-none-any.whl")
+	if len(wheels) == 0 {
+		t.Fatal("pip 23.0's wheel is missing: apt-get install python3-pip-whl (.ci/run does)")
+	}
+	for _, whl := range append([]string{""}, wheels...) {
+		name := filepath.Base(whl)
+		if whl == "" {
+			name = "the interpreter's own pip"
+		}
+		t.Run(name, func(t *testing.T) {
+			w := newInstallWorld(t)
+			w.publish(t, githubtest.Publish{})
+			want := strings.TrimSpace(w.python3(t, "import pip; print(pip.__version__)"))
+			if whl != "" {
+				if out, err := exec.Command(w.python, "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check", whl).CombinedOutput(); err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				want = strings.SplitN(filepath.Base(whl), "-", 3)[1]
+			}
+			rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, w.out.String())
+			}
+			if rep.Pip != want || rep.PipMode != "in-process" || rep.Installed[0].Decision.Verdict() != "accept" {
+				t.Errorf("pip %s (want %s) ran %s: %+v", rep.Pip, want, rep.PipMode, rep.Installed)
+			}
+		})
+	}
+}

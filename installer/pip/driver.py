@@ -68,6 +68,19 @@ def run_in_process(main, args):
     return 1 if status is None else status
 
 
+def run_separate(args):
+    child = subprocess.Popen([sys.executable, "-I", "-m", "pip"] + args, stdin=subprocess.DEVNULL)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            # The child got the same SIGINT (one process group): let pip
+            # undo the uninstall it is in the middle of, as subprocess.call
+            # would not (it kills the child after 0.25 s). pipguard ends
+            # the group if it takes too long.
+            continue
+
+
 def serve():
     requests = os.fdopen(3, "r", encoding="utf-8")
     answers = os.fdopen(4, "w", encoding="utf-8")
@@ -87,8 +100,7 @@ def serve():
         if main is not None:
             status, mode = run_in_process(main, args), "in-process"
         else:
-            status = subprocess.call([sys.executable, "-I", "-m", "pip"] + args, stdin=subprocess.DEVNULL)
-            mode = "separate"
+            status, mode = run_separate(args), "separate"
         sys.stdout.flush()
         sys.stderr.flush()
         # Everything pip printed is in the pipe before this line, which
