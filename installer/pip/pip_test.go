@@ -109,3 +109,23 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// The marker is found when pip's last output had no final newline, and
+// what stood before it is still shown.
+func TestMarkerAfterOutputWithoutNewline(t *testing.T) {
+	s := &Session{tail: &tailBuffer{}, marker: "pipguard-sync-0123", synced: make(chan struct{}, 1), outDone: make(chan struct{})}
+	var out syncBuffer
+	r, w, _ := os.Pipe()
+	go s.copyOutput(r, &out)
+	w.Write([]byte("Collecting demo\nno newline at the endpipguard-sync-0123\nlater\n"))
+	w.Close()
+	<-s.outDone
+	select {
+	case <-s.synced:
+	default:
+		t.Fatal("the marker was not seen")
+	}
+	if got := out.String(); got != "Collecting demo\nno newline at the end\nlater\n" {
+		t.Errorf("output %q", got)
+	}
+}

@@ -186,7 +186,16 @@ func (s *Session) copyOutput(r io.Reader, out io.Writer) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			if strings.TrimRight(string(line), "\r\n") == s.marker {
+			text := strings.TrimRight(string(line), "\r\n")
+			if before, ok := strings.CutSuffix(text, s.marker); ok && len(text) < len(line) {
+				// The marker ends a line; what pip printed without a final
+				// newline may stand before it.
+				if before != "" {
+					s.tail.Write([]byte(before + "\n"))
+					if out != nil {
+						out.Write([]byte(before + "\n"))
+					}
+				}
 				select {
 				case s.synced <- struct{}{}:
 				default:
@@ -229,6 +238,12 @@ func (s *Session) Install(dir string, dryRun bool, args ...string) (*Report, err
 	}
 	full = append(full, "--report", f.Name())
 	full = append(full, args...)
+	// A marker that came after an earlier command's wait gave up must not
+	// stand for this command's.
+	select {
+	case <-s.synced:
+	default:
+	}
 	s.tail.reset()
 	if err := s.send(map[string]any{"args": full}); err != nil {
 		return nil, s.died("pip install", err)

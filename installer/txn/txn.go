@@ -41,6 +41,10 @@ type Txn struct {
 	start  time.Time
 	// before are the top-level entries of each site directory.
 	before map[string]map[string]bool
+	// existed are files that existed at Begin where installs put files
+	// that no distribution may own: site-packages' top level and the
+	// scripts directory (prefix/bin).
+	existed map[string]bool
 	// stashed maps each stashed file's original path to its copy.
 	stashDir string
 	stashed  map[string]stashed
@@ -78,7 +82,7 @@ func normalize(name string) string { return normRE.ReplaceAllString(strings.ToLo
 // names: each one installed now is stashed, in any of the forms pip
 // uninstalls (.dist-info, legacy .egg-info, a develop .egg-link).
 func Begin(sites []string, prefix string, names []string) (*Txn, error) {
-	t := &Txn{sites: sites, prefix: filepath.Clean(prefix), names: map[string]bool{}, before: map[string]map[string]bool{}, stashed: map[string]stashed{}}
+	t := &Txn{sites: sites, prefix: filepath.Clean(prefix), names: map[string]bool{}, before: map[string]map[string]bool{}, existed: map[string]bool{}, stashed: map[string]stashed{}}
 	for _, n := range names {
 		t.names[normalize(n)] = true
 	}
@@ -93,8 +97,17 @@ func Begin(sites []string, prefix string, names []string) (*Txn, error) {
 		set := map[string]bool{}
 		for _, e := range entries {
 			set[e.Name()] = true
+			if !e.IsDir() {
+				t.existed[filepath.Join(site, e.Name())] = true
+			}
 		}
 		t.before[site] = set
+	}
+	for _, scripts := range []string{"bin", "Scripts"} {
+		entries, _ := os.ReadDir(filepath.Join(t.prefix, scripts))
+		for _, e := range entries {
+			t.existed[filepath.Join(t.prefix, scripts, e.Name())] = true
+		}
 	}
 	if len(t.names) == 0 {
 		return t, nil
@@ -311,13 +324,14 @@ func (t *Txn) Rollback(ctx context.Context) error {
 	t.done = true
 	var problems []string
 	var parents []string
+	// Files that distributions outside the transaction own, in every site
+	// directory, and those of them the install changed (pip should not
+	// have touched them).
+	owned := map[string]string{}
+	current := map[string]bool{}
 	for _, site := range t.sites {
-		// Files that distributions outside the transaction own, and those
-		// of them the install changed (pip should not have touched them).
-		owned := map[string]string{}
-		current := map[string]bool{}
 		for _, m := range t.metadata(site) {
-			current[m.entry] = true
+			current[filepath.Join(site, m.entry)] = true
 			if t.names[m.name] || !t.before[site][m.entry] {
 				continue
 			}
@@ -328,8 +342,10 @@ func (t *Txn) Rollback(ctx context.Context) error {
 				owned[p] = m.entry
 			}
 		}
+	}
+	for _, site := range t.sites {
 		for entry := range t.before[site] {
-			if (strings.HasSuffix(entry, ".dist-info") || strings.HasSuffix(entry, ".egg-info") || strings.HasSuffix(entry, ".egg-link")) && !current[entry] {
+			if (strings.HasSuffix(entry, ".dist-info") || strings.HasSuffix(entry, ".egg-info") || strings.HasSuffix(entry, ".egg-link")) && !current[filepath.Join(site, entry)] {
 				if !t.stashedDir(filepath.Join(site, entry)) {
 					problems = append(problems, fmt.Sprintf("%s was removed by the install but is not in the lock, so it was not stashed: reinstall it", entry))
 				}
@@ -343,11 +359,15 @@ func (t *Txn) Rollback(ctx context.Context) error {
 				if _, ok := t.stashed[p]; !ok && !t.changedSinceStart(p) {
 					continue // not this run's
 				}
-				if owner, ok := owned[p]; ok {
-					if _, stashed := t.stashed[p]; !stashed {
+				if _, stashed := t.stashed[p]; !stashed {
+					if owner, ok := owned[p]; ok {
 						problems = append(problems, fmt.Sprintf("%s was overwritten by the install; it belongs to %s, which was not stashed: reinstall it", p, owner))
+						continue
 					}
-					continue
+					if t.existedBefore(p) {
+						problems = append(problems, fmt.Sprintf("%s existed before the install, belongs to no distribution in it, and was overwritten: restore it by hand", p))
+						continue
+					}
 				}
 				if err := os.Remove(p); err == nil {
 					parents = append(parents, filepath.Dir(p))
@@ -404,6 +424,11 @@ func (t *Txn) Rollback(ctx context.Context) error {
 	}
 	return e
 }
+
+// existedBefore says whether p was seen at Begin (top-level files of a
+// site directory and the scripts directory are listed then; deeper paths
+// are known through the distributions that list them).
+func (t *Txn) existedBefore(p string) bool { return t.existed[p] }
 
 // stashedDir says whether files of the directory dir were stashed.
 func (t *Txn) stashedDir(dir string) bool {

@@ -231,3 +231,28 @@ func TestRollbackRestoresLegacyInstalls(t *testing.T) {
 		t.Errorf("not restored:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// A top-level file or a script that existed before the install and that
+// no distribution owns is not deleted when a new RECORD claims it: the
+// rollback says it was overwritten.
+func TestRollbackKeepsUnownedFilesThatExisted(t *testing.T) {
+	e := newEnv(t)
+	os.WriteFile(filepath.Join(e.site, "mine.py"), []byte("MINE"), 0o644)
+	os.WriteFile(filepath.Join(e.prefix, "bin", "tool"), []byte("TOOL"), 0o755)
+	time.Sleep(50 * time.Millisecond)
+	tx, err := Begin([]string{e.site}, e.prefix, []string{"demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dist(t, "demo", "1.0", map[string]string{"demo/__init__.py": "NEW", "mine.py": "DEMO'S", "../../bin/tool": "DEMO'S"})
+	err = tx.Rollback(context.Background())
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(e.site, "mine.py")+" existed before the install") ||
+		!strings.Contains(err.Error(), filepath.Join(e.prefix, "bin", "tool")+" existed before the install") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, p := range []string{filepath.Join(e.site, "mine.py"), filepath.Join(e.prefix, "bin", "tool")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was deleted", p)
+		}
+	}
+}
