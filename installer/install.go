@@ -227,7 +227,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 
 	// The interpreter starts now and imports pip while Go verifies.
 	start := time.Now()
-	py, err := pip.Start(ctx, pip.Options{Python: o.Python, Output: o.Output, Markers: markers, Separate: o.SeparatePip})
+	py, err := pip.Start(ctx, pip.Options{Python: o.Python, Output: o.Output, Markers: markers, Separate: o.SeparatePip, AllowSourceBuilds: o.AllowSourceBuilds})
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	common := pipOptions(o)
 	start = time.Now()
-	plan, err := py.Install(dir, true, append(append([]string{"-r", reqFile}, o.PipArgs...), common...)...)
+	plan, err := py.Install(dir, true, reqFile, append(append([]string{}, o.PipArgs...), common...)...)
 	rep.PipMode = py.Mode
 	if err != nil {
 		return rep, interrupted(ctx, "pip's resolution", err, nil)
@@ -403,7 +403,7 @@ var pipValueOptions = map[string]bool{"-i": true, "--index-url": true, "--extra-
 	"--progress-bar": true, "--upgrade-strategy": true, "-C": true, "--config-settings": true, "--global-option": true,
 	"--log": true, "--cache-dir": true, "--exists-action": true, "--keyring-provider": true, "--use-feature": true,
 	"--use-deprecated": true, "--root-user-action": true, "--no-binary": true, "--only-binary": true, "--platform": true,
-	"--python-version": true, "--implementation": true, "--abi": true,
+	"--python-version": true, "--implementation": true, "--abi": true, "--build-option": true,
 	// refused below, listed so their values are not taken for requirements
 	"-t": true, "--target": true, "--prefix": true, "--root": true, "--src": true, "--report": true,
 	"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-e": true, "--editable": true}
@@ -456,12 +456,18 @@ func checkPipOptions(entries []reqfile.Entry, o InstallOptions) error {
 		if why, refused := pipRefusedOptions[name]; refused {
 			reasons = append(reasons, fmt.Sprintf("pip argument %s %s", name, why))
 		}
-		if !o.AllowSourceBuilds && weakensBinaryOnly(name, value) {
+		if !o.AllowSourceBuilds && (weakensBinaryOnly(name, value) || name == "--global-option" || name == "--build-option") {
 			reasons = append(reasons, fmt.Sprintf("pip argument %s %s asks pip to build from source, running the build code of what it downloads", name, value))
 			fix = "drop it, or pass --allow-source-builds if you accept running index sdists' build code"
 		}
 	}
 	for _, e := range entries {
+		for _, lo := range e.LineOptions {
+			if name, _, _ := strings.Cut(lo, "="); !o.AllowSourceBuilds && (name == "--global-option" || name == "--build-option") {
+				reasons = append(reasons, fmt.Sprintf("%s: %s makes pip build every distribution from source, running its build code", where(e), name))
+				fix = "drop it, or pass --allow-source-builds if you accept running index sdists' build code"
+			}
+		}
 		if len(e.Option) == 2 && !o.AllowSourceBuilds && weakensBinaryOnly(e.Option[0], e.Option[1]) {
 			reasons = append(reasons, fmt.Sprintf("%s: %s %s asks pip to build from source, running the build code of what it downloads", where(e), e.Option[0], e.Option[1]))
 			fix = "drop it, or pass --allow-source-builds if you accept running index sdists' build code"

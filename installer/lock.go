@@ -192,12 +192,12 @@ func installLocked(ctx context.Context, py *pip.Session, dir string, entries []r
 		if err := writeLock(path, entries, part); err != nil {
 			return err
 		}
-		args := []string{"-r", path, "--no-deps", "--force-reinstall"}
+		args := []string{"--no-deps", "--force-reinstall"}
 		if i == 0 {
 			args = append(args, "--require-hashes")
 		}
 		args = append(append(args, o.PipArgs...), common...)
-		r, err := py.Install(dir, false, args...)
+		r, err := py.Install(dir, false, path, args...)
 		if err != nil {
 			return err
 		}

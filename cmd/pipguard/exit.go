@@ -54,6 +54,7 @@ var exitRules = []struct {
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},
+	{exitRefused, labelRefused, is[*pip.OptionsError]},
 	{exitPip, "pip failed", is[*pip.Error]},
 	{exitAudit, "audit failed", is[*installer.AuditError]},
 	{exitVerify, labelVerify, is[*attest.Error]},

@@ -40,6 +40,7 @@ func TestExitCodes(t *testing.T) {
 		{&github.RateLimitError{}, 7},
 		{&github.UnavailableError{Err: errors.New("x")}, 7},
 		{&pip.InterpreterError{}, 2},
+		{&pip.OptionsError{}, 3},
 		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGINT}}, 130},
 		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGTERM}}, 143},
 		{&installer.InterruptedError{Cause: context.DeadlineExceeded}, 130},

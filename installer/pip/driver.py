@@ -5,8 +5,9 @@ fd 4; pip's own output goes to fd 1 and 2 as usual.
 
   -> {"markers": [...], "separate": false, "marker": "..."}   (first line)
   <- {"info": {...}, "pip": "23.2.1"}           (the probe)
-  -> {"args": ["install", ...]}                  (any number)
+  -> {"args": ["install", ...], "expect": {...}} (any number)
   <- {"status": 0, "mode": "in-process"}       (after the marker line on fd 2)
+  <- {"refused": ["..."]}                       (pip's effective options differ)
   (fd 3 closed: exit)
 
 pip runs through its CLI entry point, pip._internal.cli.main.main, the
@@ -68,6 +69,47 @@ def run_in_process(main, args):
     return 1 if status is None else status
 
 
+def check(args, expect):
+    """What is wrong with the options pip would run with.
+
+    pip merges its configuration files, PIP_* environment variables and the
+    command line (abbreviated and glued forms included) into one set of
+    options; pipguard checks that set, as pip's own parser makes it, not
+    just the words it passed.
+    """
+    from pip._internal.commands import create_command
+
+    cmd = create_command("install", isolated=("--isolated" in args))
+    try:
+        options, rest = cmd.parse_args(list(args[1:]))
+    except SystemExit:
+        return ["pip does not accept these options: " + " ".join(args[1:])]
+    wrong = []
+
+    def want(what, got, expected):
+        if got != expected:
+            wrong.append("pip would run with %s %r (from its configuration, PIP_* environment variables or the arguments after --), expected %r" % (what, got, expected))
+
+    want("requirements files", list(options.requirements), expect["requirements"])
+    want("constraints files", list(options.constraints), [])
+    want("editable requirements", list(options.editables), [])
+    want("requirements on its command line", list(rest), [])
+    want("--target", options.target_dir, None)
+    want("--prefix", options.prefix_path, None)
+    want("--root", options.root_path, None)
+    want("--user", bool(options.use_user_site), False)
+    want("--ignore-installed", bool(options.ignore_installed), False)
+    want("--dry-run", bool(options.dry_run), expect["dry_run"])
+    want("--report", options.json_report_file, expect["report"])
+    if not expect["allow_source_builds"]:
+        fc = options.format_control
+        want("--no-binary", sorted(fc.no_binary), [])
+        want("--only-binary", sorted(fc.only_binary), [":all:"])
+        want("--global-option", list(getattr(options, "global_options", None) or []), [])
+        want("--build-option", list(getattr(options, "build_options", None) or []), [])
+    return wrong
+
+
 def run_separate(args):
     child = subprocess.Popen([sys.executable, "-I", "-m", "pip"] + args, stdin=subprocess.DEVNULL)
     while True:
@@ -96,7 +138,18 @@ def serve():
     main = None if first.get("separate") else in_process_main()
     marker = (first.get("marker", "") + "\n").encode()
     for line in requests:
-        args = json.loads(line)["args"]
+        request = json.loads(line)
+        args = request["args"]
+        try:
+            refused = check(args, request["expect"])
+        except Exception as e:  # a pip whose options cannot be read is not run
+            refused = ["cannot read pip %s's options: %r" % (pip.__version__, e)]
+        if refused:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(2, marker)
+            answer({"refused": refused})
+            continue
         if main is not None:
             status, mode = run_in_process(main, args), "in-process"
         else:

@@ -67,7 +67,9 @@ func TestErrorTailIsThisCommands(t *testing.T) {
 	defer s.Close()
 	dir := t.TempDir()
 	for _, name := range []string{"no-such-dist-one", "no-such-dist-two"} {
-		_, err := s.Install(dir, true, "--no-index", name+"==1.0")
+		reqs := filepath.Join(dir, name+".txt")
+		os.WriteFile(reqs, []byte(name+"==1.0\n"), 0o644)
+		_, err := s.Install(dir, true, reqs, "--no-index", "--only-binary", ":all:")
 		var pe *Error
 		if !errors.As(err, &pe) || pe.ExitCode != 1 || pe.Tail != "ERROR: No matching distribution found for "+name+"==1.0" {
 			t.Errorf("err = %v", err)
@@ -127,5 +129,52 @@ func TestMarkerAfterOutputWithoutNewline(t *testing.T) {
 	}
 	if got := out.String(); got != "Collecting demo\nno newline at the end\nlater\n" {
 		t.Errorf("output %q", got)
+	}
+}
+
+// pip's effective options are checked as pip's own parser merges them
+// (configuration, PIP_* variables, abbreviated and glued arguments), and
+// pip does not run when they would add requirements, install elsewhere or
+// build from source.
+func TestEffectiveOptionsAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "pip.conf")
+	os.WriteFile(conf, []byte("[install]\nno-binary = :all:\n"), 0o644)
+	extra := filepath.Join(dir, "extra.txt")
+	os.WriteFile(extra, []byte("evil\n"), 0o644)
+	reqs := filepath.Join(dir, "reqs.txt")
+	os.WriteFile(reqs, []byte(""), 0o644)
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{[]string{"PIP_REQUIREMENT=" + extra}, nil, "requirements files"},
+		{nil, []string{"-r" + extra}, "requirements files"},
+		{nil, []string{"--prefi=" + dir}, "--prefix"},
+		{nil, []string{"--dry"}, "--dry-run"},
+		{[]string{"PIP_USER=1"}, nil, "--user"},
+		{[]string{"PIP_CONFIG_FILE=" + conf}, []string{"--only-binary", ":none:"}, "--only-binary"},
+		{nil, []string{"--global-option=--quiet"}, "--global-option"},
+		{[]string{"PIP_EDITABLE=" + dir}, nil, "editable requirements"},
+	} {
+		for _, kv := range c.env {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		s, err := Start(context.Background(), Options{Python: "python3"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Install(dir, false, reqs, append([]string{"--no-index", "--only-binary", ":all:"}, c.args...)...)
+		s.Close()
+		var oe *OptionsError
+		if !errors.As(err, &oe) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: err = %v, want %q", c.env, c.args, err, c.want)
+		}
+		for _, kv := range c.env {
+			k, _, _ := strings.Cut(kv, "=")
+			os.Unsetenv(k)
+		}
 	}
 }

@@ -27,6 +27,9 @@ type Options struct {
 	// Separate runs every pip command as its own "python -m pip" process
 	// (what a pip that cannot be driven in process gets anyway).
 	Separate bool
+	// AllowSourceBuilds lets pip's options build from source (--no-binary,
+	// --global-option, ...); otherwise they must keep --only-binary :all:.
+	AllowSourceBuilds bool
 	// Grace is how long pip is given to stop after it is interrupted
 	// before it is killed; zero means 10 seconds.
 	Grace time.Duration
@@ -56,6 +59,8 @@ type Session struct {
 
 	waitOnce sync.Once
 	waitErr  error
+
+	allowSourceBuilds bool
 
 	// Mode is how the last pip command ran: "in-process" or "separate".
 	Mode string
@@ -99,7 +104,8 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 	cmd.WaitDelay = grace
 	newProcessGroup(cmd)
 	s := &Session{python: o.Python, cmd: cmd, req: reqW, tail: &tailBuffer{}, exited: make(chan struct{}), probed: make(chan struct{}),
-		marker: "pipguard-sync-" + hex.EncodeToString(nonce[:]), synced: make(chan struct{}, 1), outDone: make(chan struct{})}
+		marker: "pipguard-sync-" + hex.EncodeToString(nonce[:]), synced: make(chan struct{}, 1), outDone: make(chan struct{}),
+		allowSourceBuilds: o.AllowSourceBuilds}
 	cmd.Cancel = func() error {
 		interruptGroup(cmd.Process)
 		go func() {
@@ -219,9 +225,25 @@ func (s *Session) Info() (*Info, error) {
 	return s.info, s.infoErr
 }
 
-// Install runs pip install with args, writing its report into dir, and
-// returns the report. With dryRun, pip only resolves (--dry-run --quiet).
-func (s *Session) Install(dir string, dryRun bool, args ...string) (*Report, error) {
+// OptionsError is pip's effective options (its configuration, PIP_*
+// environment variables and the arguments, merged by pip's own parser)
+// differing from what pipguard runs: pip was not run.
+type OptionsError struct{ Reasons []string }
+
+func (e *OptionsError) Error() string { return strings.Join(e.Reasons, "; ") }
+
+// Hint says what to do.
+func (e *OptionsError) Hint() string {
+	return "remove that setting from pip's configuration (pip config list) or environment, or the argument after --; requirements go before --"
+}
+
+// Install runs pip install -r reqFile with args, writing its report into
+// dir, and returns the report. With dryRun, pip only resolves (--dry-run
+// --quiet). Before pip runs, the driver checks the options pip would run
+// with, as pip's parser merges them: only reqFile names requirements,
+// nothing installs outside the environment, and unless
+// Options.AllowSourceBuilds nothing builds from source.
+func (s *Session) Install(dir string, dryRun bool, reqFile string, args ...string) (*Report, error) {
 	if _, err := s.Info(); err != nil {
 		return nil, err
 	}
@@ -236,7 +258,7 @@ func (s *Session) Install(dir string, dryRun bool, args ...string) (*Report, err
 	if dryRun {
 		full = append(full, "--dry-run", "--quiet")
 	}
-	full = append(full, "--report", f.Name())
+	full = append(full, "--report", f.Name(), "-r", reqFile)
 	full = append(full, args...)
 	// A marker that came after an earlier command's wait gave up must not
 	// stand for this command's.
@@ -245,15 +267,20 @@ func (s *Session) Install(dir string, dryRun bool, args ...string) (*Report, err
 	default:
 	}
 	s.tail.reset()
-	if err := s.send(map[string]any{"args": full}); err != nil {
+	expect := map[string]any{"requirements": []string{reqFile}, "dry_run": dryRun, "report": f.Name(), "allow_source_builds": s.allowSourceBuilds}
+	if err := s.send(map[string]any{"args": full, "expect": expect}); err != nil {
 		return nil, s.died("pip install", err)
 	}
 	var a struct {
-		Status *int   `json:"status"`
-		Mode   string `json:"mode"`
+		Status  *int     `json:"status"`
+		Mode    string   `json:"mode"`
+		Refused []string `json:"refused"`
 	}
-	if err := readLine(s.ans, &a); err != nil || a.Status == nil {
+	if err := readLine(s.ans, &a); err != nil || a.Status == nil && len(a.Refused) == 0 {
 		return nil, s.died("pip install", err)
+	}
+	if len(a.Refused) > 0 {
+		return nil, &OptionsError{Reasons: a.Refused}
 	}
 	s.Mode = a.Mode
 	// pip's last words are in the pipe before the marker.
