@@ -24,7 +24,7 @@ func findDist(info *pip.Info, name string) []pep610.Dist {
 
 // auditOne checks one verified requirement's installed record (PEP 610
 // direct_url.json) against what was verified.
-func auditOne(info *pip.Info, from From, g *Guarded) policy.Decision {
+func auditOne(info *pip.Info, g *Guarded) policy.Decision {
 	var d policy.Decision
 	dists := findDist(info, g.Name)
 	if len(dists) != 1 {
@@ -45,7 +45,7 @@ func auditOne(info *pip.Info, from From, g *Guarded) policy.Decision {
 		return d
 	}
 	var mism []pep610.Mismatch
-	if from == FromGit {
+	if g.from == FromGit {
 		mism = pep610.CheckGit(du, g.req.VCS.RepoURL(), g.Resolution.Commit)
 	} else {
 		mism = pep610.CheckArchive(du, g.SHA256)

@@ -58,6 +58,9 @@ type InstallOptions struct {
 	// SeparatePip runs each pip command as its own process instead of
 	// driving pip in one interpreter (slower; what an unsupported pip gets).
 	SeparatePip bool
+	// Rules is the policy (package policy: defaults, file and flags); when
+	// nil it is made from the fields below, as flags.
+	Rules *policy.Policy
 	// Policy is the identity policy for every guarded requirement's
 	// attestations (signer workflow, source ref, runner).
 	Policy                                 attest.Policy
@@ -85,10 +88,18 @@ type Guarded struct {
 	Release     *ReleaseReport     `json:"release,omitempty"`
 	// PipRequirement is exactly what pip was given.
 	PipRequirement string `json:"pip_requirement,omitempty"`
+	// Pinned marks a requirement under verify = "pin": resolved to an
+	// immutable commit and installed from it, but not verified (no
+	// attested release vouches for it).
+	Pinned bool `json:"pinned,omitempty"`
+	// Policy is the effective policy for the repository, each value with
+	// the rule that set it.
+	Policy *policy.Effective `json:"policy,omitempty"`
 
 	req      *requirement.Requirement
 	hashes   []string
 	assetDir string
+	from     From
 }
 
 // Planned is one distribution pip would install.
@@ -143,7 +154,7 @@ func (r *InstallReport) timed(stage string, start time.Time) {
 
 // NotGitHubError is a git requirement whose repository is not on the
 // configured GitHub: there is no release to verify.
-type NotGitHubError struct{ Requirement, Host string }
+type NotGitHubError struct{ Requirement, Host, Repo string }
 
 func (e *NotGitHubError) Error() string {
 	return fmt.Sprintf("%s: the repository is not on %s, so there is no GitHub release to verify", e.Requirement, e.Host)
@@ -151,7 +162,11 @@ func (e *NotGitHubError) Error() string {
 
 // Hint says what to do.
 func (e *NotGitHubError) Hint() string {
-	return "point the requirement at the GitHub repository, or pass --github-url for GitHub Enterprise Server"
+	h := "point the requirement at the GitHub repository, or pass --github-url for GitHub Enterprise Server"
+	if e.Repo != "" {
+		h += fmt.Sprintf(`; to install it pinned to its commit but unverified, add [[tool.pipguard.repo]] match = %q verify = "pin" to the policy`, e.Repo)
+	}
+	return h
 }
 
 // RefusedError is an install refused before pip changed anything.
@@ -195,12 +210,12 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if o.From == "" {
 		o.From = FromRelease
 	}
-	if o.From == FromGit && o.MaxCommitDistance > 0 {
-		return nil, &RefusedError{
-			Reasons: []string{fmt.Sprintf("--from git with --max-commit-distance %d would install the tag's commit, which no attestation covers (the build was of an earlier commit)", o.MaxCommitDistance)},
-			Fix:     "install the attested wheel (--from release), or drop --max-commit-distance for a project whose build is of the tag's own commit",
-		}
+	pol, err := o.policy()
+	if err != nil {
+		return nil, err
 	}
+	o.Rules = pol
+	o.AllowSourceBuilds = pol.Global.AllowSourceBuilds.V
 	rep := &InstallReport{Python: o.Python, From: o.From, DryRun: o.DryRun, Guarded: []*Guarded{}, PassThrough: []string{}, Plan: []Planned{}, Lock: []Locked{}, Installed: []Installed{}, Timings: []Timing{}}
 
 	entries, err := collect(o)
@@ -253,7 +268,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err != nil {
 		return rep, err
 	}
-	common := pipOptions(o)
+	common := pipOptions(o, rep.Guarded)
 	start = time.Now()
 	plan, err := py.Install(dir, true, reqFile, append(append([]string{}, o.PipArgs...), common...)...)
 	rep.PipMode = py.Mode
@@ -379,8 +394,32 @@ func (e *RollbackError) Hint() string {
 	return "the environment was changed and is not as it was: fix what is named above (reinstall those distributions) or recreate the environment"
 }
 
+// policy is o.Rules, or the policy the legacy fields say, as flags.
+func (o InstallOptions) policy() (*policy.Policy, error) {
+	if o.Rules != nil {
+		return o.Rules, nil
+	}
+	f := policy.Flags{}
+	if o.Policy.SignerWorkflow != "" {
+		f.SignerWorkflow = &o.Policy.SignerWorkflow
+	}
+	if o.Policy.SignerRepo != "" {
+		f.SignerRepo = &o.Policy.SignerRepo
+	}
+	if o.Policy.SourceRef != "" {
+		f.SourceRefs = []string{o.Policy.SourceRef}
+	}
+	if o.MaxCommitDistance != 0 {
+		f.MaxCommitDistance = &o.MaxCommitDistance
+	}
+	f.DenySelfHosted, f.RequireSBOM, f.RequireRelease = &o.Policy.DenySelfHosted, &o.RequireSBOM, &o.RequireReleaseAttestation
+	from := string(o.From)
+	f.InstallFrom, f.AllowSdist, f.AllowSourceBuilds = &from, &o.AllowSdist, &o.AllowSourceBuilds
+	return policy.Default().WithFlags(f)
+}
+
 // pipOptions are the options pipguard adds to every pip install it runs.
-func pipOptions(o InstallOptions) []string {
+func pipOptions(o InstallOptions, gs []*Guarded) []string {
 	var args []string
 	if !o.AllowSourceBuilds {
 		// No build backend of any dependency runs: pip takes wheels only
@@ -389,10 +428,13 @@ func pipOptions(o InstallOptions) []string {
 		// which pip still builds.
 		args = append(args, "--only-binary", ":all:")
 	}
-	if o.From == FromGit || o.AllowSdist {
-		// A wheel pip cached from an earlier build would bypass the build
-		// of what was verified.
-		args = append(args, "--no-cache-dir")
+	for _, g := range gs {
+		if g.from == FromGit || g.Policy != nil && g.Policy.AllowSdist.V {
+			// A wheel pip cached from an earlier build would bypass the
+			// build of what was verified (or pinned).
+			args = append(args, "--no-cache-dir")
+			break
+		}
 	}
 	return args
 }
@@ -561,16 +603,23 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 	host := cfg.tokenHost()
 	onGitHub := v.Scheme == "https" && strings.EqualFold(v.Host, host) ||
 		v.Scheme == "ssh" && strings.EqualFold(hostname(v.Host), hostname(host))
-	if !onGitHub {
-		return &NotGitHubError{Requirement: label, Host: host}
-	}
 	repo := strings.TrimSuffix(strings.Trim(v.Path, "/"), ".git")
-	if strings.Count(repo, "/") != 1 {
-		return &NotGitHubError{Requirement: label, Host: host}
+	if !onGitHub || strings.Count(repo, "/") != 1 {
+		// Off the GitHub host a repository is named with its host, as a
+		// policy table matches it.
+		repo = hostname(v.Host) + "/" + repo
 	}
 	g.Repo = repo
 	if g.Name == "" {
 		g.Name = strings.TrimSuffix(filepath.Base(v.Path), ".git")
+	}
+	eff := o.Rules.For(repo)
+	g.Policy, g.from = &eff, From(eff.InstallFrom.V)
+	if eff.Verify.V == policy.VerifyPin {
+		return pinOne(ctx, cfg, g)
+	}
+	if !onGitHub || strings.Count(repo, "/") != 1 {
+		return &NotGitHubError{Requirement: label, Host: host, Repo: repo}
 	}
 
 	res, err := resolveVCS(ctx, cfg, v)
@@ -598,22 +647,21 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 		if res.Kind == gitref.Commit {
 			tagRes.RefName = "refs/tags/" + tag
 		}
-		rr, err := VerifyRelease(ctx, cfg, ReleaseOptions{
-			Repo: repo, Tag: tag, Policy: o.Policy, Dir: dir, Trust: o.Trust, MaxCommitDistance: o.MaxCommitDistance, Resolution: &tagRes,
-			RequireSBOM: o.RequireSBOM, RequireReleaseAttestation: o.RequireReleaseAttestation,
-			Choose: func(names []string) ([]string, error) {
-				info, err := py.Info()
-				if err != nil {
-					return nil, err
-				}
-				c, err := wheel.Choose(names, g.Name, version, info.Tags, o.AllowSdist)
-				choice = c
-				if err != nil {
-					return nil, noAssetError(label, tag, c)
-				}
-				return []string{c.Asset}, nil
-			},
-		})
+		ro := releaseOptions(eff)
+		ro.Repo, ro.Tag, ro.Dir, ro.Trust, ro.Resolution = repo, tag, dir, o.Trust, &tagRes
+		ro.Choose = func(names []string) ([]string, error) {
+			info, err := py.Info()
+			if err != nil {
+				return nil, err
+			}
+			c, err := wheel.Choose(names, g.Name, version, info.Tags, eff.AllowSdist.V)
+			choice = c
+			if err != nil {
+				return nil, noAssetError(label, tag, c)
+			}
+			return []string{c.Asset}, nil
+		}
+		rr, err := VerifyRelease(ctx, cfg, ro)
 		g.Release = rr
 		var re *ReleaseError
 		if errors.As(err, &re) && len(tags) > 1 && strings.Contains(re.Error(), "no published release") {
@@ -628,7 +676,7 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 		if err := checkAsset(label, g, a, choice, version); err != nil {
 			return err
 		}
-		g.PipRequirement = pipRequirement(g, a, o.From, res.Commit)
+		g.PipRequirement = pipRequirement(g, a, g.from, res.Commit)
 		return nil
 	}
 	return lastErr

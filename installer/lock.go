@@ -83,7 +83,7 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		case g != nil:
 			item.Source, item.guarded = SourceVerified, g
 			item.Requirement = g.PipRequirement
-			if rep.From == FromGit {
+			if g.from == FromGit {
 				item.Commit = g.Resolution.Commit
 			} else {
 				item.SHA256 = g.SHA256
@@ -118,7 +118,7 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		if g.PipRequirement == "" || g.Skipped != "" || inPlan[pep610.Normalize(g.Name)] {
 			continue
 		}
-		d := auditOne(info, rep.From, g)
+		d := auditOne(info, g)
 		if d.Verdict() == policy.Accept {
 			inst := Installed{Name: g.Name, Outcome: "already verified", Decision: d}
 			if dists := findDist(info, g.Name); len(dists) == 1 {
@@ -134,7 +134,7 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		if dists := findDist(info, g.Name); len(dists) == 1 {
 			item.Version = dists[0].Version
 		}
-		if rep.From == FromGit {
+		if g.from == FromGit {
 			item.Commit = g.Resolution.Commit
 		} else {
 			item.SHA256 = g.SHA256
@@ -211,7 +211,7 @@ func installLocked(ctx context.Context, py *pip.Session, dir string, entries []r
 		switch it.Source {
 		case SourceVerified:
 			g := it.guarded
-			d := auditOne(info, rep.From, g)
+			d := auditOne(info, g)
 			outcome := "installed"
 			if it.Reason != "" {
 				outcome = "reinstalled"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/pipguard/pipguard/installer/attest"
@@ -45,6 +46,15 @@ type ReleaseOptions struct {
 	Dir string
 	// Trust is the Sigstore trusted material.
 	Trust *attest.Trust
+	// SourceRefs, when set, are the glob patterns (policy source_refs) the
+	// provenance's source ref must match; unset, it must be refs/tags/TAG
+	// (or Policy.SourceRef).
+	SourceRefs []string
+	// RequireChecksums makes an asset that no SHA256SUMS lists a failure.
+	RequireChecksums bool
+	// Rules, when set, is the repository's effective policy: each check
+	// it decides names the rule that set it.
+	Rules *policy.Effective
 	// Resolution, when set, is the tag as the caller already listed it:
 	// the tag is listed once per run, and every check binds to that one
 	// commit (a tag that moves between two listings cannot make one commit
@@ -211,7 +221,7 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 
 	p := o.Policy
 	p.Repo, p.RepoID, p.GitHubURL = o.Repo, fmt.Sprint(repo.ID), cfg.githubURL()
-	if p.SourceRef == "" {
+	if p.SourceRef == "" && len(o.SourceRefs) == 0 {
 		p.SourceRef = "refs/tags/" + o.Tag
 	}
 	// Unless the user pinned a source commit, the build is bound to the
@@ -331,11 +341,16 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 	digest := "sha256:" + dl.SHA256
 	d.Add(policy.Check{Name: "download", Outcome: policy.Pass, Actual: digest, Reason: fmt.Sprintf("%d bytes, matching the release's size and digest", dl.Size)})
 
+	sumsMissing := policy.NotChecked
+	if o.RequireChecksums {
+		sumsMissing = policy.Fail
+	}
+	sumsRule := o.rule(func(e *policy.Effective) string { return e.Require.Rule("require") })
 	switch want, listed := checksums[name]; {
 	case checksums == nil:
-		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.NotChecked, Reason: "the release has no SHA256SUMS"})
+		d.Add(policy.Check{Name: "sha256sums", Outcome: sumsMissing, Reason: "the release has no SHA256SUMS", Rule: sumsRule})
 	case !listed:
-		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.NotChecked, Reason: name + " is not listed in the release's checksums"})
+		d.Add(policy.Check{Name: "sha256sums", Outcome: sumsMissing, Reason: name + " is not listed in the release's checksums", Rule: sumsRule})
 	case want != dl.SHA256:
 		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.Fail, Expected: "sha256:" + want, Actual: digest,
 			Reason: fmt.Sprintf("SHA256SUMS lists %s as sha256:%s, the asset is %s", name, want, digest), Hint: "the asset was replaced after the checksums were published; do not install it"})
@@ -385,6 +400,10 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 	prov.PredicateType = attest.ProvenanceV1
 	if ar.Provenance, err = verify("provenance", prov, digest, attest.ProvenanceV1, true); err != nil {
 		return nil, err
+	}
+	if ar.Provenance != nil && ar.Provenance.Verified && len(o.SourceRefs) > 0 {
+		b := ar.Provenance.Bundles[ar.Provenance.Accepted]
+		checkSourceRef(o, b.Identity.SourceRepositoryRef, d)
 	}
 	if ar.Provenance != nil && ar.Provenance.Verified && p.SourceDigest == "" {
 		b := ar.Provenance.Bundles[ar.Provenance.Accepted]
@@ -470,7 +489,8 @@ func resolveTag(ctx context.Context, cfg Config, repo, tag string) (*gitref.Reso
 // (asked of GitHub's compare API; nothing is cloned). A refusal says which
 // setting would accept the build.
 func checkBinding(ctx context.Context, gh *github.Client, o ReleaseOptions, tagCommit, built string, d *policy.Decision) error {
-	c := policy.Check{Name: "tag-binding", Expected: fmt.Sprintf("the tag's commit %s, or an ancestor within %d commits", tagCommit, o.MaxCommitDistance), Actual: built}
+	c := policy.Check{Name: "tag-binding", Expected: fmt.Sprintf("the tag's commit %s, or an ancestor within %d commits", tagCommit, o.MaxCommitDistance), Actual: built,
+		Rule: o.rule(func(e *policy.Effective) string { return e.MaxCommitDistance.Rule("max_commit_distance") })}
 	if strings.EqualFold(built, tagCommit) {
 		c.Outcome, c.Reason = policy.Pass, "built from the tag's commit"
 		d.Add(c)
@@ -504,4 +524,34 @@ func checkBinding(ctx context.Context, gh *github.Client, o ReleaseOptions, tagC
 	}
 	d.Add(c)
 	return nil
+}
+
+// rule names the policy rule that decided a check: the repository's
+// effective policy's, or "default" when the caller gave none (flags).
+func (o ReleaseOptions) rule(f func(*policy.Effective) string) string {
+	if o.Rules == nil {
+		return ""
+	}
+	return f(o.Rules)
+}
+
+// checkSourceRef checks the provenance's source ref against the policy's
+// source_refs patterns. A refusal says which policy line would accept it.
+func checkSourceRef(o ReleaseOptions, ref string, d *policy.Decision) {
+	c := policy.Check{Name: "source-ref", Expected: strings.Join(o.SourceRefs, " or "), Actual: ref,
+		Rule: o.rule(func(e *policy.Effective) string { return e.SourceRefs.Rule("source_refs") })}
+	allowed := false
+	for _, p := range o.SourceRefs {
+		if ok, err := path.Match(p, ref); err == nil && ok {
+			allowed = true
+		}
+	}
+	if allowed {
+		c.Outcome, c.Reason = policy.Pass, "the build's source ref is one the policy allows"
+	} else {
+		c.Outcome = policy.Fail
+		c.Reason = fmt.Sprintf("the build's source ref %s is not one of %s", ref, strings.Join(o.SourceRefs, ", "))
+		c.Hint = fmt.Sprintf("source_refs = [%q] in the repository's policy table would accept it, if that is how the project builds releases", ref)
+	}
+	d.Add(c)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/pkgtest"
 	"github.com/pipguard/pipguard/pep610"
+	"github.com/pipguard/pipguard/policy"
 )
 
 // preinstall installs wheels into the venv with plain pip, as a user's
@@ -290,8 +291,9 @@ func TestTagMovedBetweenListings(t *testing.T) {
 // attested build is of another commit, so the combination is refused.
 func TestFromGitWithCommitDistanceRefused(t *testing.T) {
 	_, err := Install(context.Background(), Config{}, InstallOptions{Requirements: []string{"x @ git+https://github.com/o/r.git@v1"}, From: FromGit, MaxCommitDistance: 1})
-	var re *RefusedError
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "no attestation covers") || !strings.Contains(re.Hint(), "--from release") {
+	var pe *policy.Error
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), `install_from = "git" (flag --from) with max_commit_distance = 1 (flag --max-commit-distance) would install the tag's commit, which no attestation covers`) ||
+		!strings.Contains(pe.Hint(), `install_from = "release"`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -28,6 +28,10 @@ type Check struct {
 	Actual   string  `json:"actual,omitempty"`
 	Reason   string  `json:"reason,omitempty"`
 	Hint     string  `json:"hint,omitempty"`
+	// Rule names the policy rule that decided the check, e.g.
+	// `repo "o/r" (pyproject.toml:12): max_commit_distance = 1`, "default",
+	// "flag --require-sbom".
+	Rule string `json:"rule,omitempty"`
 }
 
 // Verdict is the overall decision.

@@ -11,6 +11,7 @@ import (
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/policy"
 )
 
 // Exit codes, as documented in the README.
@@ -51,6 +52,7 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*installer.NotGitError]},
 	{exitUsage, labelError, is[*attest.PolicyError]},
 	{exitUsage, labelError, is[*reqfile.Error]},
+	{exitUsage, "policy error", is[*policy.Error]},
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},

@@ -14,6 +14,7 @@ import (
 	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/policy"
 )
 
 // Every error type the library returns maps to the exit code the README
@@ -41,6 +42,7 @@ func TestExitCodes(t *testing.T) {
 		{&github.UnavailableError{Err: errors.New("x")}, 7},
 		{&pip.InterpreterError{}, 2},
 		{&pip.OptionsError{}, 3},
+		{&policy.Error{}, 2},
 		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGINT}}, 130},
 		{&installer.InterruptedError{Cause: &signalError{sig: syscall.SIGTERM}}, 143},
 		{&installer.InterruptedError{Cause: context.DeadlineExceeded}, 130},
