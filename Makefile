@@ -17,6 +17,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./installer/sums
 	go test -run '^$$' -fuzz '^FuzzParseAttestationsPage$$' -fuzztime $(FUZZTIME) ./installer/github
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pep610
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policy
 
 # Benchmarks named in the issues; figures are reported in the README.
 bench:

@@ -516,7 +516,7 @@ func checkBinding(ctx context.Context, gh *github.Client, o ReleaseOptions, tagC
 	case cmp.Status == "ahead":
 		c.Outcome = policy.Fail
 		c.Reason = fmt.Sprintf("the build's commit %s is %d commit(s) before the tag's commit %s", built, cmp.AheadBy, tagCommit)
-		c.Hint = fmt.Sprintf("--max-commit-distance %d would accept it (the project tags a commit after the one it builds)", cmp.AheadBy)
+		c.Hint = fmt.Sprintf("max_commit_distance = %d in the repository's policy table (or --max-commit-distance %d) would accept it (the project tags a commit after the one it builds)", cmp.AheadBy, cmp.AheadBy)
 	default:
 		c.Outcome = policy.Fail
 		c.Reason = fmt.Sprintf("the build's commit %s is not an ancestor of the tag's commit %s (%s)", built, tagCommit, cmp.Status)

@@ -203,10 +203,10 @@ func TestBuildOneCommitBeforeTheTag(t *testing.T) {
 		return err
 	}
 	var re *ReleaseError
-	if err := verify("", 0); !errors.As(err, &re) || !strings.Contains(re.Hint(), "--source-ref refs/heads/main would accept it") {
+	if err := verify("", 0); !errors.As(err, &re) || !strings.Contains(re.Hint(), "(or --source-ref refs/heads/main) would accept it") {
 		t.Fatalf("default: %v (hint %q)", err, re.Hint())
 	}
-	if err := verify("refs/heads/main", 0); !errors.As(err, &re) || !strings.Contains(re.Error(), "is 1 commit(s) before the tag's commit") || re.Hint() != "--max-commit-distance 1 would accept it (the project tags a commit after the one it builds)" {
+	if err := verify("refs/heads/main", 0); !errors.As(err, &re) || !strings.Contains(re.Error(), "is 1 commit(s) before the tag's commit") || re.Hint() != "max_commit_distance = 1 in the repository's policy table (or --max-commit-distance 1) would accept it (the project tags a commit after the one it builds)" {
 		t.Fatalf("distance 0: %v (hint %q)", err, re.Hint())
 	}
 	if err := verify("refs/heads/main", 1); err != nil {

@@ -57,6 +57,7 @@ func newApp(e *env) *cli.App {
 			installCommand(e),
 			resolveCommand(e),
 			verifyCommand(e),
+			policyCommand(e),
 			versionCommand(e),
 		},
 	}
@@ -77,6 +78,7 @@ func commonFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every check made"},
 		&cli.StringFlag{Name: "github-url", Value: installer.DefaultGitHubURL, Usage: "GitHub or GitHub Enterprise Server `URL`; the token is sent to this host only"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time limit for each remote operation"},
+		&cli.StringFlag{Name: "policy", Usage: "policy `FILE` (default: [tool.pipguard] in the nearest pyproject.toml, else ./pipguard.toml)"},
 	}
 }
 

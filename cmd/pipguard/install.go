@@ -86,21 +86,27 @@ func installCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			pol := policyFromFlags(cCtx)
-			pol.Tag = ""
+			pol, err := e.policy(cCtx)
+			if err != nil {
+				return err
+			}
 			out := e.stderr // pip's chatter goes to stderr; stdout carries results
 			if cCtx.String("format") == "json" || cCtx.Bool("quiet") {
 				out = io.Discard
 			}
 			rep, ierr := installer.Install(cCtx.Context, e.config(cCtx), installer.InstallOptions{
 				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
-				Python: py, From: from, DryRun: cCtx.Bool("dry-run"),
-				AllowSdist: cCtx.Bool("allow-sdist"), AllowDirect: cCtx.Bool("allow-direct"), AllowSourceBuilds: cCtx.Bool("allow-source-builds"),
-				Policy: pol, MaxCommitDistance: cCtx.Int("max-commit-distance"), RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
+				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol,
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
 			})
 			if rep == nil {
 				return ierr
+			}
+			for _, g := range rep.Guarded {
+				if g.Pinned {
+					fmt.Fprintf(e.stderr, "pipguard: warning: %s is pinned to commit %s but not verified: no attested release vouches for it (%s)\n",
+						g.Name, g.Resolution.Commit, g.Policy.Verify.Rule("verify"))
+				}
 			}
 			switch {
 			case cCtx.String("format") == "json":
@@ -135,13 +141,19 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 		switch {
 		case g.Skipped != "":
 			fmt.Fprintf(w, "skipped  %s: %s\n", g.Requirement, g.Skipped)
+		case g.Pinned:
+			fmt.Fprintf(w, "pinned   %s %s -> %s (pinned, not verified: %s)\n", g.Name, g.Tag, g.Resolution.Commit, g.Policy.Verify.Rule("verify"))
 		case g.PipRequirement != "":
 			fmt.Fprintf(w, "verified %s %s -> %s\n", g.Name, g.Tag, g.Resolution.Commit)
 			fmt.Fprintf(w, "         %s sha256:%s (%s)\n", g.Asset, g.SHA256, g.AssetReason)
 			if verbose && g.Release != nil {
 				for _, a := range g.Release.Assets {
 					for _, c := range a.Decision.Checks {
-						fmt.Fprintf(w, "         %-11s %-20s %s\n", c.Outcome, c.Name, firstNonEmpty(c.Reason, c.Actual))
+						rule := ""
+						if c.Rule != "" {
+							rule = " [" + c.Rule + "]"
+						}
+						fmt.Fprintf(w, "         %-11s %-20s %s%s\n", c.Outcome, c.Name, firstNonEmpty(c.Reason, c.Actual), rule)
 					}
 				}
 			}

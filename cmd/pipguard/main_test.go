@@ -76,6 +76,7 @@ func TestScripts(t *testing.T) {
 			"stallindex": cmdStallindex,
 			"waitfor":    cmdWaitfor,
 			"sigproc":    cmdSigproc,
+			"mkproject":  cmdMkproject,
 		},
 	})
 }
@@ -384,4 +385,18 @@ func cmdSigproc(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	ts.Fatalf("no pipguard process with %q in its command line", args[1])
+}
+
+// mkproject DIR NAME VERSION: a git repository holding a buildable Python
+// project (in-tree PEP 517 backend), committed and tagged vVERSION, with no
+// release anywhere: what verify = "pin" is for.
+func cmdMkproject(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: mkproject DIR NAME VERSION")
+	}
+	r := gittest.NewRepo(tsTB{ts}, ts.MkAbs(args[0]))
+	ts.Check(pkgtest.Project{Name: args[1], Version: args[2]}.WriteSource(r.Dir))
+	r.Git("add", "-A")
+	r.Commit("release " + args[2])
+	r.Tag("v" + args[2])
 }

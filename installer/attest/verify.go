@@ -399,7 +399,7 @@ func (v *Verifier) checkWorkflow(d *policy.Decision, id *Identity) {
 	}
 	if p.SourceRef != "" {
 		field(d, "source-ref", "SourceRepositoryRef", p.SourceRef, id.SourceRepositoryRef, false,
-			"--source-ref "+id.SourceRepositoryRef+" would accept it, if that is how the project builds releases")
+			"source_refs = [\""+id.SourceRepositoryRef+"\"] in the repository's policy table (or --source-ref "+id.SourceRepositoryRef+") would accept it, if that is how the project builds releases")
 	} else {
 		d.Add(policy.Check{Name: "source-ref", Outcome: policy.NotChecked, Actual: id.SourceRepositoryRef})
 	}

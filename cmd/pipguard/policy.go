@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/pipguard/pipguard/policy"
+	"github.com/urfave/cli/v2"
+)
+
+// policy is the effective policy for a command: --policy FILE, else the
+// file found from the working directory, else the defaults, with the
+// command's flags on top. This is the one place flags become policy.
+func (e *env) policy(cCtx *cli.Context) (*policy.Policy, error) {
+	path := cCtx.String("policy")
+	if path == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if path, err = policy.Find(wd); err != nil {
+			return nil, err
+		}
+	}
+	p := policy.Default()
+	if path != "" {
+		var err error
+		if p, err = policy.Load(path); err != nil {
+			return nil, err
+		}
+	}
+	var f policy.Flags
+	str := func(name string) *string {
+		if !cCtx.IsSet(name) {
+			return nil
+		}
+		v := cCtx.String(name)
+		return &v
+	}
+	boolean := func(name string) *bool {
+		if !cCtx.IsSet(name) {
+			return nil
+		}
+		v := cCtx.Bool(name)
+		return &v
+	}
+	f.SignerWorkflow, f.SignerRepo = str("signer-workflow"), str("signer-repo")
+	if ref := str("source-ref"); ref != nil {
+		f.SourceRefs = []string{*ref}
+	}
+	if cCtx.IsSet("max-commit-distance") {
+		n := cCtx.Int("max-commit-distance")
+		f.MaxCommitDistance = &n
+	}
+	f.DenySelfHosted, f.RequireSBOM, f.RequireRelease = boolean("deny-self-hosted-runners"), boolean("require-sbom"), boolean("require-release-attestation")
+	f.InstallFrom = str("from")
+	f.AllowSdist, f.AllowSourceBuilds = boolean("allow-sdist"), boolean("allow-source-builds")
+	return p.WithFlags(f)
+}
+
+func policyCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "policy",
+		Usage:     "show the effective policy and where each value came from",
+		ArgsUsage: "show",
+		Description: `pipguard policy show prints the policy pipguard would apply here: the file
+   (--policy FILE, else [tool.pipguard] in the nearest pyproject.toml upward from
+   the working directory, else pipguard.toml there), its global keys and each
+   [[tool.pipguard.repo]] table, with flags on top, each value with the rule
+   that set it. --format json prints the same data.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "signer-workflow", Usage: "as for install"},
+			&cli.StringFlag{Name: "signer-repo", Usage: "as for install"},
+			&cli.StringFlag{Name: "source-ref", Usage: "as for install"},
+			&cli.BoolFlag{Name: "deny-self-hosted-runners", Usage: "as for install"},
+			&cli.IntFlag{Name: "max-commit-distance", Usage: "as for install"},
+			&cli.BoolFlag{Name: "require-sbom", Usage: "as for install"},
+			&cli.BoolFlag{Name: "require-release-attestation", Usage: "as for install"},
+			&cli.StringFlag{Name: "from", Usage: "as for install"},
+			&cli.BoolFlag{Name: "allow-sdist", Usage: "as for install"},
+			&cli.BoolFlag{Name: "allow-source-builds", Usage: "as for install"},
+		},
+		Action: func(cCtx *cli.Context) error {
+			if cCtx.Args().Len() != 1 || cCtx.Args().First() != "show" {
+				return usagef("usage: pipguard policy show [--policy FILE] [--format json]")
+			}
+			p, err := e.policy(cCtx)
+			if err != nil {
+				return err
+			}
+			type repo struct {
+				policy.RepoRules
+				Effective policy.Rules `json:"effective"`
+			}
+			out := struct {
+				Schema string `json:"schema"`
+				*policy.Policy
+				Repos []repo `json:"repos"`
+			}{Schema: "pipguard.policy/v1", Policy: p, Repos: []repo{}}
+			for _, r := range p.Repos {
+				out.Repos = append(out.Repos, repo{RepoRules: r, Effective: p.For(r.Match).Rules})
+			}
+			if cCtx.String("format") == "json" {
+				return e.writeJSON(out)
+			}
+			renderPolicy(e.stdout, p)
+			return nil
+		},
+	}
+}
+
+// ruleKeys are the rules in the order they are shown, by their TOML keys.
+var ruleKeys = []string{"verify", "signer_workflow", "signer_repo", "source_refs", "max_commit_distance", "runner", "require", "install_from", "allow_sdist", "allow_source_builds"}
+
+// ruleValues returns the rules' values by TOML key, through their JSON
+// names (the same words).
+func ruleValues(r policy.Rules) map[string][2]string {
+	out := map[string][2]string{}
+	v := reflect.ValueOf(r)
+	for i := 0; i < v.NumField(); i++ {
+		key := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
+		f := v.Field(i)
+		val := f.FieldByName("V").Interface()
+		shown := fmt.Sprint(val)
+		switch x := val.(type) {
+		case string:
+			shown = fmt.Sprintf("%q", x)
+		case []string:
+			q := make([]string, len(x))
+			for j, s := range x {
+				q[j] = fmt.Sprintf("%q", s)
+			}
+			shown = "[" + strings.Join(q, ", ") + "]"
+		}
+		out[key] = [2]string{shown, f.FieldByName("From").String()}
+	}
+	return out
+}
+
+func renderPolicy(w io.Writer, p *policy.Policy) {
+	file := p.File
+	if file == "" {
+		file = "none (defaults)"
+	}
+	fmt.Fprintf(w, "policy file: %s\n\nglobal:\n", file)
+	show := func(r policy.Rules) {
+		vals := ruleValues(r)
+		for _, k := range ruleKeys {
+			fmt.Fprintf(w, "  %-20s %-40s %s\n", k, vals[k][0], vals[k][1])
+		}
+	}
+	show(p.Global)
+	fmt.Fprintf(w, "  %-20s %-40s %s\n", "index_pins", fmt.Sprintf("%q", p.IndexPins.V), p.IndexPins.From)
+	for _, r := range p.Repos {
+		fmt.Fprintf(w, "\nrepo %q (%s):\n", r.Match, r.Where)
+		show(p.For(r.Match).Rules)
+	}
+}
