@@ -140,6 +140,8 @@ type InstallReport struct {
 	PipMode string `json:"pip_mode,omitempty"`
 	// Timings says where the time went, per stage.
 	Timings []Timing `json:"timings"`
+	// Warnings are what the policy lets through but the user should see.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Timing is one stage's wall time.
@@ -225,6 +227,9 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err := checkPipOptions(entries, o); err != nil {
 		return nil, err
 	}
+	if err := checkOthers(entries, o, rep); err != nil {
+		return nil, err
+	}
 	var markers []string
 	for _, e := range entries {
 		if e.Constraint {
@@ -242,7 +247,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 
 	// The interpreter starts now and imports pip while Go verifies.
 	start := time.Now()
-	py, err := pip.Start(ctx, pip.Options{Python: o.Python, Output: o.Output, Markers: markers, Separate: o.SeparatePip, AllowSourceBuilds: o.AllowSourceBuilds})
+	py, err := pip.Start(ctx, pip.Options{Python: o.Python, Output: o.Output, Markers: markers, Separate: o.SeparatePip, AllowSourceBuilds: o.AllowSourceBuilds, Indexes: o.Rules.Indexes.V})
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +281,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, interrupted(ctx, "pip's resolution", err, nil)
 	}
 	rep.timed("pip resolve (dry run)", start)
-	if err := checkPlan(plan, rep, o.AllowDirect); err != nil {
+	if err := checkPlan(plan, rep, func(u string) bool { return o.AllowDirect || directAllowed(o.Rules, cfg.tokenHost(), u) }); err != nil {
 		return rep, err
 	}
 	lk, err := buildLock(plan, rep, info)
@@ -777,7 +782,7 @@ func writeRequirements(dir string, entries []reqfile.Entry, gs []*Guarded) (stri
 
 // checkPlan refuses any direct reference pip would install that pipguard
 // did not verify, naming what requires it.
-func checkPlan(plan *pip.Report, rep *InstallReport, allowDirect bool) error {
+func checkPlan(plan *pip.Report, rep *InstallReport, allowDirect func(url string) bool) error {
 	ours := map[string]*Guarded{}
 	for _, g := range rep.Guarded {
 		if g.PipRequirement != "" {
@@ -791,7 +796,7 @@ func checkPlan(plan *pip.Report, rep *InstallReport, allowDirect bool) error {
 		g := ours[pep610.Normalize(name)]
 		p.Guarded = g != nil && it.IsDirect && sameDownload(it, g)
 		rep.Plan = append(rep.Plan, p)
-		if it.IsDirect && !p.Guarded && !allowDirect {
+		if it.IsDirect && !p.Guarded && !allowDirect(it.DownloadInfo.URL) {
 			reasons = append(reasons, fmt.Sprintf("pip would install %s %s from %s, which pipguard did not verify%s", name, p.Version, p.URL, requiredBy(plan, name)))
 		}
 		if g != nil && !p.Guarded {
@@ -799,7 +804,7 @@ func checkPlan(plan *pip.Report, rep *InstallReport, allowDirect bool) error {
 		}
 	}
 	if len(reasons) > 0 {
-		return &RefusedError{Reasons: reasons, Fix: "pin that dependency through a verified release, or pass --allow-direct if you accept it unverified"}
+		return &RefusedError{Reasons: reasons, Fix: "pin that dependency through a verified release, or list it in the policy's allow_direct (or pass --allow-direct) if you accept it unverified"}
 	}
 	return nil
 }

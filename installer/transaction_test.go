@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -471,5 +472,76 @@ func TestSupportedPipVersions(t *testing.T) {
 				t.Errorf("pip %s (want %s) ran %s: %+v", rep.Pip, want, rep.PipMode, rep.Installed)
 			}
 		})
+	}
+}
+
+func mustPolicy(t *testing.T, toml string) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse("pipguard.toml", []byte(toml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The policy's rules for everything else pip installs: index requirements
+// pinned with ==, only the package sources it lists (also from pip's own
+// configuration), and the unverified direct references it allows.
+func TestPolicyForEverythingElse(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	ix := pkgtest.NewIndex(t)
+	ix.Add(pkgtest.Project{Name: "plain", Version: "1.0"})
+	before := pkgtest.Snapshot(w.site)
+	args := []string{"--index-url", ix.SimpleURL()}
+	// This machine's environment may name a find-links directory of its
+	// own, which the policy below would (rightly) refuse.
+	t.Setenv("PIP_FIND_LINKS", "")
+	os.Unsetenv("PIP_FIND_LINKS")
+
+	_, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain>=1"}, PipArgs: args, Rules: mustPolicy(t, `index_pins = "require"`)})
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), `argument 2: plain>=1 is not pinned with == (policy pipguard.toml top level: index_pins = "require")`) {
+		t.Errorf("index_pins: err = %v", err)
+	}
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain>=1"}, PipArgs: args, DryRun: true, Rules: mustPolicy(t, `index_pins = "warn"`)})
+	if err != nil || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "plain>=1 is not pinned") {
+		t.Errorf("index_pins warn: %v %v", err, rep.Warnings)
+	}
+
+	only := mustPolicy(t, fmt.Sprintf("indexes = [%q]", ix.SimpleURL()))
+	_, err = w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: append(args, "--extra-index-url", "https://evil.example/simple"), Rules: only})
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "pip argument: --extra-index-url https://evil.example/simple is not a package source the policy allows") {
+		t.Errorf("indexes, argument: err = %v", err)
+	}
+	t.Setenv("PIP_EXTRA_INDEX_URL", "https://evil.example/simple")
+	_, err = w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: args, Rules: only})
+	var oe *pip.OptionsError
+	if !errors.As(err, &oe) || !strings.Contains(err.Error(), "pip would use the package source https://evil.example/simple, which the policy's indexes do not list") {
+		t.Errorf("indexes, pip's environment: err = %v", err)
+	}
+	os.Unsetenv("PIP_EXTRA_INDEX_URL")
+	if pkgtest.Snapshot(w.site) != before {
+		t.Error("site-packages changed")
+	}
+	if _, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: args, Rules: only}); err != nil {
+		t.Errorf("an allowed index was refused: %v\n%s", err, w.out.String())
+	}
+}
+
+// allow_direct admits a named unverified git dependency, and only it.
+func TestPolicyAllowDirect(t *testing.T) {
+	w := newInstallWorld(t)
+	evil := w.gh.AddRepo("mallory", "evil")
+	w.gh.Publish(evil, githubtest.Publish{Project: pkgtest.Project{Name: "evil", Version: "0.1"}, Signer: w.signer})
+	w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.0.0",
+		Requires: []string{"evil @ git+" + w.gh.URL() + "/mallory/evil.git@v0.1"}}})
+	_, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, DryRun: true, Rules: mustPolicy(t, `allow_direct = ["mallory/other"]`)})
+	if err == nil || !strings.Contains(err.Error(), "pip would install evil 0.1") {
+		t.Errorf("err = %v", err)
+	}
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}, DryRun: true, Rules: mustPolicy(t, `allow_direct = ["mallory/*"]`)})
+	if err != nil || len(rep.Plan) != 2 {
+		t.Errorf("%v %+v", err, rep)
 	}
 }

@@ -102,6 +102,9 @@ func installCommand(e *env) *cli.Command {
 			if rep == nil {
 				return ierr
 			}
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(e.stderr, "pipguard: warning: %s\n", w)
+			}
 			for _, g := range rep.Guarded {
 				if g.Pinned {
 					fmt.Fprintf(e.stderr, "pipguard: warning: %s is pinned to commit %s but not verified: no attested release vouches for it (%s)\n",

@@ -101,6 +101,13 @@ def check(args, expect):
     want("--ignore-installed", bool(options.ignore_installed), False)
     want("--dry-run", bool(options.dry_run), expect["dry_run"])
     want("--report", options.json_report_file, expect["report"])
+    allowed = expect.get("indexes")
+    if allowed is not None:
+        allowed = {a.rstrip("/") for a in allowed}
+        sources = [] if options.no_index else [options.index_url] + list(options.extra_index_urls or [])
+        for u in sources + list(options.find_links or []):
+            if u.rstrip("/") not in allowed:
+                wrong.append("pip would use the package source %s, which the policy's indexes do not list" % u)
     if not expect["allow_source_builds"]:
         fc = options.format_control
         want("--no-binary", sorted(fc.no_binary), [])

@@ -30,6 +30,9 @@ type Options struct {
 	// AllowSourceBuilds lets pip's options build from source (--no-binary,
 	// --global-option, ...); otherwise they must keep --only-binary :all:.
 	AllowSourceBuilds bool
+	// Indexes, when not nil, are the only index URLs and find-links pip's
+	// options may name (its configuration included).
+	Indexes []string
 	// Grace is how long pip is given to stop after it is interrupted
 	// before it is killed; zero means 10 seconds.
 	Grace time.Duration
@@ -61,6 +64,7 @@ type Session struct {
 	waitErr  error
 
 	allowSourceBuilds bool
+	indexes           []string
 
 	// Mode is how the last pip command ran: "in-process" or "separate".
 	Mode string
@@ -105,7 +109,7 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 	newProcessGroup(cmd)
 	s := &Session{python: o.Python, cmd: cmd, req: reqW, tail: &tailBuffer{}, exited: make(chan struct{}), probed: make(chan struct{}),
 		marker: "pipguard-sync-" + hex.EncodeToString(nonce[:]), synced: make(chan struct{}, 1), outDone: make(chan struct{}),
-		allowSourceBuilds: o.AllowSourceBuilds}
+		allowSourceBuilds: o.AllowSourceBuilds, indexes: o.Indexes}
 	cmd.Cancel = func() error {
 		interruptGroup(cmd.Process)
 		go func() {
@@ -267,7 +271,7 @@ func (s *Session) Install(dir string, dryRun bool, reqFile string, args ...strin
 	default:
 	}
 	s.tail.reset()
-	expect := map[string]any{"requirements": []string{reqFile}, "dry_run": dryRun, "report": f.Name(), "allow_source_builds": s.allowSourceBuilds}
+	expect := map[string]any{"requirements": []string{reqFile}, "dry_run": dryRun, "report": f.Name(), "allow_source_builds": s.allowSourceBuilds, "indexes": s.indexes}
 	if err := s.send(map[string]any{"args": full, "expect": expect}); err != nil {
 		return nil, s.died("pip install", err)
 	}
