@@ -55,6 +55,8 @@ type InstallOptions struct {
 	// code (and their build requirements, which pip's report does not
 	// show). Off by default: pip gets --only-binary :all:.
 	AllowSourceBuilds bool
+	// Version is pipguard's version, recorded in receipts.
+	Version string
 	// SeparatePip runs each pip command as its own process instead of
 	// driving pip in one interpreter (slower; what an unsupported pip gets).
 	SeparatePip bool
@@ -281,7 +283,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, interrupted(ctx, "pip's resolution", err, nil)
 	}
 	rep.timed("pip resolve (dry run)", start)
-	if err := checkPlan(plan, rep, func(u string) bool { return o.AllowDirect || directAllowed(o.Rules, cfg.tokenHost(), u) }); err != nil {
+	if err := checkPlan(plan, rep, func(u string) bool { return o.AllowDirect || DirectAllowed(o.Rules, cfg.tokenHost(), u) }); err != nil {
 		return rep, err
 	}
 	lk, err := buildLock(plan, rep, info)

@@ -2,6 +2,9 @@ package installer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/pep610"
@@ -237,7 +241,7 @@ func installLocked(ctx context.Context, py *pip.Session, dir string, entries []r
 	if len(reasons) > 0 {
 		return &AuditError{Reasons: reasons}
 	}
-	return nil
+	return writeReceipts(info, lk, o)
 }
 
 // compareLock compares what pip reports it installed with the lock: the
@@ -271,4 +275,64 @@ func compareLock(items []Locked, done []pip.InstallItem) []string {
 		reasons = append(reasons, fmt.Sprintf("pip installed %s %s from %s, which is not in the lock", it.Metadata.Name, it.Metadata.Version, pep610.StripCredentials(it.DownloadInfo.URL)))
 	}
 	return reasons
+}
+
+// writeReceipts records, in each verified (or pinned) distribution's
+// .dist-info, what was verified: pipguard audit ties the distribution to it
+// by digest or commit. The receipts are written inside the transaction, so
+// a rollback removes them with the distributions.
+func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
+	pol, _ := json.Marshal(o.Rules)
+	sum := sha256.Sum256(pol)
+	version := o.Version
+	if version == "" {
+		version = "devel"
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, it := range lk.items {
+		g := it.guarded
+		if it.Source != SourceVerified || g == nil {
+			continue
+		}
+		dists := findDist(info, g.Name)
+		if len(dists) != 1 {
+			return fmt.Errorf("writing the receipt: %d distributions named %s", len(dists), g.Name)
+		}
+		r := pep610.Receipt{Requirement: g.Requirement, Name: dists[0].Name, Version: dists[0].Version, Repository: g.req.VCS.RepoURL(),
+			Tag: g.Tag, Commit: g.Resolution.Commit, From: string(g.from), Pinned: g.Pinned,
+			PolicySHA256: hex.EncodeToString(sum[:]), Pipguard: version, InstalledAt: now}
+		if g.from == FromRelease {
+			r.Asset, r.SHA256 = g.Asset, g.SHA256
+		}
+		if g.Release != nil {
+			r.RepositoryID = g.Release.RepositoryID
+			if a := g.Release.Asset(g.Asset); a != nil {
+				for _, rep := range []*attest.Report{a.Provenance, a.SBOM, a.ReleaseAttestation} {
+					if rep == nil || rep.Accepted < 0 {
+						continue
+					}
+					b := rep.Bundles[rep.Accepted]
+					at := pep610.Attestation{PredicateType: b.PredicateType}
+					if b.Identity != nil {
+						at.Signer = firstOf(b.Identity.BuildSignerURI, b.Identity.SAN)
+						at.SourceRef, at.SourceDigest = b.Identity.SourceRepositoryRef, b.Identity.SourceRepositoryDigest
+					}
+					r.Attestations = append(r.Attestations, at)
+				}
+			}
+		}
+		if err := dists[0].WriteReceipt(r); err != nil {
+			return fmt.Errorf("writing the receipt of %s: %w", g.Name, err)
+		}
+	}
+	return nil
+}
+
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

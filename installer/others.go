@@ -90,10 +90,10 @@ func sourceAllowed(allowed []string, value string) bool {
 	return false
 }
 
-// directAllowed says whether the policy's allow_direct admits an
+// DirectAllowed says whether the policy's allow_direct admits an
 // unverified direct reference: OWNER/REPO or OWNER/* on the GitHub host,
 // or a URL prefix.
-func directAllowed(pol *policy.Policy, githubHost, rawURL string) bool {
+func DirectAllowed(pol *policy.Policy, githubHost, rawURL string) bool {
 	u, err := url.Parse(rawURL)
 	for _, a := range pol.AllowDirect.V {
 		if strings.Contains(a, "://") {

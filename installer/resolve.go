@@ -36,6 +36,9 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// GitHubHost is the configured GitHub's host (host:port).
+func (c Config) GitHubHost() string { return c.tokenHost() }
+
 // tokenHost is the host the token may be sent to.
 func (c Config) tokenHost() string {
 	u, err := url.Parse(c.GitHubURL)

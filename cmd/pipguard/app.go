@@ -57,6 +57,7 @@ func newApp(e *env) *cli.App {
 			installCommand(e),
 			resolveCommand(e),
 			verifyCommand(e),
+			auditCommand(e),
 			policyCommand(e),
 			versionCommand(e),
 		},
@@ -84,10 +85,11 @@ func commonFlags() []cli.Flag {
 
 // checkCommon validates the common flags; every command's Before.
 func checkCommon(cCtx *cli.Context) error {
-	switch cCtx.String("format") {
-	case "text", "json":
+	switch f := cCtx.String("format"); {
+	case f == "text", f == "json":
+	case f == "sarif" && cCtx.Command.Name == "audit":
 	default:
-		return usagef("--format must be text or json, not %q", cCtx.String("format"))
+		return usagef("--format must be text or json (or sarif for audit), not %q", f)
 	}
 	if _, err := githubURL(cCtx.String("github-url")); err != nil {
 		return err

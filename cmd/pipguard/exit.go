@@ -58,6 +58,7 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*pip.InterpreterError]},
 	{exitRefused, labelRefused, is[*pip.OptionsError]},
 	{exitPip, "pip failed", is[*pip.Error]},
+	{exitAudit, "audit failed", is[*auditFailed]},
 	{exitAudit, "audit failed", is[*installer.AuditError]},
 	{exitVerify, labelVerify, is[*attest.Error]},
 	{exitVerify, labelVerify, is[*installer.ReleaseError]},

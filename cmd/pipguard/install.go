@@ -96,7 +96,7 @@ func installCommand(e *env) *cli.Command {
 			}
 			rep, ierr := installer.Install(cCtx.Context, e.config(cCtx), installer.InstallOptions{
 				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
-				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol,
+				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol, Version: pipguardVersion(),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
 			})
 			if rep == nil {

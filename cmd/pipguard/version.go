@@ -18,13 +18,7 @@ func versionCommand(e *env) *cli.Command {
 		Name:  "version",
 		Usage: "print pipguard's version",
 		Action: func(cCtx *cli.Context) error {
-			v := version
-			if v == "" {
-				v = "(devel)"
-				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-					v = bi.Main.Version
-				}
-			}
+			v := pipguardVersion()
 			if cCtx.String("format") == "json" {
 				return json.NewEncoder(e.stdout).Encode(map[string]string{
 					"schema": "pipguard.version/v1", "version": v, "go": runtime.Version(),
@@ -34,4 +28,16 @@ func versionCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// pipguardVersion is the stamped version, else the module's, else
+// "(devel)".
+func pipguardVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

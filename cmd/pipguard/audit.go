@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/envaudit"
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/urfave/cli/v2"
+)
+
+// auditFailed is findings at or above --fail-on: exit 6.
+type auditFailed struct {
+	worst envaudit.Severity
+	n     int
+}
+
+func (e *auditFailed) Error() string {
+	return fmt.Sprintf("%d finding(s) at or above %s", e.n, e.worst)
+}
+
+func (e *auditFailed) Hint() string {
+	return "each finding above says what to do; --fail-on sets the severity that fails the check"
+}
+
+func auditCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "audit",
+		Usage:     "check a whole environment before deploy",
+		ArgsUsage: "[--python PY | --path SITE_PACKAGES]...",
+		Description: `Reads every installed distribution (METADATA, INSTALLER, direct_url.json,
+   pipguard's receipt) in Go, without running the environment's Python, and
+   reports: git installs of a missing ref or a commit that is not a full SHA,
+   archives without a hash, local and editable installs, hosts the policy does
+   not allow, malformed direct_url.json, receipts that no longer match, and
+   direct-URL or VCS installs that no verified release vouches for.
+
+   Exit 0 clean, 6 when a finding is at or above --fail-on (default error).
+
+   Examples:
+     pipguard audit                                # $VIRTUAL_ENV
+     pipguard audit --python /app/.venv/bin/python --format sarif > pipguard.sarif
+     pipguard audit --path /usr/lib/python3/dist-packages --fail-on warning`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`; only locates its site-packages, never runs it (repeatable)"},
+			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR` (repeatable)"},
+			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: info, warning or error"},
+		},
+		Action: func(cCtx *cli.Context) error {
+			failOn, err := envaudit.ParseSeverity(cCtx.String("fail-on"))
+			if err != nil {
+				return usagef("--fail-on: %v", err)
+			}
+			sites := cCtx.StringSlice("path")
+			pythons := cCtx.StringSlice("python")
+			if len(sites) == 0 && len(pythons) == 0 {
+				pythons = []string{pip.Default(e.getenv)}
+			}
+			for _, py := range pythons {
+				s, err := sitePackagesOf(py)
+				if err != nil {
+					return err
+				}
+				sites = append(sites, s...)
+			}
+			pol, err := e.policy(cCtx)
+			if err != nil {
+				return err
+			}
+			cfg := e.config(cCtx)
+			host := cfg.GitHubHost()
+			rep, err := envaudit.Audit(sites, envaudit.Options{GitHubHost: host, AllowDirect: func(u string) bool {
+				return installer.DirectAllowed(pol, host, u)
+			}})
+			if err != nil {
+				return err
+			}
+			switch cCtx.String("format") {
+			case "json":
+				err = e.writeJSON(rep)
+			case "sarif":
+				err = e.writeJSON(rep.SARIF(pipguardVersion()))
+			default:
+				if !cCtx.Bool("quiet") {
+					renderAudit(e.stdout, rep)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, f := range rep.Findings {
+				if f.Severity.Rank() >= failOn.Rank() {
+					n++
+				}
+			}
+			if n > 0 {
+				return &auditFailed{worst: failOn, n: n}
+			}
+			return nil
+		},
+	}
+}
+
+// sitePackagesOf locates a virtual environment's site-packages from its
+// interpreter's path, without running it (the environment's code could
+// lie): PY's environment is the directory above bin/ holding pyvenv.cfg.
+func sitePackagesOf(py string) ([]string, error) {
+	abs, err := filepath.Abs(py)
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Dir(filepath.Dir(abs))
+	if _, err := os.Stat(filepath.Join(root, "pyvenv.cfg")); err != nil {
+		return nil, usagef("%s is not a virtual environment's interpreter (no %s); pass --path SITE_PACKAGES: pipguard audit never runs the interpreter", py, filepath.Join(root, "pyvenv.cfg"))
+	}
+	sites, _ := filepath.Glob(filepath.Join(root, "lib*", "python3*", "site-packages"))
+	if len(sites) == 0 {
+		return nil, usagef("no site-packages under %s; pass --path SITE_PACKAGES", root)
+	}
+	return sites, nil
+}
+
+func renderAudit(w io.Writer, rep *envaudit.Report) {
+	if len(rep.Findings) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "DISTRIBUTION\tVERSION\tSEVERITY\tRULE\tFINDING")
+		for _, f := range rep.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Dist, f.Version, f.Severity, f.Rule, f.Message)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%d distributions, %d verified by pipguard; %d errors, %d warnings, %d notes\n",
+		rep.Distributions, rep.Verified, rep.Count(envaudit.Error), rep.Count(envaudit.Warning), rep.Count(envaudit.Info))
+}

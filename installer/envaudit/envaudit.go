@@ -1,0 +1,262 @@
+// Package envaudit is pipguard audit: it reads every distribution installed
+// in an environment's site-packages (METADATA name and version, INSTALLER,
+// direct_url.json, pipguard's receipt) and reports what a pre-deploy check
+// must not let through: VCS installs of a missing ref, archives without a
+// hash, local and editable
+// installs, hosts the policy does not allow, malformed direct_url.json,
+// receipts that no longer match, and direct-URL installs that no verified
+// release vouches for.
+//
+// What it trusts: nothing in the environment. It never runs the
+// environment's Python (its code could lie), reads files with size limits,
+// and judges direct_url.json with package pep610's strict parser.
+package envaudit
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pipguard/pipguard/pep610"
+)
+
+// Severity orders findings.
+type Severity string
+
+const (
+	Info    Severity = "info"
+	Warning Severity = "warning"
+	Error   Severity = "error"
+)
+
+// Rank orders severities: info < warning < error.
+func (s Severity) Rank() int {
+	switch s {
+	case Error:
+		return 3
+	case Warning:
+		return 2
+	case Info:
+		return 1
+	}
+	return 0
+}
+
+// ParseSeverity reads a --fail-on value.
+func ParseSeverity(s string) (Severity, error) {
+	switch Severity(s) {
+	case Info, Warning, Error:
+		return Severity(s), nil
+	}
+	return "", fmt.Errorf("%q is not info, warning or error", s)
+}
+
+// Rule is one kind of finding.
+type Rule struct {
+	ID          string   `json:"id"`
+	Severity    Severity `json:"severity"`
+	Description string   `json:"description"`
+	Hint        string   `json:"hint"`
+}
+
+// Rules are every rule the audit applies, by ID.
+var Rules = map[string]Rule{
+	"direct-url-invalid": {"direct-url-invalid", Error, "direct_url.json breaks the Direct URL Data Structure specification (PEP 610)", "reinstall the distribution; something wrote a record pip would not"},
+	"editable":           {"editable", Error, "an editable install: whatever is in that directory now runs", "install a pinned, verified release instead"},
+	"local-directory":    {"local-directory", Warning, "installed from a local directory: nothing ties it to a release", "install a pinned, verified release instead"},
+	"archive-no-hash":    {"archive-no-hash", Error, "an archive installed from a URL without a recorded hash", "install it with pipguard, or pin it with #sha256= or --hash"},
+	"vcs-no-ref":         {"vcs-no-ref", Error, "a git install without a ref: pip installed whatever the default branch was", "pin a tag or a full commit and reinstall with pipguard"},
+	"unverified-direct":  {"unverified-direct", Warning, "a direct-URL or VCS install that no pipguard receipt ties to a verified release", "install it with pipguard install, or allow it in the policy's allow_direct"},
+	"host-not-allowed":   {"host-not-allowed", Warning, "installed from a host that is neither the GitHub host nor in the policy's allow_direct", "install from the GitHub host, or allow the URL in the policy's allow_direct"},
+	"receipt-mismatch":   {"receipt-mismatch", Error, "pipguard's receipt no longer matches what is installed", "something changed the distribution after pipguard installed it: reinstall with pipguard and investigate"},
+	"pinned":             {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
+}
+
+// Finding is one rule broken by one distribution.
+type Finding struct {
+	Dist     string   `json:"distribution"`
+	Version  string   `json:"version"`
+	Path     string   `json:"path"`
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Hint     string   `json:"hint"`
+}
+
+// Options say what the environment is judged against.
+type Options struct {
+	// GitHubHost is the host verified releases come from.
+	GitHubHost string
+	// AllowDirect says whether an unverified direct reference is allowed
+	// (the policy's allow_direct).
+	AllowDirect func(rawURL string) bool
+}
+
+// Report is an environment's audit.
+type Report struct {
+	Schema        string    `json:"schema"`
+	Sites         []string  `json:"site_packages"`
+	Distributions int       `json:"distributions"`
+	Verified      int       `json:"verified"`
+	Findings      []Finding `json:"findings"`
+}
+
+// Worst is the highest severity found ("" when clean).
+func (r *Report) Worst() Severity {
+	var w Severity
+	for _, f := range r.Findings {
+		if f.Severity.Rank() > w.Rank() {
+			w = f.Severity
+		}
+	}
+	return w
+}
+
+// Count says how many findings have severity s.
+func (r *Report) Count(s Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Audit reads every distribution in sites (each directory once).
+func Audit(sites []string, o Options) (*Report, error) {
+	rep := &Report{Schema: "pipguard.audit/v1", Sites: unique(sites), Findings: []Finding{}}
+	var dists []pep610.Dist
+	for _, s := range rep.Sites {
+		ds, err := pep610.Installed(s)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", s, err)
+		}
+		dists = append(dists, ds...)
+	}
+	rep.Distributions = len(dists)
+	results := make([][]Finding, len(dists))
+	verified := make([]bool, len(dists))
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0)*2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				results[i], verified[i] = auditDist(dists[i], o)
+			}
+		}()
+	}
+	for i := range dists {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for i, fs := range results {
+		rep.Findings = append(rep.Findings, fs...)
+		if verified[i] {
+			rep.Verified++
+		}
+	}
+	sort.SliceStable(rep.Findings, func(i, j int) bool {
+		a, b := rep.Findings[i], rep.Findings[j]
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() > b.Severity.Rank()
+		}
+		return pep610.Normalize(a.Dist) < pep610.Normalize(b.Dist)
+	})
+	return rep, nil
+}
+
+func unique(dirs []string) []string {
+	var out []string
+	var infos []os.FileInfo
+next:
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		for i, o := range out {
+			if o == d || err == nil && infos[i] != nil && os.SameFile(infos[i], fi) {
+				continue next
+			}
+		}
+		out = append(out, d)
+		infos = append(infos, fi)
+	}
+	return out
+}
+
+// auditDist applies every rule to one distribution; verified says a
+// receipt ties it to a verified release.
+func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool) {
+	add := func(rule, msg string) {
+		r := Rules[rule]
+		out = append(out, Finding{Dist: d.Name, Version: d.Version, Path: d.Dir, Rule: rule, Severity: r.Severity, Message: msg, Hint: r.Hint})
+	}
+	du, err := d.DirectURL()
+	receipt, rerr := d.Receipt()
+	switch {
+	case errors.Is(err, pep610.ErrNoDirectURL):
+		if rerr == nil {
+			add("receipt-mismatch", "a receipt says pipguard installed it from "+receipt.Repository+", but it has no direct_url.json now")
+		}
+		return out, false // an index install
+	case err != nil:
+		add("direct-url-invalid", err.Error()) // a commit_id that is not a full SHA is one
+		return out, false
+	}
+	if rerr != nil && !errors.Is(rerr, pep610.ErrNoReceipt) {
+		add("receipt-mismatch", rerr.Error())
+		receipt = nil
+	}
+	switch {
+	case du.DirInfo != nil && du.DirInfo.Editable:
+		add("editable", "editable install of "+pep610.StripCredentials(du.URL))
+	case du.DirInfo != nil:
+		add("local-directory", "installed from "+pep610.StripCredentials(du.URL))
+	case du.ArchiveInfo != nil && du.ArchiveInfo.SHA256() == "" && du.ArchiveInfo.Hash == "" && len(du.ArchiveInfo.Hashes) == 0:
+		add("archive-no-hash", "installed from "+pep610.StripCredentials(du.URL)+" with no hash recorded")
+	case du.VCSInfo != nil:
+		if du.VCSInfo.RequestedRevision == "" {
+			add("vcs-no-ref", "installed from "+pep610.StripCredentials(du.URL)+" without a ref")
+		}
+	}
+	if receipt != nil {
+		var mism []pep610.Mismatch
+		switch {
+		case receipt.From == "git":
+			mism = pep610.CheckGit(du, receipt.Repository, receipt.Commit)
+		default:
+			mism = pep610.CheckArchive(du, receipt.SHA256)
+		}
+		if pep610.Normalize(receipt.Name) != pep610.Normalize(d.Name) || receipt.Version != d.Version {
+			mism = append(mism, pep610.Mismatch{Field: "name and version", Expected: receipt.Name + " " + receipt.Version, Actual: d.Name + " " + d.Version})
+		}
+		if len(mism) > 0 {
+			var parts []string
+			for _, m := range mism {
+				parts = append(parts, m.String())
+			}
+			add("receipt-mismatch", "the receipt says "+strings.Join(parts, "; "))
+			return out, false
+		}
+		if receipt.Pinned {
+			add("pinned", fmt.Sprintf("pinned to %s at %s, not verified", receipt.Repository, receipt.Commit))
+			return out, false
+		}
+		return out, true
+	}
+	allowed := o.AllowDirect != nil && o.AllowDirect(du.URL)
+	if u, err := url.Parse(du.URL); err == nil && u.Scheme != "file" && !strings.EqualFold(u.Host, o.GitHubHost) && !allowed {
+		add("host-not-allowed", "installed from "+pep610.StripCredentials(du.URL))
+	}
+	if !allowed && du.DirInfo == nil {
+		add("unverified-direct", "installed from "+pep610.StripCredentials(du.URL)+" with no pipguard receipt")
+	}
+	return out, false
+}

@@ -1,0 +1,165 @@
+package envaudit
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipguard/pipguard/pep610"
+)
+
+const sha = "0123456789abcdef0123456789abcdef01234567"
+
+var digest = strings.Repeat("ab", 32)
+
+// dist writes a .dist-info as pip would, with an optional direct_url.json
+// and receipt.
+func dist(t testing.TB, site, name, version, directURL string, receipt *pep610.Receipt) string {
+	t.Helper()
+	di := filepath.Join(site, name+"-"+version+".dist-info")
+	os.MkdirAll(di, 0o755)
+	os.WriteFile(filepath.Join(di, "METADATA"), []byte(fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n\n", name, version)), 0o644)
+	os.WriteFile(filepath.Join(di, "INSTALLER"), []byte("pip\n"), 0o644)
+	os.WriteFile(filepath.Join(di, "RECORD"), []byte(""), 0o644)
+	if directURL != "" {
+		os.WriteFile(filepath.Join(di, "direct_url.json"), []byte(directURL), 0o644)
+	}
+	if receipt != nil {
+		receipt.Name, receipt.Version = name, version
+		if err := (pep610.Dist{Dir: di, Name: name, Version: version}).WriteReceipt(*receipt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return di
+}
+
+// Every kind of install, and each rule, in one site-packages.
+func TestAuditRules(t *testing.T) {
+	site := t.TempDir()
+	gh := "https://github.com/acme/"
+	dist(t, site, "indexed", "1.0", "", nil)
+	dist(t, site, "verified", "1.0", `{"url": "file:///tmp/x/verified-1.0-py3-none-any.whl", "archive_info": {"hashes": {"sha256": "`+digest+`"}}}`,
+		&pep610.Receipt{Repository: gh + "verified", Commit: sha, From: "release", SHA256: digest, Asset: "verified-1.0-py3-none-any.whl"})
+	dist(t, site, "viagit", "2.0", `{"url": "`+gh+`viagit.git", "vcs_info": {"vcs": "git", "commit_id": "`+sha+`", "requested_revision": "v2.0"}}`,
+		&pep610.Receipt{Repository: gh + "viagit", Commit: sha, From: "git"})
+	dist(t, site, "pinnedtool", "0.5", `{"url": "https://gitlab.example.com/team/pinnedtool", "vcs_info": {"vcs": "git", "commit_id": "`+sha+`", "requested_revision": "v0.5"}}`,
+		&pep610.Receipt{Repository: "https://gitlab.example.com/team/pinnedtool", Commit: sha, From: "git", Pinned: true})
+	dist(t, site, "tampered", "1.0", `{"url": "file:///tmp/x/tampered.whl", "archive_info": {"hashes": {"sha256": "`+strings.Repeat("cd", 32)+`"}}}`,
+		&pep610.Receipt{Repository: gh + "tampered", Commit: sha, From: "release", SHA256: digest})
+	dist(t, site, "noref", "1.0", `{"url": "`+gh+`noref.git", "vcs_info": {"vcs": "git", "commit_id": "`+sha+`"}}`, nil)
+	dist(t, site, "branchy", "1.0", `{"url": "`+gh+`branchy.git", "vcs_info": {"vcs": "git", "commit_id": "`+sha+`", "requested_revision": "main"}}`, nil)
+	dist(t, site, "shortsha", "1.0", `{"url": "`+gh+`shortsha.git", "vcs_info": {"vcs": "git", "commit_id": "0123456", "requested_revision": "v1"}}`, nil)
+	dist(t, site, "editable", "0.1", `{"url": "file:///src/editable", "dir_info": {"editable": true}}`, nil)
+	dist(t, site, "localdir", "0.1", `{"url": "file:///src/localdir", "dir_info": {}}`, nil)
+	dist(t, site, "elsewhere", "1.0", `{"url": "https://downloads.example.com/elsewhere-1.0.tar.gz", "archive_info": {"hashes": {"sha256": "`+digest+`"}}}`, nil)
+	dist(t, site, "broken", "1.0", `{"url": "https://x/y.whl", "archive_info": {}, "dir_info": {}}`, nil)
+
+	rep, err := Audit([]string{site, site}, Options{GitHubHost: "github.com", AllowDirect: func(u string) bool { return strings.HasPrefix(u, "https://downloads.example.com/") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, f := range rep.Findings {
+		got[f.Dist] = append(got[f.Dist], f.Rule)
+	}
+	want := map[string][]string{
+		"pinnedtool": {"pinned"},
+		"tampered":   {"receipt-mismatch"},
+		"noref":      {"vcs-no-ref", "unverified-direct"},
+		"branchy":    {"unverified-direct"},
+		"shortsha":   {"direct-url-invalid"},
+		"editable":   {"editable"},
+		"localdir":   {"local-directory"},
+		"broken":     {"direct-url-invalid"},
+	}
+	for name, rules := range want {
+		if strings.Join(sortedCopy(got[name]), ",") != strings.Join(sortedCopy(rules), ",") {
+			t.Errorf("%s: %v, want %v", name, got[name], rules)
+		}
+	}
+	for _, clean := range []string{"indexed", "verified", "viagit", "elsewhere"} {
+		if len(got[clean]) > 0 {
+			t.Errorf("%s: %v", clean, got[clean])
+		}
+	}
+	if rep.Distributions != 12 || rep.Verified != 2 || rep.Worst() != Error || len(rep.Sites) != 1 {
+		t.Errorf("distributions %d verified %d worst %s sites %v", rep.Distributions, rep.Verified, rep.Worst(), rep.Sites)
+	}
+	for _, f := range rep.Findings {
+		if f.Rule == "receipt-mismatch" && !strings.Contains(f.Message, "archive_info.hashes.sha256: expected") {
+			t.Errorf("receipt mismatch says %q", f.Message)
+		}
+	}
+}
+
+func sortedCopy(xs []string) []string {
+	out := append([]string(nil), xs...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// The SARIF output has what SARIF 2.1.0 requires: version, runs, each
+// run's tool.driver.name, and each result's message.text, with every
+// ruleId among the driver's rules.
+func TestSARIFRequiredFields(t *testing.T) {
+	site := t.TempDir()
+	dist(t, site, "editable", "0.1", `{"url": "file:///src/editable", "dir_info": {"editable": true}}`, nil)
+	dist(t, site, "noref", "1.0", `{"url": "https://github.com/a/b.git", "vcs_info": {"vcs": "git", "commit_id": "`+sha+`"}}`, nil)
+	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(rep.SARIF("v0.0.0"))
+	var doc struct {
+		Version string `json:"version"`
+		Schema  string `json:"$schema"`
+		Runs    []struct {
+			Tool struct {
+				Driver struct {
+					Name  string `json:"name"`
+					Rules []struct {
+						ID string `json:"id"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID  string `json:"ruleId"`
+				Level   string `json:"level"`
+				Message struct {
+					Text string `json:"text"`
+				} `json:"message"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Version != "2.1.0" || doc.Schema == "" || len(doc.Runs) != 1 || doc.Runs[0].Tool.Driver.Name != "pipguard" || len(doc.Runs[0].Results) != 3 {
+		t.Fatalf("%s", data)
+	}
+	rules := map[string]bool{}
+	for _, r := range doc.Runs[0].Tool.Driver.Rules {
+		rules[r.ID] = true
+	}
+	for _, r := range doc.Runs[0].Results {
+		if !rules[r.RuleID] || r.Message.Text == "" || (r.Level != "error" && r.Level != "warning" && r.Level != "note") || len(r.Locations) != 1 || !strings.HasPrefix(r.Locations[0].PhysicalLocation.ArtifactLocation.URI, "file://") {
+			t.Errorf("result %+v", r)
+		}
+	}
+}
