@@ -25,8 +25,20 @@ var normRE = regexp.MustCompile(`[-_.]+`)
 // Normalize is PEP 503 name normalisation.
 func Normalize(name string) string { return normRE.ReplaceAllString(strings.ToLower(name), "-") }
 
-// Installed lists the distributions in a site-packages directory.
+// Installed lists the distributions in a site-packages directory, with
+// their METADATA name and version.
 func Installed(site string) ([]Dist, error) {
+	ds, err := Listed(site)
+	for i := range ds {
+		ds[i].LoadMetadata()
+	}
+	return ds, err
+}
+
+// Listed lists the distributions in a site-packages directory by their
+// .dist-info names alone (PEP 427 escaping: the version starts at the last
+// "-"); LoadMetadata then reads their METADATA.
+func Listed(site string) ([]Dist, error) {
 	entries, err := os.ReadDir(site)
 	if err != nil {
 		return nil, err
@@ -37,18 +49,21 @@ func Installed(site string) ([]Dist, error) {
 			continue
 		}
 		base := strings.TrimSuffix(e.Name(), ".dist-info")
-		// PEP 427 escapes "-" in names, so the version starts at the last "-".
 		i := strings.LastIndexByte(base, '-')
 		if i <= 0 {
 			continue
 		}
-		d := Dist{Dir: filepath.Join(site, e.Name()), Name: base[:i], Version: base[i+1:]}
-		if n, v, err := readMetadata(filepath.Join(d.Dir, "METADATA")); err == nil {
-			d.Name, d.Version = n, v
-		}
-		out = append(out, d)
+		out = append(out, Dist{Dir: filepath.Join(site, e.Name()), Name: base[:i], Version: base[i+1:]})
 	}
 	return out, nil
+}
+
+// LoadMetadata sets Name and Version from METADATA, keeping the directory
+// name's when METADATA cannot be read.
+func (d *Dist) LoadMetadata() {
+	if n, v, err := readMetadata(filepath.Join(d.Dir, "METADATA")); err == nil {
+		d.Name, d.Version = n, v
+	}
 }
 
 // Find returns the installed distributions named name (PEP 503 compare).
@@ -75,7 +90,7 @@ func readMetadata(path string) (string, string, error) {
 	defer f.Close()
 	var name, version string
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {
