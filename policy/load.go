@@ -34,10 +34,12 @@ type fileRepo struct {
 
 type fileTable struct {
 	fileRules
-	IndexPins   *string    `toml:"index_pins"`
-	Indexes     *[]string  `toml:"indexes"`
-	AllowDirect *[]string  `toml:"allow_direct"`
-	Repo        []fileRepo `toml:"repo"`
+	IndexPins   *string   `toml:"index_pins"`
+	Indexes     *[]string `toml:"indexes"`
+	AllowDirect *[]string `toml:"allow_direct"`
+	// AuditSeverity maps audit rule IDs to "info", "warning" or "error".
+	AuditSeverity *map[string]string `toml:"audit_severity"`
+	Repo          []fileRepo         `toml:"repo"`
 }
 
 // MaxFile bounds a policy file (a pyproject.toml is read whole).
@@ -139,6 +141,14 @@ func Parse(name string, data []byte) (*Policy, error) {
 	}
 	if t.AllowDirect != nil {
 		p.AllowDirect = Value[[]string]{*t.AllowDirect, from("allow_direct")}
+	}
+	if t.AuditSeverity != nil {
+		for rule, sev := range *t.AuditSeverity {
+			if !oneOf(sev, "info", "warning", "error") {
+				errs = append(errs, &Error{Where: name, Key: "audit_severity." + rule, Msg: fmt.Sprintf("%q is not info, warning or error", sev)})
+			}
+		}
+		p.AuditSeverity = Value[map[string]string]{*t.AuditSeverity, from("audit_severity")}
 	}
 	seen := map[string]string{}
 	for i, r := range t.Repo {

@@ -121,13 +121,16 @@ type Policy struct {
 	// unverified: OWNER/REPO (or OWNER/*) on the GitHub host, or URL
 	// prefixes.
 	AllowDirect Value[[]string] `json:"allow_direct"`
+	// AuditSeverity overrides pipguard audit's severity per rule ID.
+	AuditSeverity Value[map[string]string] `json:"audit_severity"`
 
 	flags *Flags
 }
 
 // Default is the policy with no file and no flags.
 func Default() *Policy {
-	return &Policy{Global: Defaults(), Repos: []RepoRules{}, IndexPins: def("warn"), Indexes: def([]string(nil)), AllowDirect: def([]string{})}
+	return &Policy{Global: Defaults(), Repos: []RepoRules{}, IndexPins: def("warn"), Indexes: def([]string(nil)), AllowDirect: def([]string{}),
+		AuditSeverity: def(map[string]string{})}
 }
 
 // Effective is the policy for one repository: the global rules with the

@@ -10,6 +10,8 @@ import (
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/pep610"
+	"github.com/pipguard/pipguard/policy"
 	"github.com/urfave/cli/v2"
 )
 
@@ -49,6 +51,7 @@ func auditCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`; only locates its site-packages, never runs it (repeatable)"},
 			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR` (repeatable)"},
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: info, warning or error"},
+			&cli.BoolFlag{Name: "online", Usage: "ask each receipt's origin again: tags that moved, release assets that changed"},
 		},
 		Action: func(cCtx *cli.Context) error {
 			failOn, err := envaudit.ParseSeverity(cCtx.String("fail-on"))
@@ -73,9 +76,26 @@ func auditCommand(e *env) *cli.Command {
 			}
 			cfg := e.config(cCtx)
 			host := cfg.GitHubHost()
-			rep, err := envaudit.Audit(sites, envaudit.Options{GitHubHost: host, AllowDirect: func(u string) bool {
+			o := envaudit.Options{GitHubHost: host, Severity: map[string]envaudit.Severity{}, AllowDirect: func(u string) bool {
 				return installer.DirectAllowed(pol, host, u)
-			}})
+			}}
+			for rule, sev := range pol.AuditSeverity.V {
+				if _, ok := envaudit.Rules[rule]; !ok {
+					return &policy.Error{Where: pol.AuditSeverity.From, Key: "audit_severity." + rule, Msg: "no such audit rule", Fix: "pipguard audit --help lists them; the README's Pre-deploy check section too"}
+				}
+				o.Severity[rule] = envaudit.Severity(sev)
+			}
+			if cCtx.Bool("online") {
+				o.Online = func(r *pep610.Receipt) ([][2]string, error) {
+					drifts, err := installer.Recheck(cCtx.Context, cfg, r)
+					var out [][2]string
+					for _, d := range drifts {
+						out = append(out, [2]string{d.Rule, d.Message})
+					}
+					return out, err
+				}
+			}
+			rep, err := envaudit.Audit(sites, o)
 			if err != nil {
 				return err
 			}

@@ -77,6 +77,8 @@ func TestScripts(t *testing.T) {
 			"waitfor":    cmdWaitfor,
 			"sigproc":    cmdSigproc,
 			"mkproject":  cmdMkproject,
+			"ghmovetag":  cmdGhmovetag,
+			"ghreplace":  cmdGhreplace,
 		},
 	})
 }
@@ -153,6 +155,7 @@ type scriptState struct {
 	gh     *githubtest.Server
 	signer *sigstoretest.Instance
 	repos  map[string]*githubtest.Repo
+	pubs   map[string]*githubtest.Published
 }
 
 func state(ts *testscript.TestScript) *scriptState { return ts.Value(stateKey{}).(*scriptState) }
@@ -256,6 +259,10 @@ func cmdGhpublish(ts *testscript.TestScript, neg bool, args []string) {
 	for _, f := range after {
 		f(pub)
 	}
+	if st.pubs == nil {
+		st.pubs = map[string]*githubtest.Published{}
+	}
+	st.pubs[args[0]] = pub
 	ts.Setenv("COMMIT", pub.Commit)
 	ts.Setenv("WHEEL_NAME", pub.Wheel.Name)
 	ts.Setenv("WHEEL_SHA256", strings.TrimPrefix(pub.Wheel.Digest(), "sha256:"))
@@ -399,4 +406,31 @@ func cmdMkproject(ts *testscript.TestScript, neg bool, args []string) {
 	r.Git("add", "-A")
 	r.Commit("release " + args[2])
 	r.Tag("v" + args[2])
+}
+
+// ghmovetag OWNER/REPO TAG: move TAG to a new commit on top of it (a
+// maintainer, or an attacker, force-pushing a tag).
+func cmdGhmovetag(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: ghmovetag OWNER/REPO TAG")
+	}
+	r := state(ts).repos[args[0]]
+	if r == nil {
+		ts.Fatalf("no repository %s", args[0])
+	}
+	r.Git.Git("commit", "-q", "--allow-empty", "-m", "moved")
+	r.Git.Git("tag", "-f", args[1])
+}
+
+// ghreplace OWNER/REPO: replace the last published release's wheel with
+// other bytes (a mutable release's asset swapped after the fact).
+func cmdGhreplace(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: ghreplace OWNER/REPO")
+	}
+	pub := state(ts).pubs[args[0]]
+	if pub == nil {
+		ts.Fatalf("nothing published for %s", args[0])
+	}
+	pub.Wheel.Data = append(append([]byte{}, pub.Wheel.Data...), 0)
 }

@@ -74,6 +74,8 @@ var Rules = map[string]Rule{
 	"unverified-direct":  {"unverified-direct", Warning, "a direct-URL or VCS install that no pipguard receipt ties to a verified release", "install it with pipguard install, or allow it in the policy's allow_direct"},
 	"host-not-allowed":   {"host-not-allowed", Warning, "installed from a host that is neither the GitHub host nor in the policy's allow_direct", "install from the GitHub host, or allow the URL in the policy's allow_direct"},
 	"receipt-mismatch":   {"receipt-mismatch", Error, "pipguard's receipt no longer matches what is installed", "something changed the distribution after pipguard installed it: reinstall with pipguard and investigate"},
+	"tag-moved":          {"tag-moved", Error, "the tag installed now points at another commit (--online)", "find out why the tag moved before trusting either commit; reinstall with pipguard"},
+	"release-changed":    {"release-changed", Error, "the release's asset changed or disappeared since it was installed (--online)", "find out why the release changed; reinstall with pipguard"},
 	"pinned":             {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
 }
 
@@ -95,6 +97,12 @@ type Options struct {
 	// AllowDirect says whether an unverified direct reference is allowed
 	// (the policy's allow_direct).
 	AllowDirect func(rawURL string) bool
+	// Online, when set, asks a receipt's origin again (--online) and
+	// returns the rules it breaks now ("tag-moved", "release-changed")
+	// with their messages.
+	Online func(r *pep610.Receipt) ([][2]string, error)
+	// Severity overrides rules' severities (the policy's audit_severity).
+	Severity map[string]Severity
 }
 
 // Report is an environment's audit.
@@ -142,6 +150,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 	rep.Distributions = len(dists)
 	results := make([][]Finding, len(dists))
 	verified := make([]bool, len(dists))
+	errs := make([]error, len(dists))
 	var wg sync.WaitGroup
 	work := make(chan int)
 	// Reading metadata is system calls on small files: a few goroutines a
@@ -152,7 +161,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 			defer wg.Done()
 			for i := range work {
 				dists[i].LoadMetadata()
-				results[i], verified[i] = auditDist(dists[i], o)
+				results[i], verified[i], errs[i] = auditDist(dists[i], o)
 			}
 		}()
 	}
@@ -161,6 +170,9 @@ func Audit(sites []string, o Options) (*Report, error) {
 	}
 	close(work)
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	for i, fs := range results {
 		rep.Findings = append(rep.Findings, fs...)
 		if verified[i] {
@@ -196,22 +208,29 @@ next:
 
 // auditDist applies every rule to one distribution; verified says a
 // receipt ties it to a verified release.
-func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool) {
+func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool, err error) {
 	add := func(rule, msg string) {
-		r := Rules[rule]
-		out = append(out, Finding{Dist: d.Name, Version: d.Version, Path: d.Dir, Rule: rule, Severity: r.Severity, Message: msg, Hint: r.Hint})
+		r, ok := Rules[rule]
+		if !ok {
+			r = Rule{ID: rule, Severity: Error, Hint: "unknown rule"} // never drop a finding
+		}
+		sev := r.Severity
+		if s, ok := o.Severity[rule]; ok {
+			sev = s
+		}
+		out = append(out, Finding{Dist: d.Name, Version: d.Version, Path: d.Dir, Rule: rule, Severity: sev, Message: msg, Hint: r.Hint})
 	}
-	du, err := d.DirectURL()
+	du, derr := d.DirectURL()
 	receipt, rerr := d.Receipt()
 	switch {
-	case errors.Is(err, pep610.ErrNoDirectURL):
+	case errors.Is(derr, pep610.ErrNoDirectURL):
 		if rerr == nil {
 			add("receipt-mismatch", "a receipt says pipguard installed it from "+receipt.Repository+", but it has no direct_url.json now")
 		}
-		return out, false // an index install
-	case err != nil:
-		add("direct-url-invalid", err.Error()) // a commit_id that is not a full SHA is one
-		return out, false
+		return out, false, nil // an index install
+	case derr != nil:
+		add("direct-url-invalid", derr.Error()) // a commit_id that is not a full SHA is one
+		return out, false, nil
 	}
 	if rerr != nil && !errors.Is(rerr, pep610.ErrNoReceipt) {
 		add("receipt-mismatch", rerr.Error())
@@ -246,13 +265,25 @@ func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool) {
 				parts = append(parts, m.String())
 			}
 			add("receipt-mismatch", "the receipt says "+strings.Join(parts, "; "))
-			return out, false
+			return out, false, nil
+		}
+		if o.Online != nil {
+			drifts, err := o.Online(receipt)
+			if err != nil {
+				return out, false, fmt.Errorf("%s: %w", d.Name, err)
+			}
+			for _, dr := range drifts {
+				add(dr[0], dr[1])
+			}
+			if len(drifts) > 0 {
+				return out, false, nil
+			}
 		}
 		if receipt.Pinned {
 			add("pinned", fmt.Sprintf("pinned to %s at %s, not verified", receipt.Repository, receipt.Commit))
-			return out, false
+			return out, false, nil
 		}
-		return out, true
+		return out, true, nil
 	}
 	allowed := o.AllowDirect != nil && o.AllowDirect(du.URL)
 	if u, err := url.Parse(du.URL); err == nil && u.Scheme != "file" && !strings.EqualFold(u.Host, o.GitHubHost) && !allowed {
@@ -261,5 +292,5 @@ func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool) {
 	if !allowed && du.DirInfo == nil {
 		add("unverified-direct", "installed from "+pep610.StripCredentials(du.URL)+" with no pipguard receipt")
 	}
-	return out, false
+	return out, false, nil
 }

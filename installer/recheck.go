@@ -1,0 +1,76 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer/github"
+	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/pep610"
+)
+
+// Drift is something about a receipt's origin that changed since pipguard
+// installed the distribution.
+type Drift struct {
+	// Rule is "tag-moved" or "release-changed".
+	Rule    string
+	Message string
+}
+
+var fullCommit = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
+
+// Recheck asks the origin a receipt names again (pipguard audit --online):
+// whether its tag still points at the commit installed (listed with git,
+// not the REST API), and for a release install whether the release still
+// has the asset with the digest installed. A remote that cannot be reached
+// is an error, not a finding.
+func Recheck(ctx context.Context, cfg Config, r *pep610.Receipt) ([]Drift, error) {
+	var out []Drift
+	if r.Tag != "" && !fullCommit.MatchString(r.Tag) {
+		refs, err := gitref.List(ctx, r.Repository, cfg.gitOptions())
+		if err != nil {
+			return nil, err
+		}
+		res, err := gitref.Classify(r.Repository, refs, r.Tag)
+		var re *gitref.RefusedError
+		switch {
+		case errors.As(err, &re):
+			out = append(out, Drift{"tag-moved", fmt.Sprintf("%s of %s is no longer an immutable tag: %s", r.Tag, r.Repository, re.Reason)})
+		case err != nil:
+			return nil, err
+		case !strings.EqualFold(res.Commit, r.Commit):
+			out = append(out, Drift{"tag-moved", fmt.Sprintf("tag %s of %s now points at %s; %s was installed", r.Tag, r.Repository, res.Commit, r.Commit)})
+		}
+	}
+	if r.From != string(FromRelease) || r.Asset == "" {
+		return out, nil
+	}
+	u, err := url.Parse(r.Repository)
+	if err != nil || !strings.EqualFold(u.Host, cfg.tokenHost()) {
+		return out, nil
+	}
+	gh, err := cfg.client()
+	if err != nil {
+		return nil, err
+	}
+	repo := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	rel, err := gh.ReleaseByTag(ctx, repo, r.Tag)
+	if errors.Is(err, github.ErrNotFound) {
+		return append(out, Drift{"release-changed", fmt.Sprintf("the release %s of %s is gone", r.Tag, repo)}), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, ok := rel.AssetNamed(r.Asset)
+	switch {
+	case !ok:
+		out = append(out, Drift{"release-changed", fmt.Sprintf("the release %s of %s no longer has %s", r.Tag, repo, r.Asset)})
+	case a.Digest != "" && !strings.EqualFold(a.Digest, "sha256:"+r.SHA256):
+		out = append(out, Drift{"release-changed", fmt.Sprintf("%s in release %s of %s is now %s; sha256:%s was installed", r.Asset, r.Tag, repo, a.Digest, r.SHA256)})
+	}
+	return out, nil
+}
