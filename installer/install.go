@@ -654,7 +654,7 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 		if res.Kind == gitref.Commit {
 			tagRes.RefName = "refs/tags/" + tag
 		}
-		ro := releaseOptions(eff)
+		ro := ReleaseOptionsFor(eff)
 		ro.Repo, ro.Tag, ro.Dir, ro.Trust, ro.Resolution = repo, tag, dir, o.Trust, &tagRes
 		ro.Choose = func(names []string) ([]string, error) {
 			info, err := py.Info()

@@ -25,9 +25,9 @@ func pinOne(ctx context.Context, cfg Config, g *Guarded) error {
 	return nil
 }
 
-// releaseOptions turns one repository's effective policy into what
+// ReleaseOptionsFor turns one repository's effective policy into what
 // VerifyRelease checks, each requirement carrying the rule that set it.
-func releaseOptions(eff policy.Effective) ReleaseOptions {
+func ReleaseOptionsFor(eff policy.Effective) ReleaseOptions {
 	p := attest.Policy{SignerWorkflow: eff.SignerWorkflow.V, SignerRepo: eff.SignerRepo.V, DenySelfHosted: eff.Runner.V == "github-hosted"}
 	return ReleaseOptions{
 		Policy:                    p,

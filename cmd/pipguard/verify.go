@@ -186,13 +186,16 @@ func (e *env) verifyRelease(cCtx *cli.Context, p attest.Policy) error {
 		return err
 	}
 	defer cleanup()
-	wp := p
-	wp.Tag = "" // the workflow attestations' policy; the tag binds through SourceRef
-	rep, verr := installer.VerifyRelease(cCtx.Context, e.config(cCtx), installer.ReleaseOptions{
-		Repo: p.Repo, Tag: p.Tag, Assets: cCtx.StringSlice("asset"), Policy: wp,
-		RequireSBOM: cCtx.Bool("require-sbom"), RequireReleaseAttestation: cCtx.Bool("require-release-attestation"),
-		MaxCommitDistance: cCtx.Int("max-commit-distance"), Dir: dir, Trust: trust,
-	})
+	// The repository's policy (file and flags, in one place) decides what
+	// the release must show.
+	pol, err := e.policy(cCtx)
+	if err != nil {
+		return err
+	}
+	ro := installer.ReleaseOptionsFor(pol.For(p.Repo))
+	ro.Repo, ro.Tag, ro.Assets, ro.Dir, ro.Trust = p.Repo, p.Tag, cCtx.StringSlice("asset"), dir, trust
+	ro.Policy.SourceDigest, ro.Policy.PredicateType = p.SourceDigest, p.PredicateType
+	rep, verr := installer.VerifyRelease(cCtx.Context, e.config(cCtx), ro)
 	if rep == nil {
 		return verr
 	}
