@@ -23,4 +23,5 @@ fuzz:
 bench:
 	go test -run '^$$' -bench . -benchtime 10x ./installer/gitref ./installer/attest
 	go test -run '^$$' -bench InstallVsBarePip -benchtime 1x ./installer
+	PIPGUARD_BENCH_CLI=1 go test -run '^$$' -bench Audit -benchtime 5x ./installer/envaudit
 	head -c 1073741824 /dev/zero > /tmp/pipguard-bench.bin && time sha256sum /tmp/pipguard-bench.bin; rm -f /tmp/pipguard-bench.bin
