@@ -167,6 +167,30 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         z.writestr(di + "RECORD", record)
     return wheel
 
+def get_requires_for_build_editable(config_settings=None):
+    return []
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    """PEP 660: a wheel whose .pth puts this source tree on sys.path."""
+    mod = _module()
+    di = "%%s-%%s.dist-info/" %% (mod, VERSION)
+    files = {
+        "__editable__.%%s.pth" %% mod: (os.path.abspath(".") + "\n").encode(),
+        di + "METADATA": _metadata().encode(),
+        di + "WHEEL": ("Wheel-Version: 1.0\nGenerator: in-tree\nRoot-Is-Purelib: true\nTag: %%s\n" %% TAG).encode(),
+    }
+    record = ""
+    for name, data in sorted(files.items()):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += "%%s,sha256=%%s,%%d\n" %% (name, digest, len(data))
+    record += di + "RECORD,,\n"
+    wheel = "%%s-%%s-%%s.whl" %% (mod, VERSION, TAG)
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as z:
+        for name, data in sorted(files.items()):
+            z.writestr(name, data)
+        z.writestr(di + "RECORD", record)
+    return wheel
+
 def build_sdist(sdist_directory, config_settings=None):
     base = "%%s-%%s" %% (_module(), VERSION)
     name = base + ".tar.gz"
