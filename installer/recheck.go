@@ -74,3 +74,23 @@ func Recheck(ctx context.Context, cfg Config, r *pep610.Receipt) ([]Drift, error
 	}
 	return out, nil
 }
+
+// MutableRef lists the refs of a git repository pip installed from (no
+// receipt) and says why ref is not an immutable one (a branch, a name
+// that is both branch and tag, gone), or "" when it is a tag or a full
+// commit (pipguard audit --online).
+func MutableRef(ctx context.Context, cfg Config, repoURL, ref string) (string, error) {
+	if fullCommit.MatchString(ref) {
+		return "", nil
+	}
+	refs, err := gitref.List(ctx, repoURL, cfg.gitOptions())
+	if err != nil {
+		return "", err
+	}
+	_, err = gitref.Classify(repoURL, refs, ref)
+	var re *gitref.RefusedError
+	if errors.As(err, &re) {
+		return re.Error(), nil
+	}
+	return "", err
+}

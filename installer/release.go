@@ -384,12 +384,17 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 			return nil, err
 		}
 		r, err := v.Verify(artifact, bundles)
+		nameRules(o, r)
 		var ae *attest.Error
+		rule := o.rule(func(e *policy.Effective) string { return e.Require.Rule("require") })
+		if check == "release-attestation" && !o.RequireReleaseAttestation {
+			rule = "the release is immutable"
+		}
 		switch {
 		case err == nil:
-			d.Add(policy.Check{Name: check, Outcome: policy.Pass, Actual: r.Bundles[r.Accepted].Source})
+			d.Add(policy.Check{Name: check, Outcome: policy.Pass, Actual: r.Bundles[r.Accepted].Source, Rule: rule})
 		case errors.As(err, &ae):
-			d.Add(policy.Check{Name: check, Outcome: policy.Fail, Reason: check + ": " + ae.Detail(), Hint: ae.Hint()})
+			d.Add(policy.Check{Name: check, Outcome: policy.Fail, Reason: check + ": " + ae.Detail(), Hint: ae.Hint(), Rule: rule})
 		default:
 			return r, err
 		}
@@ -554,4 +559,26 @@ func checkSourceRef(o ReleaseOptions, ref string, d *policy.Decision) {
 		c.Hint = fmt.Sprintf("source_refs = [%q] in the repository's policy table would accept it, if that is how the project builds releases", ref)
 	}
 	d.Add(c)
+}
+
+// nameRules sets, on the attestation checks the repository's policy
+// decides, the rule that decided them.
+func nameRules(o ReleaseOptions, r *attest.Report) {
+	if o.Rules == nil || r == nil {
+		return
+	}
+	e := o.Rules
+	rules := map[string]string{
+		"signer-workflow":    e.SignerWorkflow.Rule("signer_workflow"),
+		"runner-environment": e.Runner.Rule("runner"),
+		"source-ref":         e.SourceRefs.Rule("source_refs"),
+	}
+	for i := range r.Bundles {
+		for j := range r.Bundles[i].Decision.Checks {
+			c := &r.Bundles[i].Decision.Checks[j]
+			if rule, ok := rules[c.Name]; ok && c.Rule == "" {
+				c.Rule = rule
+			}
+		}
+	}
 }

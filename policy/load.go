@@ -333,6 +333,9 @@ func setRules(r *Rules, f *fileRules, where, src string, set map[string]bool) []
 		mark("allow_sdist")
 	}
 	if f.AllowSourceBuilds != nil {
+		if set != nil {
+			bad("allow_source_builds", "applies to the whole pip run, not to one repository", "set allow_source_builds at the top level")
+		}
 		r.AllowSourceBuilds = Value[bool]{*f.AllowSourceBuilds, from("allow_source_builds")}
 		mark("allow_source_builds")
 	}

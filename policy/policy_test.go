@@ -116,7 +116,9 @@ func TestPolicyErrors(t *testing.T) {
 		"global pin": {"pipguard.toml", "verify = \"pin\"\n", `"pin" is for one repository's table, never global`},
 		"contradiction": {"pipguard.toml", "install_from = \"git\"\n[[repo]]\nmatch = \"a/b\"\nmax_commit_distance = 1\n",
 			`repo "a/b" (pipguard.toml:2): install_from = "git" (pipguard.toml top level) with max_commit_distance = 1 (repo "a/b" (pipguard.toml:2)) would install the tag's commit`},
-		"index_pins": {"pipguard.toml", "index_pins = \"always\"\n", `index_pins: "always" is not require, warn or off`},
+		"index_pins":                   {"pipguard.toml", "index_pins = \"always\"\n", `index_pins: "always" is not require, warn or off`},
+		"source builds per repository": {"pipguard.toml", "[[repo]]\nmatch = \"a/b\"\nallow_source_builds = true\n", "allow_source_builds: applies to the whole pip run, not to one repository"},
+		"audit severity":               {"pipguard.toml", "audit_severity = { editable = \"fatal\" }\n", `audit_severity.editable: "fatal" is not info, warning or error`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse(c.file, []byte(c.body))

@@ -86,6 +86,9 @@ func auditCommand(e *env) *cli.Command {
 				o.Severity[rule] = envaudit.Severity(sev)
 			}
 			if cCtx.Bool("online") {
+				o.OnlineRef = func(repoURL, ref string) (string, error) {
+					return installer.MutableRef(cCtx.Context, cfg, repoURL, ref)
+				}
 				o.Online = func(r *pep610.Receipt) ([][2]string, error) {
 					drifts, err := installer.Recheck(cCtx.Context, cfg, r)
 					var out [][2]string

@@ -74,6 +74,7 @@ var Rules = map[string]Rule{
 	"unverified-direct":  {"unverified-direct", Warning, "a direct-URL or VCS install that no pipguard receipt ties to a verified release", "install it with pipguard install, or allow it in the policy's allow_direct"},
 	"host-not-allowed":   {"host-not-allowed", Warning, "installed from a host that is neither the GitHub host nor in the policy's allow_direct", "install from the GitHub host, or allow the URL in the policy's allow_direct"},
 	"receipt-mismatch":   {"receipt-mismatch", Error, "pipguard's receipt no longer matches what is installed", "something changed the distribution after pipguard installed it: reinstall with pipguard and investigate"},
+	"vcs-mutable-ref":    {"vcs-mutable-ref", Error, "a git install from a ref that is not immutable: a branch, a name that is both branch and tag, or a ref that is gone (--online)", "pin a tag or a full commit and reinstall with pipguard"},
 	"tag-moved":          {"tag-moved", Error, "the tag installed now points at another commit (--online)", "find out why the tag moved before trusting either commit; reinstall with pipguard"},
 	"release-changed":    {"release-changed", Error, "the release's asset changed or disappeared since it was installed (--online)", "find out why the release changed; reinstall with pipguard"},
 	"pinned":             {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
@@ -101,6 +102,9 @@ type Options struct {
 	// returns the rules it breaks now ("tag-moved", "release-changed")
 	// with their messages.
 	Online func(r *pep610.Receipt) ([][2]string, error)
+	// OnlineRef, when set, says why a git install's requested ref is not
+	// immutable ("" when it is), asking the repository (--online).
+	OnlineRef func(repoURL, ref string) (string, error)
 	// Severity overrides rules' severities (the policy's audit_severity).
 	Severity map[string]Severity
 }
@@ -291,6 +295,15 @@ func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool, err erro
 	}
 	if !allowed && du.DirInfo == nil {
 		add("unverified-direct", "installed from "+pep610.StripCredentials(du.URL)+" with no pipguard receipt")
+	}
+	if o.OnlineRef != nil && du.VCSInfo != nil && du.VCSInfo.VCS == "git" && du.VCSInfo.RequestedRevision != "" {
+		why, err := o.OnlineRef(du.URL, du.VCSInfo.RequestedRevision)
+		if err != nil {
+			return out, false, fmt.Errorf("%s: %w", d.Name, err)
+		}
+		if why != "" {
+			add("vcs-mutable-ref", why)
+		}
 	}
 	return out, false, nil
 }
