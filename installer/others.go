@@ -97,7 +97,10 @@ func DirectAllowed(pol *policy.Policy, githubHost, rawURL string) bool {
 	u, err := url.Parse(rawURL)
 	for _, a := range pol.AllowDirect.V {
 		if strings.Contains(a, "://") {
-			if strings.HasPrefix(rawURL, a) {
+			// A prefix ends at a path boundary: https://host/acme allows
+			// https://host/acme/x, never https://host/acme-evil.
+			p := strings.TrimSuffix(a, "/")
+			if rawURL == p || strings.HasPrefix(rawURL, p+"/") {
 				return true
 			}
 			continue

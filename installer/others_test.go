@@ -1,0 +1,38 @@
+package installer
+
+import (
+	"testing"
+
+	"github.com/pipguard/pipguard/policy"
+)
+
+// allow_direct: repository patterns on the GitHub host, and URL prefixes
+// that end at a path boundary.
+func TestDirectAllowed(t *testing.T) {
+	p, err := policy.Parse("pipguard.toml", []byte(`allow_direct = ["acme/tool", "corp/*", "https://files.example.com/wheels"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range map[string]bool{
+		"https://github.com/acme/tool.git":                    true,
+		"https://github.com/ACME/Tool":                        true,
+		"https://github.com/acme/tool-evil.git":               false,
+		"https://github.com/corp/anything.git":                true,
+		"https://evil.example/acme/tool.git":                  false,
+		"https://files.example.com/wheels/x-1.0.whl":          true,
+		"https://files.example.com/wheels-evil/x-1.0.whl":     false,
+		"https://files.example.com.evil.example/wheels/x.whl": false,
+	} {
+		if got := DirectAllowed(p, "github.com", u); got != want {
+			t.Errorf("%s: %v, want %v", u, got, want)
+		}
+	}
+}
+
+func TestIsPinned(t *testing.T) {
+	for spec, want := range map[string]bool{"==1.0": true, "=== 1.0": true, "==1.*": false, ">=1": false, "==1.0,!=1.1": false, "": false} {
+		if isPinned(spec) != want {
+			t.Errorf("%q: %v", spec, !want)
+		}
+	}
+}
