@@ -95,6 +95,11 @@ func sourceAllowed(allowed []string, value string) bool {
 // or a URL prefix.
 func DirectAllowed(pol *policy.Policy, githubHost, rawURL string) bool {
 	u, err := url.Parse(rawURL)
+	if err != nil || hasDotSegment(u) {
+		// git and HTTP clients remove "." and ".." segments: a prefix
+		// check on the raw text would be fooled by host/acme/../evil.
+		return false
+	}
 	for _, a := range pol.AllowDirect.V {
 		if strings.Contains(a, "://") {
 			// A prefix ends at a path boundary: https://host/acme allows
@@ -105,11 +110,23 @@ func DirectAllowed(pol *policy.Policy, githubHost, rawURL string) bool {
 			}
 			continue
 		}
-		if err != nil || !strings.EqualFold(u.Host, githubHost) {
+		if !strings.EqualFold(u.Host, githubHost) {
 			continue
 		}
 		repo := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
 		if ok, _ := path.Match(strings.ToLower(a), strings.ToLower(repo)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hasDotSegment says whether a URL's path has a "." or ".." segment, also
+// percent-encoded.
+func hasDotSegment(u *url.URL) bool {
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		switch strings.ToLower(seg) {
+		case ".", "..", "%2e", "%2e%2e", ".%2e", "%2e.":
 			return true
 		}
 	}

@@ -22,6 +22,9 @@ func TestDirectAllowed(t *testing.T) {
 		"https://files.example.com/wheels/x-1.0.whl":          true,
 		"https://files.example.com/wheels-evil/x-1.0.whl":     false,
 		"https://files.example.com.evil.example/wheels/x.whl": false,
+		"https://github.com/acme/tool/../../evil/lib.git":     false,
+		"https://files.example.com/wheels/../evil/x.whl":      false,
+		"https://files.example.com/wheels/%2e%2e/evil/x.whl":  false,
 	} {
 		if got := DirectAllowed(p, "github.com", u); got != want {
 			t.Errorf("%s: %v, want %v", u, got, want)

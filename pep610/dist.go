@@ -45,7 +45,7 @@ func Listed(site string) ([]Dist, error) {
 	}
 	var out []Dist
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasSuffix(e.Name(), ".dist-info") {
+		if !strings.HasSuffix(e.Name(), ".dist-info") || !isDir(site, e) {
 			continue
 		}
 		base := strings.TrimSuffix(e.Name(), ".dist-info")
@@ -54,6 +54,57 @@ func Listed(site string) ([]Dist, error) {
 			continue
 		}
 		out = append(out, Dist{Dir: filepath.Join(site, e.Name()), Name: base[:i], Version: base[i+1:]})
+	}
+	return out, nil
+}
+
+// isDir says whether a directory entry is a directory, following a
+// symlink as Python's importlib does (a linked .dist-info still counts).
+func isDir(site string, e os.DirEntry) bool {
+	if e.Type()&os.ModeSymlink == 0 {
+		return e.IsDir()
+	}
+	fi, err := os.Stat(filepath.Join(site, e.Name()))
+	return err == nil && fi.IsDir()
+}
+
+// Legacy is an installation pip did not record in a .dist-info: an
+// .egg-info (setup.py install, easy_install, distro packages) or a develop
+// install's .egg-link.
+type Legacy struct {
+	// Path is the .egg-info or .egg-link.
+	Path string
+	// Name and Version are from the file name (and PKG-INFO when there is
+	// one).
+	Name, Version string
+	// Link says it is a develop install (.egg-link): an editable.
+	Link bool
+}
+
+// LegacyInstalled lists the legacy installations in site.
+func LegacyInstalled(site string) ([]Legacy, error) {
+	entries, err := os.ReadDir(site)
+	if err != nil {
+		return nil, err
+	}
+	var out []Legacy
+	for _, e := range entries {
+		n := e.Name()
+		switch {
+		case strings.HasSuffix(n, ".egg-info"), strings.HasSuffix(n, ".egg"):
+			base := strings.TrimSuffix(strings.TrimSuffix(n, ".egg-info"), ".egg")
+			name, rest, _ := strings.Cut(base, "-")
+			version, _, _ := strings.Cut(rest, "-")
+			l := Legacy{Path: filepath.Join(site, n), Name: name, Version: version}
+			if isDir(site, e) {
+				if nm, v, err := readMetadata(filepath.Join(l.Path, "PKG-INFO")); err == nil {
+					l.Name, l.Version = nm, v
+				}
+			}
+			out = append(out, l)
+		case strings.HasSuffix(n, ".egg-link"):
+			out = append(out, Legacy{Path: filepath.Join(site, n), Name: strings.TrimSuffix(n, ".egg-link"), Link: true})
+		}
 	}
 	return out, nil
 }

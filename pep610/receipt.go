@@ -2,7 +2,7 @@ package pep610
 
 import (
 	"bytes"
-	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -74,8 +74,7 @@ func (d Dist) WriteReceipt(r Receipt) error {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return err
 	}
-	sum := sha256.Sum256(data)
-	line := fmt.Sprintf("%s/%s,sha256=%s,%d\n", filepath.Base(d.Dir), ReceiptFile, base64.RawURLEncoding.EncodeToString(sum[:]), len(data))
+	line := receiptRow(filepath.Base(d.Dir), data) + "\n"
 	f, err := os.OpenFile(filepath.Join(d.Dir, "RECORD"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return err
@@ -116,8 +115,56 @@ func (d Dist) Receipt() (*Receipt, error) {
 	if r.Schema != ReceiptSchema {
 		return nil, fmt.Errorf("%s: schema %q, expected %q", ReceiptFile, r.Schema, ReceiptSchema)
 	}
-	if r.Commit == "" || (r.From == "release") == (r.SHA256 == "") || !strings.EqualFold(Normalize(r.Name), Normalize(d.Name)) {
-		return nil, fmt.Errorf("%s does not describe %s (name %q, from %q)", ReceiptFile, d.Name, r.Name, r.From)
+	if r.Commit == "" || (r.From == "release") == (r.SHA256 == "") || !strings.EqualFold(Normalize(r.Name), Normalize(d.Name)) || !r.Pinned && r.Tag == "" {
+		return nil, fmt.Errorf("%s does not describe %s (name %q, from %q, tag %q)", ReceiptFile, d.Name, r.Name, r.From, r.Tag)
+	}
+	if err := d.receiptListedByPipguard(data); err != nil {
+		return nil, err
 	}
 	return &r, nil
+}
+
+// receiptRow is the RECORD row pipguard writes for its receipt. Its hash
+// is sha512, which pip never writes (pip hashes what it installs with
+// sha256): a receipt a wheel ships gets a sha256 row from pip, so it can
+// never pass for pipguard's.
+func receiptRow(distInfo string, data []byte) string {
+	sum := sha512.Sum512(data)
+	return fmt.Sprintf("%s/%s,sha512=%s,%d", distInfo, ReceiptFile, base64.RawURLEncoding.EncodeToString(sum[:]), len(data))
+}
+
+// receiptListedByPipguard checks that RECORD lists the receipt only as
+// pipguard does: one sha512 row matching its content. A sha256 row means
+// pip installed a file of that name from the distribution itself.
+func (d Dist) receiptListedByPipguard(data []byte) error {
+	f, err := os.Open(filepath.Join(d.Dir, "RECORD"))
+	if err != nil {
+		return fmt.Errorf("%s: RECORD: %v", ReceiptFile, err)
+	}
+	defer f.Close()
+	rec, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	if err != nil {
+		return err
+	}
+	base := filepath.Base(d.Dir)
+	want := receiptRow(base, data)
+	found := false
+	for _, line := range strings.Split(string(rec), "\n") {
+		line = strings.TrimRight(line, "\r")
+		path, _, _ := strings.Cut(line, ",")
+		if path != base+"/"+ReceiptFile {
+			continue
+		}
+		if !strings.HasPrefix(line, path+",sha512=") {
+			return fmt.Errorf("the distribution itself ships a file named %s: it is not pipguard's", ReceiptFile)
+		}
+		if line != want {
+			return fmt.Errorf("%s does not match its RECORD row (changed after pipguard wrote it)", ReceiptFile)
+		}
+		found = true
+	}
+	if !found {
+		return fmt.Errorf("%s is not listed in RECORD", ReceiptFile)
+	}
+	return nil
 }

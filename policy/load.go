@@ -46,8 +46,11 @@ type fileTable struct {
 const MaxFile = 4 << 20
 
 // Find returns the policy file for dir: the nearest pyproject.toml upward
-// from dir that has a [tool.pipguard] table, else pipguard.toml in dir;
-// "" when there is none.
+// from dir that has a [tool.pipguard] table, else pipguard.toml in dir; ""
+// when there is none. The walk stops at the first pyproject.toml (the
+// project's own, with or without the table) and at a repository's root
+// (a directory holding .git), so a file in a parent directory the project
+// does not own (a monorepo root, $HOME, /tmp) never decides its policy.
 func Find(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -55,10 +58,13 @@ func Find(dir string) (string, error) {
 	}
 	for d := abs; ; d = filepath.Dir(d) {
 		p := filepath.Join(d, "pyproject.toml")
-		if data, err := os.ReadFile(p); err == nil && hasSection(data) {
-			return p, nil
+		if data, err := os.ReadFile(p); err == nil {
+			if hasSection(data) {
+				return p, nil
+			}
+			break
 		}
-		if filepath.Dir(d) == d {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil || filepath.Dir(d) == d {
 			break
 		}
 	}
@@ -82,6 +88,9 @@ func hasSection(data []byte) bool { return sectionRE.Match(data) }
 // invalid values, duplicate repository tables and contradictions are
 // errors naming the key, the file and the line.
 func Load(path string) (*Policy, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o002 != 0 {
+		return nil, &Error{Where: path, Msg: "anyone on this machine can write it, so it cannot decide what is trusted", Fix: "chmod o-w " + path}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Where: path, Msg: err.Error(), Fix: "pass --policy with a readable file"}
@@ -158,7 +167,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		}
 		where = strings.Replace(where, "[[.repo]]", "[[repo]]", 1)
 		if !validMatch(r.Match) {
-			errs = append(errs, &Error{Where: where, Key: "match", Msg: fmt.Sprintf("%q is not OWNER/REPO, OWNER/* or HOST/OWNER/REPO", r.Match),
+			errs = append(errs, &Error{Where: where, Key: "match", Msg: fmt.Sprintf("%q is not OWNER/REPO, OWNER/* or HOST/OWNER/REPO (a host without its port)", r.Match),
 				Fix: `match = "Raze-Systems/fastapi-paseto"`})
 			continue
 		}
@@ -248,7 +257,9 @@ func tableLines(data []byte, prefix string) []int {
 	return out
 }
 
-var matchRE = regexp.MustCompile(`^([A-Za-z0-9.-]+(:[0-9]+)?/)?[A-Za-z0-9_.-]+/([A-Za-z0-9_.-]+|\*)$`)
+// matchRE: OWNER/REPO, OWNER/*, or HOST/OWNER/REPO with the host's name
+// only (a repository's key never has a port).
+var matchRE = regexp.MustCompile(`^([A-Za-z0-9.-]+/)?[A-Za-z0-9_.-]+/([A-Za-z0-9_.-]+|\*)$`)
 
 func validMatch(m string) bool { return matchRE.MatchString(m) }
 

@@ -143,24 +143,28 @@ type Effective struct {
 }
 
 // For returns the rules for repo (OWNER/REPO, or HOST/OWNER/REPO off the
-// GitHub host): an exact table beats an OWNER/* pattern.
+// GitHub host): the global rules, then every matching pattern table
+// (OWNER/*), then the exact table, each setting only the keys it names, and
+// the flags last. Table names the exact table, else the last pattern.
 func (p *Policy) For(repo string) Effective {
 	e := Effective{Repo: repo, Rules: p.Global}
-	var best *RepoRules
+	var exact *RepoRules
 	for i := range p.Repos {
 		r := &p.Repos[i]
 		if !matchRepo(r.Match, repo) {
 			continue
 		}
-		if best == nil || !strings.HasSuffix(r.Match, "*") && strings.HasSuffix(best.Match, "*") {
-			best = r
+		if !strings.Contains(r.Match, "*") {
+			exact = r
+			continue
 		}
+		e.Table = r.Match
+		overlay(&e.Rules, r)
 	}
-	if best == nil {
-		return e
+	if exact != nil {
+		e.Table = exact.Match
+		overlay(&e.Rules, exact)
 	}
-	e.Table = best.Match
-	overlay(&e.Rules, best)
 	p.flags.apply(&e.Rules)
 	return e
 }

@@ -70,10 +70,12 @@ func TestRepositoryRulesOverGlobalOverDefaults(t *testing.T) {
 	}
 }
 
-// An exact table wins over a pattern, whatever their order.
-func TestExactTableBeatsPattern(t *testing.T) {
-	p := parse(t, "pipguard.toml", "[[repo]]\nmatch = \"acme/*\"\nmax_commit_distance = 3\n[[repo]]\nmatch = \"acme/app\"\nmax_commit_distance = 1\n")
-	if e := p.For("acme/app"); e.MaxCommitDistance.V != 1 {
+// Tables layer: global, then a pattern, then the exact table, each setting
+// only its own keys, whatever their order in the file.
+func TestTablesLayer(t *testing.T) {
+	p := parse(t, "pipguard.toml", "runner = \"any\"\n[[repo]]\nmatch = \"acme/app\"\nmax_commit_distance = 1\n[[repo]]\nmatch = \"acme/*\"\nmax_commit_distance = 3\nrunner = \"github-hosted\"\nrequire = [\"provenance\", \"sbom\"]\n")
+	e := p.For("acme/app")
+	if e.MaxCommitDistance.V != 1 || e.Runner.V != "github-hosted" || !e.Requires(RequireSBOM) || e.Table != "acme/app" {
 		t.Errorf("%+v", e)
 	}
 }
@@ -111,6 +113,7 @@ func TestPolicyErrors(t *testing.T) {
 		"unknown require": {"pipguard.toml", "require = [\"provenance\", \"sboms\"]\n", `"sboms" is not checksums, provenance, sbom or release`},
 		"short ref":       {"pipguard.toml", "source_refs = [\"main\"]\n", `"main" is not a full ref`},
 		"bad match":       {"pipguard.toml", "[[repo]]\nmatch = \"just-a-name\"\n", `pipguard.toml:1: match: "just-a-name" is not OWNER/REPO`},
+		"port in match":   {"pipguard.toml", "[[repo]]\nmatch = \"git.example.com:2222/team/tool\"\n", `(a host without its port)`},
 		"duplicate": {"pipguard.toml", "[[repo]]\nmatch = \"Acme/App\"\n\n[[repo]]\nmatch = \"acme/app\"\n",
 			`pipguard.toml:4: match: a second table for "acme/app" (the first is at pipguard.toml:1)`},
 		"global pin": {"pipguard.toml", "verify = \"pin\"\n", `"pin" is for one repository's table, never global`},
@@ -147,8 +150,27 @@ func TestFind(t *testing.T) {
 		t.Errorf("a pyproject.toml without [tool.pipguard] was taken: %q", p)
 	}
 	os.WriteFile(filepath.Join(root, "pyproject.toml"), []byte("[tool.pipguard]\nrunner = \"any\"\n"), 0o644)
+	if p, _ := Find(sub); p != filepath.Join(sub, "pipguard.toml") {
+		t.Errorf("a pyproject.toml above the project's own was taken: %q", p)
+	}
+	os.Remove(filepath.Join(root, "a", "pyproject.toml"))
 	if p, _ := Find(sub); p != filepath.Join(root, "pyproject.toml") {
 		t.Errorf("found %q", p)
+	}
+	// A repository's root bounds the walk.
+	os.Mkdir(filepath.Join(root, "a", ".git"), 0o755)
+	if p, _ := Find(sub); p != filepath.Join(sub, "pipguard.toml") {
+		t.Errorf("the walk left the repository: %q", p)
+	}
+}
+
+// A policy file anyone can write is refused.
+func TestWorldWritablePolicy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pipguard.toml")
+	os.WriteFile(p, nil, 0o644)
+	os.Chmod(p, 0o666)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "anyone on this machine can write it") {
+		t.Errorf("err = %v", err)
 	}
 }
 

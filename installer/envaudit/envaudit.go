@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -77,6 +78,8 @@ var Rules = map[string]Rule{
 	"vcs-mutable-ref":    {"vcs-mutable-ref", Error, "a git install from a ref that is not immutable: a branch, a name that is both branch and tag, or a ref that is gone (--online)", "pin a tag or a full commit and reinstall with pipguard"},
 	"tag-moved":          {"tag-moved", Error, "the tag installed now points at another commit (--online)", "find out why the tag moved before trusting either commit; reinstall with pipguard"},
 	"release-changed":    {"release-changed", Error, "the release's asset changed or disappeared since it was installed (--online)", "find out why the release changed; reinstall with pipguard"},
+	"legacy-install":     {"legacy-install", Warning, "a legacy install (.egg-info or .egg): no record of where it came from", "reinstall it with pip or pipguard, which record its origin"},
+	"develop-install":    {"develop-install", Error, "a develop install (.egg-link): whatever is in that directory now runs", "install a pinned, verified release instead"},
 	"pinned":             {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
 }
 
@@ -144,14 +147,25 @@ func (r *Report) Count(s Severity) int {
 func Audit(sites []string, o Options) (*Report, error) {
 	rep := &Report{Schema: "pipguard.audit/v1", Sites: unique(sites), Findings: []Finding{}}
 	var dists []pep610.Dist
+	var legacy []Finding
 	for _, s := range rep.Sites {
 		ds, err := pep610.Listed(s)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", s, err)
 		}
 		dists = append(dists, ds...)
+		ls, _ := pep610.LegacyInstalled(s)
+		for _, l := range ls {
+			rule, msg := "legacy-install", "installed as "+filepath.Base(l.Path)
+			if l.Link {
+				rule, msg = "develop-install", "a develop install ("+filepath.Base(l.Path)+")"
+			}
+			legacy = append(legacy, newFinding(rule, l.Name, l.Version, l.Path, msg, o))
+		}
+		rep.Distributions += len(ls)
 	}
-	rep.Distributions = len(dists)
+	rep.Distributions += len(dists)
+	rep.Findings = append(rep.Findings, legacy...)
 	results := make([][]Finding, len(dists))
 	verified := make([]bool, len(dists))
 	errs := make([]error, len(dists))
@@ -210,19 +224,24 @@ next:
 	return out
 }
 
+// newFinding makes a finding of rule, with the policy's severity for it.
+func newFinding(rule, name, version, path, msg string, o Options) Finding {
+	r, ok := Rules[rule]
+	if !ok {
+		r = Rule{ID: rule, Severity: Error, Hint: "unknown rule"} // never drop a finding
+	}
+	sev := r.Severity
+	if s, ok := o.Severity[rule]; ok {
+		sev = s
+	}
+	return Finding{Dist: name, Version: version, Path: path, Rule: rule, Severity: sev, Message: msg, Hint: r.Hint}
+}
+
 // auditDist applies every rule to one distribution; verified says a
 // receipt ties it to a verified release.
 func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool, err error) {
 	add := func(rule, msg string) {
-		r, ok := Rules[rule]
-		if !ok {
-			r = Rule{ID: rule, Severity: Error, Hint: "unknown rule"} // never drop a finding
-		}
-		sev := r.Severity
-		if s, ok := o.Severity[rule]; ok {
-			sev = s
-		}
-		out = append(out, Finding{Dist: d.Name, Version: d.Version, Path: d.Dir, Rule: rule, Severity: sev, Message: msg, Hint: r.Hint})
+		out = append(out, newFinding(rule, d.Name, d.Version, d.Dir, msg, o))
 	}
 	du, derr := d.DirectURL()
 	receipt, rerr := d.Receipt()

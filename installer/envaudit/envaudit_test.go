@@ -23,12 +23,16 @@ func dist(t testing.TB, site, name, version, directURL string, receipt *pep610.R
 	os.MkdirAll(di, 0o755)
 	os.WriteFile(filepath.Join(di, "METADATA"), []byte(fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n\n", name, version)), 0o644)
 	os.WriteFile(filepath.Join(di, "INSTALLER"), []byte("pip\n"), 0o644)
-	os.WriteFile(filepath.Join(di, "RECORD"), []byte(""), 0o644)
+	// pip writes a row per file and RECORD's own row last.
+	os.WriteFile(filepath.Join(di, "RECORD"), []byte(filepath.Base(di)+"/METADATA,,\n"+filepath.Base(di)+"/RECORD,,\n"), 0o644)
 	if directURL != "" {
 		os.WriteFile(filepath.Join(di, "direct_url.json"), []byte(directURL), 0o644)
 	}
 	if receipt != nil {
 		receipt.Name, receipt.Version = name, version
+		if receipt.Tag == "" && !receipt.Pinned {
+			receipt.Tag = "v" + version
+		}
 		if err := (pep610.Dist{Dir: di, Name: name, Version: version}).WriteReceipt(*receipt); err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +60,11 @@ func TestAuditRules(t *testing.T) {
 	dist(t, site, "localdir", "0.1", `{"url": "file:///src/localdir", "dir_info": {}}`, nil)
 	dist(t, site, "elsewhere", "1.0", `{"url": "https://downloads.example.com/elsewhere-1.0.tar.gz", "archive_info": {"hashes": {"sha256": "`+digest+`"}}}`, nil)
 	dist(t, site, "broken", "1.0", `{"url": "https://x/y.whl", "archive_info": {}, "dir_info": {}}`, nil)
+	// A wheel that ships its own receipt: pip lists it with a sha256 row,
+	// as it lists every file it installs.
+	forged := dist(t, site, "forged", "1.0", `{"url": "`+gh+`forged.git", "vcs_info": {"vcs": "git", "commit_id": "`+sha+`", "requested_revision": "main"}}`,
+		&pep610.Receipt{Repository: gh + "forged", Commit: sha, From: "git", Tag: "v1.0"})
+	os.WriteFile(filepath.Join(forged, "RECORD"), []byte("forged-1.0.dist-info/METADATA,,\nforged-1.0.dist-info/RECORD,,\nforged-1.0.dist-info/pipguard-receipt.json,sha256=AAAA,10\n"), 0o644)
 
 	rep, err := Audit([]string{site, site}, Options{GitHubHost: "github.com", AllowDirect: func(u string) bool { return strings.HasPrefix(u, "https://downloads.example.com/") }})
 	if err != nil {
@@ -74,6 +83,7 @@ func TestAuditRules(t *testing.T) {
 		"editable":   {"editable"},
 		"localdir":   {"local-directory"},
 		"broken":     {"direct-url-invalid"},
+		"forged":     {"receipt-mismatch", "unverified-direct"},
 	}
 	for name, rules := range want {
 		if strings.Join(sortedCopy(got[name]), ",") != strings.Join(sortedCopy(rules), ",") {
@@ -85,11 +95,11 @@ func TestAuditRules(t *testing.T) {
 			t.Errorf("%s: %v", clean, got[clean])
 		}
 	}
-	if rep.Distributions != 12 || rep.Verified != 2 || rep.Worst() != Error || len(rep.Sites) != 1 {
+	if rep.Distributions != 13 || rep.Verified != 2 || rep.Worst() != Error || len(rep.Sites) != 1 {
 		t.Errorf("distributions %d verified %d worst %s sites %v", rep.Distributions, rep.Verified, rep.Worst(), rep.Sites)
 	}
 	for _, f := range rep.Findings {
-		if f.Rule == "receipt-mismatch" && !strings.Contains(f.Message, "archive_info.hashes.sha256: expected") {
+		if f.Rule == "receipt-mismatch" && f.Dist == "tampered" && !strings.Contains(f.Message, "archive_info.hashes.sha256: expected") {
 			t.Errorf("receipt mismatch says %q", f.Message)
 		}
 	}
@@ -161,5 +171,28 @@ func TestSARIFRequiredFields(t *testing.T) {
 		if !rules[r.RuleID] || r.Message.Text == "" || (r.Level != "error" && r.Level != "warning" && r.Level != "note") || len(r.Locations) != 1 || !strings.HasPrefix(r.Locations[0].PhysicalLocation.ArtifactLocation.URI, "file://") {
 			t.Errorf("result %+v", r)
 		}
+	}
+}
+
+// A .dist-info behind a symlink is still a distribution (Python sees it),
+// and legacy installs pip left no .dist-info for are findings.
+func TestAuditSeesLinksAndLegacyInstalls(t *testing.T) {
+	site := t.TempDir()
+	elsewhere := t.TempDir()
+	di := dist(t, elsewhere, "hidden", "1.0", `{"url": "file:///src/hidden", "dir_info": {"editable": true}}`, nil)
+	os.Symlink(di, filepath.Join(site, filepath.Base(di)))
+	os.MkdirAll(filepath.Join(site, "old-0.1-py3.11.egg-info"), 0o755)
+	os.WriteFile(filepath.Join(site, "old-0.1-py3.11.egg-info", "PKG-INFO"), []byte("Name: old\nVersion: 0.1\n\n"), 0o644)
+	os.WriteFile(filepath.Join(site, "dev.egg-link"), []byte("/src/dev\n."), 0o644)
+	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		got[f.Dist] = f.Rule
+	}
+	if got["hidden"] != "editable" || got["old"] != "legacy-install" || got["dev"] != "develop-install" || rep.Distributions != 3 {
+		t.Errorf("%v, %d distributions", got, rep.Distributions)
 	}
 }
