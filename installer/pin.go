@@ -3,6 +3,8 @@ package installer
 import (
 	"context"
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/policy"
@@ -38,4 +40,40 @@ func ReleaseOptionsFor(eff policy.Effective) ReleaseOptions {
 		RequireChecksums:          eff.Requires(policy.RequireChecksums),
 		Rules:                     &eff,
 	}
+}
+
+// ArtifactPolicy sets the identity rules of one repository's effective
+// policy (signer, runner, one exact source ref) on p, which says what to
+// verify (repository, digest, predicate). Source ref patterns are checked
+// after verification by CheckSourceRefs.
+func ArtifactPolicy(eff policy.Effective, p attest.Policy) attest.Policy {
+	p.SignerWorkflow, p.SignerRepo = eff.SignerWorkflow.V, eff.SignerRepo.V
+	p.DenySelfHosted = eff.Runner.V == "github-hosted"
+	p.SourceRef = ""
+	if refs := eff.SourceRefs.V; len(refs) == 1 && !strings.ContainsAny(refs[0], "*?[") {
+		p.SourceRef = refs[0]
+	}
+	return p
+}
+
+// CheckSourceRefs checks the accepted bundle's source ref against the
+// policy's source_refs patterns (when they are not one exact ref, which
+// the verifier checked itself).
+func CheckSourceRefs(eff policy.Effective, rep *attest.Report) error {
+	refs := eff.SourceRefs.V
+	if len(refs) == 0 || len(refs) == 1 && !strings.ContainsAny(refs[0], "*?[") || rep == nil || rep.Accepted < 0 {
+		return nil
+	}
+	b := rep.Bundles[rep.Accepted]
+	if b.Identity == nil {
+		return nil
+	}
+	for _, pat := range refs {
+		if ok, err := path.Match(pat, b.Identity.SourceRepositoryRef); err == nil && ok {
+			return nil
+		}
+	}
+	return &attest.Error{Artifact: rep.Artifact,
+		Reasons: []string{fmt.Sprintf("%s: the build's source ref %s is not one of %s (%s)", b.Source, b.Identity.SourceRepositoryRef, strings.Join(refs, ", "), eff.SourceRefs.Rule("source_refs"))},
+		Fix:     fmt.Sprintf("source_refs = [%q] in the repository's policy table would accept it, if that is how the project builds releases", b.Identity.SourceRepositoryRef)}
 }

@@ -70,6 +70,18 @@ func verifyCommand(e *env) *cli.Command {
 			if cCtx.NArg() == 0 && p.Tag != "" {
 				return e.verifyRelease(cCtx, p)
 			}
+			// The repository's identity rules come from the policy (file
+			// and flags, in one place); the flags only say what to verify.
+			var rules *policy.Effective
+			if p.Mode() == attest.ModeWorkflow && p.Repo != "" {
+				pol, err := e.policy(cCtx)
+				if err != nil {
+					return err
+				}
+				eff := pol.For(p.Repo)
+				rules = &eff
+				p = installer.ArtifactPolicy(eff, p)
+			}
 			if cCtx.NArg() != 1 {
 				return usagef("verify takes one ARTIFACT or sha256:HEX (or none, with --repo and --tag), got %d arguments", cCtx.NArg())
 			}
@@ -109,6 +121,9 @@ func verifyCommand(e *env) *cli.Command {
 				return err
 			}
 			rep, verr := v.Verify(a, bundles)
+			if verr == nil && rules != nil {
+				verr = installer.CheckSourceRefs(*rules, rep)
+			}
 			out := verifyOutput{Schema: "pipguard.verify/v1", Report: rep}
 			switch {
 			case cCtx.String("format") == "json":
