@@ -245,6 +245,20 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 		}
 	}
 	rep.Verified = len(reasons) == 0
+	if o.Rules != nil {
+		// Checks no policy key decides are pipguard's own.
+		builtIn := func(d *policy.Decision) {
+			for i := range d.Checks {
+				if d.Checks[i].Rule == "" {
+					d.Checks[i].Rule = "built in"
+				}
+			}
+		}
+		builtIn(&rep.Decision)
+		for i := range rep.Assets {
+			builtIn(&rep.Assets[i].Decision)
+		}
+	}
 	if !rep.Verified {
 		return rep, &ReleaseError{Repo: o.Repo, Tag: o.Tag, Reasons: reasons, Fix: firstHint(rep)}
 	}
