@@ -1,13 +1,17 @@
 # The test command from the README; .ci/run runs exactly this.
 FUZZTIME ?= 5000x
 
-.PHONY: test build fuzz bench
+.PHONY: test build fuzz bench demo
 test:
 	go test -count=1 ./...
 	$(MAKE) fuzz
 
 build:
 	go build -o bin/pipguard ./cmd/pipguard
+
+# pipguard's main job, offline (the README's first command).
+demo:
+	go run ./cmd/pipguard-demo
 
 # Short fuzz runs of every parser of untrusted input (seed corpus plus
 # FUZZTIME new inputs each). Longer: make fuzz FUZZTIME=5m
