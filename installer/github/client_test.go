@@ -259,6 +259,9 @@ func TestBadDownloadsLeaveNothing(t *testing.T) {
 	}{
 		{name: "truncated", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), Truncate: 100}, want: new(*github.UnavailableError)},
 		{name: "short content-length", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), WrongLength: 10}, want: new(*github.IntegrityError)},
+		// Announced longer than the release lists: another file, not a
+		// download to retry.
+		{name: "long content-length", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), WrongLength: 1 << 20}, want: new(*github.IntegrityError)},
 		{name: "swapped bytes", asset: func(p *githubtest.Published) { p.Wheel.Data = append([]byte{}, p.Sdist.Data[:len(p.Wheel.Data)]...) }, want: new(*github.IntegrityError)},
 		{name: "slow", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), Delay: 2 * time.Second}, want: new(*github.UnavailableError)},
 	}

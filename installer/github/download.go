@@ -76,6 +76,11 @@ func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded
 	}
 	defer resp.Body.Close()
 
+	// A body announced at another size than the release lists is another
+	// file, not a download to retry.
+	if resp.ContentLength >= 0 && resp.ContentLength != a.Size {
+		return nil, &IntegrityError{Asset: a.Name, What: "size", Expected: fmt.Sprint(a.Size), Actual: fmt.Sprintf("%d bytes announced", resp.ContentLength)}
+	}
 	part, err := os.CreateTemp(dir, ".partial-*")
 	if err != nil {
 		return nil, err

