@@ -70,6 +70,7 @@ var exitRules = []struct {
 	{exitRemote, labelUnavailbl, is[*github.RateLimitError]},
 	{exitRemote, labelUnavailbl, is[*github.UnavailableError]},
 	{exitRemote, labelUnavailbl, is[*github.HTTPError]},
+	{exitRemote, "bad answer from GitHub", is[*github.BadResponseError]},
 	{exitRefused, labelRefused, is[*gitref.RefusedError]},
 	{exitRemote, labelUnavailbl, is[*gitref.RemoteError]},
 }

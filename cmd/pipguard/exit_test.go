@@ -40,6 +40,7 @@ func TestExitCodes(t *testing.T) {
 		{&gitref.RemoteError{}, 7},
 		{&github.RateLimitError{}, 7},
 		{&github.UnavailableError{Err: errors.New("x")}, 7},
+		{&github.BadResponseError{}, 7},
 		{&pip.InterpreterError{}, 2},
 		{&pip.OptionsError{}, 3},
 		{&policy.Error{}, 2},

@@ -202,6 +202,19 @@ func (e *UnavailableError) Hint() string {
 
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
+// BadResponseError is an answer pipguard will not read: too large, or not
+// the JSON GitHub's API sends. Retrying does not help.
+type BadResponseError struct {
+	URL, Msg string
+}
+
+func (e *BadResponseError) Error() string { return e.URL + ": " + e.Msg }
+
+// Hint says what to do.
+func (e *BadResponseError) Hint() string {
+	return "the server at --github-url did not answer as GitHub's API does; check --github-url and any proxy in between (retrying will not help)"
+}
+
 // redact removes the query string (signed blob URLs carry credentials) and
 // any user info from a URL for messages.
 func redact(u *url.URL) string {
@@ -335,7 +348,7 @@ func (c *Client) getJSON(ctx context.Context, ref string, v any) (http.Header, e
 		return nil, err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return nil, fmt.Errorf("%s: malformed JSON from GitHub: %v", u, err)
+		return nil, &BadResponseError{URL: u, Msg: "malformed JSON: " + err.Error()}
 	}
 	return hdr, nil
 }
@@ -362,7 +375,7 @@ func (c *Client) getRaw(ctx context.Context, ref string) ([]byte, http.Header, s
 		return nil, nil, "", &UnavailableError{URL: redact(u), Err: scrub(err, c.token)}
 	}
 	if len(body) > MaxJSON {
-		return nil, nil, "", fmt.Errorf("%s: response larger than %d MiB", redact(u), MaxJSON>>20)
+		return nil, nil, "", &BadResponseError{URL: redact(u), Msg: fmt.Sprintf("response larger than %d MiB", MaxJSON>>20)}
 	}
 	return body, resp.Header, redact(u), nil
 }
