@@ -267,8 +267,51 @@ func misbehavingPip(t *testing.T, a *arena, after string) {
 	}
 }
 
+// borrowed is the first attestation of predicate type pt that repo's
+// release has (another artifact's, to be passed off as this one's).
+func borrowed(t *testing.T, a *arena, repo, pt string) *githubtest.Attestation {
+	for _, at := range a.repos[repo].Attestations {
+		if strings.Contains(at.PredicateType, pt) {
+			return at
+		}
+	}
+	t.Fatalf("%s has no %s attestation", repo, pt)
+	return nil
+}
+
 func init() {
 	attacks = append(attacks,
+		attack{name: "attestation for another digest", setup: func(t *testing.T, a *arena) []string {
+			a.publish(t, "acme/other", "other", "2.0.0", githubtest.Publish{})
+			args := demo(t, a, githubtest.Publish{SkipProvenance: true})
+			b := borrowed(t, a, "acme/other", "slsa.dev/provenance")
+			a.gh.AddAttestation(a.repos["acme/demo"], &githubtest.Attestation{Digests: []string{a.pubs["acme/demo"].Wheel.Digest()}, PredicateType: b.PredicateType, Bundle: b.Bundle, Initiator: "user"})
+			return args
+		}, code: 4, words: []string{"provenance: no attestation satisfies the policy", "is not a subject of the attestation"}},
+		attack{name: "SBOM for another artifact", setup: func(t *testing.T, a *arena) []string {
+			a.publish(t, "acme/other", "other", "2.0.0", githubtest.Publish{})
+			args := demo(t, a, githubtest.Publish{SkipSBOM: true})
+			b := borrowed(t, a, "acme/other", "spdx.dev")
+			a.gh.AddAttestation(a.repos["acme/demo"], &githubtest.Attestation{Digests: []string{a.pubs["acme/demo"].Wheel.Digest()}, PredicateType: b.PredicateType, Bundle: b.Bundle, Initiator: "user"})
+			return append(args, "--require-sbom")
+		}, code: 4, words: []string{"sbom: no attestation satisfies the policy", "is not a subject of the attestation"}},
+		attack{name: "release attestation for another tag", setup: func(t *testing.T, a *arena) []string {
+			// v0.9.0's immutable release, and its release attestation passed
+			// off as v1.0.0's (listed under v1.0.0's commit).
+			a.publish(t, "acme/demo", "demo", "0.9.0", githubtest.Publish{Immutable: true})
+			old := borrowed(t, a, "acme/demo", "attestation/release")
+			r := a.repos["acme/demo"]
+			args := demo(t, a, githubtest.Publish{})
+			pub := a.pubs["acme/demo"]
+			pub.Release.Immutable = true
+			a.gh.AddAttestation(r, &githubtest.Attestation{Digests: []string{pub.Wheel.Digest(), "sha1:" + pub.Commit}, PredicateType: old.PredicateType, Bundle: old.Bundle, Initiator: "github"})
+			return args
+		}, code: 4, words: []string{"release-attestation: no attestation satisfies the policy", "is not a subject of the attestation"}},
+		attack{name: "release attestation missing for an immutable release", setup: func(t *testing.T, a *arena) []string {
+			args := demo(t, a, githubtest.Publish{})
+			a.pubs["acme/demo"].Release.Immutable = true
+			return args
+		}, code: 4, words: []string{"no release-attestation attestation published"}},
 		attack{name: "tag moved between two listings", setup: func(t *testing.T, a *arena) []string {
 			pub := a.publish(t, "acme/demo", "demo", "1.0.0", githubtest.Publish{})
 			g := a.repos["acme/demo"].Git
@@ -367,6 +410,9 @@ func TestAttacks(t *testing.T) {
 				code = ee.ExitCode()
 			} else if err != nil {
 				t.Fatal(err)
+			}
+			if os.Getenv("PIPGUARD_SHOW") != "" {
+				t.Logf("%s", out.String())
 			}
 			if code != at.code {
 				t.Errorf("exit %d, want %d\n%s", code, at.code, out.String())
