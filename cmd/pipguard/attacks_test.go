@@ -281,6 +281,13 @@ func borrowed(t *testing.T, a *arena, repo, pt string) *githubtest.Attestation {
 
 func init() {
 	attacks = append(attacks,
+		attack{name: "a trusted root Sigstore rejects", setup: func(t *testing.T, a *arena) []string {
+			// Valid JSON, but its certificate authority has no chain.
+			os.WriteFile(a.root, []byte(`{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+  "certificateAuthorities": [{"subject": {"organization": "GitHub, Inc.", "commonName": "Internal Services Root"},
+    "certChain": {"certificates": []}, "validFor": {"start": "2023-01-01T00:00:00Z"}}]}`), 0o644)
+			return demo(t, a, githubtest.Publish{})
+		}, code: 4, words: []string{"cannot be used"}},
 		attack{name: "attestation for another digest", setup: func(t *testing.T, a *arena) []string {
 			a.publish(t, "acme/other", "other", "2.0.0", githubtest.Publish{})
 			args := demo(t, a, githubtest.Publish{SkipProvenance: true})

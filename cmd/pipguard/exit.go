@@ -63,6 +63,7 @@ var exitRules = []struct {
 	{exitVerify, labelVerify, is[*attest.Error]},
 	{exitVerify, labelVerify, is[*installer.ReleaseError]},
 	{exitVerify, labelVerify, is[*github.IntegrityError]},
+	{exitVerify, labelVerify, is[*attest.RootError]},
 	// No trusted root was given for the bundle's deployment: it cannot be
 	// verified, which no retry changes.
 	{exitVerify, labelVerify, func(err error) bool { return errors.Is(err, attest.ErrNoTrustedRoot) }},

@@ -41,6 +41,7 @@ func TestExitCodes(t *testing.T) {
 		{&github.RateLimitError{}, 7},
 		{&github.UnavailableError{Err: errors.New("x")}, 7},
 		{&github.BadResponseError{}, 7},
+		{&attest.RootError{}, 4},
 		{&pip.InterpreterError{}, 2},
 		{&pip.OptionsError{}, 3},
 		{&policy.Error{}, 2},

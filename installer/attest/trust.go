@@ -81,6 +81,23 @@ type Trust struct {
 	loaders map[Deployment]func() (root.TrustedMaterial, error)
 }
 
+// RootError is a trusted_root.json that reads as JSON but that Sigstore
+// rejects (a transparency log without a validity start, an unknown
+// deployment): verification against it is impossible.
+type RootError struct {
+	Path string
+	Err  error
+}
+
+func (e *RootError) Error() string {
+	return fmt.Sprintf("trusted root %s cannot be used: %v", e.Path, e.Err)
+}
+
+// Hint says what to do.
+func (e *RootError) Hint() string {
+	return "get the trusted root again from its source (TUF), or drop --trusted-root to use the embedded TUF roots"
+}
+
 // TrustError is a failure to obtain trusted material (TUF unreachable, no
 // cache offline, a bad --trusted-root file).
 type TrustError struct {
@@ -112,7 +129,15 @@ func NewTrust(material map[Deployment]root.TrustedMaterial) *Trust {
 func TrustFromFiles(paths ...string) (*Trust, error) {
 	by := map[Deployment]root.TrustedMaterialCollection{}
 	for _, p := range paths {
-		tr, err := root.NewTrustedRootFromPath(p)
+		data, err := os.ReadFile(p)
+		if err == nil && !json.Valid(data) {
+			err = errors.New("not JSON")
+		}
+		if err != nil {
+			// The file itself is wrong: a usage error.
+			return nil, &PolicyError{Msg: fmt.Sprintf("trusted root %s: %v", p, err), Fix: "pass a Sigstore trusted_root.json file"}
+		}
+		tr, err := root.NewTrustedRootFromJSON(data)
 		if err == nil {
 			var d Deployment
 			if d, err = deploymentOfRoot(tr); err == nil {
@@ -120,7 +145,9 @@ func TrustFromFiles(paths ...string) (*Trust, error) {
 				continue
 			}
 		}
-		return nil, &PolicyError{Msg: fmt.Sprintf("trusted root %s: %v", p, err), Fix: "pass a Sigstore trusted_root.json file"}
+		// A trusted_root.json Sigstore rejects: nothing can be verified
+		// with it, which no retry and no other flag changes.
+		return nil, &RootError{Path: p, Err: err}
 	}
 	material := map[Deployment]root.TrustedMaterial{}
 	for d, c := range by {
