@@ -279,8 +279,36 @@ func borrowed(t *testing.T, a *arena, repo, pt string) *githubtest.Attestation {
 	return nil
 }
 
+// workflowIdentity is the local GitHub's provenance identity for repo's
+// release workflow, for an attack to bend.
+func workflowIdentity(a *arena, repo string) sigstoretest.Identity {
+	r := a.repos[repo]
+	if r == nil {
+		owner, n, _ := strings.Cut(repo, "/")
+		r = a.gh.AddRepo(owner, n)
+		a.repos[repo] = r
+	}
+	id := sigstoretest.GitHubActions(repo, ".github/workflows/release.yml", "refs/tags/v1.0.0", strings.Repeat("a", 40))
+	id.SourceRepositoryIdentifier = fmt.Sprint(r.ID)
+	id.SourceRepositoryURI = "https://" + a.gh.Host() + "/" + repo
+	id.BuildSignerURI = "https://" + a.gh.Host() + "/" + repo + "/.github/workflows/release.yml@refs/tags/v1.0.0"
+	id.SAN = id.BuildSignerURI
+	return id
+}
+
 func init() {
 	attacks = append(attacks,
+		attack{name: "look-alike OIDC issuer", setup: func(t *testing.T, a *arena) []string {
+			id := workflowIdentity(a, "acme/demo")
+			id.Issuer = "https://token.actions.githubusercontent.com.evil.example"
+			id.Extensions.Issuer = id.Issuer
+			return demo(t, a, githubtest.Publish{Identity: &id})
+		}, code: 4, words: []string{`expected OIDC issuer "https://token.actions.githubusercontent.com", got "https://token.actions.githubusercontent.com.evil.example"`}},
+		attack{name: "signing time outside the certificate's validity", setup: func(t *testing.T, a *arena) []string {
+			id := workflowIdentity(a, "acme/demo")
+			id.NotBefore = time.Now().Add(-24 * time.Hour) // valid for ten minutes, a day ago
+			return demo(t, a, githubtest.Publish{Identity: &id})
+		}, code: 4, words: []string{"provenance: no attestation satisfies the policy", "valid at the signing time"}},
 		attack{name: "a trusted root Sigstore rejects", setup: func(t *testing.T, a *arena) []string {
 			// Valid JSON, but its certificate authority has no chain.
 			os.WriteFile(a.root, []byte(`{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
