@@ -25,6 +25,27 @@ var normRE = regexp.MustCompile(`[-_.]+`)
 // Normalize is PEP 503 name normalisation.
 func Normalize(name string) string { return normRE.ReplaceAllString(strings.ToLower(name), "-") }
 
+// UniqueDirs drops directories that are the same directory as an earlier
+// one: the same path, or the same through symlinks (a venv's lib64 -> lib,
+// as on Fedora and RHEL, makes purelib and platlib two names of one
+// site-packages).
+func UniqueDirs(dirs []string) []string {
+	var out []string
+	var infos []os.FileInfo
+next:
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		for i, o := range out {
+			if o == d || err == nil && infos[i] != nil && os.SameFile(infos[i], fi) {
+				continue next
+			}
+		}
+		out = append(out, d)
+		infos = append(infos, fi)
+	}
+	return out
+}
+
 // Installed lists the distributions in a site-packages directory, with
 // their METADATA name and version.
 func Installed(site string) ([]Dist, error) {

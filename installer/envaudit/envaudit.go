@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -145,7 +144,7 @@ func (r *Report) Count(s Severity) int {
 
 // Audit reads every distribution in sites (each directory once).
 func Audit(sites []string, o Options) (*Report, error) {
-	rep := &Report{Schema: "pipguard.audit/v1", Sites: unique(sites), Findings: []Finding{}}
+	rep := &Report{Schema: "pipguard.audit/v1", Sites: pep610.UniqueDirs(sites), Findings: []Finding{}}
 	var dists []pep610.Dist
 	var legacy []Finding
 	for _, s := range rep.Sites {
@@ -205,23 +204,6 @@ func Audit(sites []string, o Options) (*Report, error) {
 		return pep610.Normalize(a.Dist) < pep610.Normalize(b.Dist)
 	})
 	return rep, nil
-}
-
-func unique(dirs []string) []string {
-	var out []string
-	var infos []os.FileInfo
-next:
-	for _, d := range dirs {
-		fi, err := os.Stat(d)
-		for i, o := range out {
-			if o == d || err == nil && infos[i] != nil && os.SameFile(infos[i], fi) {
-				continue next
-			}
-		}
-		out = append(out, d)
-		infos = append(infos, fi)
-	}
-	return out
 }
 
 // newFinding makes a finding of rule, with the policy's severity for it.

@@ -160,25 +160,6 @@ type Info struct {
 	Pip string `json:"-"`
 }
 
-// uniqueDirs drops directories that are the same directory as an earlier
-// one (the same path, or the same through symlinks).
-func uniqueDirs(dirs []string) []string {
-	var out []string
-	var seen []os.FileInfo
-next:
-	for _, d := range dirs {
-		fi, err := os.Stat(d)
-		for i, o := range out {
-			if o == d || err == nil && seen[i] != nil && os.SameFile(seen[i], fi) {
-				continue next
-			}
-		}
-		out = append(out, d)
-		seen = append(seen, fi)
-	}
-	return out
-}
-
 // Report is pip's installation report (pip install --report), version 1.
 type Report struct {
 	Version string        `json:"version"`

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pipguard/pipguard/pep610"
 )
 
 // No child ever sees a GitHub token; everything else passes through.
@@ -33,7 +35,7 @@ func TestUniqueDirs(t *testing.T) {
 	d := t.TempDir()
 	os.MkdirAll(filepath.Join(d, "lib", "site"), 0o755)
 	os.Symlink("lib", filepath.Join(d, "lib64"))
-	got := uniqueDirs([]string{filepath.Join(d, "lib", "site"), filepath.Join(d, "lib64", "site"), filepath.Join(d, "lib", "site")})
+	got := pep610.UniqueDirs([]string{filepath.Join(d, "lib", "site"), filepath.Join(d, "lib64", "site"), filepath.Join(d, "lib", "site")})
 	if len(got) != 1 {
 		t.Errorf("got %v", got)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipguard/pipguard/pep610"
 )
 
 // Options configure a Session.
@@ -161,7 +163,7 @@ func (s *Session) probe(o Options) (*Info, error) {
 	if a.Info == nil || len(a.Info.Tags) == 0 || len(a.Info.Site) == 0 {
 		return nil, &InterpreterError{Python: s.python, Reason: "unexpected answer from the interpreter probe"}
 	}
-	a.Info.Site = uniqueDirs(a.Info.Site)
+	a.Info.Site = pep610.UniqueDirs(a.Info.Site)
 	a.Info.Pip = a.Pip
 	return a.Info, nil
 }

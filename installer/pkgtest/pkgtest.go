@@ -144,17 +144,13 @@ def get_requires_for_build_wheel(config_settings=None):
 def get_requires_for_build_sdist(config_settings=None):
     return []
 
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    exec(HOOK)
+def _wheel(wheel_directory, files):
+    """Writes a wheel of files (plus METADATA, WHEEL and RECORD)."""
     mod = _module()
     di = "%%s-%%s.dist-info/" %% (mod, VERSION)
-    with open(os.path.join(mod, "__init__.py"), "rb") as f:
-        init = f.read()
-    files = {
-        mod + "/__init__.py": init,
-        di + "METADATA": _metadata().encode(),
-        di + "WHEEL": ("Wheel-Version: 1.0\nGenerator: in-tree\nRoot-Is-Purelib: true\nTag: %%s\n" %% TAG).encode(),
-    }
+    files = dict(files)
+    files[di + "METADATA"] = _metadata().encode()
+    files[di + "WHEEL"] = ("Wheel-Version: 1.0\nGenerator: in-tree\nRoot-Is-Purelib: true\nTag: %%s\n" %% TAG).encode()
     record = ""
     for name, data in sorted(files.items()):
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -166,30 +162,19 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             z.writestr(name, data)
         z.writestr(di + "RECORD", record)
     return wheel
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    exec(HOOK)
+    mod = _module()
+    with open(os.path.join(mod, "__init__.py"), "rb") as f:
+        return _wheel(wheel_directory, {mod + "/__init__.py": f.read()})
 
 def get_requires_for_build_editable(config_settings=None):
     return []
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
     """PEP 660: a wheel whose .pth puts this source tree on sys.path."""
-    mod = _module()
-    di = "%%s-%%s.dist-info/" %% (mod, VERSION)
-    files = {
-        "__editable__.%%s.pth" %% mod: (os.path.abspath(".") + "\n").encode(),
-        di + "METADATA": _metadata().encode(),
-        di + "WHEEL": ("Wheel-Version: 1.0\nGenerator: in-tree\nRoot-Is-Purelib: true\nTag: %%s\n" %% TAG).encode(),
-    }
-    record = ""
-    for name, data in sorted(files.items()):
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record += "%%s,sha256=%%s,%%d\n" %% (name, digest, len(data))
-    record += di + "RECORD,,\n"
-    wheel = "%%s-%%s-%%s.whl" %% (mod, VERSION, TAG)
-    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as z:
-        for name, data in sorted(files.items()):
-            z.writestr(name, data)
-        z.writestr(di + "RECORD", record)
-    return wheel
+    return _wheel(wheel_directory, {"__editable__.%%s.pth" %% _module(): (os.path.abspath(".") + "\n").encode()})
 
 def build_sdist(sdist_directory, config_settings=None):
     base = "%%s-%%s" %% (_module(), VERSION)
