@@ -342,6 +342,38 @@ func init() {
 			a.gh.AddAttestation(r, &githubtest.Attestation{Digests: []string{pub.Wheel.Digest(), "sha1:" + pub.Commit}, PredicateType: old.PredicateType, Bundle: old.Bundle, Initiator: "github"})
 			return args
 		}, code: 4, words: []string{"release-attestation: no attestation satisfies the policy", "is not a subject of the attestation"}},
+		attack{name: "asset digest differs from the API's digest", setup: func(t *testing.T, a *arena) []string {
+			args := demo(t, a, githubtest.Publish{})
+			a.pubs["acme/demo"].Wheel.APIDigest = "sha256:" + strings.Repeat("1", 64)
+			return args
+		}, code: 4, words: []string{"demo-1.0.0-py3-none-any.whl", "sha256:" + strings.Repeat("1", 64)}},
+		attack{name: "timestamp from an untrusted TSA", setup: func(t *testing.T, a *arena) []string {
+			other, err := sigstoretest.NewGitHub()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return demo(t, a, githubtest.Publish{SignOptions: []sigstoretest.Option{sigstoretest.TimestampedBy(other)}})
+		}, code: 4, words: []string{"provenance: no attestation satisfies the policy", "timestamp"}},
+		attack{name: "a GitHub-instance bundle passed off with a public-good chain", setup: func(t *testing.T, a *arena) []string {
+			// Both deployments trusted, as gh trusts them. The certificate
+			// chains to public-good, but the bundle is made the GitHub way:
+			// a TSA timestamp and no transparency log entry.
+			pg, err := sigstoretest.NewPublicGood()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pgRoot, err := pg.TrustedRootJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(a.dir, "public-good-root.json")
+			os.WriteFile(path, pgRoot, 0o644)
+			args := demo(t, a, githubtest.Publish{Signer: pg, SignOptions: []sigstoretest.Option{sigstoretest.WithTlog(false), sigstoretest.TimestampedBy(a.signer)}})
+			return append(args, "--trusted-root", path)
+		}, code: 4, words: []string{"provenance: no attestation satisfies the policy", "transparency log"}},
+		attack{name: "release attestation naming another commit", setup: func(t *testing.T, a *arena) []string {
+			return demo(t, a, githubtest.Publish{Immutable: true, ReleaseCommit: strings.Repeat("b", 40)})
+		}, code: 4, words: []string{"release-attestation: no attestation satisfies the policy", strings.Repeat("b", 40)}},
 		attack{name: "release attestation missing for an immutable release", setup: func(t *testing.T, a *arena) []string {
 			args := demo(t, a, githubtest.Publish{})
 			a.pubs["acme/demo"].Release.Immutable = true
@@ -467,5 +499,35 @@ func TestAttacks(t *testing.T) {
 				at.check(t, a)
 			}
 		})
+	}
+}
+
+// TestAttackListInREADME pins the README's "Attacks we test" list to the
+// table: an attack added or renamed here is listed there, and the other way
+// round.
+func TestAttackListInREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Attacks we test\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Attacks we test" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	listed := map[string]bool{}
+	for _, l := range strings.Split(section, "\n") {
+		if item, ok := strings.CutPrefix(l, "- "); ok {
+			listed[strings.ReplaceAll(item, "`", "")] = true
+		}
+	}
+	for _, at := range attacks {
+		if !listed[at.name] {
+			t.Errorf("README.md does not list the attack %q", at.name)
+		}
+		delete(listed, at.name)
+	}
+	for name := range listed {
+		t.Errorf("README.md lists %q, which the table does not test", name)
 	}
 }

@@ -45,6 +45,12 @@ type Publish struct {
 	Runner string
 	// Identity, when set, replaces the workflow identity entirely.
 	Identity *sigstoretest.Identity
+	// SignOptions are passed to the workflow attestations' signer (a
+	// timestamp from another TSA, no transparency log entry, ...).
+	SignOptions []sigstoretest.Option
+	// ReleaseCommit is the commit the release attestation names; default
+	// the tag's commit.
+	ReleaseCommit string
 	// SkipSums, SkipSBOM, SkipProvenance leave those out.
 	SkipSums, SkipSBOM, SkipProvenance bool
 	// Wheel, when set, replaces the built wheel's bytes (a wrong upload).
@@ -132,11 +138,11 @@ func (s *Server) Publish(r *Repo, p Publish) *Published {
 			s.attest(r, p.Signer, id, sigstoretest.Statement{PredicateType: provenanceV1, Subjects: subject,
 				Predicate: map[string]any{"buildDefinition": map[string]any{"buildType": "https://actions.github.io/buildtypes/workflow/v1",
 					"externalParameters": map[string]any{"workflow": map[string]any{"ref": id.SourceRepositoryRef, "repository": "https://github.com/" + r.FullName()}}}}},
-				"user", a.Digest())
+				"user", p.SignOptions, a.Digest())
 		}
 		if !p.SkipSBOM {
 			s.attest(r, p.Signer, id, sigstoretest.Statement{PredicateType: spdxV23, Subjects: subject,
-				Predicate: map[string]any{"spdxVersion": "SPDX-2.3", "name": a.Name}}, "user", a.Digest())
+				Predicate: map[string]any{"spdxVersion": "SPDX-2.3", "name": a.Name}}, "user", p.SignOptions, a.Digest())
 		}
 	}
 	if p.Immutable {
@@ -144,7 +150,11 @@ func (s *Server) Publish(r *Repo, p Publish) *Published {
 		if gs == nil {
 			gs = p.Signer
 		}
-		subjects := []sigstoretest.Subject{{URI: fmt.Sprintf("pkg:github/%s@%s", strings.ToLower(r.FullName()), p.Tag), Digest: map[string]string{"sha1": commit}}}
+		named := commit
+		if p.ReleaseCommit != "" {
+			named = p.ReleaseCommit
+		}
+		subjects := []sigstoretest.Subject{{URI: fmt.Sprintf("pkg:github/%s@%s", strings.ToLower(r.FullName()), p.Tag), Digest: map[string]string{"sha1": named}}}
 		var digests []string
 		for _, a := range assets {
 			subjects = append(subjects, sigstoretest.Subject{Name: a.Name, Digest: map[string]string{"sha256": hexOf(a.Data)}})
@@ -154,7 +164,7 @@ func (s *Server) Publish(r *Repo, p Publish) *Published {
 			"repository": r.FullName(), "repositoryId": fmt.Sprint(r.ID), "tag": p.Tag,
 			"purl": fmt.Sprintf("pkg:github/%s@%s", strings.ToLower(r.FullName()), p.Tag),
 		}}
-		s.attest(r, gs, sigstoretest.Identity{SAN: "https://dotcom.releases.github.com"}, st, "github", append(digests, "sha1:"+commit)...)
+		s.attest(r, gs, sigstoretest.Identity{SAN: "https://dotcom.releases.github.com"}, st, "github", nil, append(digests, "sha1:"+commit)...)
 	}
 	return out
 }
@@ -189,9 +199,9 @@ func (s *Server) identity(r *Repo, p Publish, commit string) sigstoretest.Identi
 	return id
 }
 
-func (s *Server) attest(r *Repo, in *sigstoretest.Instance, id sigstoretest.Identity, st sigstoretest.Statement, initiator string, digests ...string) {
+func (s *Server) attest(r *Repo, in *sigstoretest.Instance, id sigstoretest.Identity, st sigstoretest.Statement, initiator string, opts []sigstoretest.Option, digests ...string) {
 	s.t.Helper()
-	b, err := in.Attest(id, st)
+	b, err := in.Attest(id, st, opts...)
 	if err != nil {
 		s.t.Fatalf("attest: %v", err)
 	}

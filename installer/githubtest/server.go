@@ -109,6 +109,9 @@ type Asset struct {
 	// NoDigest leaves the API's digest field null, as for assets uploaded
 	// before GitHub computed digests.
 	NoDigest bool
+	// APIDigest, when set, is the digest the API lists instead of the
+	// bytes' own (GitHub's record and the stored body disagree).
+	APIDigest string
 }
 
 // Digest is "sha256:HEX" of the asset's bytes.
@@ -494,6 +497,9 @@ func (s *Server) assetJSON(rp *Repo, a *Asset) map[string]any {
 	var digest any
 	if !a.NoDigest {
 		digest = a.Digest()
+	}
+	if a.APIDigest != "" {
+		digest = a.APIDigest
 	}
 	ct := a.ContentType
 	if ct == "" {
