@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
@@ -88,6 +89,12 @@ type ReleaseReport struct {
 	Verified     bool            `json:"verified"`
 	Decision     policy.Decision `json:"decision"`
 	Assets       []AssetReport   `json:"assets"`
+	// APIRequests is how many REST API requests the verification made (the
+	// ones GitHub's rate limit counts).
+	APIRequests int `json:"api_requests"`
+	// Cache is "warm" when cached answers were used, "cold" when the cache
+	// was empty for this release, "" without a cache.
+	Cache string `json:"cache,omitempty"`
 }
 
 // Asset returns the report of the named asset.
@@ -123,6 +130,9 @@ func (c Config) client() (*github.Client, error) {
 	if c.Timeout > 0 {
 		opts = append(opts, github.WithTimeout(c.Timeout))
 	}
+	if c.Cache != nil {
+		opts = append(opts, github.WithValidators(cacheValidators{c.Cache}))
+	}
 	return github.New(c.githubURL(), c.Token, opts...)
 }
 
@@ -145,34 +155,87 @@ func isInstallable(name string) bool {
 // build provenance, its SBOM and GitHub's release attestation. Every check
 // is recorded; the error is a *ReleaseError when anything failed, or the
 // error that stopped the work (remote unavailable, refused ref).
+//
+// It asks GitHub's REST API for the release, one attestation listing per
+// asset (every predicate type at once), the tag commit's listing only for
+// an immutable release whose release attestation was not among them, and a
+// comparison only when the build commit is not the tag's: at most 3 calls
+// for one asset, plus 1 for the comparison. Public assets come from their
+// download URLs, which the rate limit does not count. With Config.Cache, a
+// tag that still resolves to the same commit is verified from the cache with
+// no REST call at all; if that does not verify, GitHub is asked again (a
+// cached answer is never a verdict).
 func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseReport, error) {
-	rep := &ReleaseReport{Repo: o.Repo, Tag: o.Tag, Assets: []AssetReport{}}
-	gh, err := cfg.client()
-	if err != nil {
-		return nil, err
+	rep, err, src := verifyRelease(ctx, cfg, o, true)
+	var re *ReleaseError
+	if src != nil && src.warm && errors.As(err, &re) {
+		calls := src.gh.RESTCalls()
+		src.discard()
+		rep, err, src = verifyRelease(ctx, cfg, o, false)
+		if rep != nil {
+			rep.APIRequests += calls
+		}
 	}
+	return rep, err
+}
+
+func verifyRelease(ctx context.Context, cfg Config, o ReleaseOptions, readCache bool) (*ReleaseReport, error, *source) {
+	rep := &ReleaseReport{Repo: o.Repo, Tag: o.Tag, Assets: []AssetReport{}}
+	src, err := newSource(cfg, readCache)
+	if err != nil {
+		return nil, err, nil
+	}
+	rep, err = verifyFrom(ctx, cfg, o, src, rep)
+	rep.APIRequests = src.gh.RESTCalls()
+	switch {
+	case src.cache == nil:
+	case src.warm:
+		rep.Cache = "warm"
+	default:
+		rep.Cache = "cold"
+	}
+	if err == nil {
+		src.commit()
+	}
+	return rep, err, src
+}
+
+func verifyFrom(ctx context.Context, cfg Config, o ReleaseOptions, src *source, rep *ReleaseReport) (*ReleaseReport, error) {
 	if _, _, err := github.SplitRepo(o.Repo); err != nil {
-		return nil, &attest.PolicyError{Msg: err.Error(), Fix: "pass --repo OWNER/REPO"}
+		return rep, &attest.PolicyError{Msg: err.Error(), Fix: "pass --repo OWNER/REPO"}
 	}
 	d := &rep.Decision
 
-	repo, err := gh.Repository(ctx, o.Repo)
-	if err != nil {
-		return rep, notFoundAs(err, o, "repository "+o.Repo+" not found", "check --repo; a private repository needs GH_TOKEN")
-	}
-	rep.RepositoryID = repo.ID
-
 	// The tag, resolved with git as pip would see it, once.
 	res := o.Resolution
+	var err error
 	if res == nil {
 		if res, err = resolveTag(ctx, cfg, o.Repo, o.Tag); err != nil {
+			// git answers "authentication required" for a repository that
+			// does not exist as for a private one; the API tells them apart.
+			if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrRepositoryNotFound) {
+				if _, rerr := src.gh.Repository(ctx, o.Repo); errors.Is(rerr, github.ErrNotFound) {
+					what := "repository " + o.Repo + " not found"
+					if cfg.Token == "" {
+						what += " (or private: no token was given)"
+					}
+					return rep, &ReleaseError{Repo: o.Repo, Tag: o.Tag, Reasons: []string{what}, Fix: "check the repository's name; a private repository needs GH_TOKEN"}
+				}
+			}
 			return rep, err
 		}
 	}
 	rep.Commit, rep.TagKind = res.Commit, string(res.Kind)
 	d.Add(policy.Check{Name: "tag", Outcome: policy.Pass, Expected: "a tag that is not a branch", Actual: string(res.Kind) + " -> " + res.Commit})
 
-	rel, err := gh.ReleaseByTag(ctx, o.Repo, o.Tag)
+	rel, err := src.release(ctx, o.Repo, o.Tag, res.Commit)
+	if errors.Is(err, github.ErrNotFound) {
+		// Which is missing, the repository or its release? Only a failure
+		// pays for the second question.
+		if _, rerr := src.gh.Repository(ctx, o.Repo); errors.Is(rerr, github.ErrNotFound) {
+			return rep, &ReleaseError{Repo: o.Repo, Tag: o.Tag, Reasons: []string{"repository " + o.Repo + " not found"}, Fix: "check the repository's name; a private repository needs GH_TOKEN"}
+		}
+	}
 	if err != nil {
 		return rep, notFoundAs(err, o, "no published release for tag "+o.Tag, "the maintainers have not published a GitHub release for this tag")
 	}
@@ -190,7 +253,7 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 			Reason: "the release is mutable: its assets can be replaced, and GitHub publishes no release attestation for it"})
 	}
 
-	checksums, err := loadChecksums(ctx, gh, rel, o.Dir, d)
+	checksums, err := loadChecksums(ctx, src, o.Repo, rel, o.Dir, d)
 	if err != nil {
 		return rep, err
 	}
@@ -220,7 +283,7 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	}
 
 	p := o.Policy
-	p.Repo, p.RepoID, p.GitHubURL = o.Repo, fmt.Sprint(repo.ID), cfg.githubURL()
+	p.Repo, p.GitHubURL = o.Repo, cfg.githubURL()
 	if p.SourceRef == "" && len(o.SourceRefs) == 0 {
 		p.SourceRef = "refs/tags/" + o.Tag
 	}
@@ -228,7 +291,7 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	// tag by checkBinding (the tag's commit, or a descendant within
 	// MaxCommitDistance), not by an exact match in the policy.
 	for _, name := range names {
-		ar, err := verifyAsset(ctx, gh, rel, name, o, p, rep, checksums)
+		ar, err := verifyAsset(ctx, src, rel, name, o, p, rep, checksums)
 		if err != nil {
 			return rep, err
 		}
@@ -265,6 +328,30 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	return rep, nil
 }
 
+// repositoryID is the repository's numeric id: as the attestations API
+// gives it with each entry, or (when it does not, or its entries disagree)
+// from the repository itself.
+func repositoryID(ctx context.Context, src *source, repo string, atts []github.Attestation) (int64, error) {
+	var id int64
+	for _, a := range atts {
+		switch {
+		case a.RepositoryID == 0:
+		case id == 0:
+			id = a.RepositoryID
+		case id != a.RepositoryID:
+			id = -1
+		}
+	}
+	if id > 0 {
+		return id, nil
+	}
+	r, err := src.gh.Repository(ctx, repo)
+	if err != nil {
+		return 0, err
+	}
+	return r.ID, nil
+}
+
 func notFoundAs(err error, o ReleaseOptions, what, fix string) error {
 	if errors.Is(err, github.ErrNotFound) {
 		return &ReleaseError{Repo: o.Repo, Tag: o.Tag, Reasons: []string{what}, Fix: fix}
@@ -290,7 +377,7 @@ func firstHint(rep *ReleaseReport) string {
 
 // loadChecksums downloads and parses the release's checksum files. A file
 // that does not parse is a failure (two readers could disagree on it).
-func loadChecksums(ctx context.Context, gh *github.Client, rel *github.Release, dir string, d *policy.Decision) (sums.Sums, error) {
+func loadChecksums(ctx context.Context, src *source, repo string, rel *github.Release, dir string, d *policy.Decision) (sums.Sums, error) {
 	var all sums.Sums
 	for _, a := range rel.Assets {
 		if !sums.IsChecksumFile(a.Name) {
@@ -300,7 +387,7 @@ func loadChecksums(ctx context.Context, gh *github.Client, rel *github.Release, 
 			d.Add(policy.Check{Name: "checksums-file", Outcome: policy.Fail, Actual: a.Name, Reason: a.Name + " is too large for a checksum file"})
 			continue
 		}
-		dl, err := gh.Download(ctx, a, dir)
+		dl, err := src.download(ctx, repo, a, dir)
 		if err != nil {
 			var ie *github.IntegrityError
 			if errors.As(err, &ie) {
@@ -333,7 +420,7 @@ func loadChecksums(ctx context.Context, gh *github.Client, rel *github.Release, 
 }
 
 // verifyAsset downloads one asset and runs every asset check on it.
-func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, name string, o ReleaseOptions, p attest.Policy, rep *ReleaseReport, checksums sums.Sums) (*AssetReport, error) {
+func verifyAsset(ctx context.Context, src *source, rel *github.Release, name string, o ReleaseOptions, p attest.Policy, rep *ReleaseReport, checksums sums.Sums) (*AssetReport, error) {
 	ar := &AssetReport{Name: name}
 	d := &ar.Decision
 	a, ok := rel.AssetNamed(name)
@@ -342,7 +429,7 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 			Hint: "assets: " + assetNames(rel)})
 		return ar, nil
 	}
-	dl, err := gh.Download(ctx, a, o.Dir)
+	dl, err := src.download(ctx, o.Repo, a, o.Dir)
 	if err != nil {
 		var ie *github.IntegrityError
 		if errors.As(err, &ie) {
@@ -376,22 +463,31 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 	if err != nil {
 		return nil, err
 	}
-	verify := func(check string, pol attest.Policy, subject, predicate string, required bool) (*attest.Report, error) {
-		atts, err := gh.Attestations(ctx, o.Repo, subject, predicate)
-		if err != nil {
-			return nil, err
+
+	// One listing for the asset's digest, every predicate type, split here
+	// by what each statement claims (and verified as that type below).
+	listing, err := src.attestations(ctx, o.Repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	if len(listing) > 0 && rep.RepositoryID == 0 {
+		if rep.RepositoryID, err = repositoryID(ctx, src, o.Repo, listing); err != nil {
+			return nil, notFoundAs(err, o, "repository "+o.Repo+" not found", "check the repository's name; a private repository needs GH_TOKEN")
 		}
-		if len(atts) == 0 {
-			c := policy.Check{Name: check, Outcome: policy.NotChecked, Expected: predicate, Reason: "no " + check + " attestation published for " + name}
+	}
+	if rep.RepositoryID != 0 {
+		p.RepoID = fmt.Sprint(rep.RepositoryID)
+	}
+	groups := byPredicate(listing)
+
+	verify := func(check string, pol attest.Policy, bundles []attest.Bundle, required bool) (*attest.Report, error) {
+		if len(bundles) == 0 {
+			c := policy.Check{Name: check, Outcome: policy.NotChecked, Expected: pol.PredicateType, Reason: "no " + check + " attestation published for " + name}
 			if required {
 				c.Outcome, c.Hint = policy.Fail, "the maintainers must attest this asset (actions/attest-build-provenance, actions/attest-sbom)"
 			}
 			d.Add(c)
 			return nil, nil
-		}
-		var bundles []attest.Bundle
-		for _, at := range atts {
-			bundles = append(bundles, attest.ParseBundles(at.Source, at.Bundle)...)
 		}
 		v, err := attest.NewVerifier(o.Trust, pol)
 		if err != nil {
@@ -417,7 +513,7 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 
 	prov := p
 	prov.PredicateType = attest.ProvenanceV1
-	if ar.Provenance, err = verify("provenance", prov, digest, attest.ProvenanceV1, true); err != nil {
+	if ar.Provenance, err = verify("provenance", prov, groups.provenance, true); err != nil {
 		return nil, err
 	}
 	if ar.Provenance != nil && ar.Provenance.Verified && len(o.SourceRefs) > 0 {
@@ -426,20 +522,29 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 	}
 	if ar.Provenance != nil && ar.Provenance.Verified && p.SourceDigest == "" {
 		b := ar.Provenance.Bundles[ar.Provenance.Accepted]
-		if err := checkBinding(ctx, gh, o, rep.Commit, b.Identity.SourceRepositoryDigest, d); err != nil {
+		if err := checkBinding(ctx, src, o, rep.Commit, b.Identity.SourceRepositoryDigest, d); err != nil {
 			return nil, err
 		}
 	}
 	sbom := p
 	sbom.PredicateType = attest.SPDXv23
-	if ar.SBOM, err = verify("sbom", sbom, digest, attest.SPDXv23, o.RequireSBOM); err != nil {
+	if ar.SBOM, err = verify("sbom", sbom, groups.sbom, o.RequireSBOM); err != nil {
 		return nil, err
 	}
 	if rel.Immutable || o.RequireReleaseAttestation {
 		rp := attest.Policy{Repo: o.Repo, Tag: o.Tag, SourceDigest: rep.Commit, GitHubURL: p.GitHubURL}
-		// GitHub lists release attestations under the tag's commit (as gh
-		// release verify looks them up); v0.1 and v0.2 predicates both count.
-		if ar.ReleaseAttestation, err = verify("release-attestation", rp, "sha1:"+rep.Commit, "", true); err != nil {
+		bundles := groups.release
+		// GitHub lists a release attestation under each asset's digest and
+		// under the tag's commit (where gh release verify looks). Asked by
+		// commit only when the asset's listing has none that verifies.
+		if !verifiesQuietly(o.Trust, rp, artifact, bundles) {
+			more, err := src.attestations(ctx, o.Repo, "sha1:"+rep.Commit)
+			if err != nil {
+				return nil, err
+			}
+			bundles = appendNew(bundles, byPredicate(more).release)
+		}
+		if ar.ReleaseAttestation, err = verify("release-attestation", rp, bundles, true); err != nil {
 			return nil, err
 		}
 	} else {
@@ -447,6 +552,65 @@ func verifyAsset(ctx context.Context, gh *github.Client, rel *github.Release, na
 	}
 	ar.Verified = d.Verdict() == policy.Accept
 	return ar, nil
+}
+
+// predicateGroups are an attestation listing's bundles by the predicate
+// type their statements claim. A bundle whose statement cannot be read
+// goes with provenance, where its error is reported.
+type predicateGroups struct{ provenance, sbom, release []attest.Bundle }
+
+func byPredicate(atts []github.Attestation) predicateGroups {
+	var g predicateGroups
+	for _, at := range atts {
+		for _, b := range attest.ParseBundles(at.Source, at.Bundle) {
+			switch attest.PredicateTypeOf(b) {
+			case attest.ProvenanceV1, "":
+				g.provenance = append(g.provenance, b)
+			case attest.SPDXv23:
+				g.sbom = append(g.sbom, b)
+			case attest.ReleaseV01, attest.ReleaseV02:
+				g.release = append(g.release, b)
+			}
+		}
+	}
+	return g
+}
+
+// appendNew appends the bundles of more that are not already in bundles
+// (the same bundle listed under two digests is verified once).
+func appendNew(bundles, more []attest.Bundle) []attest.Bundle {
+	seen := map[string]bool{}
+	key := func(b attest.Bundle) string {
+		if b.Bundle == nil {
+			return b.Where()
+		}
+		data, _ := b.Bundle.MarshalJSON()
+		return string(data)
+	}
+	for _, b := range bundles {
+		seen[key(b)] = true
+	}
+	for _, b := range more {
+		if !seen[key(b)] {
+			seen[key(b)] = true
+			bundles = append(bundles, b)
+		}
+	}
+	return bundles
+}
+
+// verifiesQuietly says whether one of bundles satisfies pol, recording
+// nothing.
+func verifiesQuietly(trust *attest.Trust, pol attest.Policy, artifact *attest.Artifact, bundles []attest.Bundle) bool {
+	if len(bundles) == 0 {
+		return false
+	}
+	v, err := attest.NewVerifier(trust, pol)
+	if err != nil {
+		return false
+	}
+	_, err = v.Verify(artifact, bundles)
+	return err == nil
 }
 
 func assetNames(rel *github.Release) string {
@@ -507,7 +671,7 @@ func resolveTag(ctx context.Context, cfg Config, repo, tag string) (*gitref.Reso
 // tag's commit, or an ancestor of it within o.MaxCommitDistance commits
 // (asked of GitHub's compare API; nothing is cloned). A refusal says which
 // setting would accept the build.
-func checkBinding(ctx context.Context, gh *github.Client, o ReleaseOptions, tagCommit, built string, d *policy.Decision) error {
+func checkBinding(ctx context.Context, src *source, o ReleaseOptions, tagCommit, built string, d *policy.Decision) error {
 	c := policy.Check{Name: "tag-binding", Expected: fmt.Sprintf("the tag's commit %s, or an ancestor within %d commits", tagCommit, o.MaxCommitDistance), Actual: built,
 		Rule: o.rule(func(e *policy.Effective) string { return e.MaxCommitDistance.Rule("max_commit_distance") })}
 	if strings.EqualFold(built, tagCommit) {
@@ -520,7 +684,7 @@ func checkBinding(ctx context.Context, gh *github.Client, o ReleaseOptions, tagC
 		d.Add(c)
 		return nil
 	}
-	cmp, err := gh.Compare(ctx, o.Repo, strings.ToLower(built), strings.ToLower(tagCommit))
+	cmp, err := src.compare(ctx, o.Repo, strings.ToLower(built), strings.ToLower(tagCommit))
 	if errors.Is(err, github.ErrNotFound) {
 		c.Outcome, c.Reason = policy.Fail, fmt.Sprintf("the build's commit %s is unrelated to the tag's commit %s", built, tagCommit)
 		d.Add(c)

@@ -10,6 +10,7 @@ package installer
 import (
 	"context"
 	"fmt"
+	"github.com/pipguard/pipguard/installer/cache"
 	"net/http"
 	"net/url"
 	"path"
@@ -34,6 +35,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Timeout bounds each remote operation; zero means 30 seconds.
 	Timeout time.Duration
+	// Cache, when set, keeps GitHub's answers and verified assets between
+	// runs (see package cache); nil means none.
+	Cache *cache.Cache
 }
 
 // GitHubHost is the configured GitHub's host (host:port).

@@ -149,7 +149,7 @@ max_commit_distance = 1
 	}
 	say("")
 
-	env := append(os.Environ(), "SSL_CERT_FILE="+ca, "GIT_SSL_CAINFO="+ca, "VIRTUAL_ENV="+venv, "GH_TOKEN=", "GITHUB_TOKEN=")
+	env := append(os.Environ(), "PIPGUARD_CACHE_DIR="+filepath.Join(work, "cache"), "SSL_CERT_FILE="+ca, "GIT_SSL_CAINFO="+ca, "VIRTUAL_ENV="+venv, "GH_TOKEN=", "GITHUB_TOKEN=")
 	common := []string{"--github-url", gh.URL(), "--trusted-root", trusted}
 	req := func(repo, name, ref string) string {
 		return name + " @ git+" + gh.URL() + "/" + repo + ".git@" + ref

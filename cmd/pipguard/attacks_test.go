@@ -163,12 +163,12 @@ var attacks = []attack{
 	}, 4, []string{"SHA256SUMS lists", strings.Repeat("0", 64)}, nil},
 	{"asset body longer than the API's listing", func(t *testing.T, a *arena) []string {
 		args := demo(t, a, githubtest.Publish{})
-		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`demo-1\.0\.0-py3-none-any\.whl$`), WrongLength: len(a.pubs["acme/demo"].Wheel.Data) + 10})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`^GET /download/\d+/demo-1\.0\.0-py3-none-any\.whl$`), WrongLength: len(a.pubs["acme/demo"].Wheel.Data) + 10})
 		return args
 	}, 4, []string{"demo-1.0.0-py3-none-any.whl", "size"}, nil},
 	{"asset body shorter than the API's listing", func(t *testing.T, a *arena) []string {
 		args := demo(t, a, githubtest.Publish{})
-		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`demo-1\.0\.0-py3-none-any\.whl$`), WrongLength: 100})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`^GET /download/\d+/demo-1\.0\.0-py3-none-any\.whl$`), WrongLength: 100})
 		return args
 	}, 4, []string{"demo-1.0.0-py3-none-any.whl"}, nil},
 	{"wheel of another version in this release", func(t *testing.T, a *arena) []string {
@@ -204,7 +204,7 @@ var attacks = []attack{
 	}, 4, []string{"no sbom attestation published"}, nil},
 	{"truncated asset download", func(t *testing.T, a *arena) []string {
 		args := demo(t, a, githubtest.Publish{})
-		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`demo-1\.0\.0-py3-none-any\.whl$`), Truncate: 50})
+		a.gh.AddFault(&githubtest.Fault{Route: regexp.MustCompile(`^GET /download/\d+/demo-1\.0\.0-py3-none-any\.whl$`), Truncate: 50})
 		return args
 	}, 7, []string{"demo-1.0.0-py3-none-any.whl"}, nil},
 	{"500s until retries run out", func(t *testing.T, a *arena) []string {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/installer/pip"
@@ -53,6 +54,7 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*attest.PolicyError]},
 	{exitUsage, labelError, is[*reqfile.Error]},
 	{exitUsage, "policy error", is[*policy.Error]},
+	{exitUsage, labelError, is[*cache.Error]},
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},

@@ -60,7 +60,8 @@ func installCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "require-sbom", Usage: "fail when an asset has no SBOM attestation"},
 			&cli.BoolFlag{Name: "require-release-attestation", Usage: "fail when GitHub's release attestation is missing, even for a mutable release"},
 			&cli.StringSliceFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` (repeatable); default: TUF"},
-			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for the TUF cache (default: the user cache dir)"},
+			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for TUF metadata and GitHub's answers and verified assets (default: $PIPGUARD_CACHE_DIR, else pipguard in the user cache dir)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "ask GitHub everything again; read and write no cache (TUF metadata excepted)"},
 			&cli.IntFlag{Name: "jobs", Value: 4, Usage: "verify at most `N` requirements at once"},
 		},
 		Action: func(cCtx *cli.Context) error {
@@ -94,7 +95,11 @@ func installCommand(e *env) *cli.Command {
 			if cCtx.String("format") == "json" || cCtx.Bool("quiet") {
 				out = io.Discard
 			}
-			rep, ierr := installer.Install(cCtx.Context, e.config(cCtx), installer.InstallOptions{
+			cfg, err := e.releaseConfig(cCtx)
+			if err != nil {
+				return err
+			}
+			rep, ierr := installer.Install(cCtx.Context, cfg, installer.InstallOptions{
 				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
 				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol, Version: pipguardVersion(),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
@@ -150,6 +155,7 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 			fmt.Fprintf(w, "verified %s %s -> %s\n", g.Name, g.Tag, g.Resolution.Commit)
 			fmt.Fprintf(w, "         %s sha256:%s (%s)\n", g.Asset, g.SHA256, g.AssetReason)
 			if verbose && g.Release != nil {
+				fmt.Fprintf(w, "         %s\n", githubCost(g.Release))
 				for _, a := range g.Release.Assets {
 					for _, c := range a.Decision.Checks {
 						rule := ""
@@ -216,4 +222,16 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// githubCost says what a verification asked of GitHub's REST API.
+func githubCost(rep *installer.ReleaseReport) string {
+	s := fmt.Sprintf("%d GitHub REST request(s)", rep.APIRequests)
+	switch rep.Cache {
+	case "warm":
+		s += ", answered from the cache"
+	case "cold":
+		s += ", now cached"
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/policy"
 	"github.com/urfave/cli/v2"
 )
@@ -58,7 +59,8 @@ func verifyCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "cert-oidc-issuer", Usage: "generic check: exact OIDC issuer `URL`"},
 			&cli.StringSliceFlag{Name: "bundle", Usage: "Sigstore bundle `FILE` (JSON or JSONL; repeatable)"},
 			&cli.StringSliceFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` (repeatable); default: TUF"},
-			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for the TUF cache (default: the user cache dir)"},
+			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for TUF metadata and GitHub's answers and verified assets (default: $PIPGUARD_CACHE_DIR, else pipguard in the user cache dir)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "ask GitHub everything again; read and write no cache (TUF metadata excepted)"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network: trusted roots from files or the TUF cache"},
 			&cli.StringSliceFlag{Name: "asset", Usage: "with --tag and no ARTIFACT: verify only release asset `NAME` (repeatable)"},
 			&cli.IntFlag{Name: "max-commit-distance", Usage: "accept a build `N` commits before the tag's commit (projects that tag a version-bump commit)"},
@@ -210,7 +212,11 @@ func (e *env) verifyRelease(cCtx *cli.Context, p attest.Policy) error {
 	ro := installer.ReleaseOptionsFor(pol.For(p.Repo))
 	ro.Repo, ro.Tag, ro.Assets, ro.Dir, ro.Trust = p.Repo, p.Tag, cCtx.StringSlice("asset"), dir, trust
 	ro.Policy.SourceDigest, ro.Policy.PredicateType = p.SourceDigest, p.PredicateType
-	rep, verr := installer.VerifyRelease(cCtx.Context, e.config(cCtx), ro)
+	cfg, err := e.releaseConfig(cCtx)
+	if err != nil {
+		return err
+	}
+	rep, verr := installer.VerifyRelease(cCtx.Context, cfg, ro)
 	if rep == nil {
 		return verr
 	}
@@ -248,6 +254,9 @@ func renderRelease(w io.Writer, rep *installer.ReleaseReport, verbose bool) {
 		}
 		fmt.Fprintf(w, "%s%-11s %-20s %s\n", indent, c.Outcome, c.Name, detail)
 	}
+	if verbose {
+		fmt.Fprintf(w, "  %s\n", githubCost(rep))
+	}
 	for _, c := range rep.Decision.Checks {
 		line("  ", c)
 	}
@@ -281,15 +290,51 @@ func (e *env) trust(cCtx *cli.Context) (*attest.Trust, error) {
 	if files := cCtx.StringSlice("trusted-root"); len(files) > 0 {
 		return attest.TrustFromFiles(files...)
 	}
-	dir := cCtx.String("cache-dir")
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, usagef("no user cache directory (%v): pass --cache-dir DIR", err)
-		}
-		dir = filepath.Join(base, "pipguard")
+	dir, _, err := e.cacheDir(cCtx)
+	if err != nil {
+		return nil, err
 	}
 	return attest.TrustFromTUF(attest.TUFOptions{CacheDir: dir, Offline: cCtx.Bool("offline"), Context: cCtx.Context}), nil
+}
+
+// cacheDir is --cache-dir, else $PIPGUARD_CACHE_DIR, else pipguard in the
+// user cache directory; explicit says the user named it.
+func (e *env) cacheDir(cCtx *cli.Context) (dir string, explicit bool, err error) {
+	if dir = cCtx.String("cache-dir"); dir != "" {
+		return dir, true, nil
+	}
+	if dir = e.getenv("PIPGUARD_CACHE_DIR"); dir != "" {
+		return dir, true, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", false, usagef("no user cache directory (%v): pass --cache-dir DIR", err)
+	}
+	return filepath.Join(base, "pipguard"), false, nil
+}
+
+// releaseConfig is config with the cache of GitHub's answers: the one the
+// user named (which must be usable), else the default one when it can be
+// made (when not, pipguard runs without, and says so with -v).
+func (e *env) releaseConfig(cCtx *cli.Context) (installer.Config, error) {
+	cfg := e.config(cCtx)
+	if cCtx.Bool("no-cache") {
+		if cCtx.IsSet("cache-dir") {
+			return cfg, usagef("--no-cache and --cache-dir cannot be combined")
+		}
+		return cfg, nil
+	}
+	dir, explicit, err := e.cacheDir(cCtx)
+	if err == nil {
+		cfg.Cache, err = cache.Open(dir)
+	}
+	if err != nil && explicit {
+		return cfg, err
+	}
+	if err != nil && cCtx.Bool("verbose") {
+		fmt.Fprintf(e.stderr, "pipguard: note: running without a cache: %v\n", err)
+	}
+	return cfg, nil
 }
 
 type verifyOutput struct {

@@ -84,3 +84,24 @@ func parseOne(source string, line int, data []byte) Bundle {
 	}
 	return Bundle{Source: source, Line: line, Bundle: b}
 }
+
+// PredicateTypeOf peeks at the predicate type a bundle's DSSE statement
+// claims, without verifying anything: it only routes a bundle to the check
+// that will verify it (which checks the predicate type again, signed).
+// It returns "" when the bundle has no readable statement.
+func PredicateTypeOf(b Bundle) string {
+	if b.Bundle == nil {
+		return ""
+	}
+	env := b.Bundle.GetDsseEnvelope()
+	if env == nil {
+		return ""
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(env.GetPayload(), &st) != nil {
+		return ""
+	}
+	return st.PredicateType
+}

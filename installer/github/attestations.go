@@ -24,6 +24,9 @@ type Attestation struct {
 	// Initiator is who made it per GitHub ("user" for a workflow, "github"
 	// for GitHub's own release attestations), unverified.
 	Initiator string
+	// RepositoryID is the numeric id of the repository GitHub stores it
+	// under (the repository asked about), as the API says.
+	RepositoryID int64
 }
 
 // Entry is one parsed entry of the attestations API, before its bundle is
@@ -117,7 +120,7 @@ func (c *Client) Attestations(ctx context.Context, fullName, digest, predicateTy
 					return nil, fmt.Errorf("%s: %w", src, err)
 				}
 			}
-			out = append(out, Attestation{Source: src, Bundle: b, Initiator: e.Initiator})
+			out = append(out, Attestation{Source: src, Bundle: b, Initiator: e.Initiator, RepositoryID: e.RepositoryID})
 		}
 		next = nxt
 	}

@@ -13,6 +13,8 @@ package github
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +39,7 @@ const (
 // Client talks to one GitHub host.
 type Client struct {
 	api     *url.URL // https://api.github.com/ or https://HOST/api/v3/
+	web     *url.URL // https://github.com or https://HOST
 	http    *http.Client
 	timeout time.Duration
 	retries int
@@ -44,7 +48,30 @@ type Client struct {
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	token   string
+	// validators, when set, makes API GETs conditional (If-None-Match).
+	validators Validators
+	// apiDownloads is set once a browser download URL answered 404 (a
+	// private repository): later assets go through the API at once.
+	apiDownloads atomic.Bool
+	// rest counts requests sent to the REST API (retries included).
+	rest atomic.Int64
 }
+
+// RESTCalls is how many requests the client has sent to the REST API, the
+// ones GitHub's rate limit counts (downloads from the web and storage
+// hosts, and bundle fetches, are not among them).
+func (c *Client) RESTCalls() int { return int(c.rest.Load()) }
+
+// Validators remembers API responses' ETags and bodies, so that a request
+// asked again is conditional: GitHub answers 304 Not Modified without a
+// body, which (when authenticated) does not count against the rate limit.
+type Validators interface {
+	Validator(key string) (etag string, body []byte, ok bool)
+	StoreValidator(key, etag string, body []byte)
+}
+
+// WithValidators makes API GETs conditional on what v remembers.
+func WithValidators(v Validators) Option { return func(c *Client) { c.validators = v } }
 
 // Option configures a Client.
 type Option func(*Client)
@@ -79,7 +106,7 @@ func New(webURL, token string, opts ...Option) (*Client, error) {
 		api = &url.URL{Scheme: "https", Host: "api.github.com", Path: "/"}
 	}
 	c := &Client{
-		api: api, timeout: 30 * time.Second, retries: 3, backoff: 500 * time.Millisecond,
+		api: api, web: web, timeout: 30 * time.Second, retries: 3, backoff: 500 * time.Millisecond,
 		maxWait: time.Minute, now: time.Now, sleep: sleepCtx, token: token,
 	}
 	for _, o := range opts {
@@ -112,11 +139,15 @@ type tokenTransport struct {
 func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Del("Authorization")
-	if t.token != "" && req.URL.Scheme == "https" && strings.EqualFold(req.URL.Host, t.host) {
+	if t.token != "" && req.URL.Scheme == "https" && strings.EqualFold(req.URL.Host, t.host) && req.Context().Value(bareKey{}) == nil {
 		req.Header.Set("Authorization", "Bearer "+t.token)
 	}
 	return t.base.RoundTrip(req)
 }
+
+// bareKey marks a request's context: send no token, even to the API host
+// (public downloads need none).
+type bareKey struct{}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -230,6 +261,12 @@ func redact(u *url.URL) string {
 // short rate limits. The caller closes the body of a 2xx response; any other
 // status becomes an error.
 func (c *Client) do(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
+	return c.doWith(ctx, u, accept, "")
+}
+
+// doWith is do with an If-None-Match validator; a 304 answer is returned
+// like a 2xx one.
+func (c *Client) doWith(ctx context.Context, u *url.URL, accept, etag string) (*http.Response, error) {
 	backoff := c.backoff
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -239,6 +276,12 @@ func (c *Client) do(ctx context.Context, u *url.URL, accept string) (*http.Respo
 		req.Header.Set("Accept", accept)
 		req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
 		req.Header.Set("User-Agent", "pipguard")
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		if strings.EqualFold(u.Host, c.api.Host) && strings.HasPrefix(u.Path, c.api.Path) {
+			c.rest.Add(1)
+		}
 		resp, err := c.http.Do(req)
 		retry := false
 		var failure error
@@ -248,7 +291,7 @@ func (c *Client) do(ctx context.Context, u *url.URL, accept string) (*http.Respo
 				return nil, &UnavailableError{URL: redact(u), Err: ctx.Err()}
 			}
 			failure, retry = scrub(err, c.token), transient(err)
-		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		case resp.StatusCode >= 200 && resp.StatusCode < 300, resp.StatusCode == http.StatusNotModified && etag != "":
 			return resp, nil
 		case resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode == http.StatusForbidden && rateLimited(resp)):
 			wait, reset := c.rateLimitWait(resp)
@@ -365,11 +408,22 @@ func (c *Client) getRaw(ctx context.Context, ref string) ([]byte, http.Header, s
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.do(ctx, u, "application/vnd.github+json")
+	var etag string
+	var known []byte
+	key := c.validatorKey(u)
+	if c.validators != nil {
+		if e, b, ok := c.validators.Validator(key); ok && len(b) <= MaxJSON {
+			etag, known = e, b
+		}
+	}
+	resp, err := c.doWith(ctx, u, "application/vnd.github+json", etag)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified {
+		return known, resp.Header, redact(u), nil
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJSON+1))
 	if err != nil {
 		return nil, nil, "", &UnavailableError{URL: redact(u), Err: scrub(err, c.token)}
@@ -377,5 +431,20 @@ func (c *Client) getRaw(ctx context.Context, ref string) ([]byte, http.Header, s
 	if len(body) > MaxJSON {
 		return nil, nil, "", &BadResponseError{URL: redact(u), Msg: fmt.Sprintf("response larger than %d MiB", MaxJSON>>20)}
 	}
+	if e := resp.Header.Get("ETag"); c.validators != nil && e != "" {
+		c.validators.StoreValidator(key, e, body)
+	}
 	return body, resp.Header, redact(u), nil
+}
+
+// validatorKey names a response for Validators: its URL and who asked (a
+// token sees what an anonymous caller does not). The token itself is not
+// part of the key, only a short hash of it.
+func (c *Client) validatorKey(u *url.URL) string {
+	who := "anonymous"
+	if c.token != "" {
+		h := sha256.Sum256([]byte(c.token))
+		who = "token:" + hex.EncodeToString(h[:4])
+	}
+	return u.String() + " " + who
 }

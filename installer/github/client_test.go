@@ -117,8 +117,8 @@ func TestTokenNeverLeavesTheAPIHost(t *testing.T) {
 		auth := r.Header.Get("Authorization")
 		switch r.Server {
 		case "api":
-			if auth != "Bearer "+token {
-				t.Errorf("API request %s without the token", r.Path)
+			if strings.HasPrefix(r.Path, "/api/v3/") != (auth == "Bearer "+token) {
+				t.Errorf("%s: Authorization %q (only the REST API gets the token)", r.Path, auth)
 			}
 		default:
 			if auth != "" || strings.Contains(r.Query, token) {
@@ -367,4 +367,142 @@ func compact(t *testing.T, b []byte) string {
 		t.Fatal(err)
 	}
 	return buf.String()
+}
+
+// restCalls counts the requests that spend the REST API's rate limit.
+func restCalls(gh *githubtest.Server) int {
+	n := 0
+	for _, r := range gh.Requests() {
+		if r.Server == "api" && strings.HasPrefix(r.Path, "/api/v3/") {
+			n++
+		}
+	}
+	return n
+}
+
+// A public asset comes from browser_download_url, which is not a REST
+// call and gets no token; a private one, whose web URL answers 404, comes
+// through the API with the token, and so do the client's later downloads.
+func TestDownloadPublicWithoutRESTPrivateThroughAPI(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rel, err := f.c.ReleaseByTag(ctx, "acme/demo", "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := restCalls(f.gh)
+	for _, name := range []string{"SHA256SUMS", f.pub.Wheel.Name} {
+		a, _ := rel.AssetNamed(name)
+		if _, err := f.c.Download(ctx, a, privateDir(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := restCalls(f.gh) - before; n != 0 {
+		t.Errorf("public downloads made %d REST calls, want 0", n)
+	}
+
+	f.repo.Private = true
+	before = restCalls(f.gh)
+	for _, name := range []string{"SHA256SUMS", f.pub.Wheel.Name} {
+		a, _ := rel.AssetNamed(name)
+		dl, err := f.c.Download(ctx, a, privateDir(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if "sha256:"+dl.SHA256 != digestOf(f, name) {
+			t.Errorf("%s: got sha256:%s", name, dl.SHA256)
+		}
+	}
+	if n := restCalls(f.gh) - before; n != 2 {
+		t.Errorf("private downloads made %d REST calls, want 2 (one 404 on the web URL, then the API for both)", n)
+	}
+	web := 0
+	for _, r := range f.gh.Requests() {
+		if strings.Contains(r.Path, "/releases/download/") {
+			web++
+			if r.Header.Get("Authorization") != "" {
+				t.Errorf("the token went to the web download URL %s", r.Path)
+			}
+		}
+	}
+	if web != 3 {
+		t.Errorf("%d web download requests, want 3 (two public, one private 404)", web)
+	}
+}
+
+func digestOf(f *fixture, name string) string {
+	for _, a := range f.pub.Release.Assets {
+		if a.Name == name {
+			return a.Digest()
+		}
+	}
+	return ""
+}
+
+// A browser_download_url anywhere but the GitHub host's release download
+// path is ignored: the API URL is used.
+func TestDownloadIgnoresForeignBrowserURL(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rel, err := f.c.ReleaseByTag(ctx, "acme/demo", "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := rel.AssetNamed("SHA256SUMS")
+	for _, u := range []string{"https://evil.example/acme/demo/releases/download/v1.0.0/SHA256SUMS", f.gh.URL() + "/acme/demo/releases/download/v1.0.0/other", "http" + strings.TrimPrefix(f.gh.URL(), "https") + "/acme/demo/releases/download/v1.0.0/SHA256SUMS"} {
+		a.BrowserDownloadURL = u
+		before := restCalls(f.gh)
+		if _, err := f.c.Download(ctx, a, privateDir(t)); err != nil {
+			t.Fatal(err)
+		}
+		if restCalls(f.gh)-before != 1 {
+			t.Errorf("%s: not ignored", u)
+		}
+	}
+}
+
+type memValidators map[string][2]string
+
+func (m memValidators) Validator(key string) (string, []byte, bool) {
+	v, ok := m[key]
+	return v[0], []byte(v[1]), ok
+}
+func (m memValidators) StoreValidator(key, etag string, body []byte) {
+	m[key] = [2]string{etag, string(body)}
+}
+
+// Asked again, a response is conditional: GitHub's 304 gives the same
+// answer without a body. Validators are kept apart per caller (with and
+// without a token), and the token is not in the key.
+func TestConditionalRequests(t *testing.T) {
+	v := memValidators{}
+	f := newFixture(t, github.WithValidators(v))
+	ctx := context.Background()
+	first, err := f.c.ReleaseByTag(ctx, "acme/demo", "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.c.ReleaseByTag(ctx, "acme/demo", "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := f.gh.Requests()
+	last := reqs[len(reqs)-1]
+	if last.Header.Get("If-None-Match") == "" || len(second.Assets) != len(first.Assets) || second.ID != first.ID {
+		t.Errorf("second request not conditional or answer differs: %+v", last.Header)
+	}
+	for k := range v {
+		if strings.Contains(k, token) {
+			t.Errorf("validator key holds the token: %s", k)
+		}
+	}
+	// The release changes: a 200 with the new body, remembered.
+	f.gh.AddRelease(f.repo, &githubtest.Release{Tag: "v1.0.0", Assets: []*githubtest.Asset{{Name: "new.whl", Data: []byte("x")}}})
+	third, err := f.c.ReleaseByTag(ctx, "acme/demo", "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(third.Assets) != 1 || third.Assets[0].Name != "new.whl" {
+		t.Errorf("after a change, got %+v", third.Assets)
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,10 +42,16 @@ func (e *IntegrityError) Hint() string {
 }
 
 // Download streams the asset into dir/NAME (created 0600; dir must be
-// private, 0700), hashing as it reads. GitHub answers the API URL with the
-// bytes or a redirect to another host, which gets no token. The file exists
-// only when the whole asset arrived with the size and digest GitHub lists;
-// on any error nothing is left behind.
+// private, 0700), hashing as it reads. The file exists only when the whole
+// asset arrived with the size and digest GitHub lists; on any error nothing
+// is left behind.
+//
+// A public asset is fetched from its browser_download_url on the GitHub
+// host, without the token: that is not a REST API call, so it does not spend
+// the rate limit. When that URL answers 404 (a private repository, whose
+// web downloads need a browser session), the asset comes through the API
+// URL with the token, and so do the client's later downloads. Either way
+// GitHub redirects to a storage host, which gets no token.
 func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -70,9 +78,21 @@ func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded
 	idle := newIdleTimer(c.timeout, cancel)
 	defer idle.stop()
 
-	resp, err := c.do(ctx, u, "application/octet-stream")
-	if err != nil {
-		return nil, err
+	var resp *http.Response
+	if b := c.browserURL(a); b != nil && !c.apiDownloads.Load() {
+		resp, err = c.do(context.WithValue(ctx, bareKey{}, true), b, "application/octet-stream")
+		if errors.Is(err, ErrNotFound) {
+			c.apiDownloads.Store(true)
+			resp, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if resp == nil {
+		if resp, err = c.do(ctx, u, "application/octet-stream"); err != nil {
+			return nil, err
+		}
 	}
 	defer resp.Body.Close()
 
@@ -123,6 +143,21 @@ func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded
 	os.Remove(part.Name())
 	keep = true
 	return &Downloaded{Path: final, SHA256: sum, Size: n}, nil
+}
+
+// browserURL is the asset's browser_download_url when it is where GitHub
+// puts it: https on the GitHub host, /OWNER/REPO/releases/download/TAG/NAME.
+// Anything else is ignored (the API URL is used).
+func (c *Client) browserURL(a Asset) *url.URL {
+	b, err := url.Parse(a.BrowserDownloadURL)
+	if err != nil || b.Scheme != c.web.Scheme || !strings.EqualFold(b.Host, c.web.Host) || b.User != nil || b.RawQuery != "" || b.Fragment != "" {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(b.Path, "/"), "/")
+	if len(parts) != 6 || parts[2] != "releases" || parts[3] != "download" || parts[5] != a.Name {
+		return nil
+	}
+	return b
 }
 
 // idleTimer cancels a download when no byte arrives for d.

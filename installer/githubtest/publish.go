@@ -51,6 +51,9 @@ type Publish struct {
 	// ReleaseCommit is the commit the release attestation names; default
 	// the tag's commit.
 	ReleaseCommit string
+	// ReleaseAttestationByCommit lists the release attestation under the
+	// tag's commit only, not under each asset's digest.
+	ReleaseAttestationByCommit bool
 	// SkipSums, SkipSBOM, SkipProvenance leave those out.
 	SkipSums, SkipSBOM, SkipProvenance bool
 	// Wheel, when set, replaces the built wheel's bytes (a wrong upload).
@@ -135,10 +138,7 @@ func (s *Server) Publish(r *Repo, p Publish) *Published {
 	for _, a := range []*Asset{out.Wheel, out.Sdist} {
 		subject := []sigstoretest.Subject{{Name: a.Name, Digest: map[string]string{"sha256": hexOf(a.Data)}}}
 		if !p.SkipProvenance {
-			s.attest(r, p.Signer, id, sigstoretest.Statement{PredicateType: provenanceV1, Subjects: subject,
-				Predicate: map[string]any{"buildDefinition": map[string]any{"buildType": "https://actions.github.io/buildtypes/workflow/v1",
-					"externalParameters": map[string]any{"workflow": map[string]any{"ref": id.SourceRepositoryRef, "repository": "https://github.com/" + r.FullName()}}}}},
-				"user", p.SignOptions, a.Digest())
+			s.provenance(r, p, id, a)
 		}
 		if !p.SkipSBOM {
 			s.attest(r, p.Signer, id, sigstoretest.Statement{PredicateType: spdxV23, Subjects: subject,
@@ -164,9 +164,31 @@ func (s *Server) Publish(r *Repo, p Publish) *Published {
 			"repository": r.FullName(), "repositoryId": fmt.Sprint(r.ID), "tag": p.Tag,
 			"purl": fmt.Sprintf("pkg:github/%s@%s", strings.ToLower(r.FullName()), p.Tag),
 		}}
+		if p.ReleaseAttestationByCommit {
+			digests = nil
+		}
 		s.attest(r, gs, sigstoretest.Identity{SAN: "https://dotcom.releases.github.com"}, st, "github", nil, append(digests, "sha1:"+commit)...)
 	}
 	return out
+}
+
+// AttestProvenance adds the build provenance for a that Publish makes
+// unless SkipProvenance: a release its maintainers attest late. p and
+// commit are what Publish was given and made.
+func (s *Server) AttestProvenance(r *Repo, p Publish, commit string, a *Asset) {
+	s.t.Helper()
+	if p.Tag == "" {
+		p.Tag = "v" + p.Project.Version
+	}
+	s.provenance(r, p, s.identity(r, p, commit), a)
+}
+
+func (s *Server) provenance(r *Repo, p Publish, id sigstoretest.Identity, a *Asset) {
+	subject := []sigstoretest.Subject{{Name: a.Name, Digest: map[string]string{"sha256": hexOf(a.Data)}}}
+	s.attest(r, p.Signer, id, sigstoretest.Statement{PredicateType: provenanceV1, Subjects: subject,
+		Predicate: map[string]any{"buildDefinition": map[string]any{"buildType": "https://actions.github.io/buildtypes/workflow/v1",
+			"externalParameters": map[string]any{"workflow": map[string]any{"ref": id.SourceRepositoryRef, "repository": "https://github.com/" + r.FullName()}}}}},
+		"user", p.SignOptions, a.Digest())
 }
 
 func (s *Server) identity(r *Repo, p Publish, commit string) sigstoretest.Identity {

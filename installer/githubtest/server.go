@@ -353,7 +353,9 @@ func jsonError(w http.ResponseWriter, status int, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"message": msg, "documentation_url": "https://docs.github.com/rest"})
 }
 
-func (s *Server) writeJSON(w http.ResponseWriter, v any) {
+// writeJSON answers with v and GitHub's headers, including a strong ETag;
+// a request whose If-None-Match names it gets 304 Not Modified and no body.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-GitHub-Api-Version", "2022-11-28")
 	w.Header().Set("X-RateLimit-Limit", "5000")
@@ -361,6 +363,13 @@ func (s *Server) writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
 	w.Header().Set("X-RateLimit-Resource", "core")
 	data, _ := json.Marshal(v)
+	sum := sha256.Sum256(data)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.Write(data)
 }
@@ -395,6 +404,7 @@ var (
 	attestRoute  = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/attestations/([^/]+)$`)
 	compareRoute = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/compare/([0-9a-f]{40})\.\.\.([0-9a-f]{40})$`)
 	gitRoute     = regexp.MustCompile(`^/[^/]+/[^/]+\.git/`)
+	browserRoute = regexp.MustCompile(`^/([^/]+)/([^/]+)/releases/download/([^/]+)/([^/]+)$`)
 	assetDLRoute = regexp.MustCompile(`^/download/(\d+)/([^/]+)$`)
 	blobRoute    = regexp.MustCompile(`^/bundles/([^/]+)/(\d+)$`)
 )
@@ -419,6 +429,29 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.git.ServeHTTP(w, r)
+	case browserRoute.MatchString(p):
+		// github.com/OWNER/REPO/releases/download/TAG/NAME: the web host,
+		// not the API. A private repository's downloads need a browser
+		// session, so without one they are 404 (tokens do not count).
+		m := browserRoute.FindStringSubmatch(p)
+		s.mu.Lock()
+		rp := s.repos[strings.ToLower(m[1]+"/"+m[2])]
+		var a *Asset
+		if rp != nil && !rp.Private {
+			if rel := rp.Releases[m[3]]; rel != nil && !rel.Draft {
+				for _, x := range rel.Assets {
+					if x.Name == m[4] {
+						a = x
+					}
+				}
+			}
+		}
+		s.mu.Unlock()
+		if a == nil {
+			http.Error(w, "Not Found", http.StatusNotFound)
+			return
+		}
+		http.Redirect(w, r, fmt.Sprintf("%s/download/%d/%s?sp=r&sig=SIGNED", s.Assets.URL, a.ID, a.Name), http.StatusFound)
 	case repoRoute.MatchString(p):
 		m := repoRoute.FindStringSubmatch(p)
 		rp := s.repo(m[1], m[2], r)
@@ -430,7 +463,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		if rp.Private {
 			vis = "private"
 		}
-		s.writeJSON(w, map[string]any{"id": rp.ID, "name": rp.Name, "full_name": rp.FullName(), "private": rp.Private,
+		s.writeJSON(w, r, map[string]any{"id": rp.ID, "name": rp.Name, "full_name": rp.FullName(), "private": rp.Private,
 			"visibility": vis, "default_branch": rp.DefaultBranch, "owner": map[string]any{"login": rp.Owner}})
 	case tagRoute.MatchString(p):
 		m := tagRoute.FindStringSubmatch(p)
@@ -446,7 +479,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			jsonError(w, http.StatusNotFound, "Not Found")
 			return
 		}
-		s.writeJSON(w, s.releaseJSON(rp, rel))
+		s.writeJSON(w, r, s.releaseJSON(rp, rel))
 	case assetRoute.MatchString(p):
 		m := assetRoute.FindStringSubmatch(p)
 		rp := s.repo(m[1], m[2], r)
@@ -460,7 +493,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, fmt.Sprintf("%s/download/%d/%s?sp=r&sig=SIGNED", s.Assets.URL, a.ID, a.Name), http.StatusFound)
 			return
 		}
-		s.writeJSON(w, s.assetJSON(rp, a))
+		s.writeJSON(w, r, s.assetJSON(rp, s.tagOf(rp, a), a))
 	case compareRoute.MatchString(p):
 		m := compareRoute.FindStringSubmatch(p)
 		rp := s.repo(m[1], m[2], r)
@@ -468,7 +501,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			jsonError(w, http.StatusNotFound, "Not Found")
 			return
 		}
-		s.compare(w, rp, m[3], m[4])
+		s.compare(w, r, rp, m[3], m[4])
 	case attestRoute.MatchString(p):
 		m := attestRoute.FindStringSubmatch(p)
 		s.attestations(w, r, s.repo(m[1], m[2], r), m[3])
@@ -493,7 +526,21 @@ func (s *Server) findAsset(rp *Repo, id string) *Asset {
 	return nil
 }
 
-func (s *Server) assetJSON(rp *Repo, a *Asset) map[string]any {
+// tagOf is the tag of the release holding a.
+func (s *Server) tagOf(rp *Repo, a *Asset) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rel := range rp.Releases {
+		for _, x := range rel.Assets {
+			if x == a {
+				return rel.Tag
+			}
+		}
+	}
+	return ""
+}
+
+func (s *Server) assetJSON(rp *Repo, tag string, a *Asset) map[string]any {
 	var digest any
 	if !a.NoDigest {
 		digest = a.Digest()
@@ -508,7 +555,7 @@ func (s *Server) assetJSON(rp *Repo, a *Asset) map[string]any {
 	return map[string]any{
 		"id": a.ID, "name": a.Name, "size": len(a.Data), "state": "uploaded", "content_type": ct, "digest": digest,
 		"url":                  fmt.Sprintf("%s/api/v3/repos/%s/releases/assets/%d", s.URL(), rp.FullName(), a.ID),
-		"browser_download_url": fmt.Sprintf("%s/%s/releases/download/%s", s.URL(), rp.FullName(), a.Name),
+		"browser_download_url": fmt.Sprintf("%s/%s/releases/download/%s/%s", s.URL(), rp.FullName(), tag, a.Name),
 	}
 }
 
@@ -517,7 +564,7 @@ func (s *Server) releaseJSON(rp *Repo, rel *Release) map[string]any {
 	defer s.mu.Unlock()
 	assets := []any{}
 	for _, a := range rel.Assets {
-		assets = append(assets, s.assetJSON(rp, a))
+		assets = append(assets, s.assetJSON(rp, rel.Tag, a))
 	}
 	return map[string]any{
 		"id": rel.ID, "tag_name": rel.Tag, "target_commitish": rp.DefaultBranch, "name": rel.Tag,
@@ -578,7 +625,7 @@ func (s *Server) attestations(w http.ResponseWriter, r *http.Request, rp *Repo, 
 		nq.Set("after", strconv.Itoa(end))
 		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, s.URL(), r.URL.Path, nq.Encode()))
 	}
-	s.writeJSON(w, map[string]any{"attestations": entries})
+	s.writeJSON(w, r, map[string]any{"attestations": entries})
 }
 
 func (s *Server) blobIndex(rp *Repo, a *Attestation) int {
@@ -645,7 +692,7 @@ func (s *Server) blobs(w http.ResponseWriter, r *http.Request) {
 }
 
 // compare answers like GitHub's compare API, from the real repository.
-func (s *Server) compare(w http.ResponseWriter, rp *Repo, base, head string) {
+func (s *Server) compare(w http.ResponseWriter, r *http.Request, rp *Repo, base, head string) {
 	count := func(rng string) (int, bool) {
 		out, err := gittest.Run(rp.Git.Dir, "rev-list", "--count", rng)
 		if err != nil {
@@ -669,5 +716,5 @@ func (s *Server) compare(w http.ResponseWriter, rp *Repo, base, head string) {
 	case ahead == 0:
 		status = "behind"
 	}
-	s.writeJSON(w, map[string]any{"status": status, "ahead_by": ahead, "behind_by": behind, "total_commits": ahead, "commits": []any{}})
+	s.writeJSON(w, r, map[string]any{"status": status, "ahead_by": ahead, "behind_by": behind, "total_commits": ahead, "commits": []any{}})
 }

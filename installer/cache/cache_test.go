@@ -1,0 +1,144 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func open(t *testing.T) *Cache {
+	t.Helper()
+	c, err := Open(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestOpenRefusesWhatOthersCanWrite(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	_, err := Open(dir)
+	if err == nil || !strings.Contains(err.Error(), "writable by other users") {
+		t.Fatalf("world-writable cache: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := Open(file); err == nil {
+		t.Fatal("a file opened as a cache")
+	}
+	c := open(t)
+	for _, d := range []string{c.Dir(), filepath.Join(c.Dir(), "v1")} {
+		if fi, _ := os.Stat(d); fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v, want 0700", d, fi.Mode().Perm())
+		}
+	}
+}
+
+func TestEntriesRoundTripAndCorruptionIsAMiss(t *testing.T) {
+	c := open(t)
+	key := []string{"github.com/acme/demo", "v1.0.0", strings.Repeat("a", 40)}
+	var got map[string]int
+	if c.Get("release", key, &got) {
+		t.Fatal("hit in an empty cache")
+	}
+	if err := c.Put("release", key, map[string]int{"id": 7}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Get("release", key, &got) || got["id"] != 7 {
+		t.Fatalf("got %v", got)
+	}
+	path := c.entryPath("release", key)
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("entry mode %v, want 0600", fi.Mode().Perm())
+	}
+	// Another key's entry moved into place is not this key's.
+	other := []string{"github.com/acme/demo", "v1.0.0", strings.Repeat("b", 40)}
+	c.Put("release", other, map[string]int{"id": 8})
+	data, _ := os.ReadFile(c.entryPath("release", other))
+	os.WriteFile(path, data, 0o600)
+	if c.Get("release", key, &got) {
+		t.Error("an entry stored under another key was read")
+	}
+	// Truncated JSON is a miss, and the next Put replaces it.
+	os.WriteFile(path, data[:len(data)/2], 0o600)
+	if c.Get("release", key, &got) {
+		t.Error("a truncated entry was read")
+	}
+	c.Put("release", key, map[string]int{"id": 9})
+	if !c.Get("release", key, &got) || got["id"] != 9 {
+		t.Errorf("not replaced: %v", got)
+	}
+}
+
+func TestBlobsAreCheckedOnTheWayOut(t *testing.T) {
+	c := open(t)
+	src := filepath.Join(t.TempDir(), "asset")
+	os.WriteFile(src, []byte("the verified bytes"), 0o600)
+	sum := sha256.Sum256([]byte("the verified bytes"))
+	sha := hex.EncodeToString(sum[:])
+	if err := c.PutBlob(sha, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutBlob(strings.Repeat("0", 64), src); err == nil {
+		t.Error("stored bytes under a digest they do not have")
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	if ok, err := c.CopyBlob(sha, dst); !ok || err != nil {
+		t.Fatalf("CopyBlob: %v %v", ok, err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "the verified bytes" {
+		t.Errorf("copied %q", b)
+	}
+	// Bytes changed in the cache: a miss, the blob removed, no file left.
+	blob, _ := c.blobPath(sha)
+	os.WriteFile(blob, []byte("other bytes"), 0o600)
+	dst2 := filepath.Join(t.TempDir(), "out2")
+	if ok, _ := c.CopyBlob(sha, dst2); ok {
+		t.Error("a changed blob was copied out")
+	}
+	if _, err := os.Stat(dst2); err == nil {
+		t.Error("a changed blob left a file behind")
+	}
+	if _, err := os.Stat(blob); err == nil {
+		t.Error("a changed blob was kept")
+	}
+}
+
+// Processes sharing a cache (a CI cache, a BuildKit cache mount) write the
+// same entries at once: each reader sees a whole entry or none.
+func TestConcurrentWritersAndReaders(t *testing.T) {
+	c := open(t)
+	key := []string{"k"}
+	big := strings.Repeat("x", 256<<10)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				if err := c.Put("attestations", key, big); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				var s string
+				if c.Get("attestations", key, &s) && s != big {
+					t.Error("read a partial entry")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	left, _ := filepath.Glob(filepath.Join(c.Dir(), "v1", "attestations", "*", ".tmp-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}

@@ -1,0 +1,203 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/pipguard/pipguard/installer/cache"
+	"github.com/pipguard/pipguard/installer/github"
+)
+
+// source is where VerifyRelease learns what GitHub says: the REST API,
+// through the cache when Config.Cache is set.
+//
+// The cache holds GitHub's answers, never pipguard's verdicts: a warm run
+// re-verifies every cached bundle with the current trusted root and policy,
+// and re-hashes every cached asset. Release metadata is keyed by the commit
+// the tag resolves to now (listed over git, which is not a REST call), so a
+// moved tag is asked about again. Nothing is written until the release has
+// verified: a failure is never remembered, and a release the maintainers fix
+// is seen on the next run.
+type source struct {
+	gh    *github.Client
+	cache *cache.Cache
+	host  string
+	// read: answer from the cache when it can. warm: it did.
+	read bool
+	mu   sync.Mutex
+	warm bool
+	// pending are the cache writes made once the release verified.
+	pending []func() error
+	// files are the assets written into the download directory.
+	files []string
+}
+
+func newSource(cfg Config, read bool) (*source, error) {
+	gh, err := cfg.client()
+	if err != nil {
+		return nil, err
+	}
+	return &source{gh: gh, cache: cfg.Cache, host: strings.ToLower(cfg.tokenHost()), read: read && cfg.Cache != nil}, nil
+}
+
+func (s *source) get(kind string, key []string, v any) bool {
+	if !s.read || !s.cache.Get(kind, key, v) {
+		return false
+	}
+	s.mu.Lock()
+	s.warm = true
+	s.mu.Unlock()
+	return true
+}
+
+func (s *source) later(f func() error) {
+	if s.cache == nil {
+		return
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, f)
+	s.mu.Unlock()
+}
+
+// commit makes the queued cache writes. A cache that cannot be written
+// costs the next run some requests, nothing else: errors are dropped.
+func (s *source) commit() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.pending {
+		_ = f()
+	}
+	s.pending = nil
+}
+
+// discard removes what this source downloaded, for a second attempt.
+func (s *source) discard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.files {
+		os.Remove(f)
+	}
+	s.files, s.pending = nil, nil
+}
+
+func (s *source) repoKey(repo string) string { return s.host + "/" + strings.ToLower(repo) }
+
+// release is the release of tag, keyed by the commit the tag resolves to.
+func (s *source) release(ctx context.Context, repo, tag, commit string) (*github.Release, error) {
+	key := []string{s.repoKey(repo), tag, commit}
+	var rel github.Release
+	if s.get("release", key, &rel) && rel.TagName == tag {
+		return &rel, nil
+	}
+	r, err := s.gh.ReleaseByTag(ctx, repo, tag)
+	if err != nil {
+		return nil, err
+	}
+	s.later(func() error { return s.cache.Put("release", key, r) })
+	return r, nil
+}
+
+// attestations is every attestation GitHub lists for digest, of any
+// predicate type (one listing serves provenance, SBOM and release checks).
+func (s *source) attestations(ctx context.Context, repo, digest string) ([]github.Attestation, error) {
+	key := []string{s.repoKey(repo), strings.ToLower(digest)}
+	var atts []github.Attestation
+	if s.get("attestations", key, &atts) {
+		return atts, nil
+	}
+	atts, err := s.gh.Attestations(ctx, repo, digest, "")
+	if err != nil {
+		return nil, err
+	}
+	s.later(func() error { return s.cache.Put("attestations", key, atts) })
+	return atts, nil
+}
+
+// compare is GitHub's comparison of two commits (a fact about two full
+// SHAs, which never changes).
+func (s *source) compare(ctx context.Context, repo, base, head string) (*github.Comparison, error) {
+	key := []string{s.repoKey(repo), base, head}
+	var cmp github.Comparison
+	if s.get("compare", key, &cmp) && cmp.Status != "" {
+		return &cmp, nil
+	}
+	c, err := s.gh.Compare(ctx, repo, base, head)
+	if err != nil {
+		return nil, err
+	}
+	s.later(func() error { return s.cache.Put("compare", key, c) })
+	return c, nil
+}
+
+// assetBlob is what the cache remembers of an uploaded asset: GitHub gives
+// each upload its own id, so (id, name, size) names one set of bytes.
+type assetBlob struct {
+	SHA256 string `json:"sha256"`
+}
+
+// download writes the asset into dir/NAME: from the cache when its bytes
+// are there and hash to what was stored (and to the API's digest, when it
+// gives one), else from GitHub.
+func (s *source) download(ctx context.Context, repo string, a github.Asset, dir string) (*github.Downloaded, error) {
+	key := []string{s.repoKey(repo), fmt.Sprint(a.ID), a.Name, fmt.Sprint(a.Size)}
+	var ab assetBlob
+	if s.read && s.cache.Get("asset", key, &ab) && (a.Digest == "" || strings.EqualFold(a.Digest, "sha256:"+ab.SHA256)) {
+		dst := filepath.Join(dir, a.Name)
+		if filepath.Dir(dst) != filepath.Clean(dir) {
+			return nil, fmt.Errorf("asset name %q escapes the download directory", a.Name)
+		}
+		ok, err := s.cache.CopyBlob(ab.SHA256, dst)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		if ok {
+			if fi, err := os.Stat(dst); err == nil && fi.Size() == a.Size {
+				s.mu.Lock()
+				s.warm = true
+				s.files = append(s.files, dst)
+				s.mu.Unlock()
+				return &github.Downloaded{Path: dst, SHA256: ab.SHA256, Size: a.Size}, nil
+			}
+			os.Remove(dst)
+		}
+	}
+	dl, err := s.gh.Download(ctx, a, dir)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.files = append(s.files, dl.Path)
+	s.mu.Unlock()
+	s.later(func() error {
+		if err := s.cache.PutBlob(dl.SHA256, dl.Path); err != nil {
+			return err
+		}
+		return s.cache.Put("asset", key, assetBlob{SHA256: dl.SHA256})
+	})
+	return dl, nil
+}
+
+// cacheValidators keeps the API's ETags in the cache.
+type cacheValidators struct{ c *cache.Cache }
+
+type validator struct {
+	ETag string `json:"etag"`
+	Body []byte `json:"body"`
+}
+
+func (v cacheValidators) Validator(key string) (string, []byte, bool) {
+	var val validator
+	if !v.c.Get("etag", []string{key}, &val) || val.ETag == "" {
+		return "", nil, false
+	}
+	return val.ETag, val.Body, true
+}
+
+func (v cacheValidators) StoreValidator(key, etag string, body []byte) {
+	_ = v.c.Put("etag", []string{key}, validator{ETag: etag, Body: body})
+}
