@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,6 +40,16 @@ type Entry struct {
 	// limits versions and installs nothing. (A -r inside a constraints file
 	// names requirements, as pip reads it.)
 	Constraint bool
+	// Editable marks a -e line, returned only with Options.Editable:
+	// ReqText is its value, Req is set when that parses as a requirement.
+	Editable bool
+}
+
+// Options change how a file is read.
+type Options struct {
+	// Editable returns -e lines as entries (Entry.Editable) instead of
+	// refusing them, for a reader that reports them (pipguard check).
+	Editable bool
 }
 
 // Hashes returns the --hash values of a requirement line ("sha256:HEX").
@@ -83,11 +94,16 @@ var (
 
 // ParseFile reads a requirements file and everything it includes.
 func ParseFile(path string) ([]Entry, error) {
+	return ParseFileOptions(path, Options{})
+}
+
+// ParseFileOptions is ParseFile with options.
+func ParseFileOptions(path string, o Options) ([]Entry, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	return parse(abs, 0, map[string]bool{}, false)
+	return parse(abs, 0, map[string]bool{}, false, o)
 }
 
 // secretVars are never expanded: a GitHub token must not reach pip (or an
@@ -118,7 +134,7 @@ func expandEnv(s string) (string, error) {
 }
 
 // parse reads one file; constraint says it was named by -c.
-func parse(path string, depth int, open map[string]bool, constraint bool) ([]Entry, error) {
+func parse(path string, depth int, open map[string]bool, constraint bool, o Options) ([]Entry, error) {
 	if depth > maxDepth {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("requirements files nested more than %d deep", maxDepth)}
 	}
@@ -148,7 +164,7 @@ func parse(path string, depth int, open map[string]bool, constraint bool) ([]Ent
 		if line == "" {
 			return nil
 		}
-		es, err := entry(path, start, line, depth, open, constraint)
+		es, err := entry(path, start, line, depth, open, constraint, o)
 		out = append(out, es...)
 		return err
 	}
@@ -176,7 +192,7 @@ func parse(path string, depth int, open map[string]bool, constraint bool) ([]Ent
 	return out, nil
 }
 
-func entry(path string, line int, text string, depth int, open map[string]bool, constraint bool) ([]Entry, error) {
+func entry(path string, line int, text string, depth int, open map[string]bool, constraint bool, o Options) ([]Entry, error) {
 	fields := strings.Fields(text)
 	fail := func(msg, fix string) ([]Entry, error) {
 		return nil, &Error{File: path, Line: line, Msg: msg, Fix: fix}
@@ -199,8 +215,20 @@ func entry(path string, line int, text string, depth int, open map[string]bool, 
 			// pip reads a constraints file like a requirements file: its
 			// options are global, its requirements constrain, and a -r in
 			// it names requirements to install.
-			return parse(inc, depth+1, open, name == "-c" || name == "--constraint")
+			es, err := parse(inc, depth+1, open, name == "-c" || name == "--constraint", o)
+			if errors.Is(err, fs.ErrNotExist) {
+				// Named by the line that includes it, as pip does.
+				return fail(fmt.Sprintf("%s %s: no such file (%s)", name, value, inc), "fix the path: it is relative to the file that names it")
+			}
+			return es, err
 		case name == "-e" || name == "--editable":
+			if o.Editable {
+				e := Entry{File: path, Line: line, Editable: true, ReqText: value, LineOptions: rest}
+				if hasValue {
+					e.Req, _ = requirement.Parse(value)
+				}
+				return []Entry{e}, nil
+			}
 			if hasValue {
 				if r, err := requirement.Parse(value); err == nil && r.Kind == requirement.KindVCS {
 					return fail("editable git install "+value+" cannot be verified", "drop -e: pipguard installs the verified release instead")

@@ -104,3 +104,35 @@ func TestEnvironmentVariablesExpandLikePip(t *testing.T) {
 		t.Fatalf("%+v %v", es, err)
 	}
 }
+
+func TestMissingNestedFileNamesTheIncludingLine(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "sub/inner.txt", "six==1\n\n-c gone.txt\n")
+	p := write(t, dir, "r.txt", "# first\n-r sub/inner.txt\n")
+	_, err := ParseFile(p)
+	var e *Error
+	if !errors.As(err, &e) || e.File != filepath.Join(dir, "sub", "inner.txt") || e.Line != 3 ||
+		!strings.Contains(e.Msg, "-c gone.txt: no such file") || !strings.Contains(e.Msg, filepath.Join(dir, "sub", "gone.txt")) {
+		t.Fatalf("err = %#v", err)
+	}
+}
+
+func TestEditableEntriesOnRequest(t *testing.T) {
+	p := write(t, t.TempDir(), "r.txt", "-e git+https://h/o/r@v1#egg=x\n--editable=./local\nsix==1\n")
+	if _, err := ParseFile(p); err == nil {
+		t.Fatal("ParseFile accepted -e")
+	}
+	es, err := ParseFileOptions(p, Options{Editable: true})
+	if err != nil || len(es) != 3 {
+		t.Fatalf("%+v %v", es, err)
+	}
+	if !es[0].Editable || es[0].Line != 1 || es[0].Req == nil || es[0].Req.Kind != requirement.KindVCS {
+		t.Errorf("vcs editable: %+v", es[0])
+	}
+	if !es[1].Editable || es[1].Line != 2 || es[1].ReqText != "./local" || es[1].Req != nil {
+		t.Errorf("local editable: %+v", es[1])
+	}
+	if es[2].Editable {
+		t.Errorf("six: %+v", es[2])
+	}
+}
