@@ -1,73 +1,165 @@
 package installer
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/installer/githubtest"
 	"github.com/pipguard/pipguard/installer/pkgtest"
 )
 
-// BenchmarkInstallVsBarePip measures pipguard install of a verified wheel
-// from the local GitHub against a bare "pip install --no-index the.whl" of
-// the same wheel, each into a fresh venv, alternating in one process
-// (PIPGUARD_BENCH_RUNS runs each, default 7). It reports the median ratio
-// with its min and max, both medians, and pipguard's median per stage.
+// BenchmarkInstallVsBarePip (P2) measures pipguard install of a verified
+// wheel from the local GitHub against a bare "pip install --no-index the.whl"
+// of the same wheel, each into a fresh venv, alternating in one process
+// (PIPGUARD_BENCH_RUNS runs each, default 7): cold (an empty cache each run)
+// and warm (the cache a first run filled). It reports the median ratio with
+// its min and max for both, the medians, and pipguard's median per stage.
 //
 //	go test -run '^$' -bench InstallVsBarePip -benchtime 1x ./installer
 func BenchmarkInstallVsBarePip(b *testing.B) {
-	runs := 7
-	if n, err := time.ParseDuration(os.Getenv("PIPGUARD_BENCH_RUNS") + "ns"); err == nil && n > 0 {
-		runs = int(n)
-	}
+	runs := benchRuns()
 	for b.Loop() {
 		w := newInstallWorld(b)
 		pub := w.publish(b, githubtest.Publish{Immutable: true})
 		whl := filepath.Join(b.TempDir(), pub.Wheel.Name)
 		os.WriteFile(whl, pub.Wheel.Data, 0o644)
-		var pg, bare []time.Duration
-		var ratios []float64
-		stages := map[string][]time.Duration{}
-		var order []string
-		for i := 0; i < runs; i++ {
+		warmCache, err := cache.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		type series struct {
+			times  []time.Duration
+			ratios []float64
+			stages map[string][]time.Duration
+			order  []string
+		}
+		cold, warm := &series{stages: map[string][]time.Duration{}}, &series{stages: map[string][]time.Duration{}}
+		var bare []time.Duration
+		pipguard := func(s *series, c *cache.Cache) time.Duration {
 			w.python = pkgtest.NewVenv(b)
+			w.cfg.Cache = c
 			start := time.Now()
 			rep, err := w.install(b, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
 			if err != nil {
 				b.Fatalf("%v\n%s", err, w.out.String())
 			}
-			p := time.Since(start)
+			d := time.Since(start)
 			for _, tm := range rep.Timings {
-				if _, ok := stages[tm.Stage]; !ok {
-					order = append(order, tm.Stage)
+				if _, ok := s.stages[tm.Stage]; !ok {
+					s.order = append(s.order, tm.Stage)
 				}
-				stages[tm.Stage] = append(stages[tm.Stage], tm.Elapsed)
+				s.stages[tm.Stage] = append(s.stages[tm.Stage], tm.Elapsed)
 			}
+			s.times = append(s.times, d)
+			return d
+		}
+		pipguard(&series{stages: map[string][]time.Duration{}}, warmCache) // fills the warm cache
+		for i := 0; i < runs; i++ {
+			empty, err := cache.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := pipguard(cold, empty)
+			wm := pipguard(warm, warmCache)
 
 			py := pkgtest.NewVenv(b)
-			start = time.Now()
+			start := time.Now()
 			cmd := exec.Command(py, "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check", whl)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("%v\n%s", err, out)
 			}
 			q := time.Since(start)
-			pg, bare = append(pg, p), append(bare, q)
-			ratios = append(ratios, float64(p)/float64(q))
+			bare = append(bare, q)
+			cold.ratios = append(cold.ratios, float64(c)/float64(q))
+			warm.ratios = append(warm.ratios, float64(wm)/float64(q))
+		}
+		for _, x := range []struct {
+			name string
+			s    *series
+		}{{"cold", cold}, {"warm", warm}} {
+			r := append([]float64(nil), x.s.ratios...)
+			sort.Float64s(r)
+			b.ReportMetric(r[len(r)/2], x.name+"-ratio-median")
+			b.ReportMetric(r[0], x.name+"-ratio-min")
+			b.ReportMetric(r[len(r)-1], x.name+"-ratio-max")
+			b.ReportMetric(float64(median(x.s.times).Milliseconds()), x.name+"-ms-pipguard")
+			for _, stage := range x.s.order {
+				b.Logf("%s: pipguard stage %-28s median %s", x.name, stage, median(x.s.stages[stage]).Round(time.Millisecond))
+			}
+		}
+		b.ReportMetric(float64(median(bare).Milliseconds()), "ms-bare-pip")
+	}
+}
+
+// BenchmarkTwentyRequirements (P5) installs 20 guarded requirements from
+// 20 repositories in one run and compares its wall time with one
+// requirement's, each into a fresh venv with an empty cache, alternating
+// (PIPGUARD_BENCH_RUNS runs each, default 7). Target: at most 2 x; pip
+// runs in one interpreter (pip-processes 1).
+//
+//	go test -run '^$' -bench TwentyRequirements -benchtime 1x ./installer
+func BenchmarkTwentyRequirements(b *testing.B) {
+	runs := benchRuns()
+	for b.Loop() {
+		w := newInstallWorld(b)
+		var reqs []string
+		for i := 0; i < 20; i++ {
+			name := fmt.Sprintf("pkg%02d", i)
+			w.gh.Publish(w.gh.AddRepo("acme", name), githubtest.Publish{Project: pkgtest.Project{Name: name, Version: "1.0.0"}, Signer: w.signer, Immutable: true})
+			reqs = append(reqs, name+" @ git+"+w.gh.URL()+"/acme/"+name+".git@v1.0.0")
+		}
+		one := func(rs []string) (time.Duration, *InstallReport) {
+			w.python = pkgtest.NewVenv(b)
+			c, err := cache.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			w.cfg.Cache = c
+			start := time.Now()
+			rep, err := w.install(b, InstallOptions{Requirements: rs})
+			if err != nil {
+				b.Fatalf("%v\n%s", err, w.out.String())
+			}
+			return time.Since(start), rep
+		}
+		var single, twenty []time.Duration
+		var ratios []float64
+		processes := 0
+		for i := 0; i < runs; i++ {
+			s, _ := one(reqs[:1])
+			t, rep := one(reqs)
+			if len(rep.Installed) != 20 {
+				b.Fatalf("installed %d of 20", len(rep.Installed))
+			}
+			processes = 1
+			if rep.PipMode != "in-process" {
+				processes = 2
+			}
+			single, twenty = append(single, s), append(twenty, t)
+			ratios = append(ratios, float64(t)/float64(s))
 		}
 		sort.Float64s(ratios)
 		b.ReportMetric(ratios[len(ratios)/2], "ratio-median")
 		b.ReportMetric(ratios[0], "ratio-min")
 		b.ReportMetric(ratios[len(ratios)-1], "ratio-max")
-		b.ReportMetric(float64(median(pg).Milliseconds()), "ms-pipguard")
-		b.ReportMetric(float64(median(bare).Milliseconds()), "ms-bare-pip")
-		for _, stage := range order {
-			b.Logf("pipguard stage %-28s median %s", stage, median(stages[stage]).Round(time.Millisecond))
-		}
+		b.ReportMetric(float64(median(single).Milliseconds()), "ms-one")
+		b.ReportMetric(float64(median(twenty).Milliseconds()), "ms-twenty")
+		b.ReportMetric(float64(processes), "pip-processes")
 	}
+}
+
+func benchRuns() int {
+	if n, err := strconv.Atoi(os.Getenv("PIPGUARD_BENCH_RUNS")); err == nil && n > 0 {
+		return n
+	}
+	return 7
 }
 
 // BenchmarkInstall compares, on the same local repository and release,

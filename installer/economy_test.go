@@ -2,6 +2,7 @@ package installer
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -295,4 +296,39 @@ func writeFile(t *testing.T, path string, data []byte) {
 func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// --hash pins are checked as pip checks them: any one listed hash of an
+// allowed algorithm (sha256, sha384, sha512) must match; others refused.
+func TestCheckHashes(t *testing.T) {
+	data := []byte("the verified wheel")
+	path := filepath.Join(t.TempDir(), "demo.whl")
+	writeFile(t, path, data)
+	a := &AssetReport{Name: "demo.whl", Path: path, SHA256: sha256hex(data)}
+	s384, s512 := sha512.Sum384(data), sha512.Sum512(data)
+	h384, h512 := "sha384:"+hex.EncodeToString(s384[:]), "sha512:"+hex.EncodeToString(s512[:])
+	other := "sha256:" + strings.Repeat("0", 64)
+	for _, tc := range []struct {
+		hashes []string
+		want   string // "" for accepted
+	}{
+		{nil, ""},
+		{[]string{"sha256:" + a.SHA256}, ""},
+		{[]string{"SHA256:" + strings.ToUpper(a.SHA256)}, ""},
+		{[]string{h384}, ""},
+		{[]string{h512}, ""},
+		{[]string{other, h512}, ""},
+		{[]string{other}, "matches none of the pinned hashes"},
+		{[]string{"sha512:" + strings.Repeat("a", 128)}, "matches none of the pinned hashes"},
+		{[]string{"sha384:" + strings.Repeat("a", 96)}, "matches none"},
+		{[]string{"md5:" + strings.Repeat("a", 32)}, "pip allows sha256, sha384 and sha512 only"},
+	} {
+		err := checkHashes("demo", tc.hashes, a)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.hashes, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: got %v, want %q", tc.hashes, err, tc.want)
+		}
+	}
 }

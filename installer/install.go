@@ -2,9 +2,13 @@ package installer
 
 import (
 	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -225,6 +229,11 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	entries, err := collect(o)
 	if err != nil {
 		return nil, err
+	}
+	if !hasRequirement(entries) {
+		// As pip does with an empty requirements file: nothing to do.
+		rep.Warnings = append(rep.Warnings, "no requirements to install: "+strings.Join(o.Files, ", ")+" name(s) none")
+		return rep, nil
 	}
 	if err := checkPipOptions(entries, o); err != nil {
 		return nil, err
@@ -547,13 +556,13 @@ func collect(o InstallOptions) ([]reqfile.Entry, error) {
 	}
 	for _, f := range o.Files {
 		es, err := reqfile.ParseFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &reqfile.Error{File: f, Msg: "no such requirements file", Fix: "check the -r path (relative to the current directory)"}
+		}
 		if err != nil {
 			return nil, err
 		}
 		entries = append(entries, es...)
-	}
-	if len(entries) == 0 {
-		return nil, &RefusedError{Reasons: []string{"nothing to install"}, Fix: "pass a requirement or -r FILE"}
 	}
 	return entries, nil
 }
@@ -715,14 +724,61 @@ func checkAsset(label string, g *Guarded, a *AssetReport, c *wheel.Choice, versi
 				Fix: "the release carries another project's wheel; tell the maintainers"}
 		}
 	}
-	for _, h := range g.hashes {
-		alg, hexd, _ := strings.Cut(h, ":")
-		if alg == "sha256" && !strings.EqualFold(hexd, a.SHA256) {
-			return &RefusedError{Reasons: []string{fmt.Sprintf("%s: --hash %s does not match the verified asset sha256:%s", label, h, a.SHA256)},
-				Fix: "update the pinned hash after checking the release"}
+	return checkHashes(label, g.hashes, a)
+}
+
+// hasRequirement says whether entries name anything to install (not only
+// options and constraints).
+func hasRequirement(entries []reqfile.Entry) bool {
+	for _, e := range entries {
+		if e.Req != nil && !e.Constraint {
+			return true
 		}
 	}
-	return nil
+	return false
+}
+
+// checkHashes checks the user's --hash pins against the verified asset as
+// pip does: the asset must match one of them (pip accepts any listed hash,
+// as a requirement may name its wheel's and its sdist's). sha384 and sha512
+// pins are computed and checked like sha256 ones; any other algorithm is
+// refused, as pip refuses it.
+func checkHashes(label string, hashes []string, a *AssetReport) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	digests := map[string]string{"sha256": a.SHA256}
+	for _, h := range hashes {
+		alg, want, _ := strings.Cut(h, ":")
+		alg = strings.ToLower(alg)
+		if _, ok := digests[alg]; !ok {
+			var hf hash.Hash
+			switch alg {
+			case "sha384":
+				hf = sha512.New384()
+			case "sha512":
+				hf = sha512.New()
+			default:
+				return &RefusedError{Reasons: []string{fmt.Sprintf("%s: --hash %s: pip allows sha256, sha384 and sha512 only", label, h)},
+					Fix: "pin the asset's sha256 (pipguard prints it)"}
+			}
+			f, err := os.Open(a.Path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(hf, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			digests[alg] = hex.EncodeToString(hf.Sum(nil))
+		}
+		if strings.EqualFold(want, digests[alg]) {
+			return nil
+		}
+	}
+	return &RefusedError{Reasons: []string{fmt.Sprintf("%s: the verified asset (sha256:%s) matches none of the pinned hashes %s", label, a.SHA256, strings.Join(hashes, ", "))},
+		Fix: "update the pinned hash after checking the release"}
 }
 
 // pipRequirement is what pip is given for a verified requirement.

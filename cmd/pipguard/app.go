@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +21,11 @@ import (
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// format is the --format the command runs with, once its flags parsed.
+	format string
+	// doc is the JSON document a command produced, written by finish with
+	// the error object when the command failed.
+	doc any
 }
 
 // run is the whole CLI: it returns the exit code instead of exiting, so
@@ -26,7 +34,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	app := newApp(e)
 	err := app.RunContext(ctx, interspersed(app, args))
-	return report(e, err)
+	if e.format == "" && wantsJSON(args) {
+		// The flags did not parse (a usage error): the caller still asked
+		// for JSON, and gets it.
+		e.format = "json"
+	}
+	code := report(e, err)
+	if werr := e.finish(err, code); werr != nil && code == exitOK {
+		fmt.Fprintf(stderr, "pipguard: error: %v\n", werr)
+		code = exitInternal
+	}
+	return code
+}
+
+// wantsJSON says whether args ask for --format json, for a command line
+// whose flags did not parse.
+func wantsJSON(args []string) bool {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--format=json" || a == "-format=json" || (a == "--format" || a == "-format") && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+	}
+	return false
 }
 
 func newApp(e *env) *cli.App {
@@ -58,6 +90,7 @@ func newApp(e *env) *cli.App {
 			resolveCommand(e),
 			verifyCommand(e),
 			auditCommand(e),
+			checkCommand(e),
 			policyCommand(e),
 			versionCommand(e),
 		},
@@ -65,7 +98,7 @@ func newApp(e *env) *cli.App {
 	for _, c := range app.Commands {
 		c.OnUsageError = usage
 		c.Flags = append(commonFlags(), c.Flags...)
-		c.Before = checkCommon
+		c.Before = func(cCtx *cli.Context) error { return checkCommon(e, cCtx) }
 	}
 	return app
 }
@@ -84,13 +117,14 @@ func commonFlags() []cli.Flag {
 }
 
 // checkCommon validates the common flags; every command's Before.
-func checkCommon(cCtx *cli.Context) error {
+func checkCommon(e *env, cCtx *cli.Context) error {
 	switch f := cCtx.String("format"); {
 	case f == "text", f == "json":
-	case f == "sarif" && cCtx.Command.Name == "audit":
+	case f == "sarif" && (cCtx.Command.Name == "audit" || cCtx.Command.Name == "check"):
 	default:
-		return usagef("--format must be text or json (or sarif for audit), not %q", f)
+		return usagef("--format must be text or json (or sarif for audit and check), not %q", f)
 	}
+	e.format = cCtx.String("format")
 	if _, err := githubURL(cCtx.String("github-url")); err != nil {
 		return err
 	}
@@ -187,9 +221,123 @@ func interspersed(app *cli.App, args []string) []string {
 	return append(out, pos...)
 }
 
-// writeJSON prints v as indented JSON on stdout.
+// writeJSON sets v as the command's JSON document; finish prints it.
 func (e *env) writeJSON(v any) error {
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	e.doc = v
+	return nil
+}
+
+// errorObject is how a JSON document says that the command failed.
+type errorObject struct {
+	Kind     string `json:"kind"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// finish prints the command's JSON document, if it runs with --format
+// json: with an "error" object (and "errors", when there were several) if
+// it failed; a document of its own when the command failed before making
+// one.
+func (e *env) finish(err error, code int) error {
+	switch {
+	case e.format == "sarif" && e.doc != nil:
+		// A SARIF log has its own place for failures (invocations); the
+		// reason is on stderr.
+		err = nil
+	case e.format != "json", err == nil && e.doc == nil:
+		return nil
+	}
+	doc := e.doc
+	if doc == nil {
+		doc = struct {
+			Schema string `json:"schema"`
+			OK     bool   `json:"ok"`
+		}{"pipguard.error/v1", false}
+	}
+	data, merr := json.Marshal(doc)
+	if merr != nil {
+		return merr
+	}
+	if err != nil {
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		var objs []errorObject
+		for _, err := range errs {
+			c, _ := classify(err)
+			o := errorObject{Kind: kindOf(c), Message: err.Error(), ExitCode: c}
+			var h interface{ Hint() string }
+			if errors.As(err, &h) {
+				o.Hint = h.Hint()
+			}
+			objs = append(objs, o)
+		}
+		extra := map[string]any{"error": objs[0]}
+		if len(objs) > 1 {
+			extra["errors"] = objs
+		}
+		if data, merr = withFields(data, extra); merr != nil {
+			return merr
+		}
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, data, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, werr := e.stdout.Write(out.Bytes())
+	return werr
+}
+
+// withFields adds fields at the end of the JSON object obj.
+func withFields(obj []byte, fields map[string]any) ([]byte, error) {
+	obj = bytes.TrimSpace(obj)
+	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+		return nil, fmt.Errorf("JSON output is not an object")
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	b.Write(obj[:len(obj)-1])
+	for _, k := range keys {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		v, err := json.Marshal(fields[k])
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "%q:%s", k, v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// kindOf names an exit code for machines.
+func kindOf(code int) string {
+	switch code {
+	case exitUsage:
+		return "usage"
+	case exitRefused:
+		return "refused"
+	case exitVerify:
+		return "verification"
+	case exitPip:
+		return "pip"
+	case exitAudit:
+		return "audit"
+	case exitRemote:
+		return "remote"
+	case exitInternal:
+		return "internal"
+	}
+	if code > 128 {
+		return "interrupted"
+	}
+	return "error"
 }

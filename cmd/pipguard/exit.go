@@ -9,6 +9,7 @@ import (
 	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/lint"
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
@@ -53,6 +54,7 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*installer.NotGitError]},
 	{exitUsage, labelError, is[*attest.PolicyError]},
 	{exitUsage, labelError, is[*reqfile.Error]},
+	{exitUsage, labelError, is[*lint.Error]},
 	{exitUsage, "policy error", is[*policy.Error]},
 	{exitUsage, labelError, is[*cache.Error]},
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
@@ -62,6 +64,7 @@ var exitRules = []struct {
 	{exitPip, "pip failed", is[*pip.Error]},
 	{exitAudit, "audit failed", is[*auditFailed]},
 	{exitAudit, "audit failed", is[*installer.AuditError]},
+	{exitAudit, "check failed", is[*checkFailed]},
 	{exitVerify, labelVerify, is[*attest.Error]},
 	{exitVerify, labelVerify, is[*installer.ReleaseError]},
 	{exitVerify, labelVerify, is[*github.IntegrityError]},

@@ -75,7 +75,12 @@ type Error struct {
 	Fix  string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return e.File + ": " + e.Msg
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
 
 // Hint says what to do.
 func (e *Error) Hint() string { return e.Fix }
@@ -112,6 +117,8 @@ var secretVars = map[string]bool{"GH_TOKEN": true, "GITHUB_TOKEN": true, "GH_ENT
 
 var (
 	commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
+	// wholeCommentRE is pip's COMMENT_RE matched at the start of a line.
+	wholeCommentRE = regexp.MustCompile(`^\s*#`)
 	// pip expands ${VAR} (uppercase letters, digits, underscore) from the
 	// environment, and leaves it as written when VAR is unset.
 	envVarRE = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
@@ -174,9 +181,15 @@ func parse(path string, depth int, open map[string]bool, constraint bool, o Opti
 		if logical.Len() == 0 {
 			start = n
 		}
-		if strings.HasSuffix(text, `\`) {
+		// As pip joins lines: a whole-line comment ends its line even when
+		// it ends in a backslash (it never swallows the next line).
+		comment := wholeCommentRE.MatchString(text)
+		if strings.HasSuffix(text, `\`) && !comment {
 			logical.WriteString(strings.TrimSuffix(text, `\`))
 			continue
+		}
+		if comment {
+			text = " " + text
 		}
 		logical.WriteString(text)
 		if err := flush(); err != nil {
@@ -239,6 +252,13 @@ func entry(path string, line int, text string, depth int, open map[string]bool, 
 			if !hasValue || len(rest) > 0 {
 				return fail(name+" takes one value", "")
 			}
+			if (name == "-f" || name == "--find-links") && !strings.Contains(value, "://") && !filepath.IsAbs(value) {
+				// As pip does: a relative directory is relative to the file
+				// that names it, when it exists there.
+				if rel := filepath.Join(filepath.Dir(path), value); exists(rel) {
+					value = rel
+				}
+			}
 			return []Entry{{File: path, Line: line, Option: []string{name, value}}}, nil
 		case flagOptions[name]:
 			if hasValue && !strings.Contains(fields[0], "=") {
@@ -272,4 +292,9 @@ func entry(path string, line int, text string, depth int, open map[string]bool, 
 		return fail("a constraint must be a name with a version specifier, not a URL", "move the requirement to a requirements file")
 	}
 	return []Entry{{File: path, Line: line, Req: r, ReqText: reqText, LineOptions: opts, Constraint: constraint}}, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

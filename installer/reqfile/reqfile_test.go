@@ -2,6 +2,7 @@ package reqfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,5 +135,43 @@ func TestEditableEntriesOnRequest(t *testing.T) {
 	}
 	if es[2].Editable {
 		t.Errorf("six: %+v", es[2])
+	}
+}
+
+// As pip joins lines: a whole-line comment that ends in a backslash does
+// not swallow the next line; a requirement's trailing backslash does join.
+func TestCommentEndingInBackslash(t *testing.T) {
+	dir := t.TempDir()
+	f := write(t, dir, "requirements.txt", "# see the wiki \\\nattrs==23.1.0\n  # indented too \\\nsix==1.16 \\\n  ; python_version >= \"3\"\n")
+	es, err := ParseFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, fmt.Sprintf("%d:%s", e.Line, e.Req.Name))
+	}
+	if strings.Join(got, " ") != "2:attrs 4:six" {
+		t.Errorf("got %v, want attrs at line 2 and six at line 4", got)
+	}
+}
+
+// As pip does: a relative --find-links directory is relative to the file
+// that names it when it exists there (pipguard hands pip its own file, so
+// the path must come out absolute).
+func TestFindLinksRelativeToTheFile(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub", "wheels"), 0o755)
+	write(t, dir, "sub/inner.txt", "--find-links wheels\n-f ./elsewhere\n--find-links https://example.com/w\n")
+	f := write(t, dir, "requirements.txt", "-r sub/inner.txt\n")
+	es, err := ParseFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "sub", "wheels"), "./elsewhere", "https://example.com/w"}
+	for i, e := range es {
+		if e.Option[1] != want[i] {
+			t.Errorf("find-links %d: %q, want %q", i, e.Option[1], want[i])
+		}
 	}
 }
