@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/pipguard/pipguard/installer/envaudit"
+	"github.com/pipguard/pipguard/installer/lint"
+	"github.com/urfave/cli/v2"
+)
+
+// checkFailed is check findings at or above --fail-on: exit 6.
+type checkFailed struct {
+	worst envaudit.Severity
+	n     int
+}
+
+func (e *checkFailed) Error() string {
+	return fmt.Sprintf("%d finding(s) at or above %s", e.n, e.worst)
+}
+
+func (e *checkFailed) Hint() string {
+	return "each finding above says what to do; --fail-on sets the severity that fails the check"
+}
+
+func checkCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "lint requirements files and pyproject.toml dependencies, offline",
+		ArgsUsage: "FILE...",
+		Description: `Reads requirements files (nested -r and -c files too) and pyproject.toml
+   dependencies ([project] dependencies and optional-dependencies; any *.toml
+   file is read as a pyproject.toml) without touching the network, and reports
+   each finding at FILE:LINE:COLUMN: git requirements with no ref, a ref that is
+   a branch by name (HEAD, main, master, develop, trunk, refs/heads/..., feature/...,
+   1.x) or has no version number in it, a short commit SHA, git+http://, a git host
+   the policy does not pin, a direct URL outside allow_direct, editable installs
+   (-e), index requirements not pinned with == (index_pins: "require" is an error,
+   "warn" a warning), and package sources (-i, --extra-index-url, -f) outside
+   the policy's indexes. A tag without a digit, or one that looks like hex, is
+   written @refs/tags/NAME. Whether a tag-like ref really is a tag (and not also
+   a branch) is for pipguard install or resolve to find out.
+
+   Exit 0 clean, 6 when a finding is at or above --fail-on (default error),
+   2 when a file cannot be read.
+
+   Examples:
+     pipguard check requirements.txt pyproject.toml
+     pipguard check --format sarif requirements*.txt > pipguard-check.sarif`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: warning or error"},
+		},
+		Action: func(cCtx *cli.Context) error {
+			failOn, err := envaudit.ParseSeverity(cCtx.String("fail-on"))
+			if err != nil {
+				return usagef("--fail-on: %v", err)
+			}
+			if !cCtx.Args().Present() {
+				return usagef("name the files to check: pipguard check requirements.txt pyproject.toml")
+			}
+			pol, err := e.policy(cCtx)
+			if err != nil {
+				return err
+			}
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			rep, cerr := lint.Check(cCtx.Args().Slice(), lint.Options{Policy: pol, GitHubHost: e.config(cCtx).GitHubHost(), Dir: wd})
+			switch cCtx.String("format") {
+			case "json":
+				err = e.writeJSON(rep)
+			case "sarif":
+				err = e.writeJSON(rep.SARIF(pipguardVersion()))
+			default:
+				if !cCtx.Bool("quiet") {
+					renderCheck(e.stdout, rep, cerr == nil)
+				}
+			}
+			if cerr != nil {
+				return cerr
+			}
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, f := range rep.Findings {
+				if f.Severity.Rank() >= failOn.Rank() {
+					n++
+				}
+			}
+			if n > 0 {
+				return &checkFailed{worst: failOn, n: n}
+			}
+			return nil
+		},
+	}
+}
+
+// renderCheck prints one line per finding, as compilers and linters do
+// (FILE:LINE:COLUMN: severity: message [rule]), its hint below, then a
+// summary when every file was read.
+func renderCheck(w io.Writer, rep *lint.Report, complete bool) {
+	for _, f := range rep.Findings {
+		fmt.Fprintf(w, "%s:%d:%d: %s: %s [%s]\n", f.File, f.Line, f.Column, f.Severity, f.Text(), f.Rule)
+		fmt.Fprintf(w, "    hint: %s\n", f.Hint)
+	}
+	if !complete {
+		return
+	}
+	fmt.Fprintf(w, "%d file(s), %d requirement(s): %d error(s), %d warning(s)\n",
+		len(rep.Files), rep.Requirements, rep.Count(envaudit.Error), rep.Count(envaudit.Warning))
+}

@@ -1,0 +1,439 @@
+// Package lint is pipguard check: a static reading of requirements files
+// (as pip reads them, nested -r and -c files included, through package
+// reqfile) and of pyproject.toml dependencies ([project] dependencies and
+// optional-dependencies) that reports, each at its file, line and column,
+// what pipguard install would refuse or warn about and what can be told
+// from the text alone: git requirements with no ref, a ref that is a
+// branch by name or does not look like a tag, a short SHA, plain
+// git+http://, a git host the policy does not allow, a direct URL outside
+// allow_direct, editable installs, index requirements not pinned with ==
+// (index_pins), and package sources outside indexes.
+//
+// What it trusts: the policy it is given, nothing it reads. It never
+// touches the network: whether a tag-like ref is really a tag, and not
+// also a branch, is for pipguard install (or resolve) to find out by
+// listing the repository. It never prints.
+package lint
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/envaudit"
+	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/reqfile"
+	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/policy"
+)
+
+// Severity is a finding's severity, as pipguard audit's.
+type Severity = envaudit.Severity
+
+// Rule is one kind of finding.
+type Rule struct {
+	ID          string   `json:"id"`
+	Severity    Severity `json:"severity"`
+	Description string   `json:"description"`
+	Hint        string   `json:"hint"`
+}
+
+// Rule IDs.
+const (
+	RuleNoRef          = "vcs-no-ref"
+	RuleBranchRef      = "vcs-branch-ref"
+	RuleRefNotTag      = "vcs-ref-not-tag"
+	RuleShortSHA       = "vcs-short-sha"
+	RulePlainHTTP      = "vcs-plain-http"
+	RuleHostNotAllowed = "vcs-host-not-allowed"
+	RuleDirectURL      = "direct-url-not-allowed"
+	RuleEditable       = "editable"
+	RuleUnpinned       = "index-unpinned"
+	RuleIndex          = "index-not-allowed"
+)
+
+// Rules are every rule check applies, by ID. index-unpinned's severity
+// comes from the policy's index_pins ("require": error, "warn": warning,
+// "off": not reported).
+var Rules = map[string]Rule{
+	RuleNoRef:          {RuleNoRef, envaudit.Error, "a git requirement without a ref: pip installs whatever the default branch points at when it runs", "pin a tag or a full commit, e.g. @v1.2.3"},
+	RuleBranchRef:      {RuleBranchRef, envaudit.Error, "a git ref that is a branch by name: it moves with every push", "pin a tag or a full commit, e.g. @v1.2.3"},
+	RuleRefNotTag:      {RuleRefNotTag, envaudit.Error, "a git ref that looks like neither a release tag (it has no version number, or is another kind of ref) nor a full commit", "pin a tag or a full commit; write a tag without a digit as @refs/tags/NAME"},
+	RuleShortSHA:       {RuleShortSHA, envaudit.Error, "a short commit SHA: it can become ambiguous, and pip fetches it as a name", "write the full 40-character commit SHA; write a tag that looks like hex as @refs/tags/NAME"},
+	RulePlainHTTP:      {RulePlainHTTP, envaudit.Error, "git over plain http: anyone on the path can change what is fetched", "use git+https:// (or git+ssh://)"},
+	RuleHostNotAllowed: {RuleHostNotAllowed, envaudit.Error, "a git repository off the GitHub host that no policy table pins: pipguard install refuses it", `point it at the GitHub repository, or add [[tool.pipguard.repo]] match = "HOST/OWNER/REPO" verify = "pin" to the policy`},
+	RuleDirectURL:      {RuleDirectURL, envaudit.Error, "a direct URL the policy's allow_direct does not list: pipguard install refuses it", "install a verified release instead, or list the URL in the policy's allow_direct"},
+	RuleEditable:       {RuleEditable, envaudit.Error, "an editable install: a mutable local checkout, which cannot be verified", "install a tagged release instead"},
+	RuleUnpinned:       {RuleUnpinned, envaudit.Warning, "an index requirement not pinned with ==: the next run may resolve another version", "pin it as name==version"},
+	RuleIndex:          {RuleIndex, envaudit.Error, "a package source (--index-url, --extra-index-url, --find-links) the policy's indexes do not list: an extra index can serve any name", "name only the package sources in the policy's indexes"},
+}
+
+// Finding is one rule broken at one place.
+type Finding struct {
+	File string `json:"file"`
+	// Line and Column are 1-based; Column counts bytes and points at the
+	// start of the offending text (the URL, the ref, the option's value,
+	// the requirement).
+	Line     int      `json:"line"`
+	Column   int      `json:"column"`
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Hint     string   `json:"hint"`
+	// Policy names the policy rule that decided, when one did.
+	Policy string `json:"policy,omitempty"`
+}
+
+// Report is what check found.
+type Report struct {
+	Schema string `json:"schema"`
+	// Files are the files named, as given.
+	Files []string `json:"files"`
+	// PolicyFile is the policy file applied ("" for the defaults).
+	PolicyFile string `json:"policy_file"`
+	// Requirements counts the requirements read, nested files included.
+	Requirements int       `json:"requirements"`
+	Findings     []Finding `json:"findings"`
+}
+
+// Count says how many findings have severity s.
+func (r *Report) Count(s Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Options say what the files are judged against.
+type Options struct {
+	// Policy is the effective policy (index_pins, indexes, allow_direct,
+	// repository tables with verify = "pin"); nil is the defaults.
+	Policy *policy.Policy
+	// GitHubHost is the host verified releases come from (host[:port]);
+	// empty is github.com.
+	GitHubHost string
+	// Dir, when set, is the directory paths are shown relative to (for
+	// files inside it).
+	Dir string
+}
+
+// Error is a file check cannot read: missing, or not valid TOML or
+// requirements syntax (a requirements file's syntax errors are package
+// reqfile's *reqfile.Error, which names the file and line too).
+type Error struct {
+	File   string
+	Line   int
+	Column int
+	Msg    string
+	Fix    string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Hint says what to do.
+func (e *Error) Hint() string { return e.Fix }
+
+// IsPyproject says whether check reads path as a pyproject.toml (any
+// *.toml file) rather than as a requirements file.
+func IsPyproject(path string) bool { return strings.EqualFold(filepath.Ext(path), ".toml") }
+
+// Check reads every file and reports what it finds. Files that cannot be
+// read are errors, joined; the report holds the findings of the others.
+// A file reached twice (two files including the same -r file) is reported
+// once. Findings come in the order pip reads the lines.
+func Check(paths []string, o Options) (*Report, error) {
+	if o.Policy == nil {
+		o.Policy = policy.Default()
+	}
+	if o.GitHubHost == "" {
+		o.GitHubHost = "github.com"
+	}
+	c := &checker{o: o, lines: map[string][]string{}, seen: map[Finding]bool{}, counted: map[loc]bool{}}
+	rep := &Report{Schema: "pipguard.check/v1", Files: append([]string{}, paths...), PolicyFile: o.Policy.File, Findings: []Finding{}}
+	var errs []error
+	for _, p := range paths {
+		var err error
+		if IsPyproject(p) {
+			err = c.pyproject(p)
+		} else {
+			err = c.requirements(p)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	rep.Requirements = c.requirementsRead
+	// In the order pip reads them: a nested file's findings where it is
+	// included.
+	rep.Findings = append(rep.Findings, c.findings...)
+	return rep, errors.Join(errs...)
+}
+
+type checker struct {
+	o                Options
+	lines            map[string][]string
+	findings         []Finding
+	seen             map[Finding]bool
+	requirementsRead int
+	// counted are the requirements counted, by file and line.
+	counted map[loc]bool
+}
+
+// count counts a requirement once, however many files include its file.
+func (c *checker) count(l loc) {
+	l.col = 0
+	if !c.counted[l] {
+		c.counted[l] = true
+		c.requirementsRead++
+	}
+}
+
+// show is path as it is reported: relative to Options.Dir when inside it.
+func (c *checker) show(path string) string {
+	if c.o.Dir == "" {
+		return path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(c.o.Dir, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return path
+	}
+	return rel
+}
+
+// loc is a place in a file.
+type loc struct {
+	file      string
+	line, col int
+}
+
+// text is a requirement's text with a way back to where each byte of it
+// is in its file.
+type text struct {
+	s  string
+	at func(i int) loc
+}
+
+func (c *checker) add(l loc, rule, msg, pol string) {
+	c.addSeverity(l, rule, Rules[rule].Severity, msg, pol)
+}
+
+func (c *checker) addSeverity(l loc, rule string, sev Severity, msg, pol string) {
+	f := Finding{File: c.show(l.file), Line: l.line, Column: l.col, Rule: rule, Severity: sev, Message: msg, Hint: Rules[rule].Hint, Policy: pol}
+	if c.seen[f] {
+		return
+	}
+	c.seen[f] = true
+	c.findings = append(c.findings, f)
+}
+
+func missing(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Error{File: path, Msg: "no such file", Fix: "name a requirements file or a pyproject.toml that exists"}
+	}
+	return &Error{File: path, Msg: err.Error()}
+}
+
+// requirements checks a requirements file and the files it includes.
+func (c *checker) requirements(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return missing(path, err)
+	}
+	entries, err := reqfile.ParseFileOptions(path, reqfile.Options{Editable: true})
+	if err != nil {
+		var re *reqfile.Error
+		if errors.As(err, &re) {
+			re.File = c.show(re.File)
+		}
+		return err
+	}
+	for _, e := range entries {
+		t, err := c.logical(e.File, e.Line)
+		if err != nil {
+			return err
+		}
+		c.entry(e, t)
+	}
+	return nil
+}
+
+// logical is the logical line starting at line (1-based) as written,
+// continuation lines joined as pip joins them, with each byte's place.
+func (c *checker) logical(file string, line int) (text, error) {
+	lines, ok := c.lines[file]
+	if !ok {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return text{}, missing(file, err)
+		}
+		lines = strings.Split(string(data), "\n")
+		for i, l := range lines {
+			lines[i] = strings.TrimSuffix(l, "\r")
+		}
+		c.lines[file] = lines
+	}
+	type seg struct{ start, line int }
+	var b strings.Builder
+	var segs []seg
+	for n := line; n >= 1 && n <= len(lines); n++ {
+		l := lines[n-1]
+		segs = append(segs, seg{b.Len(), n})
+		if strings.HasSuffix(l, `\`) {
+			b.WriteString(strings.TrimSuffix(l, `\`))
+			continue
+		}
+		b.WriteString(l)
+		break
+	}
+	s := b.String()
+	return text{s: s, at: func(i int) loc {
+		k := 0
+		for j := range segs {
+			if segs[j].start <= i {
+				k = j
+			}
+		}
+		return loc{file, segs[k].line, i - segs[k].start + 1}
+	}}, nil
+}
+
+// firstNonSpace is the index of the first byte that is not a space or tab.
+func firstNonSpace(s string, from int) int {
+	for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
+		from++
+	}
+	return from
+}
+
+// optionValue is where an option line's value starts: after the name and
+// "=" or blanks.
+func optionValue(s string, start int, name string) int {
+	i := start + len(name)
+	if i < len(s) && s[i] == '=' {
+		return i + 1
+	}
+	return firstNonSpace(s, i)
+}
+
+func (c *checker) entry(e reqfile.Entry, t text) {
+	start := firstNonSpace(t.s, 0)
+	switch {
+	case e.Option != nil:
+		if len(e.Option) == 2 && installer.IsSourceOption(e.Option[0]) && !installer.SourceAllowed(c.o.Policy, e.Option[1]) {
+			c.add(t.at(optionValue(t.s, start, e.Option[0])), RuleIndex,
+				fmt.Sprintf("%s %s is not a package source the policy allows", e.Option[0], e.Option[1]), c.o.Policy.Indexes.Rule("indexes"))
+		}
+	case e.Editable:
+		c.count(t.at(start))
+		c.add(t.at(start), RuleEditable, fmt.Sprintf("-e %s is an editable install: a mutable local checkout, which cannot be verified", e.ReqText), "")
+		if e.Req != nil {
+			name := t.s[start:]
+			if n := strings.IndexAny(name, " \t="); n >= 0 {
+				name = name[:n]
+			}
+			c.requirement(e.Req, t, optionValue(t.s, start, name), false)
+		}
+	case e.Req != nil:
+		c.count(t.at(start))
+		c.requirement(e.Req, t, start, e.Constraint)
+	}
+}
+
+var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// urlStart is where the URL of the requirement at t.s[start:] begins: at
+// the start for a bare URL, else after "@" (a PEP 508 name and extras
+// contain no "@").
+func urlStart(s string, start int) int {
+	if schemeRE.MatchString(s[start:]) {
+		return start
+	}
+	if i := strings.IndexByte(s[start:], '@'); i >= 0 {
+		return firstNonSpace(s, start+i+1)
+	}
+	return start
+}
+
+// requirement checks one parsed requirement whose text starts at
+// t.s[start:].
+func (c *checker) requirement(r *requirement.Requirement, t text, start int, constraint bool) {
+	pol := c.o.Policy
+	switch r.Kind {
+	case requirement.KindIndex:
+		if constraint || installer.IsPinned(r.Specifier) {
+			return
+		}
+		what := r.Name
+		if r.Specifier != "" {
+			what += r.Specifier
+		}
+		msg := fmt.Sprintf("%s is not pinned with ==", what)
+		switch pol.IndexPins.V {
+		case "require":
+			c.addSeverity(t.at(start), RuleUnpinned, envaudit.Error, msg, pol.IndexPins.Rule("index_pins"))
+		case "warn":
+			c.addSeverity(t.at(start), RuleUnpinned, envaudit.Warning, msg, pol.IndexPins.Rule("index_pins"))
+		}
+	case requirement.KindURL:
+		u := urlStart(t.s, start)
+		if !installer.DirectAllowed(pol, c.o.GitHubHost, r.URL) {
+			c.add(t.at(u), RuleDirectURL, fmt.Sprintf("%s is a direct URL that pipguard does not verify", r.URL), pol.AllowDirect.Rule("allow_direct"))
+		}
+	case requirement.KindVCS:
+		c.vcs(r.VCS, t, urlStart(t.s, start))
+	}
+}
+
+func (c *checker) vcs(v *requirement.VCSURL, t text, u int) {
+	shown := v.RepoURL()
+	if v.Scheme == "http" {
+		c.add(t.at(u), RulePlainHTTP, fmt.Sprintf("git+%s is fetched over plain http", shown), "")
+	}
+	repo, onGitHub := installer.GitRepo(v, c.o.GitHubHost)
+	eff := c.o.Policy.For(repo)
+	plainGitHub := v.Scheme == "http" && strings.EqualFold(v.Host, c.o.GitHubHost)
+	if !onGitHub && eff.Verify.V != policy.VerifyPin && !plainGitHub {
+		where := "not on " + c.o.GitHubHost
+		if v.Scheme == "file" {
+			where = "a local repository"
+		}
+		c.add(t.at(u), RuleHostNotAllowed, fmt.Sprintf("git+%s is %s, and no policy table pins %s", shown, where, repo), eff.Verify.Rule("verify"))
+	}
+	// The ref is the text after the URL's last "@", before any "#".
+	end := u
+	for end < len(t.s) && t.s[end] != ' ' && t.s[end] != '\t' {
+		end++
+	}
+	url, _, _ := strings.Cut(t.s[u:end], "#")
+	refAt := u + strings.LastIndexByte(url, '@') + 1
+	ref := v.Ref
+	switch gitref.StaticShape(ref) {
+	case gitref.ShapeNone:
+		c.add(t.at(u), RuleNoRef, fmt.Sprintf("git+%s has no ref: pip installs whatever the default branch points at when it runs", shown), "")
+	case gitref.ShapeBranch:
+		c.add(t.at(refAt), RuleBranchRef, fmt.Sprintf("ref %q is a branch by name: it moves with every push", ref), "")
+	case gitref.ShapeNotTag:
+		c.add(t.at(refAt), RuleRefNotTag, fmt.Sprintf("ref %q looks like neither a release tag nor a full commit SHA", ref), "")
+	case gitref.ShapeShortSHA:
+		c.add(t.at(refAt), RuleShortSHA, fmt.Sprintf("ref %q is a short commit SHA", ref), "")
+	}
+}
