@@ -297,7 +297,9 @@ func (c *checker) logical(file string, line int) (text, error) {
 	for n := line; n >= 1 && n <= len(lines); n++ {
 		l := lines[n-1]
 		segs = append(segs, seg{b.Len(), n})
-		if strings.HasSuffix(l, `\`) {
+		// As package reqfile joins lines (as pip does): a whole-line
+		// comment ends the logical line, backslash or not.
+		if strings.HasSuffix(l, `\`) && !wholeCommentRE.MatchString(l) {
 			b.WriteString(strings.TrimSuffix(l, `\`))
 			continue
 		}
@@ -359,6 +361,8 @@ func (c *checker) entry(e reqfile.Entry, t text) {
 }
 
 var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+var wholeCommentRE = regexp.MustCompile(`^\s*#`)
 
 // urlStart is where the URL of the requirement at t.s[start:] begins: at
 // the start for a bare URL, else after "@" (a PEP 508 name and extras

@@ -81,6 +81,7 @@ func TestRequirementsFile(t *testing.T) {
 		{"ref before fragment", "git+" + gh + "@main#egg=demo\n", "", "1:38 vcs-branch-ref error"},
 		{"ref with marker", "demo@git+" + gh + "@main ; python_version >= \"3.8\"\n", "", "1:43 vcs-branch-ref error"},
 		{"continuation", "demo @ \\\n    git+" + gh + "@main \\\n    ; python_version >= \"3\"\n", "", "2:42 vcs-branch-ref error"},
+		{"comment ending in a backslash", "# see below \\\ndemo @ git+" + gh + "@main\n", "", "2:45 vcs-branch-ref error"},
 
 		// Transport and hosts.
 		{"plain http", "demo @ git+http://github.com/acme/demo.git@v1\n", "", "1:8 vcs-plain-http error"},
