@@ -271,6 +271,11 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	defer cleanup()
 
 	if err := verifyAll(ctx, cfg, o, py, rep.Guarded, dir); err != nil {
+		// An interpreter that cannot be used is the first thing to fix,
+		// whatever else failed meanwhile.
+		if _, perr := py.Info(); perr != nil {
+			return rep, interrupted(ctx, "the interpreter probe", perr, nil)
+		}
 		return rep, interrupted(ctx, "verification", err, nil)
 	}
 	info, err := py.Info()

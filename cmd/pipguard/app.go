@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -63,7 +64,7 @@ func wantsJSON(args []string) bool {
 
 func newApp(e *env) *cli.App {
 	usage := func(cCtx *cli.Context, err error, isSubcommand bool) error {
-		return &usageError{err: err}
+		return &usageError{err: flagValueError(err)}
 	}
 	app := &cli.App{
 		Name:  "pipguard",
@@ -75,6 +76,8 @@ func newApp(e *env) *cli.App {
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
 		HideHelpCommand: true,
+		// pipguard --version: the line pipguard version prints (version.go).
+		Version: pipguardVersion(),
 		// urfave's default handler calls os.Exit inside Run; errors are
 		// reported and mapped to exit codes in one place instead (exit.go).
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -116,6 +119,24 @@ func commonFlags() []cli.Flag {
 	}
 }
 
+var badFlagValueRE = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z-]+): `)
+
+// flagValueError says what form a flag's value takes, instead of the flag
+// parser's "parse error".
+func flagValueError(err error) error {
+	m := badFlagValueRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	switch m[2] {
+	case "timeout":
+		return fmt.Errorf("--timeout takes a duration such as 30s, 2m or 1m30s, not %q", m[1])
+	case "jobs", "max-commit-distance":
+		return fmt.Errorf("--%s takes a whole number, not %q", m[2], m[1])
+	}
+	return fmt.Errorf("--%s: invalid value %q", m[2], m[1])
+}
+
 // checkCommon validates the common flags; every command's Before.
 func checkCommon(e *env, cCtx *cli.Context) error {
 	switch f := cCtx.String("format"); {
@@ -127,6 +148,21 @@ func checkCommon(e *env, cCtx *cli.Context) error {
 	e.format = cCtx.String("format")
 	if _, err := githubURL(cCtx.String("github-url")); err != nil {
 		return err
+	}
+	if d := cCtx.Duration("timeout"); d <= 0 {
+		return usagef("--timeout must be more than zero, not %s", d)
+	}
+	for _, name := range []string{"jobs", "max-commit-distance"} {
+		if !cCtx.IsSet(name) {
+			continue
+		}
+		min := 0
+		if name == "jobs" {
+			min = 1
+		}
+		if n := cCtx.Int(name); n < min {
+			return usagef("--%s must be at least %d, not %d", name, min, n)
+		}
 	}
 	if cCtx.Bool("quiet") && cCtx.Bool("verbose") {
 		return usagef("--quiet and --verbose cannot be combined")

@@ -205,7 +205,14 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 	if rep.RolledBack {
 		fmt.Fprintln(w, "rolled back: the environment is as it was before this run")
 	}
-	if ok && !rep.DryRun {
+	switch {
+	case ok && rep.DryRun && len(rep.Plan) == 0:
+		fmt.Fprintln(w, "would install: nothing (every requirement is installed already)")
+	case ok && len(rep.Guarded) == 0 && len(rep.Lock) == 0:
+		fmt.Fprintln(w, "nothing to install")
+	case ok && len(rep.Lock) == 0 && !rep.DryRun:
+		fmt.Fprintf(w, "nothing to install: every requirement is installed already in %s\n", strings.Join(rep.Site, ", "))
+	case ok && !rep.DryRun:
 		fmt.Fprintf(w, "installed into %s\n", strings.Join(rep.Site, ", "))
 	}
 	if verbose {

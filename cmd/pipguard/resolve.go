@@ -135,6 +135,11 @@ func renderResolve(w io.Writer, out resolveOutput, verbose bool) {
 			detail += ", tagged " + strings.Join(r.TagsAtCommit, ", ")
 		}
 		fmt.Fprintf(w, "%s  %s -> %s (%s)\n", r.Name, r.Ref, r.Commit, detail)
+		for _, c := range r.Checks {
+			if c.Outcome == policy.Warn {
+				fmt.Fprintf(w, "  warning: %s\n", c.Reason)
+			}
+		}
 		if verbose {
 			fmt.Fprintf(w, "  repository: %s\n", r.Repo)
 			fmt.Fprintf(w, "  tags at commit: %s\n", strings.Join(r.TagsAtCommit, ", "))

@@ -3,9 +3,12 @@ package attest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 )
@@ -67,22 +70,54 @@ func ParseBundles(source string, data []byte) []Bundle {
 		return []Bundle{parseOne(source, 0, trimmed)}
 	}
 	var out []Bundle
+	anyJSON := false
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
+		anyJSON = anyJSON || json.Valid(line)
 		out = append(out, parseOne(source, i+1, line))
+	}
+	if !anyJSON {
+		// Not JSON at all (a binary, a PEM file, a truncated download):
+		// one error for the file, not one per line.
+		return []Bundle{{Source: source, Err: errors.New("not a Sigstore bundle: not JSON, nor JSON lines")}}
 	}
 	return out
 }
 
 func parseOne(source string, line int, data []byte) Bundle {
+	if !json.Valid(data) {
+		return Bundle{Source: source, Line: line, Err: errors.New("not a Sigstore bundle: not JSON")}
+	}
 	b := &bundle.Bundle{}
 	if err := b.UnmarshalJSON(data); err != nil {
-		return Bundle{Source: source, Line: line, Err: err}
+		return Bundle{Source: source, Line: line, Err: fmt.Errorf("not a Sigstore bundle: %s", printable(err.Error(), 160))}
 	}
 	return Bundle{Source: source, Line: line, Bundle: b}
+}
+
+// printable is s on one line, without control or invalid bytes, and at
+// most max runes: error texts that quote what they failed to parse must not
+// put a file's bytes on the terminal.
+func printable(s string, max int) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == max {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r == utf8.RuneError, r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
+			b.WriteRune('?')
+		default:
+			b.WriteRune(r)
+		}
+		n++
+	}
+	return b.String()
 }
 
 // PredicateTypeOf peeks at the predicate type a bundle's DSSE statement

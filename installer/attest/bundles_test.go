@@ -3,6 +3,7 @@ package attest
 import (
 	"os"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseBundlesJSONL(t *testing.T) {
@@ -47,4 +48,23 @@ func FuzzParseBundles(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A file that is not a bundle is one error, on one printable line: never a
+// line per line of a binary, never the file's bytes.
+func TestNotABundleIsOneLine(t *testing.T) {
+	bin := []byte("\x00\x01\xff\xfe garbage\n\x1b[31mred\n\x89PNG\r\n")
+	bs := ParseBundles("x.bin", bin)
+	if len(bs) != 1 || bs[0].Err == nil || bs[0].Err.Error() != "not a Sigstore bundle: not JSON, nor JSON lines" {
+		t.Fatalf("%d bundles: %+v", len(bs), bs)
+	}
+	bs = ParseBundles("x.json", []byte(`{"mediaType": "\u001b[31m", "junk": "`+"\xff"+`"}`))
+	if len(bs) != 1 || bs[0].Err == nil {
+		t.Fatalf("%+v", bs)
+	}
+	for _, r := range bs[0].Err.Error() {
+		if r < 0x20 || r == utf8.RuneError {
+			t.Errorf("unprintable %q in %q", r, bs[0].Err.Error())
+		}
+	}
 }

@@ -218,7 +218,7 @@ func TestBrokenBundlesFailAtLoad(t *testing.T) {
 		rep, err := run(t, trustFiles(t, "github.json"), Policy{Repo: "actions/attest-demo"},
 			digestArtifact(t, demoSHA256), bundlesOf(t, name))
 		c := failed(t, rep, err)
-		if c.Name != "bundle" || c.Reason != want {
+		if c.Name != "bundle" || c.Reason != "not a Sigstore bundle: "+want {
 			t.Errorf("%s: %+v", name, c)
 		}
 	}

@@ -133,6 +133,14 @@ func Classify(repo string, refs *Refs, requested string) (*Resolution, error) {
 		res.Commit = strings.ToLower(requested)
 		res.TagsAtCommit = tagsAt(refs, res.Commit)
 		res.Decision.Add(policy.Check{Name: "ref-immutable", Outcome: policy.Pass, Actual: "full commit SHA"})
+		if advertised(refs, res.Commit) {
+			res.Decision.Add(policy.Check{Name: "ref-exists", Outcome: policy.Pass, Actual: "advertised by the remote"})
+		} else {
+			// Servers advertise only the commits refs point at; any other
+			// commit is fetched by SHA, if the server allows it.
+			res.Decision.Add(policy.Check{Name: "ref-exists", Outcome: policy.Warn, Actual: "not advertised",
+				Reason: "no branch or tag of the remote points at this commit, so its existence could not be confirmed before pip fetches it"})
+		}
 		return res, nil
 	}
 	if partialSHA.MatchString(requested) {
@@ -210,12 +218,41 @@ func expand(refs *Refs, prefix string) string {
 }
 
 func latestTag(refs *Refs) string {
-	tags := tagNames(refs)
+	// The highest release: a tag that is only a version (v1.2.3, 2.0),
+	// never a pre-release (v2.0.0rc1, v2.0.0-beta) and never a name that
+	// is also a branch (the example would be refused).
+	var releases, others []string
+	for _, t := range tagNames(refs) {
+		if _, isBranch := refs.Hashes[branchPrefix+t]; isBranch {
+			continue
+		}
+		if releaseTagRE.MatchString(t) {
+			releases = append(releases, t)
+		} else {
+			others = append(others, t)
+		}
+	}
+	tags := releases
+	if len(tags) == 0 {
+		tags = others
+	}
 	if len(tags) == 0 {
 		return "v1.2.3"
 	}
 	sort.Slice(tags, func(i, j int) bool { return versionLess(tags[i], tags[j]) })
 	return tags[len(tags)-1]
+}
+
+var releaseTagRE = regexp.MustCompile(`^[vV]?[0-9]+(\.[0-9]+)*$`)
+
+// advertised says whether a ref of the remote points at commit.
+func advertised(refs *Refs, commit string) bool {
+	for name := range refs.Hashes {
+		if strings.EqualFold(commitOf(refs, name), commit) {
+			return true
+		}
+	}
+	return false
 }
 
 // versionLess orders tags by their numeric parts (v1.10.0 after v1.9.0),

@@ -138,9 +138,49 @@ func TestRefusalHints(t *testing.T) {
 	if !errors.As(err, &re) || !strings.Contains(re.Hint(), "@refs/tags/v2.0.0") || !strings.Contains(re.Hint(), f.c2) {
 		t.Errorf("ambiguity hint = %q", re.Hint())
 	}
+	// The example is the highest release tag: not v2.0.0 (also a branch,
+	// so the example would be refused), not release/2024.1 (not a version).
 	_, err = Classify("r", refs, "")
-	if !errors.As(err, &re) || !strings.Contains(re.Hint(), "@release/2024.1") && !strings.Contains(re.Hint(), "@v2.0.0") {
-		t.Errorf("missing-ref hint should name the latest tag: %q", re.Hint())
+	if !errors.As(err, &re) || !strings.HasSuffix(re.Hint(), "e.g. @v1.1.0") {
+		t.Errorf("missing-ref hint should name the highest release tag v1.1.0: %q", re.Hint())
+	}
+	// Pre-releases are never the example; v1.10.0 sorts after v1.9.0.
+	for _, tag := range []string{"v1.9.0", "v1.10.0", "v3.0.0rc1", "v3.0.0-beta.2"} {
+		f.repo.Tag(tag)
+	}
+	refs, _ = List(context.Background(), f.fileURL, Options{})
+	if _, err = Classify("r", refs, "main"); !errors.As(err, &re) || !strings.HasSuffix(re.Hint(), "e.g. @v1.10.0") {
+		t.Errorf("hint %q, want the example v1.10.0", re.Hint())
+	}
+}
+
+// A full SHA no ref points at is accepted (it is immutable), with a
+// warning that its existence could not be confirmed; one a ref points at
+// is confirmed.
+func TestUnadvertisedCommitIsNotConfirmed(t *testing.T) {
+	f := newFixture(t)
+	refs, err := List(context.Background(), f.fileURL, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Classify("r", refs, strings.Repeat("e", 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exists policy.Check
+	for _, c := range res.Decision.Checks {
+		if c.Name == "ref-exists" {
+			exists = c
+		}
+	}
+	if exists.Outcome != policy.Warn || !strings.Contains(exists.Reason, "could not be confirmed") {
+		t.Errorf("unadvertised commit: %+v", exists)
+	}
+	res, _ = Classify("r", refs, f.c1)
+	for _, c := range res.Decision.Checks {
+		if c.Name == "ref-exists" && c.Outcome != policy.Pass {
+			t.Errorf("advertised commit: %+v", c)
+		}
 	}
 }
 

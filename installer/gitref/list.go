@@ -115,6 +115,11 @@ func List(ctx context.Context, rawURL string, opts Options, secrets ...string) (
 		}
 	}
 	sess, err := tr.NewUploadPackSession(ep, auth)
+	if err != nil && ep.Protocol == "ssh" && strings.Contains(err.Error(), "SSH_AUTH_SOCK") {
+		// go-git authenticates over ssh through the agent only.
+		return nil, &RemoteError{Host: host, Cause: "no SSH agent to authenticate with (SSH_AUTH_SOCK is not set)",
+			Fix: "start ssh-agent and ssh-add the key that can read the repository, or use the https URL (with GH_TOKEN for a private repository)"}
+	}
 	if err != nil {
 		return nil, fail(err, hintFor(err, host))
 	}

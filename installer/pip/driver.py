@@ -139,7 +139,11 @@ def serve():
         answers.flush()
 
     first = json.loads(requests.readline() or "{}")
-    import pip
+    try:
+        import pip
+    except ImportError:
+        answer({"error": "it has no pip (python -m ensurepip installs it; python -m venv makes environments with it)"})
+        return
 
     answer({"info": probe(first.get("markers", [])), "pip": pip.__version__})
     main = None if first.get("separate") else in_process_main()

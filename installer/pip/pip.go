@@ -35,8 +35,12 @@ var driver string
 type Error struct {
 	Args     []string
 	ExitCode int
-	// Tail is the end of pip's output, for the message.
+	// Tail is the end of pip's output, for the message: its last line, or
+	// its last lines when Hidden.
 	Tail string
+	// Hidden says pip's output was not shown (-q, --format json): the
+	// message is all the user sees of it.
+	Hidden bool
 }
 
 func (e *Error) Error() string {
@@ -49,6 +53,9 @@ func (e *Error) Error() string {
 
 // Hint says what to do.
 func (e *Error) Hint() string {
+	if e.Hidden {
+		return "pip's last lines are in the message (run without -q or --format json to see all of its output); the environment was left as it was"
+	}
 	return "pip's output above says why; the environment was left as it was"
 }
 
@@ -129,17 +136,21 @@ func (t *tailBuffer) reset() {
 	t.b = t.b[:0]
 }
 
-func (t *tailBuffer) last() string {
+func (t *tailBuffer) last() string { return t.lastLines(1) }
+
+// lastLines is the last n non-empty lines, joined by " | ".
+func (t *tailBuffer) lastLines(n int) string {
 	t.mu.Lock()
 	text := string(t.b)
 	t.mu.Unlock()
 	lines := strings.Split(strings.TrimSpace(text), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
+	var out []string
+	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
 		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
+			out = append([]string{l}, out...)
 		}
 	}
-	return ""
+	return strings.Join(out, " | ")
 }
 
 // Info is what the interpreter told the probe.

@@ -67,6 +67,9 @@ type Session struct {
 
 	allowSourceBuilds bool
 	indexes           []string
+	// hidden: pip's output is not shown to anyone (Options.Output nil or
+	// io.Discard).
+	hidden bool
 
 	// Mode is how the last pip command ran: "in-process" or "separate".
 	Mode string
@@ -133,6 +136,7 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 		outR.Close()
 		return nil, &InterpreterError{Python: o.Python, Reason: err.Error()}
 	}
+	s.hidden = o.Output == nil || o.Output == io.Discard
 	go s.copyOutput(outR, o.Output)
 	s.ans = bufio.NewReader(ansR)
 	go func() {
@@ -154,11 +158,15 @@ func (s *Session) probe(o Options) (*Info, error) {
 		return nil, s.died("the probe", err)
 	}
 	var a struct {
-		Info *Info  `json:"info"`
-		Pip  string `json:"pip"`
+		Info  *Info  `json:"info"`
+		Pip   string `json:"pip"`
+		Error string `json:"error"`
 	}
 	if err := readLine(s.ans, &a); err != nil {
 		return nil, s.died("the probe", err)
+	}
+	if a.Error != "" {
+		return nil, &InterpreterError{Python: s.python, Reason: a.Error}
 	}
 	if a.Info == nil || len(a.Info.Tags) == 0 || len(a.Info.Site) == 0 {
 		return nil, &InterpreterError{Python: s.python, Reason: "unexpected answer from the interpreter probe"}
@@ -296,6 +304,9 @@ func (s *Session) Install(dir string, dryRun bool, reqFile string, args ...strin
 	case <-time.After(5 * time.Second):
 	}
 	if *a.Status != 0 {
+		if s.hidden {
+			return nil, &Error{Args: full, ExitCode: *a.Status, Tail: s.tail.lastLines(6), Hidden: true}
+		}
 		return nil, &Error{Args: full, ExitCode: *a.Status, Tail: s.tail.last()}
 	}
 	return readReport(f.Name())
