@@ -34,7 +34,12 @@ type env struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	app := newApp(e)
-	err := app.RunContext(ctx, interspersed(app, args))
+	if len(args) == 0 || args[len(args)-1] != "--generate-bash-completion" {
+		// Completion requests go to urfave/cli as typed: it stops
+		// completing at a "--", which interspersed may add.
+		args = interspersed(app, args)
+	}
+	err := app.RunContext(ctx, args)
 	if e.format == "" && wantsJSON(args) {
 		// The flags did not parse (a usage error): the caller still asked
 		// for JSON, and gets it.
@@ -73,9 +78,10 @@ func newApp(e *env) *cli.App {
    pkg @ git+https://github.com/OWNER/REPO.git@vX.Y.Z it refuses mutable refs
    (branches, short SHAs, no ref), verifies the release's attestations, installs
    exactly the verified bytes and audits what pip recorded (PEP 610).`,
-		Writer:          e.stdout,
-		ErrWriter:       e.stderr,
-		HideHelpCommand: true,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		HideHelpCommand:      false,
+		EnableBashCompletion: true,
 		// pipguard --version: the line pipguard version prints (version.go).
 		Version: pipguardVersion(),
 		// urfave's default handler calls os.Exit inside Run; errors are
@@ -96,6 +102,8 @@ func newApp(e *env) *cli.App {
 			checkCommand(e),
 			policyCommand(e),
 			versionCommand(e),
+			completionCommand(e),
+			manCommand(e),
 		},
 	}
 	for _, c := range app.Commands {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,5 +72,25 @@ func TestFailedRollbackHint(t *testing.T) {
 	if code != 5 || !strings.Contains(out.String(), "could not be fully restored: demo-1.0.dist-info was removed") ||
 		!strings.Contains(out.String(), "hint: the environment was changed and is not as it was") || strings.Contains(out.String(), "left as it was") {
 		t.Errorf("exit %d:\n%s", code, out.String())
+	}
+}
+
+// TestManPage keeps docs/pipguard.1 what "pipguard man" prints from the
+// command definitions. Regenerate it with
+//
+//	go run ./cmd/pipguard man > docs/pipguard.1
+func TestManPage(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"pipguard", "man"}, &out, &errs, func(string) string { return "" }); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	want, err := os.ReadFile("../../docs/pipguard.1")
+	if err != nil || !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("docs/pipguard.1 is not what pipguard man prints (%v): regenerate it with go run ./cmd/pipguard man > docs/pipguard.1", err)
+	}
+	for _, cmd := range []string{"install", "verify", "audit", "check", "completion"} {
+		if !bytes.Contains(want, []byte(".SH "+cmd)) {
+			t.Errorf("the man page has no section for %s", cmd)
+		}
 	}
 }
