@@ -133,6 +133,9 @@ func (c Config) client() (*github.Client, error) {
 	if c.Cache != nil {
 		opts = append(opts, github.WithValidators(cacheValidators{c.Cache}))
 	}
+	if c.Progress != nil {
+		opts = append(opts, github.WithProgress(c.Progress))
+	}
 	return github.New(c.githubURL(), c.Token, opts...)
 }
 

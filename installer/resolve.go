@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/pipguard/pipguard/installer/cache"
+	"github.com/pipguard/pipguard/installer/github"
 	"net/http"
 	"net/url"
 	"path"
@@ -38,6 +39,8 @@ type Config struct {
 	// Cache, when set, keeps GitHub's answers and verified assets between
 	// runs (see package cache); nil means none.
 	Cache *cache.Cache
+	// Progress, when set, observes asset downloads.
+	Progress github.Progress
 }
 
 // GitHubHost is the configured GitHub's host (host:port).

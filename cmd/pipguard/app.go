@@ -27,6 +27,9 @@ type env struct {
 	// doc is the JSON document a command produced, written by finish with
 	// the error object when the command failed.
 	doc any
+	// terminal, when set, says whether w is a terminal (tests); unset,
+	// the file descriptor is asked.
+	terminal func(w io.Writer) bool
 }
 
 // run is the whole CLI: it returns the exit code instead of exiting, so
@@ -121,7 +124,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print every check made"},
-		&cli.StringFlag{Name: "github-url", Value: installer.DefaultGitHubURL, Usage: "GitHub or GitHub Enterprise Server `URL`; the token is sent to this host only"},
+		&cli.StringFlag{Name: "github-url", Value: installer.DefaultGitHubURL, EnvVars: []string{"PIPGUARD_GITHUB_URL"}, Usage: "GitHub or GitHub Enterprise Server `URL`; the token is sent to this host only"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time limit for each remote operation"},
 		&cli.StringFlag{Name: "policy", Usage: "policy `FILE` (default: [tool.pipguard] in the nearest pyproject.toml, else ./pipguard.toml)"},
 	}

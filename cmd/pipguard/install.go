@@ -59,7 +59,7 @@ func installCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "max-commit-distance", Usage: "accept a build `N` commits before the tag's commit (projects that tag a version-bump commit)"},
 			&cli.BoolFlag{Name: "require-sbom", Usage: "fail when an asset has no SBOM attestation"},
 			&cli.BoolFlag{Name: "require-release-attestation", Usage: "fail when GitHub's release attestation is missing, even for a mutable release"},
-			&cli.StringSliceFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` (repeatable); default: TUF"},
+			&cli.StringSliceFlag{Name: "trusted-root", EnvVars: []string{"PIPGUARD_TRUSTED_ROOT"}, Usage: "Sigstore trusted_root.json `FILE` (repeatable; the variable takes a comma-separated list); default: TUF"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for TUF metadata and GitHub's answers and verified assets (default: $PIPGUARD_CACHE_DIR, else pipguard in the user cache dir)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "ask GitHub everything again; read and write no cache (TUF metadata excepted)"},
 			&cli.IntFlag{Name: "jobs", Value: 4, Usage: "verify at most `N` requirements at once"},

@@ -58,7 +58,7 @@ func verifyCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "cert-identity", Usage: "generic check: exact certificate `SAN`"},
 			&cli.StringFlag{Name: "cert-oidc-issuer", Usage: "generic check: exact OIDC issuer `URL`"},
 			&cli.StringSliceFlag{Name: "bundle", Usage: "Sigstore bundle `FILE` (JSON or JSONL; repeatable)"},
-			&cli.StringSliceFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` (repeatable); default: TUF"},
+			&cli.StringSliceFlag{Name: "trusted-root", EnvVars: []string{"PIPGUARD_TRUSTED_ROOT"}, Usage: "Sigstore trusted_root.json `FILE` (repeatable; the variable takes a comma-separated list); default: TUF"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "`DIR` for TUF metadata and GitHub's answers and verified assets (default: $PIPGUARD_CACHE_DIR, else pipguard in the user cache dir)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "ask GitHub everything again; read and write no cache (TUF metadata excepted)"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network: trusted roots from files or the TUF cache"},
@@ -318,6 +318,7 @@ func (e *env) cacheDir(cCtx *cli.Context) (dir string, explicit bool, err error)
 // made (when not, pipguard runs without, and says so with -v).
 func (e *env) releaseConfig(cCtx *cli.Context) (installer.Config, error) {
 	cfg := e.config(cCtx)
+	cfg.Progress = e.progress(cCtx)
 	if cCtx.Bool("no-cache") {
 		if cCtx.IsSet("cache-dir") {
 			return cfg, usagef("--no-cache and --cache-dir cannot be combined")

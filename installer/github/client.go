@@ -50,6 +50,7 @@ type Client struct {
 	token   string
 	// validators, when set, makes API GETs conditional (If-None-Match).
 	validators Validators
+	progress   Progress
 	// apiDownloads is set once a browser download URL answered 404 (a
 	// private repository): later assets go through the API at once.
 	apiDownloads atomic.Bool
@@ -69,6 +70,18 @@ type Validators interface {
 	Validator(key string) (etag string, body []byte, ok bool)
 	StoreValidator(key, etag string, body []byte)
 }
+
+// Progress observes downloads, for a caller that shows them (the library
+// prints nothing).
+type Progress interface {
+	// Begin is called as an asset's bytes start to arrive; the function it
+	// returns is called with the size of each chunk read, then with -1 when
+	// the download ends (whole or not).
+	Begin(name string, size int64) func(n int64)
+}
+
+// WithProgress reports asset downloads to p.
+func WithProgress(p Progress) Option { return func(c *Client) { c.progress = p } }
 
 // WithValidators makes API GETs conditional on what v remembers.
 func WithValidators(v Validators) Option { return func(c *Client) { c.validators = v } }

@@ -113,8 +113,13 @@ func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded
 		}
 	}()
 	h := sha256.New()
+	pr := &progressReader{r: resp.Body, idle: idle}
+	if c.progress != nil {
+		pr.report = c.progress.Begin(a.Name, a.Size)
+		defer pr.report(-1)
+	}
 	// Read one byte more than promised, to notice an oversized body.
-	n, err := io.Copy(io.MultiWriter(part, h), io.LimitReader(&progressReader{r: resp.Body, idle: idle}, a.Size+1))
+	n, err := io.Copy(io.MultiWriter(part, h), io.LimitReader(pr, a.Size+1))
 	if err != nil {
 		if idle.fired() {
 			err = fmt.Errorf("no data for %s", c.timeout)
@@ -188,14 +193,18 @@ func (it *idleTimer) fired() bool {
 }
 
 type progressReader struct {
-	r    io.Reader
-	idle *idleTimer
+	r      io.Reader
+	idle   *idleTimer
+	report func(int64)
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	if n > 0 {
 		p.idle.touch()
+		if p.report != nil {
+			p.report(int64(n))
+		}
 	}
 	return n, err
 }
