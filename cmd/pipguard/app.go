@@ -377,7 +377,7 @@ func kindOf(code int) string {
 	case exitPip:
 		return "pip"
 	case exitAudit:
-		return "audit"
+		return "findings"
 	case exitRemote:
 		return "remote"
 	case exitInternal:
