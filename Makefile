@@ -34,3 +34,17 @@ bench:
 	go test -run '^$$' -bench InstallVsBarePip -benchtime 1x ./installer
 	go test -run '^$$' -bench . -benchtime 10x ./installer/gitref ./installer/attest
 	go test -run '^$$' -bench Audit -benchtime 5x ./installer/envaudit
+
+# pipguard's own release, as .github/workflows/release.yml publishes it:
+# dist/pipguard_{linux,darwin}_{amd64,arm64} (static, -trimpath, stamped with
+# the tag on HEAD or a pseudo-version), one SPDX 2.3 SBOM per binary
+# (dist/pipguard_OS_ARCH.spdx.json) and dist/SHA256SUMS. SOURCE_DATE_EPOCH
+# (default: the commit's time) dates the SBOMs.
+.PHONY: release reproducible
+release:
+	go run ./internal/tools/release -out dist
+
+# Two builds of the same commit, from two paths, are byte-identical (also
+# part of make test).
+reproducible:
+	go test -count=1 -run '^TestReproducible$$' -v ./internal/tools/release
