@@ -250,7 +250,7 @@ func TestDockerfile(t *testing.T) {
 		py, _ := exec.LookPath("python3")
 		os.Symlink(py, filepath.Join(root, "usr/local/bin/python")) // the image's python
 		return &build{t: t, root: root, context: context, release: release, args: args,
-			secrets: map[string]string{"gh_token": "ghs_BUILDSECRET"},
+			secrets: map[string]string{"gh_token": "ghs_BUILDSECRET", "pipguard_cache_key": "0123456789abcdef0123456789abcdef"},
 			hostEnv: []string{"PATH=" + filepath.Join(root, "usr/local/bin") + ":" + os.Getenv("PATH"), "HOME=" + filepath.Join(root, "root"),
 				"SSL_CERT_FILE=" + ca, "GIT_SSL_CAINFO=" + ca, "PIPGUARD_GITHUB_URL=" + gh.URL(), "PIPGUARD_TRUSTED_ROOT=" + trusted, "PIP_NO_INDEX=1"},
 			vars: map[string]string{}, env: map[string]string{}}
@@ -305,8 +305,10 @@ func TestDockerfile(t *testing.T) {
 		f, _ := os.Open(p)
 		defer f.Close()
 		data, _ := io.ReadAll(f)
-		if strings.Contains(string(data), "ghs_BUILDSECRET") {
-			t.Errorf("%s holds the token", p)
+		for _, secret := range []string{"ghs_BUILDSECRET", "0123456789abcdef0123456789abcdef"} {
+			if strings.Contains(string(data), secret) {
+				t.Errorf("%s holds a secret", p)
+			}
 		}
 		return nil
 	})

@@ -30,7 +30,7 @@ func BenchmarkInstallVsBarePip(b *testing.B) {
 		pub := w.publish(b, githubtest.Publish{Immutable: true})
 		whl := filepath.Join(b.TempDir(), pub.Wheel.Name)
 		os.WriteFile(whl, pub.Wheel.Data, 0o644)
-		warmCache, err := cache.Open(b.TempDir())
+		warmCache, err := cache.Open(b.TempDir(), benchKey)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func BenchmarkInstallVsBarePip(b *testing.B) {
 		}
 		pipguard(&series{stages: map[string][]time.Duration{}}, warmCache) // fills the warm cache
 		for i := 0; i < runs; i++ {
-			empty, err := cache.Open(b.TempDir())
+			empty, err := cache.Open(b.TempDir(), benchKey)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func BenchmarkTwentyRequirements(b *testing.B) {
 		}
 		one := func(rs []string) (time.Duration, *InstallReport) {
 			w.python = pkgtest.NewVenv(b)
-			c, err := cache.Open(b.TempDir())
+			c, err := cache.Open(b.TempDir(), benchKey)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/pipguard/pipguard/installer/cache"
-	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/githubtest"
 	"github.com/pipguard/pipguard/installer/pkgtest"
 	"github.com/pipguard/pipguard/policy"
@@ -83,7 +82,7 @@ func TestAPIEconomy(t *testing.T) {
 				reqs = append(reqs, name+" @ git+"+w.gh.URL()+"/acme/"+name+".git@v1.0.0")
 			}
 			var err error
-			if w.cfg.Cache, err = cache.Open(t.TempDir()); err != nil {
+			if w.cfg.Cache, err = cache.Open(t.TempDir(), testCacheKey); err != nil {
 				t.Fatal(err)
 			}
 			rules := distancePolicy(t, tc.distance)
@@ -154,7 +153,7 @@ func distancePolicy(t *testing.T, n int) *policy.Policy {
 func cachedWorld(t *testing.T) (*world, *cache.Cache) {
 	t.Helper()
 	w := newWorld(t)
-	c, err := cache.Open(t.TempDir())
+	c, err := cache.Open(t.TempDir(), testCacheKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +183,12 @@ func TestTamperedCacheIsNeverAVerdict(t *testing.T) {
 				t.Fatal(err)
 			}
 			repo := strings.ToLower(w.cfg.tokenHost()) + "/acme/demo"
-			var rel github.Release
+			var e releaseEntry
 			relKey := []string{repo, "v1.0.0", rep.Commit}
-			if !c.Get("release", relKey, &rel) {
+			if !c.Get("release", relKey, &e) {
 				t.Fatal("release not cached")
 			}
+			rel := &e.Release
 			for i, a := range rel.Assets {
 				if a.Name == pub.Wheel.Name {
 					if alsoRelease {
@@ -198,7 +198,7 @@ func TestTamperedCacheIsNeverAVerdict(t *testing.T) {
 					c.Put("asset", []string{repo, fmt.Sprint(a.ID), a.Name, fmt.Sprint(a.Size)}, assetBlob{SHA256: evilSHA})
 				}
 			}
-			c.Put("release", relKey, rel)
+			c.Put("release", relKey, e)
 
 			n := len(w.gh.Requests())
 			rep, err = w.verify(t, "v1.0.0", pub.Wheel.Name)
@@ -332,3 +332,9 @@ func TestCheckHashes(t *testing.T) {
 		}
 	}
 }
+
+// testCacheKey authenticates the tests' caches; benchKey the benchmarks'.
+var (
+	testCacheKey = []byte("pipguard-test-cache-key-0123456789")
+	benchKey     = testCacheKey
+)

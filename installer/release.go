@@ -122,7 +122,7 @@ func (e *ReleaseError) Error() string {
 func (e *ReleaseError) Hint() string { return e.Fix }
 
 // client returns the GitHub API client for cfg.
-func (c Config) client() (*github.Client, error) {
+func (c Config) client(extra ...github.Option) (*github.Client, error) {
 	opts := []github.Option{}
 	if c.HTTPClient != nil {
 		opts = append(opts, github.WithHTTPClient(c.HTTPClient))
@@ -130,12 +130,10 @@ func (c Config) client() (*github.Client, error) {
 	if c.Timeout > 0 {
 		opts = append(opts, github.WithTimeout(c.Timeout))
 	}
-	if c.Cache != nil {
-		opts = append(opts, github.WithValidators(cacheValidators{c.Cache}))
-	}
 	if c.Progress != nil {
 		opts = append(opts, github.WithProgress(c.Progress))
 	}
+	opts = append(opts, extra...)
 	return github.New(c.githubURL(), c.Token, opts...)
 }
 
@@ -170,8 +168,10 @@ func isInstallable(name string) bool {
 // cached answer is never a verdict).
 func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseReport, error) {
 	rep, err, src := verifyRelease(ctx, cfg, o, true)
-	var re *ReleaseError
-	if src != nil && src.warm && errors.As(err, &re) {
+	// Whatever failed on a warm pass (a verification, an asset choice made
+	// from a stale listing, a cached asset GitHub no longer has) is asked
+	// of GitHub again; only a cancellation is final.
+	if src != nil && src.warm && err != nil && ctx.Err() == nil {
 		calls := src.gh.RESTCalls()
 		src.discard()
 		rep, err, src = verifyRelease(ctx, cfg, o, false)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/installer/github"
@@ -35,14 +36,38 @@ type source struct {
 	pending []func() error
 	// files are the assets written into the download directory.
 	files []string
+	now   func() time.Time
 }
 
 func newSource(cfg Config, read bool) (*source, error) {
-	gh, err := cfg.client()
+	s := &source{cache: cfg.Cache, host: strings.ToLower(cfg.tokenHost()), read: read && cfg.Cache != nil, now: clock}
+	var opts []github.Option
+	if cfg.Cache != nil {
+		// ETags are cache entries like the others: read only when this
+		// pass reads the cache, written only once the release verified.
+		opts = append(opts, github.WithValidators(s))
+	}
+	gh, err := cfg.client(opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &source{gh: gh, cache: cfg.Cache, host: strings.ToLower(cfg.tokenHost()), read: read && cfg.Cache != nil}, nil
+	s.gh = gh
+	return s, nil
+}
+
+// clock is the time the cache ages entries by (tests move it).
+var clock = time.Now
+
+// ReleaseMaxAge is how long a cached release is reused without asking
+// GitHub: a release deleted or an asset replaced after it was verified is
+// seen within this time (the question is conditional, so an unchanged
+// release costs a 304).
+const ReleaseMaxAge = 24 * time.Hour
+
+// releaseEntry is a cached release and when it was read from GitHub.
+type releaseEntry struct {
+	Release github.Release `json:"release"`
+	Read    time.Time      `json:"read"`
 }
 
 func (s *source) get(kind string, key []string, v any) bool {
@@ -90,15 +115,16 @@ func (s *source) repoKey(repo string) string { return s.host + "/" + strings.ToL
 // release is the release of tag, keyed by the commit the tag resolves to.
 func (s *source) release(ctx context.Context, repo, tag, commit string) (*github.Release, error) {
 	key := []string{s.repoKey(repo), tag, commit}
-	var rel github.Release
-	if s.get("release", key, &rel) && rel.TagName == tag {
-		return &rel, nil
+	var e releaseEntry
+	if s.get("release", key, &e) && e.Release.TagName == tag && s.now().Sub(e.Read) < ReleaseMaxAge && github.CheckRelease(&e.Release, tag) == nil {
+		return &e.Release, nil
 	}
 	r, err := s.gh.ReleaseByTag(ctx, repo, tag)
 	if err != nil {
 		return nil, err
 	}
-	s.later(func() error { return s.cache.Put("release", key, r) })
+	read := s.now()
+	s.later(func() error { return s.cache.Put("release", key, releaseEntry{Release: *r, Read: read}) })
 	return r, nil
 }
 
@@ -147,6 +173,9 @@ func (s *source) download(ctx context.Context, repo string, a github.Asset, dir 
 	key := []string{s.repoKey(repo), fmt.Sprint(a.ID), a.Name, fmt.Sprint(a.Size)}
 	var ab assetBlob
 	if s.read && s.cache.Get("asset", key, &ab) && (a.Digest == "" || strings.EqualFold(a.Digest, "sha256:"+ab.SHA256)) {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("download directory %s is not private: refusing", dir)
+		}
 		dst := filepath.Join(dir, a.Name)
 		if filepath.Dir(dst) != filepath.Clean(dir) {
 			return nil, fmt.Errorf("asset name %q escapes the download directory", a.Name)
@@ -182,22 +211,24 @@ func (s *source) download(ctx context.Context, repo string, a github.Asset, dir 
 	return dl, nil
 }
 
-// cacheValidators keeps the API's ETags in the cache.
-type cacheValidators struct{ c *cache.Cache }
-
+// validator is an ETag and the body it names, as cached.
 type validator struct {
 	ETag string `json:"etag"`
 	Body []byte `json:"body"`
 }
 
-func (v cacheValidators) Validator(key string) (string, []byte, bool) {
-	var val validator
-	if !v.c.Get("etag", []string{key}, &val) || val.ETag == "" {
+// Validator implements github.Validators: the cached ETag, when this pass
+// reads the cache.
+func (s *source) Validator(key string) (string, []byte, bool) {
+	var v validator
+	if !s.read || !s.cache.Get("etag", []string{key}, &v) || v.ETag == "" {
 		return "", nil, false
 	}
-	return val.ETag, val.Body, true
+	return v.ETag, v.Body, true
 }
 
-func (v cacheValidators) StoreValidator(key, etag string, body []byte) {
-	_ = v.c.Put("etag", []string{key}, validator{ETag: etag, Body: body})
+// StoreValidator implements github.Validators: kept once the release
+// verified, like every other entry.
+func (s *source) StoreValidator(key, etag string, body []byte) {
+	s.later(func() error { return s.cache.Put("etag", []string{key}, validator{ETag: etag, Body: body}) })
 }

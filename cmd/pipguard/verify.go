@@ -1,8 +1,12 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -326,8 +330,12 @@ func (e *env) releaseConfig(cCtx *cli.Context) (installer.Config, error) {
 		return cfg, nil
 	}
 	dir, explicit, err := e.cacheDir(cCtx)
+	var key []byte
 	if err == nil {
-		cfg.Cache, err = cache.Open(dir)
+		key, err = e.cacheKey()
+	}
+	if err == nil {
+		cfg.Cache, err = cache.Open(dir, key)
 	}
 	if err != nil && explicit {
 		return cfg, err
@@ -336,6 +344,57 @@ func (e *env) releaseConfig(cCtx *cli.Context) (installer.Config, error) {
 		fmt.Fprintf(e.stderr, "pipguard: note: running without a cache: %v\n", err)
 	}
 	return cfg, nil
+}
+
+// cacheKey is the key that authenticates the cache's entries, kept out of
+// the cache: $PIPGUARD_CACHE_KEY (a secret a CI job or a BuildKit build
+// passes in), else a random key made once in the user's configuration
+// directory (pipguard/cache-key, 0600).
+func (e *env) cacheKey() ([]byte, error) {
+	if k := e.getenv("PIPGUARD_CACHE_KEY"); k != "" {
+		if len(k) < cache.MinKey {
+			return nil, usagef("PIPGUARD_CACHE_KEY is shorter than %d characters: make one with: openssl rand -hex 32", cache.MinKey)
+		}
+		sum := sha256.Sum256([]byte(k))
+		return sum[:], nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return nil, &cache.Error{Dir: "(cache key)", Reason: "has nowhere to live: " + err.Error()}
+	}
+	dir := filepath.Join(base, "pipguard")
+	path := filepath.Join(dir, "cache-key")
+	if data, err := os.ReadFile(path); err == nil {
+		fi, serr := os.Stat(path)
+		if serr != nil || fi.Mode().Perm()&0o077 != 0 || len(data) < cache.MinKey {
+			return nil, &cache.Error{Dir: path, Reason: "is readable by others or too short (want 0600, at least 16 bytes)"}
+		}
+		return data, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, &cache.Error{Dir: dir, Reason: err.Error()}
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	// Written whole under another name, then linked into place: a pipguard
+	// running at the same time reads the whole key or makes its own.
+	tmp, err := os.CreateTemp(dir, ".cache-key-*")
+	if err != nil {
+		return nil, &cache.Error{Dir: dir, Reason: err.Error()}
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(key)
+	if cerr := tmp.Close(); werr != nil || cerr != nil {
+		return nil, &cache.Error{Dir: path, Reason: "cannot be written"}
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return e.cacheKey() // another pipguard made it meanwhile
+	} else if err != nil {
+		return nil, &cache.Error{Dir: path, Reason: err.Error()}
+	}
+	return key, nil
 }
 
 type verifyOutput struct {

@@ -10,8 +10,13 @@
 // replaced. What a cached entry can still decide is what GitHub's metadata
 // decides on a cold run (which assets a release lists, whether it is
 // immutable, how far a build commit is from a tag): the cache directory is
-// therefore trusted as much as the user's home, and Open refuses one that
-// other users can write.
+// therefore authenticated: every entry carries an HMAC-SHA256 under a key
+// that is not in the cache (Open's caller keeps it elsewhere: a key file in
+// the user's configuration directory, or a secret), so whoever can write
+// the cache directory (another build sharing a BuildKit cache mount, a job
+// saving a CI cache) cannot plant an entry that is read. Blobs need no MAC:
+// they are named by their SHA-256, which CopyBlob checks. Open also refuses
+// a directory other users can write.
 //
 // Layout, under the directory given to Open:
 //
@@ -24,6 +29,7 @@
 package cache
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -41,7 +47,11 @@ import (
 // Cache is an open cache directory.
 type Cache struct {
 	dir string
+	key []byte
 }
+
+// MinKey is the shortest key Open takes.
+const MinKey = 16
 
 // Error is a cache directory that cannot be used.
 type Error struct {
@@ -60,9 +70,16 @@ func (e *Error) Hint() string {
 // that is not a directory, is owned by another user, or that others can
 // write: whoever can write the cache can choose which release metadata a
 // warm run sees.
-func Open(dir string) (*Cache, error) {
+//
+// key authenticates the entries (at least MinKey bytes); entries written
+// under another key are not read. The directory's path is resolved once: a
+// symbolic link in it that is re-pointed later changes nothing.
+func Open(dir string, key []byte) (*Cache, error) {
 	if dir == "" {
 		return nil, &Error{Dir: `""`, Reason: "is empty"}
+	}
+	if len(key) < MinKey {
+		return nil, &Error{Dir: dir, Reason: fmt.Sprintf("needs a key of at least %d bytes", MinKey)}
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -70,6 +87,9 @@ func Open(dir string) (*Cache, error) {
 	}
 	if err := os.MkdirAll(filepath.Join(abs, "v1"), 0o700); err != nil {
 		return nil, &Error{Dir: abs, Reason: "cannot be created: " + strings.TrimPrefix(err.Error(), "mkdir "+abs+": ")}
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return nil, &Error{Dir: dir, Reason: err.Error()}
 	}
 	for _, d := range []string{abs, filepath.Join(abs, "v1")} {
 		fi, err := os.Stat(d)
@@ -86,7 +106,7 @@ func Open(dir string) (*Cache, error) {
 			return nil, &Error{Dir: abs, Reason: fmt.Sprintf("belongs to another user (uid %d)", st.Uid)}
 		}
 	}
-	return &Cache{dir: abs}, nil
+	return &Cache{dir: abs, key: append([]byte(nil), key...)}, nil
 }
 
 // Dir is the cache's directory.
@@ -94,10 +114,21 @@ func (c *Cache) Dir() string { return c.dir }
 
 var kindRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
-// entry is what a JSON entry file holds: its key, to be checked on read.
+// entry is what a JSON entry file holds: its key, to be checked on read,
+// and the MAC of kind, key and value.
 type entry struct {
 	Key   []string        `json:"key"`
 	Value json.RawMessage `json:"value"`
+	MAC   string          `json:"mac"`
+}
+
+func (c *Cache) mac(kind string, key []string, value []byte) string {
+	m := hmac.New(sha256.New, c.key)
+	for _, part := range append([]string{"pipguard-cache-v1", kind}, key...) {
+		fmt.Fprintf(m, "%d:%s", len(part), part)
+	}
+	m.Write(value)
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func (c *Cache) entryPath(kind string, key []string) string {
@@ -121,6 +152,9 @@ func (c *Cache) Get(kind string, key []string, v any) bool {
 	if json.Unmarshal(data, &e) != nil || !equal(e.Key, key) {
 		return false
 	}
+	if !hmac.Equal([]byte(e.MAC), []byte(c.mac(kind, key, e.Value))) {
+		return false // not written under this key: planted, or another key's
+	}
 	return json.Unmarshal(e.Value, v) == nil
 }
 
@@ -130,7 +164,7 @@ func (c *Cache) Put(kind string, key []string, v any) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(entry{Key: key, Value: val})
+	data, err := json.Marshal(entry{Key: key, Value: val, MAC: c.mac(kind, key, val)})
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,11 @@ import (
 	"testing"
 )
 
+var key = []byte("0123456789abcdef-test")
+
 func open(t *testing.T) *Cache {
 	t.Helper()
-	c, err := Open(filepath.Join(t.TempDir(), "cache"))
+	c, err := Open(filepath.Join(t.TempDir(), "cache"), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,13 +24,13 @@ func open(t *testing.T) *Cache {
 func TestOpenRefusesWhatOthersCanWrite(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o777)
-	_, err := Open(dir)
+	_, err := Open(dir, key)
 	if err == nil || !strings.Contains(err.Error(), "writable by other users") {
 		t.Fatalf("world-writable cache: %v", err)
 	}
 	file := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(file, nil, 0o600)
-	if _, err := Open(file); err == nil {
+	if _, err := Open(file, key); err == nil {
 		t.Fatal("a file opened as a cache")
 	}
 	c := open(t)
@@ -140,5 +142,66 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(c.Dir(), "v1", "attestations", "*", ".tmp-*"))
 	if len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// Entries are authenticated with the cache's key: an entry written by
+// someone without it (another build sharing the directory) is not read,
+// and the same directory opened with another key reads nothing.
+func TestEntriesWithoutTheKeyAreNotRead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	c, err := Open(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Put("compare", []string{"k"}, "mine")
+	other, err := Open(dir, []byte("someone-elses-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if other.Get("compare", []string{"k"}, &s) {
+		t.Error("an entry was read under another key")
+	}
+	other.Put("compare", []string{"k"}, "planted")
+	if c.Get("compare", []string{"k"}, &s) {
+		t.Errorf("a planted entry was read: %q", s)
+	}
+	// The MAC covers the value: an edited value is not read.
+	c.Put("compare", []string{"k"}, "mine")
+	p := c.entryPath("compare", []string{"k"})
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(data), `"mine"`, `"edit"`, 1)), 0o600)
+	if c.Get("compare", []string{"k"}, &s) {
+		t.Errorf("an edited entry was read: %q", s)
+	}
+	if _, err := Open(dir, []byte("short")); err == nil {
+		t.Error("a short key was accepted")
+	}
+}
+
+// The cache's path is resolved once: a symbolic link re-pointed after Open
+// (another user's link in a shared /tmp) changes nothing.
+func TestSymlinkRepointedAfterOpen(t *testing.T) {
+	base := t.TempDir()
+	mine, theirs := filepath.Join(base, "mine"), filepath.Join(base, "theirs")
+	os.Mkdir(mine, 0o700)
+	os.Mkdir(theirs, 0o700)
+	link := filepath.Join(base, "cache")
+	os.Symlink(mine, link)
+	c, err := Open(link, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted, _ := Open(theirs, key)
+	planted.Put("compare", []string{"k"}, "planted")
+	os.Remove(link)
+	os.Symlink(theirs, link)
+	var s string
+	if c.Get("compare", []string{"k"}, &s) {
+		t.Errorf("read %q through a re-pointed link", s)
+	}
+	if c.Dir() != mine {
+		t.Errorf("Dir() = %s, want %s", c.Dir(), mine)
 	}
 }

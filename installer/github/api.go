@@ -85,15 +85,25 @@ func (c *Client) ReleaseByTag(ctx context.Context, fullName, tag string) (*Relea
 	if _, err := c.getJSON(ctx, p+"/releases/tags/"+url.PathEscape(tag), &r); err != nil {
 		return nil, err
 	}
+	if err := CheckRelease(&r, tag); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// CheckRelease checks what pipguard relies on in a release read from
+// GitHub (or from a cache of what GitHub said): it is the tag's, and its
+// asset names are plain file names.
+func CheckRelease(r *Release, tag string) error {
 	if r.TagName != tag {
-		return nil, fmt.Errorf("GitHub returned release %q for tag %q", r.TagName, tag)
+		return fmt.Errorf("GitHub returned release %q for tag %q", r.TagName, tag)
 	}
 	for _, a := range r.Assets {
 		if !namePart.MatchString(a.Name) {
-			return nil, fmt.Errorf("release %s has an asset with an unsafe name %q", tag, a.Name)
+			return fmt.Errorf("release %s has an asset with an unsafe name %q", tag, a.Name)
 		}
 	}
-	return &r, nil
+	return nil
 }
 
 // AssetNamed returns the release's asset called name.

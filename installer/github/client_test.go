@@ -449,7 +449,8 @@ func TestDownloadIgnoresForeignBrowserURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := rel.AssetNamed("SHA256SUMS")
-	for _, u := range []string{"https://evil.example/acme/demo/releases/download/v1.0.0/SHA256SUMS", f.gh.URL() + "/acme/demo/releases/download/v1.0.0/other", "http" + strings.TrimPrefix(f.gh.URL(), "https") + "/acme/demo/releases/download/v1.0.0/SHA256SUMS"} {
+	for _, u := range []string{"https://evil.example/acme/demo/releases/download/v1.0.0/SHA256SUMS", f.gh.URL() + "/acme/demo/releases/download/v1.0.0/other",
+		f.gh.URL() + "/mallory/demo/releases/download/v1.0.0/SHA256SUMS", "http" + strings.TrimPrefix(f.gh.URL(), "https") + "/acme/demo/releases/download/v1.0.0/SHA256SUMS"} {
 		a.BrowserDownloadURL = u
 		before := restCalls(f.gh)
 		if _, err := f.c.Download(ctx, a, privateDir(t)); err != nil {
@@ -504,5 +505,32 @@ func TestConditionalRequests(t *testing.T) {
 	}
 	if len(third.Assets) != 1 || third.Assets[0].Name != "new.whl" {
 		t.Errorf("after a change, got %+v", third.Assets)
+	}
+}
+
+// A web host that wants a session answers an anonymous download with a
+// sign-in page (GitHub Enterprise Server in private mode, SSO): a page is
+// not the asset, and the download goes through the API with the token.
+func TestDownloadSignInPageFallsBackToTheAPI(t *testing.T) {
+	for _, fault := range []githubtest.Fault{
+		{Status: 200, Body: "<html>Sign in to GitHub Enterprise</html>"},
+		{Status: 403, Body: "Forbidden"},
+	} {
+		f := newFixture(t)
+		ctx := context.Background()
+		rel, err := f.c.ReleaseByTag(ctx, "acme/demo", "v1.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fault.Route = regexp.MustCompile(`^GET /acme/demo/releases/download/`)
+		f.gh.AddFault(&fault)
+		a, _ := rel.AssetNamed(f.pub.Wheel.Name)
+		dl, err := f.c.Download(ctx, a, privateDir(t))
+		if err != nil {
+			t.Fatalf("status %d: %v", fault.Status, err)
+		}
+		if "sha256:"+dl.SHA256 != f.pub.Wheel.Digest() {
+			t.Errorf("status %d: got sha256:%s", fault.Status, dl.SHA256)
+		}
 	}
 }

@@ -79,14 +79,24 @@ func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded
 	defer idle.stop()
 
 	var resp *http.Response
-	if b := c.browserURL(a); b != nil && !c.apiDownloads.Load() {
+	if b := c.browserURL(a, u); b != nil && !c.apiDownloads.Load() {
 		resp, err = c.do(context.WithValue(ctx, bareKey{}, true), b, "application/octet-stream")
-		if errors.Is(err, ErrNotFound) {
+		var he *HTTPError
+		switch {
+		case errors.As(err, &he):
+			// 404 for a private repository; a sign-in page or another
+			// refusal where the web host wants a session (GitHub Enterprise
+			// Server in private mode, SSO): the API URL, with the token.
 			c.apiDownloads.Store(true)
 			resp, err = nil, nil
-		}
-		if err != nil {
+		case err != nil:
 			return nil, err
+		case strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html"),
+			resp.ContentLength >= 0 && resp.ContentLength != a.Size:
+			// A page, not the asset (a sign-in page answered 200).
+			resp.Body.Close()
+			c.apiDownloads.Store(true)
+			resp = nil
 		}
 	}
 	if resp == nil {
@@ -153,13 +163,18 @@ func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded
 // browserURL is the asset's browser_download_url when it is where GitHub
 // puts it: https on the GitHub host, /OWNER/REPO/releases/download/TAG/NAME.
 // Anything else is ignored (the API URL is used).
-func (c *Client) browserURL(a Asset) *url.URL {
+func (c *Client) browserURL(a Asset, api *url.URL) *url.URL {
 	b, err := url.Parse(a.BrowserDownloadURL)
 	if err != nil || b.Scheme != c.web.Scheme || !strings.EqualFold(b.Host, c.web.Host) || b.User != nil || b.RawQuery != "" || b.Fragment != "" {
 		return nil
 	}
 	parts := strings.Split(strings.TrimPrefix(b.Path, "/"), "/")
 	if len(parts) != 6 || parts[2] != "releases" || parts[3] != "download" || parts[5] != a.Name {
+		return nil
+	}
+	// The same repository as the API URL: .../repos/OWNER/REPO/releases/assets/ID.
+	ap := strings.Split(strings.TrimPrefix(strings.TrimPrefix(api.Path, c.api.Path), "/"), "/")
+	if len(ap) != 6 || ap[0] != "repos" || ap[3] != "releases" || ap[4] != "assets" || !strings.EqualFold(ap[1], parts[0]) || !strings.EqualFold(ap[2], parts[1]) {
 		return nil
 	}
 	return b
