@@ -71,9 +71,12 @@ func mustExist(b *testing.B, path string) {
 // BenchmarkP1GitInstall: pipguard install of a git requirement (the
 // verified release wheel) against what pip does with the same requirement
 // (clone the repository over https, build it with setuptools, install),
-// each into a fresh copy of the same venv with a fresh HOME (no cache),
-// alternating which goes first. The repository is a setuptools project
-// with 2,500 commits served by git http-backend on the local GitHub.
+// each into a fresh copy of the same venv with a fresh HOME, alternating
+// which goes first. pipguard runs twice a round: with an empty --cache-dir
+// (cold, the ratio) and with one an earlier run filled (warm). pip has no
+// cache for this path: it never caches a wheel built from a git tag (only
+// from a full commit). The repository is a setuptools project with 2,500
+// commits served by git http-backend on the local GitHub.
 //
 //	go test -run '^$' -bench P1 -benchtime 1x ./bench
 func BenchmarkP1GitInstall(b *testing.B) {
@@ -117,8 +120,8 @@ func BenchmarkP1GitInstall(b *testing.B) {
 	b.Logf("release wheel %s: %d KiB", pub.Wheel.Name, len(whl)>>10)
 
 	req := "bigproj @ git+" + w.gh.GitURL(repo) + "@" + h.Tag
-	pipguard := func(python string) []string {
-		return []string{bin, "install", "--python", python, "--github-url", w.gh.URL(), "--trusted-root", w.root, req, "--", "--no-index"}
+	pipguard := func(python, cache string) []string {
+		return []string{bin, "install", "--python", python, "--github-url", w.gh.URL(), "--trusted-root", w.root, "--cache-dir", cache, req, "--", "--no-index"}
 	}
 	pip := func(python string) []string {
 		return []string{python, "-m", "pip", "install", "--no-build-isolation", "--no-index", req}
@@ -127,40 +130,62 @@ func BenchmarkP1GitInstall(b *testing.B) {
 		mustExist(b, filepath.Join(pkgtest.SitePackages(python), "bigproj-1.0.0.dist-info"))
 		mustExist(b, filepath.Join(pkgtest.SitePackages(python), "bigproj", "mod_39.py"))
 	}
+	// stages logs where a pipguard install's time goes (-v).
+	stages := func(label string, args []string) {
+		home := freshDir(b, w.dir, "home-")
+		args = append(args[:2:2], append([]string{"-v"}, args[2:]...)...)
+		p := run(b, command{env: baseEnv(home, w.ca), dir: home, args: args})
+		for _, line := range strings.Split(string(p.stdout), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 || !strings.HasPrefix(line, "  ") || strings.ContainsAny(line, "[:") {
+				continue
+			}
+			if _, err := time.ParseDuration(f[len(f)-1]); err == nil {
+				b.Logf("pipguard %s stage %s", label, strings.Join(f, " "))
+			}
+		}
+	}
+	warmCache := filepath.Join(w.dir, "warm-cache")
+	stages("warm-up", pipguard(copyVenv(b, base), warmCache))
+
 	n := runs(7)
 	for b.Loop() {
-		var pg, alt []proc
+		var cold, warm, alt []proc
 		for i := 0; i < n; i++ {
-			a, c := copyVenv(b, base), copyVenv(b, base)
-			ha, hc := freshDir(b, w.dir, "home-"), freshDir(b, w.dir, "home-")
-			pgRun := func() { pg = append(pg, run(b, command{env: baseEnv(ha, w.ca), dir: ha, args: pipguard(a)})) }
-			pipRun := func() { alt = append(alt, run(b, command{env: baseEnv(hc, w.ca), dir: hc, args: pip(c)})) }
+			a, c, d := copyVenv(b, base), copyVenv(b, base), copyVenv(b, base)
+			pgRun := func() {
+				home := freshDir(b, w.dir, "home-")
+				cold = append(cold, run(b, command{env: baseEnv(home, w.ca), dir: home, args: pipguard(a, filepath.Join(home, "cache"))}))
+			}
+			pipRun := func() {
+				home := freshDir(b, w.dir, "home-")
+				alt = append(alt, run(b, command{env: baseEnv(home, w.ca), dir: home, args: pip(c)}))
+			}
+			warmRun := func() {
+				home := freshDir(b, w.dir, "home-")
+				warm = append(warm, run(b, command{env: baseEnv(home, w.ca), dir: home, args: pipguard(d, warmCache)}))
+			}
 			if i%2 == 0 {
 				pgRun()
 				pipRun()
+				warmRun()
 			} else {
+				warmRun()
 				pipRun()
 				pgRun()
 			}
 			installed(a)
 			installed(c)
+			installed(d)
 		}
-		reportPair(b, "pipguard", "pip-git", pg, alt, true)
+		reportPair(b, "pipguard", "pip-git", cold, alt, true)
+		ws := report(b, "warm-ratio", ratios(warm, alt))
+		wm := of(ms(warm))
+		b.ReportMetric(wm.med, "pipguard-warm-ms")
+		b.Logf("warm cache: ratio pipguard/pip-git %s, pipguard ms %s", ws, wm)
 	}
-	// Where pipguard's time goes (one more run, -v, not counted).
-	py, home := copyVenv(b, base), freshDir(b, w.dir, "home-")
-	args := pipguard(py)
-	args = append(args[:2:2], append([]string{"-v"}, args[2:]...)...)
-	p := run(b, command{env: baseEnv(home, w.ca), dir: home, args: args})
-	for _, line := range strings.Split(string(p.stdout), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || !strings.HasPrefix(line, "  ") || strings.ContainsAny(line, "[:") {
-			continue
-		}
-		if _, err := time.ParseDuration(f[len(f)-1]); err == nil {
-			b.Logf("pipguard stage %s", strings.Join(f, " "))
-		}
-	}
+	stages("cold", pipguard(copyVenv(b, base), filepath.Join(w.dir, "cold-cache")))
+	stages("warm", pipguard(copyVenv(b, base), warmCache))
 }
 
 // BenchmarkP3Audit: pipguard audit --python of a venv with 100, 1,000 and
@@ -204,12 +229,13 @@ func BenchmarkP3Audit(b *testing.B) {
 	}
 }
 
-// BenchmarkP4LargeAsset: pipguard verify of a release whose wheel is
-// 1 GiB (download over https from the local GitHub on loopback, SHA-256,
-// SHA256SUMS, provenance, SBOM and release attestation): peak RSS and
-// throughput of the whole process, against downloading the same asset
-// with curl and checking it with sha256sum, and curl alone to /dev/null
-// (the ceiling the local server allows).
+// BenchmarkP4LargeAsset: pipguard verify, with an empty --cache-dir, of a
+// release whose wheel is 1 GiB (download over https from the local GitHub
+// on loopback, SHA-256, SHA256SUMS, provenance, SBOM and release
+// attestation): peak RSS and throughput of the whole process, against
+// downloading the same asset with curl and checking it with sha256sum, and
+// curl alone to /dev/null (the ceiling the local server allows). Then the
+// same verify with a warm cache, logged.
 //
 //	go test -run '^$' -bench P4 -benchtime 1x ./bench
 func BenchmarkP4LargeAsset(b *testing.B) {
@@ -230,8 +256,10 @@ func BenchmarkP4LargeAsset(b *testing.B) {
 	env := append(baseEnv(w.dir, w.ca), "TMPDIR="+tmp)
 	assetURL := fmt.Sprintf("%s/api/v3/repos/%s/releases/assets/%d", w.gh.URL(), repo.FullName(), pub.Wheel.ID)
 	file := filepath.Join(w.dir, pub.Wheel.Name)
-	pgCmd := command{env: env, dir: w.dir, args: []string{bin, "verify", "--repo", repo.FullName(), "--tag", "v1.0.0",
-		"--github-url", w.gh.URL(), "--trusted-root", w.root, "--asset", pub.Wheel.Name}}
+	verify := func(cache string) command {
+		return command{env: env, dir: w.dir, args: []string{bin, "verify", "--repo", repo.FullName(), "--tag", "v1.0.0",
+			"--github-url", w.gh.URL(), "--trusted-root", w.root, "--cache-dir", cache, "--asset", pub.Wheel.Name}}
+	}
 	curlSum := command{env: env, dir: w.dir, args: []string{"bash", "-c", `set -e; curl -sSfL --cacert "$1" -H 'Accept: application/octet-stream' -o "$3" "$2"; sha256sum "$3"; rm -f "$3"`,
 		"bash", w.ca, assetURL, file}}
 	curlNull := command{env: env, dir: w.dir, args: []string{"curl", "-sSfL", "--cacert", w.ca, "-H", "Accept: application/octet-stream", "-o", "/dev/null", assetURL}}
@@ -246,7 +274,9 @@ func BenchmarkP4LargeAsset(b *testing.B) {
 	for b.Loop() {
 		var pg, alt, ceiling []proc
 		for i := 0; i < n; i++ {
-			p := run(b, pgCmd)
+			cache := filepath.Join(w.dir, "cache")
+			p := run(b, verify(cache))
+			os.RemoveAll(cache)
 			if !bytes.Contains(p.stdout, []byte("verified")) {
 				b.Fatalf("pipguard verify said:\n%s", p.stdout)
 			}
@@ -269,6 +299,15 @@ func BenchmarkP4LargeAsset(b *testing.B) {
 		b.Logf("GB/s: pipguard %s, curl+sha256sum %s, curl alone %s; pipguard peak RSS MiB %s",
 			of(gbps(pg)), of(gbps(alt)), of(gbps(ceiling)), of(mib(pg)))
 	}
+	// A warm cache: the verified asset is on disk already; pipguard checks
+	// it still hashes to its digest instead of downloading it.
+	warmCache := filepath.Join(w.dir, "warm-cache")
+	run(b, verify(warmCache))
+	var warm []proc
+	for i := 0; i < n; i++ {
+		warm = append(warm, run(b, verify(warmCache)))
+	}
+	b.Logf("warm cache: pipguard %s GB/s, %s ms, peak RSS MiB %s", of(gbps(warm)), of(ms(warm)), of(mib(warm)))
 	// The hash's own speed on the same bytes from the page cache: coreutils
 	// (what users run) and OpenSSL (SHA-NI, as Go's crypto/sha256).
 	os.WriteFile(file, whl, 0o600)

@@ -22,8 +22,9 @@ var (
 	binErr  error
 )
 
-// pipguardBinary builds ./cmd/pipguard once per benchmark process (or
-// returns PIPGUARD_BENCH_BIN), as a user's "go build" would.
+// pipguardBinary builds ./cmd/pipguard once per benchmark process as the
+// release does (static, -trimpath, stripped; see make release), or returns
+// PIPGUARD_BENCH_BIN.
 func pipguardBinary(b *testing.B) string {
 	b.Helper()
 	binOnce.Do(func() {
@@ -37,8 +38,8 @@ func pipguardBinary(b *testing.B) string {
 			return
 		}
 		binPath = filepath.Join(dir, "pipguard")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/pipguard")
-		cmd.Dir = ".."
+		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", binPath, "./cmd/pipguard")
+		cmd.Dir, cmd.Env = "..", append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
