@@ -135,15 +135,17 @@ func BenchmarkP1GitInstall(b *testing.B) {
 		home := freshDir(b, w.dir, "home-")
 		args = append(args[:2:2], append([]string{"-v"}, args[2:]...)...)
 		p := run(b, command{env: baseEnv(home, w.ca), dir: home, args: args})
+		var st []string
 		for _, line := range strings.Split(string(p.stdout), "\n") {
 			f := strings.Fields(line)
 			if len(f) < 2 || !strings.HasPrefix(line, "  ") || strings.ContainsAny(line, "[:") {
 				continue
 			}
 			if _, err := time.ParseDuration(f[len(f)-1]); err == nil {
-				b.Logf("pipguard %s stage %s", label, strings.Join(f, " "))
+				st = append(st, strings.Join(f, " "))
 			}
 		}
+		b.Logf("pipguard %s, %v in all: %s", label, p.wall.Round(time.Millisecond), strings.Join(st, "; "))
 	}
 	warmCache := filepath.Join(w.dir, "warm-cache")
 	stages("warm-up", pipguard(copyVenv(b, base), warmCache))
