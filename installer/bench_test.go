@@ -132,9 +132,17 @@ func BenchmarkTwentyRequirements(b *testing.B) {
 		var single, twenty []time.Duration
 		var ratios []float64
 		processes := 0
+		stages := map[string][]time.Duration{}
+		var order []string
 		for i := 0; i < runs; i++ {
 			s, _ := one(reqs[:1])
 			t, rep := one(reqs)
+			for _, tm := range rep.Timings {
+				if _, ok := stages[tm.Stage]; !ok {
+					order = append(order, tm.Stage)
+				}
+				stages[tm.Stage] = append(stages[tm.Stage], tm.Elapsed)
+			}
 			if len(rep.Installed) != 20 {
 				b.Fatalf("installed %d of 20", len(rep.Installed))
 			}
@@ -152,6 +160,9 @@ func BenchmarkTwentyRequirements(b *testing.B) {
 		b.ReportMetric(float64(median(single).Milliseconds()), "ms-one")
 		b.ReportMetric(float64(median(twenty).Milliseconds()), "ms-twenty")
 		b.ReportMetric(float64(processes), "pip-processes")
+		for _, stage := range order {
+			b.Logf("20 requirements: stage %-28s median %s", stage, median(stages[stage]).Round(time.Millisecond))
+		}
 	}
 }
 

@@ -462,7 +462,9 @@ func verifyAsset(ctx context.Context, src *source, rel *github.Release, name str
 		d.Add(policy.Check{Name: "sha256sums", Outcome: policy.Pass, Expected: "sha256:" + want, Actual: digest})
 	}
 
-	artifact, err := attest.ArtifactFromFile(dl.Path)
+	// Hashed as it was downloaded (or copied out of the cache) into the
+	// private directory: not read again here.
+	artifact, err := attest.ArtifactFromHashedFile(dl.Path, dl.SHA256)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,19 @@ func ArtifactFromFile(path string) (*Artifact, error) {
 	return a, nil
 }
 
+// ArtifactFromHashedFile is ArtifactFromFile for a file whose sha256 the
+// caller computed as it wrote the file (a download into a private
+// directory): the file is not read again unless another digest is needed.
+func ArtifactFromHashedFile(path, sha256hex string) (*Artifact, error) {
+	if len(sha256hex) != 64 {
+		return nil, fmt.Errorf("%s: %q is not a sha256 digest", path, sha256hex)
+	}
+	if _, err := hex.DecodeString(sha256hex); err != nil {
+		return nil, fmt.Errorf("%s: %q is not a sha256 digest", path, sha256hex)
+	}
+	return &Artifact{Name: filepath.Base(path), path: path, digests: map[string]string{"sha256": strings.ToLower(sha256hex)}}, nil
+}
+
 // ArtifactFromDigest parses "sha256:HEX" or "sha512:HEX".
 func ArtifactFromDigest(s string) (*Artifact, error) {
 	alg, hexd, ok := strings.Cut(s, ":")

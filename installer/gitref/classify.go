@@ -83,28 +83,30 @@ func Classify(repo string, refs *Refs, requested string) (*Resolution, error) {
 		res.Decision.Add(policy.Check{Name: check, Outcome: policy.Fail, Expected: "a tag or a full commit SHA", Actual: requested, Reason: reason, Hint: fix})
 		return res, &RefusedError{Repo: repo, Ref: requested, Reason: reason, Fix: fix, Suggestions: suggestions}
 	}
-	example := "e.g. @" + latestTag(refs)
+	// The hint's example tag, made only for a refusal (it looks at every
+	// tag; resolving must not).
+	example := func() string { return "e.g. @" + latestTag(refs) }
 
 	if requested == "" {
 		return refuse("ref-given", "is missing: pip would install the default branch, whatever it points at when pip runs",
-			"pin a tag or a full commit, "+example)
+			"pin a tag or a full commit, "+example())
 	}
 	res.Decision.Add(policy.Check{Name: "ref-given", Outcome: policy.Pass, Actual: requested})
 
 	if requested == "HEAD" {
-		return refuse("ref-immutable", "is the default branch's tip, which moves with every push", "pin a tag or a full commit, "+example)
+		return refuse("ref-immutable", "is the default branch's tip, which moves with every push", "pin a tag or a full commit, "+example())
 	}
 	if strings.HasPrefix(requested, "refs/") {
 		switch {
 		case strings.HasPrefix(requested, branchPrefix):
-			return refuse("ref-immutable", "is a branch, which moves with every push", "pin a tag or a full commit, "+example)
+			return refuse("ref-immutable", "is a branch, which moves with every push", "pin a tag or a full commit, "+example())
 		case strings.HasPrefix(requested, tagPrefix):
 			if _, ok := refs.Hashes[requested]; !ok {
 				return refuse("ref-exists", "does not exist on the remote", suggestHint(refs, strings.TrimPrefix(requested, tagPrefix)), closest(refs, strings.TrimPrefix(requested, tagPrefix))...)
 			}
 			return accept(res, refs, requested)
 		default:
-			return refuse("ref-immutable", "is not a tag: only tags and full commit SHAs are immutable enough to verify", "pin a tag or a full commit, "+example)
+			return refuse("ref-immutable", "is not a tag: only tags and full commit SHAs are immutable enough to verify", "pin a tag or a full commit, "+example())
 		}
 	}
 
@@ -118,7 +120,7 @@ func Classify(repo string, refs *Refs, requested string) (*Resolution, error) {
 			"is both a branch and a tag: pip prefers the branch, so whoever can push a branch named "+requested+" decides what is installed",
 			"pin the tag as @refs/tags/"+requested+", or the commit @"+commitOf(refs, tag))
 	case isBranch:
-		return refuse("ref-immutable", "is a branch, which moves with every push", "pin a tag or a full commit, "+example)
+		return refuse("ref-immutable", "is a branch, which moves with every push", "pin a tag or a full commit, "+example())
 	case isTag:
 		if fullSHA.MatchString(requested) && !strings.EqualFold(commitOf(refs, tag), requested) {
 			return refuse("ref-unambiguous", "is a tag named like a commit SHA that points at another commit ("+commitOf(refs, tag)+")",
@@ -239,8 +241,14 @@ func latestTag(refs *Refs) string {
 	if len(tags) == 0 {
 		return "v1.2.3"
 	}
-	sort.Slice(tags, func(i, j int) bool { return versionLess(tags[i], tags[j]) })
-	return tags[len(tags)-1]
+	// The highest in one pass, each name parsed once.
+	best, bestN := tags[0], numbers(tags[0])
+	for _, t := range tags[1:] {
+		if n := numbers(t); numbersLess(bestN, n, best, t) {
+			best, bestN = t, n
+		}
+	}
+	return best
 }
 
 var releaseTagRE = regexp.MustCompile(`^[vV]?[0-9]+(\.[0-9]+)*$`)
@@ -255,10 +263,9 @@ func advertised(refs *Refs, commit string) bool {
 	return false
 }
 
-// versionLess orders tags by their numeric parts (v1.10.0 after v1.9.0),
-// falling back to string order.
-func versionLess(a, b string) bool {
-	na, nb := numbers(a), numbers(b)
+// numbersLess orders tags a and b by their numeric parts na and nb
+// (v1.10.0 after v1.9.0), falling back to string order.
+func numbersLess(na, nb []int, a, b string) bool {
 	for i := 0; i < len(na) && i < len(nb); i++ {
 		if na[i] != nb[i] {
 			return na[i] < nb[i]
