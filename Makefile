@@ -31,7 +31,7 @@ fuzz:
 # PIPGUARD_BENCH_RUNS=N changes every figure's number of runs (at least 5).
 bench:
 	go test -run '^$$' -bench . -benchtime 1x -timeout 2h ./bench
-	go test -run '^$$' -bench InstallVsBarePip -benchtime 1x ./installer
+	go test -run '^$$' -bench 'InstallVsBarePip|TwentyRequirements' -benchtime 1x ./installer
 	go test -run '^$$' -bench . -benchtime 10x ./installer/gitref ./installer/attest
 	go test -run '^$$' -bench Audit -benchtime 5x ./installer/envaudit
 

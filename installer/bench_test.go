@@ -123,7 +123,7 @@ func BenchmarkTwentyRequirements(b *testing.B) {
 			}
 			w.cfg.Cache = c
 			start := time.Now()
-			rep, err := w.install(b, InstallOptions{Requirements: rs})
+			rep, err := w.install(b, InstallOptions{Requirements: rs, Concurrency: benchJobs()})
 			if err != nil {
 				b.Fatalf("%v\n%s", err, w.out.String())
 			}
@@ -207,4 +207,10 @@ func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
+}
+
+// benchJobs is PIPGUARD_BENCH_JOBS, else install's default.
+func benchJobs() int {
+	n, _ := strconv.Atoi(os.Getenv("PIPGUARD_BENCH_JOBS"))
+	return n
 }
