@@ -161,9 +161,9 @@ max_commit_distance = 1
 		before func()
 	}{
 		{step: step{"a branch is mutable: refused", []string{"install", req("Raze-Systems/fastapi-paseto", "fastapi-paseto", "main")}, 3, "is a branch"}},
-		{step: step{"a name that is both a branch and a tag: refused (pip would take the branch)", []string{"install", req("Raze-Systems/fastapi-paseto", "fastapi-paseto", "v1.3.1")}, 3, "both a branch and a tag"},
+		{step: step{"someone pushes a branch named v1.3.1 beside the tag: the name is both a branch and a tag, refused (pip would take the branch)", []string{"install", req("Raze-Systems/fastapi-paseto", "fastapi-paseto", "v1.3.1")}, 3, "both a branch and a tag"},
 			before: func() { paseto.Git.Branch("v1.3.1") }},
-		{step: step{"a release asset replaced after publication: refused", []string{"install", req("acme/widget", "widget", "v2.0.0")}, 4, "widget"},
+		{step: step{"(the v1.3.1 branch is deleted again) a release asset replaced after publication: refused", []string{"install", req("acme/widget", "widget", "v2.0.0")}, 4, "widget"},
 			before: func() { paseto.Git.Git("branch", "-D", "v1.3.1") }},
 		{step: step{"the real release, verified against the project's policy (-v: every check and the rule that decided it), then installed", []string{"install", "-v", req("Raze-Systems/fastapi-paseto", "fastapi-paseto", "v1.3.1")}, 0, "audited fastapi-paseto 1.3.1: installed"}},
 		{step: step{"the environment before deploy", []string{"audit"}, 0, "1 verified by pipguard; 0 errors"}},

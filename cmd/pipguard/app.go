@@ -43,6 +43,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		args = interspersed(app, args)
 	}
 	err := app.RunContext(ctx, args)
+	var se *signalError
+	if err != nil && errors.As(context.Cause(ctx), &se) && !is[*installer.InterruptedError](err) {
+		// Whatever a signal cut short (a listing, a download) failed
+		// because of the signal: say so, with its exit code.
+		err = &installer.InterruptedError{Stage: "the " + commandName(args), Cause: se}
+	}
 	if e.format == "" && wantsJSON(args) {
 		// The flags did not parse (a usage error): the caller still asked
 		// for JSON, and gets it.
@@ -54,6 +60,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		code = exitInternal
 	}
 	return code
+}
+
+// commandName is the command args run ("pipguard" for none).
+func commandName(args []string) string {
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		return args[1]
+	}
+	return "pipguard"
 }
 
 // wantsJSON says whether args ask for --format json, for a command line
@@ -288,10 +302,13 @@ type errorObject struct {
 // one.
 func (e *env) finish(err error, code int) error {
 	switch {
+	case e.format == "sarif" && e.doc != nil && err != nil && code != exitAudit:
+		// A command that could not do its work (a missing file, a bad
+		// flag) prints no SARIF log: an upload step would post it as a
+		// clean scan. The reason is on stderr.
+		return nil
 	case e.format == "sarif" && e.doc != nil:
-		// A SARIF log has its own place for failures (invocations); the
-		// reason is on stderr.
-		err = nil
+		err = nil // findings are the log's results
 	case e.format != "json", err == nil && e.doc == nil:
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
 	"github.com/pipguard/pipguard/policy"
+	"github.com/urfave/cli/v2"
 )
 
 // Exit codes, as documented in the README.
@@ -50,6 +51,8 @@ var exitRules = []struct {
 }{
 	{exitSignal, "interrupted", is[*installer.InterruptedError]},
 	{exitUsage, labelError, is[*usageError]},
+	// urfave/cli's own refusals (help for an unknown topic).
+	{exitUsage, labelError, is[cli.ExitCoder]},
 	{exitUsage, labelError, is[*requirement.ParseError]},
 	{exitUsage, labelError, is[*installer.NotGitError]},
 	{exitUsage, labelError, is[*attest.PolicyError]},

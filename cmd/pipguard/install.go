@@ -234,11 +234,13 @@ func firstNonEmpty(s ...string) string {
 // githubCost says what a verification asked of GitHub's REST API.
 func githubCost(rep *installer.ReleaseReport) string {
 	s := fmt.Sprintf("%d GitHub REST request(s)", rep.APIRequests)
-	switch rep.Cache {
-	case "warm":
+	switch {
+	case rep.Cache == "warm":
 		s += ", answered from the cache"
-	case "cold":
+	case rep.Cache == "cold" && rep.Verified:
 		s += ", now cached"
+	case rep.Cache == "cold":
+		s += ", nothing cached (not verified)"
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,6 +75,7 @@ func TestScripts(t *testing.T) {
 			"snapshot":   cmdSnapshot,
 			"unchanged":  cmdUnchanged,
 			"stallindex": cmdStallindex,
+			"stallhttp":  cmdStallhttp,
 			"waitfor":    cmdWaitfor,
 			"sigproc":    cmdSigproc,
 			"mkproject":  cmdMkproject,
@@ -355,6 +357,25 @@ func cmdStallindex(ts *testscript.TestScript, neg bool, args []string) {
 		return true
 	}
 	ts.Setenv("INDEX_URL", ix.SimpleURL())
+}
+
+// stallhttp: an HTTP server that answers nothing: every request hangs
+// until the client goes away. Sets $STALL_URL; $WORK/stalled appears when a
+// request has arrived.
+func cmdStallhttp(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 0 || neg {
+		ts.Fatalf("usage: stallhttp")
+	}
+	marker := filepath.Join(ts.Getenv("WORK"), "stalled")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		os.WriteFile(marker, nil, 0o644)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Minute):
+		}
+	}))
+	ts.Defer(srv.Close)
+	ts.Setenv("STALL_URL", srv.URL)
 }
 
 // waitfor FILE: wait (up to a minute) until FILE exists.

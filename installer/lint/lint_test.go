@@ -237,6 +237,9 @@ func TestUnreadable(t *testing.T) {
 		{"missing", "", "", "no such file", 0, 0},
 		{"bad toml", "pyproject.toml", "[project]\ndependencies = [\"a\",\n  oops]\n", "not valid TOML", 3, 3},
 		{"bad requirement in toml", "pyproject.toml", "[project]\ndependencies = [\"a @ git://github.com/o/a.git@v1\"]\n", "git:// protocol", 2, 22},
+		{"dependencies not a list", "pyproject.toml", "[project]\ndependencies = \"notalist\"\n", "project.dependencies must be a list of requirement strings", 0, 0},
+		{"a dependency not a string", "pyproject.toml", "[project]\ndependencies = [1]\n", "must hold requirement strings only", 0, 0},
+		{"duplicate key", "pyproject.toml", "[project]\ndependencies = []\ndependencies = [\"a\"]\n", "not valid TOML", 3, 1},
 		{"bad requirements file", "requirements.txt", "ok==1\n--frobnicate\n", `unknown or unsupported option "--frobnicate"`, 2, 0},
 		{"missing nested file", "requirements.txt", "ok==1\n-r gone.txt\n", "-r gone.txt: no such file", 2, 0},
 	} {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 	"github.com/pipguard/pipguard/installer/requirement"
 	"github.com/pipguard/pipguard/policy"
@@ -23,6 +25,18 @@ func (c *checker) pyproject(path string) error {
 	}
 	if len(data) > policy.MaxFile {
 		return &Error{File: path, Msg: fmt.Sprintf("larger than %d MiB", policy.MaxFile>>20)}
+	}
+	// The whole file as a TOML reader takes it first: a duplicate key or
+	// a redefined table is an error (Python's tomllib, and so pip's build
+	// backends, refuse the file).
+	var whole map[string]any
+	if err := toml.Unmarshal(data, &whole); err != nil {
+		e := &Error{File: path, Msg: "not valid TOML: " + err.Error(), Fix: "fix the TOML"}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			e.Line, e.Column = de.Position()
+		}
+		return e
 	}
 	p := &unstable.Parser{}
 	p.Reset(data)
@@ -79,13 +93,15 @@ func (c *checker) pyValue(p *unstable.Parser, path string, key []string, value *
 	switch {
 	case isKey(key, "project", "dependencies"), len(key) == 3 && isKey(key[:2], "project", "optional-dependencies"):
 		if value.Kind != unstable.Array {
-			return nil // not PEP 621; pip's build backend will say so
+			return &Error{File: path, Msg: strings.Join(key, ".") + " must be a list of requirement strings (PEP 621)", Fix: "write " + key[len(key)-1] + ` = ["name >= 1.0", ...]`}
 		}
 		for it := value.Children(); it.Next(); {
-			if n := it.Node(); n.Kind == unstable.String {
-				if err := c.pyRequirement(p, path, n); err != nil {
-					return err
-				}
+			n := it.Node()
+			if n.Kind != unstable.String {
+				return &Error{File: path, Msg: strings.Join(key, ".") + " must hold requirement strings only (PEP 621)", Fix: "quote each requirement"}
+			}
+			if err := c.pyRequirement(p, path, n); err != nil {
+				return err
 			}
 		}
 	case value.Kind == unstable.InlineTable && (isKey(key, "project") || isKey(key, "project", "optional-dependencies")):
