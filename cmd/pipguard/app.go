@@ -30,12 +30,15 @@ type env struct {
 	// terminal, when set, says whether w is a terminal (tests); unset,
 	// the file descriptor is asked.
 	terminal func(w io.Writer) bool
+	// args is the command line; tokenWarned: the token warning was given.
+	args        []string
+	tokenWarned bool
 }
 
 // run is the whole CLI: it returns the exit code instead of exiting, so
 // tests can run it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, args: args}
 	app := newApp(e)
 	if len(args) == 0 || args[len(args)-1] != "--generate-bash-completion" {
 		// Completion requests go to urfave/cli as typed: it stops
@@ -207,15 +210,60 @@ func githubURL(s string) (*url.URL, error) {
 // config builds the library configuration from global flags and the
 // environment.
 func (e *env) config(cCtx *cli.Context) installer.Config {
-	token := e.getenv("GH_TOKEN")
-	if token == "" {
-		token = e.getenv("GITHUB_TOKEN")
-	}
+	web := strings.TrimSuffix(cCtx.String("github-url"), "/")
 	return installer.Config{
-		GitHubURL: strings.TrimSuffix(cCtx.String("github-url"), "/"),
-		Token:     token,
+		GitHubURL: web,
+		Token:     e.token(web),
 		Timeout:   cCtx.Duration("timeout"),
 	}
+}
+
+// token is the GitHub token for webURL's host, chosen as gh chooses it:
+// GH_TOKEN (else GITHUB_TOKEN) for github.com; for another host, a GitHub
+// Enterprise Server, GH_ENTERPRISE_TOKEN (else GITHUB_ENTERPRISE_TOKEN), or
+// GH_TOKEN when the host was named by --github-url on the command line.
+// A host named only by $PIPGUARD_GITHUB_URL never gets GH_TOKEN: whoever
+// can set a variable for a later step (a CI step writing $GITHUB_ENV)
+// must not be able to send the job's token to a host of their choosing.
+func (e *env) token(webURL string) string {
+	first := func(names ...string) string {
+		for _, n := range names {
+			if v := e.getenv(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	u, err := url.Parse(webURL)
+	if err == nil && strings.EqualFold(u.Hostname(), "github.com") {
+		return first("GH_TOKEN", "GITHUB_TOKEN")
+	}
+	if t := first("GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"); t != "" {
+		return t
+	}
+	if flagGiven(e.args, "github-url") {
+		return first("GH_TOKEN", "GITHUB_TOKEN")
+	}
+	if first("GH_TOKEN", "GITHUB_TOKEN") != "" && !e.tokenWarned {
+		e.tokenWarned = true
+		fmt.Fprintf(e.stderr, "pipguard: warning: GH_TOKEN is not sent to %s, which only $PIPGUARD_GITHUB_URL names: pass --github-url, or set GH_ENTERPRISE_TOKEN\n", u.Host)
+	}
+	return ""
+}
+
+// flagGiven says whether args name --NAME (or -NAME) before a "--".
+func flagGiven(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		for _, p := range []string{"--" + name, "-" + name} {
+			if a == p || strings.HasPrefix(a, p+"=") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // usageError is a command-line mistake: exit 2.

@@ -71,6 +71,7 @@ func TestScripts(t *testing.T) {
 			"ghserver":   cmdGhserver,
 			"ghpublish":  cmdGhpublish,
 			"ghfault":    cmdGhfault,
+			"ghnoauth":   cmdGhnoauth,
 			"mkvenv":     cmdMkvenv,
 			"snapshot":   cmdSnapshot,
 			"unchanged":  cmdUnchanged,
@@ -357,6 +358,18 @@ func cmdStallindex(ts *testscript.TestScript, neg bool, args []string) {
 		return true
 	}
 	ts.Setenv("INDEX_URL", ix.SimpleURL())
+}
+
+// ghnoauth: no request to the local GitHub so far carried a token.
+func cmdGhnoauth(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: ghnoauth")
+	}
+	for _, r := range state(ts).gh.Requests() {
+		if r.Header.Get("Authorization") != "" {
+			ts.Fatalf("%s %s carried a token", r.Method, r.Path)
+		}
+	}
 }
 
 // stallhttp: an HTTP server that answers nothing: every request hangs
