@@ -174,7 +174,7 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 	if src != nil && src.warm && err != nil && ctx.Err() == nil {
 		calls := src.gh.RESTCalls()
 		src.discard()
-		rep, err, src = verifyRelease(ctx, cfg, o, false)
+		rep, err, _ = verifyRelease(ctx, cfg, o, false)
 		if rep != nil {
 			rep.APIRequests += calls
 		}

@@ -15,17 +15,19 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// auditFailed is findings at or above --fail-on: exit 6.
-type auditFailed struct {
-	worst envaudit.Severity
-	n     int
+// findingsFailed is audit's or check's findings at or above --fail-on:
+// exit 6, labelled by the command ("audit failed", "check failed").
+type findingsFailed struct {
+	command string
+	worst   envaudit.Severity
+	n       int
 }
 
-func (e *auditFailed) Error() string {
+func (e *findingsFailed) Error() string {
 	return fmt.Sprintf("%d finding(s) at or above %s", e.n, e.worst)
 }
 
-func (e *auditFailed) Hint() string {
+func (e *findingsFailed) Hint() string {
 	return "each finding above says what to do; --fail-on sets the severity that fails the check"
 }
 
@@ -122,7 +124,7 @@ func auditCommand(e *env) *cli.Command {
 				}
 			}
 			if n > 0 {
-				return &auditFailed{worst: failOn, n: n}
+				return &findingsFailed{command: "audit", worst: failOn, n: n}
 			}
 			return nil
 		},

@@ -10,20 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// checkFailed is check findings at or above --fail-on: exit 6.
-type checkFailed struct {
-	worst envaudit.Severity
-	n     int
-}
-
-func (e *checkFailed) Error() string {
-	return fmt.Sprintf("%d finding(s) at or above %s", e.n, e.worst)
-}
-
-func (e *checkFailed) Hint() string {
-	return "each finding above says what to do; --fail-on sets the severity that fails the check"
-}
-
 func checkCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "check",
@@ -91,7 +77,7 @@ func checkCommand(e *env) *cli.Command {
 				}
 			}
 			if n > 0 {
-				return &checkFailed{worst: failOn, n: n}
+				return &findingsFailed{command: "check", worst: failOn, n: n}
 			}
 			return nil
 		},

@@ -86,7 +86,7 @@ func TestCheckExitCodes(t *testing.T) {
 		err  error
 		code int
 	}{
-		{&checkFailed{n: 1}, 6},
+		{&findingsFailed{command: "check", n: 1}, 6},
 		{&lint.Error{File: "pyproject.toml", Msg: "x"}, 2},
 		{&reqfile.Error{File: "r.txt", Line: 2, Msg: "-r gone.txt: no such file"}, 2},
 	} {

@@ -65,9 +65,9 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*pip.InterpreterError]},
 	{exitRefused, labelRefused, is[*pip.OptionsError]},
 	{exitPip, "pip failed", is[*pip.Error]},
-	{exitAudit, "audit failed", is[*auditFailed]},
+	{exitAudit, "audit failed", findingsOf("audit")},
 	{exitAudit, "audit failed", is[*installer.AuditError]},
-	{exitAudit, "check failed", is[*checkFailed]},
+	{exitAudit, "check failed", findingsOf("check")},
 	{exitVerify, labelVerify, is[*attest.Error]},
 	{exitVerify, labelVerify, is[*installer.ReleaseError]},
 	{exitVerify, labelVerify, is[*github.IntegrityError]},
@@ -82,6 +82,14 @@ var exitRules = []struct {
 	{exitRemote, "bad answer from GitHub", is[*github.BadResponseError]},
 	{exitRefused, labelRefused, is[*gitref.RefusedError]},
 	{exitRemote, labelUnavailbl, is[*gitref.RemoteError]},
+}
+
+// findingsOf matches the findings of one command (its label differs).
+func findingsOf(command string) func(error) bool {
+	return func(err error) bool {
+		var f *findingsFailed
+		return errors.As(err, &f) && f.command == command
+	}
 }
 
 func classify(err error) (int, string) {

@@ -42,13 +42,12 @@ type downloadBar struct {
 	delay time.Duration
 	now   func() time.Time
 
-	mu      sync.Mutex
-	start   time.Time
-	total   int64
-	done    int64
-	active  int
-	bar     *progressbar.ProgressBar
-	started bool
+	mu     sync.Mutex
+	start  time.Time
+	total  int64
+	done   int64
+	active int
+	bar    *progressbar.ProgressBar
 }
 
 func newDownloadBar(w io.Writer, delay time.Duration) *downloadBar {

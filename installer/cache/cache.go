@@ -40,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -149,7 +150,7 @@ func (c *Cache) Get(kind string, key []string, v any) bool {
 		return false
 	}
 	var e entry
-	if json.Unmarshal(data, &e) != nil || !equal(e.Key, key) {
+	if json.Unmarshal(data, &e) != nil || !slices.Equal(e.Key, key) {
 		return false
 	}
 	if !hmac.Equal([]byte(e.MAC), []byte(c.mac(kind, key, e.Value))) {
@@ -192,18 +193,6 @@ func readSmall(path string) ([]byte, error) {
 		return nil, errors.New("too large")
 	}
 	return data, nil
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 var hexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)

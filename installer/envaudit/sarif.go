@@ -6,34 +6,41 @@ import "sort"
 // reads): one run, the rules that fired, one result per finding located at
 // the distribution's metadata directory.
 func (r *Report) SARIF(version string) map[string]any {
-	fired := map[string]bool{}
-	for _, f := range r.Findings {
-		fired[f.Rule] = true
-	}
-	var ids []string
-	for id := range fired {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	rules := []any{}
-	for _, id := range ids {
-		rule := Rules[id]
-		rules = append(rules, map[string]any{
-			"id":                   id,
-			"shortDescription":     map[string]any{"text": rule.Description},
-			"help":                 map[string]any{"text": rule.Hint},
-			"defaultConfiguration": map[string]any{"level": level(rule.Severity)},
-		})
-	}
+	var fired []string
 	results := []any{}
 	for _, f := range r.Findings {
+		fired = append(fired, f.Rule)
 		results = append(results, map[string]any{
 			"ruleId":  f.Rule,
-			"level":   level(f.Severity),
+			"level":   SARIFLevel(f.Severity),
 			"message": map[string]any{"text": f.Dist + " " + f.Version + ": " + f.Message + ". " + f.Hint},
 			"locations": []any{map[string]any{
 				"physicalLocation": map[string]any{"artifactLocation": map[string]any{"uri": "file://" + f.Path}},
 			}},
+		})
+	}
+	return SARIFLog(version, fired, results, func(id string) (string, string, Severity) {
+		return Rules[id].Description, Rules[id].Hint, Rules[id].Severity
+	})
+}
+
+// SARIFLog is the SARIF 2.1.0 log of one pipguard run (audit's, check's):
+// the rules of fired (IDs, in any order, repeated or not) as describe
+// gives them, and the results.
+func SARIFLog(version string, fired []string, results []any, describe func(id string) (description, hint string, severity Severity)) map[string]any {
+	ids := append([]string(nil), fired...)
+	sort.Strings(ids)
+	described := []any{}
+	for i, id := range ids {
+		if i > 0 && id == ids[i-1] {
+			continue
+		}
+		desc, hint, sev := describe(id)
+		described = append(described, map[string]any{
+			"id":                   id,
+			"shortDescription":     map[string]any{"text": desc},
+			"help":                 map[string]any{"text": hint},
+			"defaultConfiguration": map[string]any{"level": SARIFLevel(sev)},
 		})
 	}
 	return map[string]any{
@@ -41,14 +48,15 @@ func (r *Report) SARIF(version string) map[string]any {
 		"version": "2.1.0",
 		"runs": []any{map[string]any{
 			"tool": map[string]any{"driver": map[string]any{
-				"name": "pipguard", "version": version, "informationUri": "https://github.com/pipguard/pipguard", "rules": rules,
+				"name": "pipguard", "version": version, "informationUri": "https://github.com/pipguard/pipguard", "rules": described,
 			}},
 			"results": results,
 		}},
 	}
 }
 
-func level(s Severity) string {
+// SARIFLevel is a severity as a SARIF result level.
+func SARIFLevel(s Severity) string {
 	switch s {
 	case Error:
 		return "error"

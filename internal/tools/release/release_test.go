@@ -122,7 +122,10 @@ func TestReproducible(t *testing.T) {
 	}
 	out, err := exec.CommandContext(ctx, bin, "version", "--format", "json").Output()
 	var v map[string]string
-	if err := json.Unmarshal(out, &v); err != nil || v["schema"] != "pipguard.version/v1" || v["version"] != "v1.2.3" || v["commit"] != commit {
+	if err == nil {
+		err = json.Unmarshal(out, &v)
+	}
+	if err != nil || v["schema"] != "pipguard.version/v1" || v["version"] != "v1.2.3" || v["commit"] != commit {
 		t.Errorf("pipguard version --format json = %s, %v", out, err)
 	}
 
