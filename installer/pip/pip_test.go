@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pipguard/pipguard/pep610"
 )
@@ -178,5 +179,36 @@ func TestEffectiveOptionsAreChecked(t *testing.T) {
 			k, _, _ := strings.Cut(kv, "=")
 			os.Unsetenv(k)
 		}
+	}
+}
+
+// slowWriter stands for a terminal that takes its time.
+type slowWriter struct{ syncBuffer }
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return w.syncBuffer.Write(p)
+}
+
+// An interpreter that dies during the probe is reported with its last
+// words, even when they are still in the pipe as it exits (a pyenv shim
+// that names the missing version, then exits 127). CI once lost them.
+func TestDiedKeepsLastWords(t *testing.T) {
+	shim := filepath.Join(t.TempDir(), "shim")
+	// The process exits while the relay, writing to a slow terminal, is
+	// hundreds of lines behind.
+	script := "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo \"noise line $i padded to make the pipe fill up quickly enough\" >&2; i=$((i+1)); done\necho 'pyenv: python3.9: command not found' >&2\nexit 127\n"
+	if err := os.WriteFile(shim, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), Options{Python: shim, Output: &slowWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Info()
+	s.Close()
+	var ie *InterpreterError
+	if !errors.As(err, &ie) || !strings.HasSuffix(ie.Reason, "during the probe: pyenv: python3.9: command not found") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -179,6 +179,14 @@ func (s *Session) probe(o Options) (*Info, error) {
 // died explains a driver that stopped answering.
 func (s *Session) died(during string, err error) error {
 	_ = s.wait()
+	// The process has exited, but its last words may still be in the pipe:
+	// the relay ends at the pipe's end of file, which comes once every
+	// holder of the write end is gone (the group was just ended). Bounded,
+	// for a holder that escaped the group.
+	select {
+	case <-s.outDone:
+	case <-time.After(2 * time.Second):
+	}
 	if ps := s.cmd.ProcessState; ps != nil && !ps.Success() {
 		return &InterpreterError{Python: s.python, Reason: fmt.Sprintf("it exited (%s) during %s: %s", s.cmd.ProcessState, during, s.tail.last())}
 	}
