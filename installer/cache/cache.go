@@ -43,6 +43,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/pipguard/pipguard/internal/hashcopy"
 )
 
 // Cache is an open cache directory.
@@ -226,7 +228,7 @@ func (c *Cache) CopyBlob(sha, dst string) (bool, error) {
 		return false, err
 	}
 	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(out, h), in)
+	_, err = hashcopy.Copy(out, h, in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

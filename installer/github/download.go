@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipguard/pipguard/internal/hashcopy"
 )
 
 // Downloaded is an asset written to disk.
@@ -129,7 +131,7 @@ func (c *Client) Download(ctx context.Context, a Asset, dir string) (*Downloaded
 		defer pr.report(-1)
 	}
 	// Read one byte more than promised, to notice an oversized body.
-	n, err := io.Copy(io.MultiWriter(part, h), io.LimitReader(pr, a.Size+1))
+	n, err := hashcopy.Copy(part, h, io.LimitReader(pr, a.Size+1))
 	if err != nil {
 		if idle.fired() {
 			err = fmt.Errorf("no data for %s", c.timeout)
