@@ -132,16 +132,19 @@ func BenchmarkTwentyRequirements(b *testing.B) {
 		var single, twenty []time.Duration
 		var ratios []float64
 		processes := 0
-		stages := map[string][]time.Duration{}
+		stages, stages1 := map[string][]time.Duration{}, map[string][]time.Duration{}
 		var order []string
 		for i := 0; i < runs; i++ {
-			s, _ := one(reqs[:1])
+			s, rep1 := one(reqs[:1])
 			t, rep := one(reqs)
 			for _, tm := range rep.Timings {
 				if _, ok := stages[tm.Stage]; !ok {
 					order = append(order, tm.Stage)
 				}
 				stages[tm.Stage] = append(stages[tm.Stage], tm.Elapsed)
+			}
+			for _, tm := range rep1.Timings {
+				stages1[tm.Stage] = append(stages1[tm.Stage], tm.Elapsed)
 			}
 			if len(rep.Installed) != 20 {
 				b.Fatalf("installed %d of 20", len(rep.Installed))
@@ -161,7 +164,7 @@ func BenchmarkTwentyRequirements(b *testing.B) {
 		b.ReportMetric(float64(median(twenty).Milliseconds()), "ms-twenty")
 		b.ReportMetric(float64(processes), "pip-processes")
 		for _, stage := range order {
-			b.Logf("20 requirements: stage %-28s median %s", stage, median(stages[stage]).Round(time.Millisecond))
+			b.Logf("stage %-28s median: 20 requirements %s, one %s", stage, median(stages[stage]).Round(time.Millisecond), median(stages1[stage]).Round(time.Millisecond))
 		}
 	}
 }
@@ -204,6 +207,9 @@ func BenchmarkInstall(b *testing.B) {
 }
 
 func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]

@@ -77,6 +77,9 @@ type InstallOptions struct {
 	Output io.Writer
 	// Concurrency bounds concurrent verifications; default 4.
 	Concurrency int
+
+	// deferCacheWrites is set by Install for its releases.
+	deferCacheWrites func(func())
 }
 
 // Guarded is one git requirement and what pipguard did with it.
@@ -270,7 +273,14 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	defer cleanup()
 
-	if err := verifyAll(ctx, cfg, o, py, rep.Guarded, dir); err != nil {
+	// The cache writes of the releases that verified are made while pip
+	// resolves, and before the download directory goes (they copy from it).
+	var writes cacheWrites
+	o.deferCacheWrites = writes.add
+	defer writes.wait()
+	verr := verifyAll(ctx, cfg, o, py, rep.Guarded, dir)
+	writes.start()
+	if err := verr; err != nil {
 		// An interpreter that cannot be used is the first thing to fix,
 		// whatever else failed meanwhile.
 		if _, perr := py.Info(); perr != nil {
@@ -337,6 +347,41 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, fmt.Errorf("dropping the stash: %w", err)
 	}
 	return rep, nil
+}
+
+// cacheWrites are the deferred cache writes of an install's releases,
+// made in one goroutine once every release is verified.
+type cacheWrites struct {
+	mu     sync.Mutex
+	writes []func()
+	done   chan struct{}
+}
+
+func (c *cacheWrites) add(w func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, w)
+}
+
+// start makes the writes in the background.
+func (c *cacheWrites) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	writes := c.writes
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		for _, w := range writes {
+			w()
+		}
+	}()
+}
+
+// wait waits for the writes start began.
+func (c *cacheWrites) wait() {
+	if c.done != nil {
+		<-c.done
+	}
 }
 
 // hookAfterInstall, when set by a test, runs after the locked install and
@@ -670,6 +715,7 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 		}
 		ro := ReleaseOptionsFor(eff)
 		ro.Repo, ro.Tag, ro.Dir, ro.Trust, ro.Resolution = repo, tag, dir, o.Trust, &tagRes
+		ro.DeferCacheWrites = o.deferCacheWrites
 		ro.Choose = func(names []string) ([]string, error) {
 			info, err := py.Info()
 			if err != nil {

@@ -61,6 +61,11 @@ type ReleaseOptions struct {
 	// commit (a tag that moves between two listings cannot make one commit
 	// verified and another installed). Unset, VerifyRelease lists it.
 	Resolution *gitref.Resolution
+	// DeferCacheWrites, when set, receives the cache writes of a release
+	// that verified instead of VerifyRelease making them before it returns;
+	// the caller must run them before it removes Dir (they copy the assets
+	// from there). pipguard install makes them while pip resolves.
+	DeferCacheWrites func(write func())
 }
 
 // AssetReport is the outcome for one asset.
@@ -198,7 +203,11 @@ func verifyRelease(ctx context.Context, cfg Config, o ReleaseOptions, readCache 
 		rep.Cache = "cold"
 	}
 	if err == nil {
-		src.commit()
+		if o.DeferCacheWrites != nil {
+			o.DeferCacheWrites(src.commit)
+		} else {
+			src.commit()
+		}
 	}
 	return rep, err, src
 }
