@@ -3,7 +3,7 @@ FUZZTIME ?= 5000x
 
 .PHONY: test build fuzz bench demo
 test:
-	go test -count=1 ./...
+	go test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
 build:

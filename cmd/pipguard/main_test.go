@@ -24,7 +24,7 @@ import (
 const exitFile = ".pipguard-exit-code"
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removingBinary{m}, map[string]func(){
 		// pipguard runs as its own process, with the real exit code; it
 		// also leaves the code in $WORK for the exitcode command.
 		"pipguard": func() {
@@ -35,6 +35,18 @@ func TestMain(m *testing.M) {
 			os.Exit(code)
 		},
 	})
+}
+
+// removingBinary runs the tests, then removes the binary pipguardBinary
+// built, so that test runs do not fill the temporary directory.
+type removingBinary struct{ m *testing.M }
+
+func (r removingBinary) Run() int {
+	code := r.m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	return code
 }
 
 // TestScripts runs the CLI scripts in testdata/script: one behaviour each,

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pipguard/pipguard/pep610"
 )
@@ -182,11 +181,15 @@ func TestEffectiveOptionsAreChecked(t *testing.T) {
 	}
 }
 
-// slowWriter stands for a terminal that takes its time.
-type slowWriter struct{ syncBuffer }
+// gatedWriter stands for a terminal that is not read until the
+// interpreter has exited.
+type gatedWriter struct {
+	syncBuffer
+	gate chan struct{}
+}
 
-func (w *slowWriter) Write(p []byte) (int, error) {
-	time.Sleep(time.Millisecond)
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	<-w.gate
 	return w.syncBuffer.Write(p)
 }
 
@@ -195,16 +198,21 @@ func (w *slowWriter) Write(p []byte) (int, error) {
 // that names the missing version, then exits 127). CI once lost them.
 func TestDiedKeepsLastWords(t *testing.T) {
 	shim := filepath.Join(t.TempDir(), "shim")
-	// The process exits while the relay, writing to a slow terminal, is
-	// hundreds of lines behind.
+	// 21 KB: it fits in the pipe, so the shim exits while the relay,
+	// held by the gate, has read at most a line of it.
 	script := "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo \"noise line $i padded to make the pipe fill up quickly enough\" >&2; i=$((i+1)); done\necho 'pyenv: python3.9: command not found' >&2\nexit 127\n"
 	if err := os.WriteFile(shim, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(context.Background(), Options{Python: shim, Output: &slowWriter{}})
+	out := &gatedWriter{gate: make(chan struct{})}
+	s, err := Start(context.Background(), Options{Python: shim, Output: out})
 	if err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		<-s.exited
+		close(out.gate)
+	}()
 	_, err = s.Info()
 	s.Close()
 	var ie *InterpreterError

@@ -185,7 +185,7 @@ func (s *Session) died(during string, err error) error {
 	// for a holder that escaped the group.
 	select {
 	case <-s.outDone:
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 	}
 	if ps := s.cmd.ProcessState; ps != nil && !ps.Success() {
 		return &InterpreterError{Python: s.python, Reason: fmt.Sprintf("it exited (%s) during %s: %s", s.cmd.ProcessState, during, s.tail.last())}
@@ -309,7 +309,7 @@ func (s *Session) Install(dir string, dryRun bool, reqFile string, args ...strin
 	select {
 	case <-s.synced:
 	case <-s.outDone:
-	case <-time.After(5 * time.Second):
+	case <-time.After(10 * time.Second):
 	}
 	if *a.Status != 0 {
 		if s.hidden {

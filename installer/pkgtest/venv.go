@@ -122,12 +122,16 @@ func listing(dir string) []string {
 // built beside its final place and renamed into it, so concurrent test
 // processes never see a half-made one.
 func template() (string, error) {
-	v, err := exec.Command("python3", "-c", "import sys; print(sys.version.split()[0])").Output()
+	// Keyed by the interpreter's real path and full version, so that a
+	// python3 reinstalled or moved never meets a template made from another.
+	v, err := exec.Command("python3", "-c", "import os, sys; print(sys.version.split()[0]); print(os.path.realpath(sys.executable), sys.version)").Output()
 	if err != nil {
 		return "", fmt.Errorf("python3: %v", err)
 	}
+	version, ident, _ := strings.Cut(strings.TrimSpace(string(v)), "\n")
+	key := sha256.Sum256([]byte(ident))
 	base := filepath.Join(os.TempDir(), fmt.Sprintf("pipguard-test-%d", os.Getuid()))
-	final := filepath.Join(base, "venv-"+strings.TrimSpace(string(v)))
+	final := filepath.Join(base, "venv-"+version+"-"+hex.EncodeToString(key[:6]))
 	if _, err := os.Stat(filepath.Join(final, "pyvenv.cfg")); err == nil {
 		return final, nil
 	}
