@@ -256,6 +256,9 @@ func TestBadDownloadsLeaveNothing(t *testing.T) {
 		fault githubtest.Fault
 		asset func(*githubtest.Published)
 		want  any
+		// timeout, when set, is the downloading client's (the fixture's
+		// is 5 s).
+		timeout time.Duration
 	}{
 		{name: "truncated", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), Truncate: 100}, want: new(*github.UnavailableError)},
 		{name: "short content-length", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), WrongLength: 10}, want: new(*github.IntegrityError)},
@@ -265,7 +268,7 @@ func TestBadDownloadsLeaveNothing(t *testing.T) {
 		{name: "swapped bytes", asset: func(p *githubtest.Published) { p.Wheel.Data = append([]byte{}, p.Sdist.Data[:len(p.Wheel.Data)]...) }, want: new(*github.IntegrityError)},
 		// Stalls until the client gives up: only this case has a short
 		// timeout, so a loaded machine cannot turn the others into it.
-		{name: "slow", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), Delay: time.Minute}, want: new(*github.UnavailableError)},
+		{name: "slow", fault: githubtest.Fault{Route: regexp.MustCompile(`^GET /download/`), Delay: time.Minute}, want: new(*github.UnavailableError), timeout: time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -284,8 +287,8 @@ func TestBadDownloadsLeaveNothing(t *testing.T) {
 			a, _ := rel.AssetNamed(f.pub.Wheel.Name)
 			dir := privateDir(t)
 			client := f.c
-			if c.name == "slow" {
-				client, err = github.New(f.gh.URL(), token, github.WithHTTPClient(f.gh.Client()), github.WithRetries(0, 0), github.WithTimeout(time.Second))
+			if c.timeout > 0 {
+				client, err = github.New(f.gh.URL(), token, github.WithHTTPClient(f.gh.Client()), github.WithRetries(0, 0), github.WithTimeout(c.timeout))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -5,7 +5,6 @@
 package hashcopy
 
 import (
-	"errors"
 	"hash"
 	"io"
 )
@@ -52,13 +51,13 @@ func Copy(dst io.Writer, h hash.Hash, src io.Reader) (int64, error) {
 		}
 	}()
 	var rerr error
-	for rerr == nil {
+read:
+	for {
 		var b []byte
 		select {
 		case b = <-free:
 		case <-failed:
-			rerr = errWriterFailed
-			continue
+			break read
 		}
 		n, err := io.ReadFull(src, b)
 		if n > 0 {
@@ -66,12 +65,12 @@ func Copy(dst io.Writer, h hash.Hash, src io.Reader) (int64, error) {
 		} else {
 			free <- b
 		}
-		switch err {
-		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
-			rerr = io.EOF
-		default:
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
 			rerr = err
+			break
 		}
 	}
 	close(full)
@@ -79,10 +78,5 @@ func Copy(dst io.Writer, h hash.Hash, src io.Reader) (int64, error) {
 	if werr != nil {
 		return written, werr
 	}
-	if rerr == io.EOF {
-		rerr = nil
-	}
 	return written, rerr
 }
-
-var errWriterFailed = errors.New("writer failed")
