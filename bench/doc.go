@@ -1,7 +1,7 @@
 // Package bench is pipguard's benchmark harness: the figures published in
 // docs/benchmarks.md, each measured against what users would run instead,
 // with the real pipguard binary, real git, real pip and the local GitHub
-// (installer/githubtest) on 127.0.0.1.
+// (internal/githubtest) on 127.0.0.1.
 //
 // It holds benchmarks only; go test ./... runs none of them. Run them with
 //

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipguard/pipguard/installer/gittest"
+	"github.com/pipguard/pipguard/internal/gittest"
 )
 
 // fastImport feeds a git fast-import stream to the repository in dir.

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
 // sandboxed are the absolute paths the Dockerfile uses; the test runs them

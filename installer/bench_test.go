@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/installer/cache"
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
 )
 
 // BenchmarkInstallVsBarePip (P2) measures pipguard install of a verified

@@ -13,9 +13,9 @@ import (
 
 	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/installer/github"
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
 func repoKey(w *world) string { return strings.ToLower(w.cfg.tokenHost()) + "/acme/demo" }

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/pipguard/pipguard/installer/cache"
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/policy"
 )
 

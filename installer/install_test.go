@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipguard/pipguard/installer/githubtest"
+	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/installer/pip"
-	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/pep610"
 )
 

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/pipguard/pipguard/installer/attest"
-	"github.com/pipguard/pipguard/installer/githubtest"
+	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/installer/gitref"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 	"github.com/pipguard/pipguard/policy"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )

@@ -22,9 +22,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
 func main() {

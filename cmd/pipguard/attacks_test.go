@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
 var (

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/gittest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/gittest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 

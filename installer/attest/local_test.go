@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/installer/github"
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
 const token = "ghp_TESTTOKEN"

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipguard/pipguard/installer/gittest"
+	"github.com/pipguard/pipguard/internal/gittest"
 	"github.com/pipguard/pipguard/policy"
 )
 

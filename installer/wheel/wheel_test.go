@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipguard/pipguard/installer/pkgtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
 )
 
 var cpython311 = []string{"cp311-cp311-manylinux_2_17_x86_64", "cp311-abi3-manylinux_2_17_x86_64", "py3-none-manylinux_2_17_x86_64", "cp311-none-any", "py311-none-any", "py3-none-any", "py2.py3-none-any"}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipguard/pipguard/installer/githubtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
 // verifyOwnRelease publishes the release in dist on a local GitHub the way

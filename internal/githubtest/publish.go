@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pipguard/pipguard/installer/gittest"
-	"github.com/pipguard/pipguard/installer/pkgtest"
-	"github.com/pipguard/pipguard/installer/sigstoretest"
+	"github.com/pipguard/pipguard/internal/gittest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
 // Predicate types the publisher attests with.

@@ -41,7 +41,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/snappy"
-	"github.com/pipguard/pipguard/installer/gittest"
+	"github.com/pipguard/pipguard/internal/gittest"
 )
 
 // TB is what the server needs of a test.
