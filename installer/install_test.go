@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/pep610"
 )

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/pipguard/pipguard/installer/attest"
-	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/internal/sigstoretest"
 	"github.com/pipguard/pipguard/policy"

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/policy"
