@@ -307,7 +307,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, interrupted(ctx, "pip's resolution", err, nil)
 	}
 	rep.timed("pip resolve (dry run)", start)
-	if err := checkPlan(plan, rep, func(u string) bool { return o.AllowDirect || DirectAllowed(o.Rules, cfg.tokenHost(), u) }); err != nil {
+	if err := checkPlan(plan, rep, func(u string) bool { return o.AllowDirect || o.Rules.DirectAllowed(cfg.tokenHost(), u) }); err != nil {
 		return rep, err
 	}
 	lk, err := buildLock(plan, rep, info)
@@ -667,14 +667,9 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 	v := g.req.VCS
 	label := g.Source + ": " + g.Requirement
 	host := cfg.tokenHost()
-	onGitHub := v.Scheme == "https" && strings.EqualFold(v.Host, host) ||
-		v.Scheme == "ssh" && strings.EqualFold(hostname(v.Host), hostname(host))
-	repo := strings.TrimSuffix(strings.Trim(v.Path, "/"), ".git")
-	if !onGitHub || strings.Count(repo, "/") != 1 {
-		// Off the GitHub host a repository is named with its host, as a
-		// policy table matches it.
-		repo = hostname(v.Host) + "/" + repo
-	}
+	// Off the GitHub host a repository is named with its host, as a
+	// policy table matches it.
+	repo, onGitHub := v.Repo(host)
 	g.Repo = repo
 	if g.Name == "" {
 		g.Name = strings.TrimSuffix(filepath.Base(v.Path), ".git")
@@ -684,7 +679,7 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 	if eff.Verify.V == policy.VerifyPin {
 		return pinOne(ctx, cfg, g)
 	}
-	if !onGitHub || strings.Count(repo, "/") != 1 {
+	if !onGitHub {
 		return &NotGitHubError{Requirement: label, Host: host, Repo: repo}
 	}
 
@@ -944,10 +939,4 @@ func requiredBy(plan *pip.Report, name string) string {
 		return ""
 	}
 	return " (" + strings.Join(by, ", ") + ")"
-}
-
-// hostname drops the port of host:port.
-func hostname(hostport string) string {
-	u := url.URL{Host: hostport}
-	return u.Hostname()
 }

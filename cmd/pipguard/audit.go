@@ -79,7 +79,7 @@ func auditCommand(e *env) *cli.Command {
 			cfg := e.config(cCtx)
 			host := cfg.GitHubHost()
 			o := envaudit.Options{GitHubHost: host, Severity: map[string]envaudit.Severity{}, AllowDirect: func(u string) bool {
-				return installer.DirectAllowed(pol, host, u)
+				return pol.DirectAllowed(host, u)
 			}}
 			for rule, sev := range pol.AuditSeverity.V {
 				if _, ok := envaudit.Rules[rule]; !ok {

@@ -24,7 +24,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/installer/reqfile"
@@ -340,7 +339,7 @@ func (c *checker) entry(e reqfile.Entry, t text) {
 	start := firstNonSpace(t.s, 0)
 	switch {
 	case e.Option != nil:
-		if len(e.Option) == 2 && installer.IsSourceOption(e.Option[0]) && !installer.SourceAllowed(c.o.Policy, e.Option[1]) {
+		if len(e.Option) == 2 && requirement.IsSourceOption(e.Option[0]) && !c.o.Policy.SourceAllowed(e.Option[1]) {
 			c.add(t.at(optionValue(t.s, start, e.Option[0])), RuleIndex,
 				fmt.Sprintf("%s %s is not a package source the policy allows", e.Option[0], e.Option[1]), c.o.Policy.Indexes.Rule("indexes"))
 		}
@@ -383,7 +382,7 @@ func (c *checker) requirement(r *requirement.Requirement, t text, start int, con
 	pol := c.o.Policy
 	switch r.Kind {
 	case requirement.KindIndex:
-		if constraint || installer.IsPinned(r.Specifier) {
+		if constraint || requirement.IsPinned(r.Specifier) {
 			return
 		}
 		what := r.Name
@@ -399,7 +398,7 @@ func (c *checker) requirement(r *requirement.Requirement, t text, start int, con
 		}
 	case requirement.KindURL:
 		u := urlStart(t.s, start)
-		if !installer.DirectAllowed(pol, c.o.GitHubHost, r.URL) {
+		if !pol.DirectAllowed(c.o.GitHubHost, r.URL) {
 			c.add(t.at(u), RuleDirectURL, fmt.Sprintf("%s is a direct URL that pipguard does not verify", r.URL), pol.AllowDirect.Rule("allow_direct"))
 		}
 	case requirement.KindVCS:
@@ -412,7 +411,7 @@ func (c *checker) vcs(v *requirement.VCSURL, t text, u int) {
 	if v.Scheme == "http" {
 		c.add(t.at(u), RulePlainHTTP, fmt.Sprintf("git+%s is fetched over plain http", shown), "")
 	}
-	repo, onGitHub := installer.GitRepo(v, c.o.GitHubHost)
+	repo, onGitHub := v.Repo(c.o.GitHubHost)
 	eff := c.o.Policy.For(repo)
 	plainGitHub := v.Scheme == "http" && strings.EqualFold(v.Host, c.o.GitHubHost)
 	if !onGitHub && eff.Verify.V != policy.VerifyPin && !plainGitHub {

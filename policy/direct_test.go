@@ -1,15 +1,13 @@
-package installer
+package policy
 
 import (
 	"testing"
-
-	"github.com/pipguard/pipguard/policy"
 )
 
 // allow_direct: repository patterns on the GitHub host, and URL prefixes
 // that end at a path boundary.
 func TestDirectAllowed(t *testing.T) {
-	p, err := policy.Parse("pipguard.toml", []byte(`allow_direct = ["acme/tool", "corp/*", "https://files.example.com/wheels"]`))
+	p, err := Parse("pipguard.toml", []byte(`allow_direct = ["acme/tool", "corp/*", "https://files.example.com/wheels"]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,16 +24,8 @@ func TestDirectAllowed(t *testing.T) {
 		"https://files.example.com/wheels/../evil/x.whl":      false,
 		"https://files.example.com/wheels/%2e%2e/evil/x.whl":  false,
 	} {
-		if got := DirectAllowed(p, "github.com", u); got != want {
+		if got := p.DirectAllowed("github.com", u); got != want {
 			t.Errorf("%s: %v, want %v", u, got, want)
-		}
-	}
-}
-
-func TestIsPinned(t *testing.T) {
-	for spec, want := range map[string]bool{"==1.0": true, "=== 1.0": true, "==1.*": false, ">=1": false, "==1.0,!=1.1": false, "": false} {
-		if isPinned(spec) != want {
-			t.Errorf("%q: %v", spec, !want)
 		}
 	}
 }
