@@ -289,6 +289,7 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 		version = "devel"
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
+	var key []byte
 	for _, it := range lk.items {
 		g := it.guarded
 		if it.Source != SourceVerified || g == nil {
@@ -303,6 +304,9 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 			PolicySHA256: hex.EncodeToString(sum[:]), Pipguard: version, InstalledAt: now}
 		if g.from == FromRelease {
 			r.Asset, r.SHA256 = g.Asset, g.SHA256
+			if strings.HasSuffix(g.Asset, ".whl") {
+				r.WheelSHA256 = g.SHA256
+			}
 		}
 		if g.Release != nil {
 			r.RepositoryID = g.Release.RepositoryID
@@ -321,7 +325,16 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 				}
 			}
 		}
-		if err := dists[0].WriteReceipt(r); err != nil {
+		if key == nil {
+			// Made on the first receipt, so that a run that installs
+			// nothing pipguard vouches for leaves the prefix as it was.
+			k, err := pep610.LoadReceiptKey(info.Prefix, true)
+			if err != nil {
+				return fmt.Errorf("the environment's receipt key: %w", err)
+			}
+			key = k
+		}
+		if err := dists[0].WriteReceipt(r, key); err != nil {
 			return fmt.Errorf("writing the receipt of %s: %w", g.Name, err)
 		}
 	}

@@ -2,6 +2,9 @@ package pep610
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
@@ -19,8 +22,10 @@ import (
 // distribution.
 const ReceiptFile = "pipguard-receipt.json"
 
-// ReceiptSchema versions the receipt.
-const ReceiptSchema = "pipguard.receipt/v1"
+// ReceiptSchema versions the receipt. Version 2 is authenticated (MAC)
+// and bound to the installed RECORD and the verified wheel; a version 1
+// receipt is read as unauthenticated.
+const ReceiptSchema = "pipguard.receipt/v2"
 
 // Receipt is what pipguard verified (or pinned) for one installed
 // distribution, kept with it for pipguard audit.
@@ -48,6 +53,22 @@ type Receipt struct {
 	PolicySHA256 string `json:"policy_sha256"`
 	Pipguard     string `json:"pipguard"`
 	InstalledAt  string `json:"installed_at"`
+	// WheelSHA256 is the sha256 of the wheel pip installed (the verified
+	// asset, or the wheel pipguard built from the verified source).
+	WheelSHA256 string `json:"wheel_sha256,omitempty"`
+	// Built says the wheel was built by pipguard from the verified
+	// source; BuildRequirements are the locked build requirements
+	// (name==version sha256:HEX).
+	Built             bool     `json:"built,omitempty"`
+	BuildRequirements []string `json:"build_requirements,omitempty"`
+	// RecordSHA256 is the sha256 of the distribution's RECORD as pip
+	// wrote it (without the receipt's own row): a file added, removed or
+	// rehashed in RECORD since breaks the receipt.
+	RecordSHA256 string `json:"record_sha256"`
+	// MAC is HMAC-SHA256, under the environment's receipt key, of the
+	// receipt with MAC empty: a receipt a wheel ships (or anyone without
+	// the key writes) never passes for pipguard's.
+	MAC string `json:"mac"`
 }
 
 // Attestation is one verified attestation's predicate and signer.
@@ -61,10 +82,23 @@ type Attestation struct {
 // MaxReceipt bounds a receipt.
 const MaxReceipt = 1 << 20
 
-// WriteReceipt writes r into the distribution's .dist-info and lists it in
-// RECORD with its hash and size, as pip lists the files it installs.
-func (d Dist) WriteReceipt(r Receipt) error {
+// WriteReceipt binds r to the distribution's RECORD as it is now,
+// authenticates it with key (see LoadReceiptKey), writes it into the
+// .dist-info and lists it in RECORD with its hash and size, as pip lists
+// the files it installs.
+func (d Dist) WriteReceipt(r Receipt, key []byte) error {
+	if len(key) < MinReceiptKey {
+		return errors.New("writing a receipt needs the environment's receipt key")
+	}
+	rec, err := d.recordWithoutReceipt()
+	if err != nil {
+		return err
+	}
 	r.Schema = ReceiptSchema
+	sum := sha256.Sum256(rec)
+	r.RecordSHA256 = hex.EncodeToString(sum[:])
+	r.MAC = ""
+	r.MAC = receiptMAC(r, key)
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -89,8 +123,22 @@ func (d Dist) WriteReceipt(r Receipt) error {
 // ErrNoReceipt means the distribution has no pipguard receipt.
 var ErrNoReceipt = errors.New("no pipguard receipt")
 
-// Receipt reads the distribution's receipt, strictly.
-func (d Dist) Receipt() (*Receipt, error) {
+// ReceiptError is a receipt that pipguard cannot trust: not authenticated
+// under the environment's key, not pipguard's, or not bound to what is
+// installed now.
+type ReceiptError struct {
+	Dist   string
+	Reason string
+	// Unauthenticated: the MAC is missing or wrong, or there is no key.
+	Unauthenticated bool
+}
+
+func (e *ReceiptError) Error() string { return ReceiptFile + " of " + e.Dist + ": " + e.Reason }
+
+// Receipt reads the distribution's receipt, strictly, and checks that it
+// is authenticated under key and bound to the installed RECORD. Without a
+// key (nil) it is read but reported as unauthenticated.
+func (d Dist) Receipt(key []byte) (*Receipt, error) {
 	f, err := os.Open(filepath.Join(d.Dir, ReceiptFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoReceipt
@@ -110,10 +158,29 @@ func (d Dist) Receipt() (*Receipt, error) {
 	dec.DisallowUnknownFields()
 	var r Receipt
 	if err := dec.Decode(&r); err != nil {
+		var probe struct {
+			Schema string `json:"schema"`
+		}
+		if json.Unmarshal(data, &probe) == nil && probe.Schema != ReceiptSchema {
+			return nil, &ReceiptError{Dist: d.Name, Unauthenticated: true, Reason: fmt.Sprintf("schema %q is not %q: it is not authenticated (written by an older pipguard, or not by pipguard)", probe.Schema, ReceiptSchema)}
+		}
 		return nil, fmt.Errorf("%s: %v", ReceiptFile, err)
 	}
 	if r.Schema != ReceiptSchema {
-		return nil, fmt.Errorf("%s: schema %q, expected %q", ReceiptFile, r.Schema, ReceiptSchema)
+		return nil, &ReceiptError{Dist: d.Name, Unauthenticated: true, Reason: fmt.Sprintf("schema %q, expected %q", r.Schema, ReceiptSchema)}
+	}
+	if len(key) == 0 {
+		return &r, &ReceiptError{Dist: d.Name, Unauthenticated: true, Reason: "the environment has no receipt key (" + ReceiptKeyFile + " in its prefix), so the receipt cannot be authenticated"}
+	}
+	if r.MAC == "" || !hmac.Equal([]byte(r.MAC), []byte(receiptMAC(r, key))) {
+		return nil, &ReceiptError{Dist: d.Name, Unauthenticated: true, Reason: "its MAC does not verify under the environment's receipt key: pipguard did not write it (a wheel may ship one), or it was changed since"}
+	}
+	rec, err := d.recordWithoutReceipt()
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(rec); hex.EncodeToString(sum[:]) != r.RecordSHA256 {
+		return nil, &ReceiptError{Dist: d.Name, Reason: fmt.Sprintf("RECORD changed since pipguard installed it (expected sha256:%s, got sha256:%s)", r.RecordSHA256, hex.EncodeToString(sum[:]))}
 	}
 	if r.Commit == "" || (r.From == "release") == (r.SHA256 == "") || !strings.EqualFold(Normalize(r.Name), Normalize(d.Name)) || !r.Pinned && r.Tag == "" {
 		return nil, fmt.Errorf("%s does not describe %s (name %q, from %q, tag %q)", ReceiptFile, d.Name, r.Name, r.From, r.Tag)
@@ -122,6 +189,39 @@ func (d Dist) Receipt() (*Receipt, error) {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// receiptMAC authenticates r (with r.MAC as it is; callers clear it).
+func receiptMAC(r Receipt, key []byte) string {
+	r.MAC = ""
+	data, _ := json.Marshal(r)
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("pipguard-receipt-v2\x00"))
+	m.Write(data)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// recordWithoutReceipt is RECORD without pipguard's receipt row: RECORD as
+// pip wrote it.
+func (d Dist) recordWithoutReceipt() ([]byte, error) {
+	f, err := os.Open(filepath.Join(d.Dir, "RECORD"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: RECORD: %v", d.Name, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	prefix := filepath.Base(d.Dir) + "/" + ReceiptFile + ","
+	var out bytes.Buffer
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte(prefix)) {
+			continue
+		}
+		out.Write(line)
+	}
+	return out.Bytes(), nil
 }
 
 // receiptRow is the RECORD row pipguard writes for its receipt. Its hash

@@ -66,20 +66,22 @@ type Rule struct {
 
 // Rules are every rule the audit applies, by ID.
 var Rules = map[string]Rule{
-	"direct-url-invalid": {"direct-url-invalid", Error, "direct_url.json breaks the Direct URL Data Structure specification (PEP 610)", "reinstall the distribution; something wrote a record pip would not"},
-	"editable":           {"editable", Error, "an editable install: whatever is in that directory now runs", "install a pinned, verified release instead"},
-	"local-directory":    {"local-directory", Warning, "installed from a local directory: nothing ties it to a release", "install a pinned, verified release instead"},
-	"archive-no-hash":    {"archive-no-hash", Error, "an archive installed from a URL without a recorded hash", "install it with pipguard, or pin it with #sha256= or --hash"},
-	"vcs-no-ref":         {"vcs-no-ref", Error, "a git install without a ref: pip installed whatever the default branch was", "pin a tag or a full commit and reinstall with pipguard"},
-	"unverified-direct":  {"unverified-direct", Warning, "a direct-URL or VCS install that no pipguard receipt ties to a verified release", "install it with pipguard install, or allow it in the policy's allow_direct"},
-	"host-not-allowed":   {"host-not-allowed", Warning, "installed from a host that is neither the GitHub host nor in the policy's allow_direct", "install from the GitHub host, or allow the URL in the policy's allow_direct"},
-	"receipt-mismatch":   {"receipt-mismatch", Error, "pipguard's receipt no longer matches what is installed", "something changed the distribution after pipguard installed it: reinstall with pipguard and investigate"},
-	"vcs-mutable-ref":    {"vcs-mutable-ref", Error, "a git install from a ref that is not immutable: a branch, a name that is both branch and tag, or a ref that is gone (--online)", "pin a tag or a full commit and reinstall with pipguard"},
-	"tag-moved":          {"tag-moved", Error, "the tag installed now points at another commit (--online)", "find out why the tag moved before trusting either commit; reinstall with pipguard"},
-	"release-changed":    {"release-changed", Error, "the release's asset changed or disappeared since it was installed (--online)", "find out why the release changed; reinstall with pipguard"},
-	"legacy-install":     {"legacy-install", Warning, "a legacy install (.egg-info or .egg): no record of where it came from", "reinstall it with pip or pipguard, which record its origin"},
-	"develop-install":    {"develop-install", Error, "a develop install (.egg-link): whatever is in that directory now runs", "install a pinned, verified release instead"},
-	"pinned":             {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
+	"direct-url-invalid":      {"direct-url-invalid", Error, "direct_url.json breaks the Direct URL Data Structure specification (PEP 610)", "reinstall the distribution; something wrote a record pip would not"},
+	"editable":                {"editable", Error, "an editable install: whatever is in that directory now runs", "install a pinned, verified release instead"},
+	"local-directory":         {"local-directory", Warning, "installed from a local directory: nothing ties it to a release", "install a pinned, verified release instead"},
+	"archive-no-hash":         {"archive-no-hash", Error, "an archive installed from a URL without a recorded hash", "install it with pipguard, or pin it with #sha256= or --hash"},
+	"vcs-no-ref":              {"vcs-no-ref", Error, "a git install without a ref: pip installed whatever the default branch was", "pin a tag or a full commit and reinstall with pipguard"},
+	"unverified-direct":       {"unverified-direct", Warning, "a direct-URL or VCS install that no pipguard receipt ties to a verified release", "install it with pipguard install, or allow it in the policy's allow_direct"},
+	"host-not-allowed":        {"host-not-allowed", Warning, "installed from a host that is neither the GitHub host nor in the policy's allow_direct", "install from the GitHub host, or allow the URL in the policy's allow_direct"},
+	"receipt-mismatch":        {"receipt-mismatch", Error, "pipguard's receipt no longer matches what is installed", "something changed the distribution after pipguard installed it: reinstall with pipguard and investigate"},
+	"vcs-mutable-ref":         {"vcs-mutable-ref", Error, "a git install from a ref that is not immutable: a branch, a name that is both branch and tag, or a ref that is gone (--online)", "pin a tag or a full commit and reinstall with pipguard"},
+	"tag-moved":               {"tag-moved", Error, "the tag installed now points at another commit (--online)", "find out why the tag moved before trusting either commit; reinstall with pipguard"},
+	"release-changed":         {"release-changed", Error, "the release's asset changed or disappeared since it was installed (--online)", "find out why the release changed; reinstall with pipguard"},
+	"legacy-install":          {"legacy-install", Warning, "a legacy install (.egg-info or .egg): no record of where it came from", "reinstall it with pip or pipguard, which record its origin"},
+	"develop-install":         {"develop-install", Error, "a develop install (.egg-link): whatever is in that directory now runs", "install a pinned, verified release instead"},
+	"receipt-unauthenticated": {"receipt-unauthenticated", Error, "a pipguard receipt that is not authenticated under the environment's receipt key: pipguard did not write it (a wheel can ship one), or it was changed", "reinstall the distribution with pipguard and investigate where the receipt came from"},
+	"files-changed":           {"files-changed", Error, "an installed file differs from the hash its RECORD gives, or is gone", "something changed the distribution after it was installed: reinstall it and investigate"},
+	"pinned":                  {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
 }
 
 // Finding is one rule broken by one distribution.
@@ -146,13 +148,21 @@ func (r *Report) Count(s Severity) int {
 func Audit(sites []string, o Options) (*Report, error) {
 	rep := &Report{Schema: "pipguard.audit/v1", Sites: pep610.UniqueDirs(sites), Findings: []Finding{}}
 	var dists []pep610.Dist
+	var keys [][]byte // each distribution's environment's receipt key
 	var legacy []Finding
 	for _, s := range rep.Sites {
 		ds, err := pep610.Listed(s)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", s, err)
 		}
+		key, err := pep610.FindReceiptKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("the receipt key of %s: %w", s, err)
+		}
 		dists = append(dists, ds...)
+		for range ds {
+			keys = append(keys, key)
+		}
 		ls, _ := pep610.LegacyInstalled(s)
 		for _, l := range ls {
 			rule, msg := "legacy-install", "installed as "+filepath.Base(l.Path)
@@ -178,7 +188,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 			defer wg.Done()
 			for i := range work {
 				dists[i].LoadMetadata()
-				results[i], verified[i], errs[i] = auditDist(dists[i], o)
+				results[i], verified[i], errs[i] = auditDist(dists[i], keys[i], o)
 			}
 		}()
 	}
@@ -206,6 +216,9 @@ func Audit(sites []string, o Options) (*Report, error) {
 	return rep, nil
 }
 
+// maxFileProblems bounds the files-changed paths one distribution reports.
+const maxFileProblems = 10
+
 // newFinding makes a finding of rule, with the policy's severity for it.
 func newFinding(rule, name, version, path, msg string, o Options) Finding {
 	r, ok := Rules[rule]
@@ -221,12 +234,26 @@ func newFinding(rule, name, version, path, msg string, o Options) Finding {
 
 // auditDist applies every rule to one distribution; verified says a
 // receipt ties it to a verified release.
-func auditDist(d pep610.Dist, o Options) (out []Finding, verified bool, err error) {
+func auditDist(d pep610.Dist, key []byte, o Options) (out []Finding, verified bool, err error) {
 	add := func(rule, msg string) {
 		out = append(out, newFinding(rule, d.Name, d.Version, d.Dir, msg, o))
 	}
+	if problems, err := d.CheckRecord(maxFileProblems); err != nil {
+		add("files-changed", err.Error())
+	} else if len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = p.String()
+		}
+		add("files-changed", strings.Join(msgs, "; "))
+	}
 	du, derr := d.DirectURL()
-	receipt, rerr := d.Receipt()
+	receipt, rerr := d.Receipt(key)
+	var re *pep610.ReceiptError
+	if errors.As(rerr, &re) && re.Unauthenticated {
+		add("receipt-unauthenticated", rerr.Error())
+		receipt, rerr = nil, pep610.ErrNoReceipt
+	}
 	switch {
 	case errors.Is(derr, pep610.ErrNoDirectURL):
 		if rerr == nil {

@@ -33,7 +33,11 @@ func dist(t testing.TB, site, name, version, directURL string, receipt *pep610.R
 		if receipt.Tag == "" && !receipt.Pinned {
 			receipt.Tag = "v" + version
 		}
-		if err := (pep610.Dist{Dir: di, Name: name, Version: version}).WriteReceipt(*receipt); err != nil {
+		key, err := pep610.LoadReceiptKey(filepath.Dir(site), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (pep610.Dist{Dir: di, Name: name, Version: version}).WriteReceipt(*receipt, key); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,5 +198,77 @@ func TestAuditSeesLinksAndLegacyInstalls(t *testing.T) {
 	}
 	if got["hidden"] != "editable" || got["old"] != "legacy-install" || got["dev"] != "develop-install" || rep.Distributions != 3 {
 		t.Errorf("%v, %d distributions", got, rep.Distributions)
+	}
+}
+
+// A receipt passes only when pipguard wrote it in this environment: one
+// written under another environment's key (copied, or shipped by a wheel
+// that carries a real receipt from elsewhere), one in the old
+// unauthenticated format, and one whose RECORD changed since are all
+// errors; so is a file that no longer matches its RECORD hash.
+func TestReceiptsCannotBeForged(t *testing.T) {
+	site := filepath.Join(t.TempDir(), "lib", "site-packages")
+	os.MkdirAll(site, 0o755)
+	gh := "https://github.com/acme/"
+	archive := func(name string) string {
+		return `{"url": "file:///tmp/x/` + name + `-1.0-py3-none-any.whl", "archive_info": {"hashes": {"sha256": "` + digest + `"}}}`
+	}
+	good := func(name string) *pep610.Receipt {
+		return &pep610.Receipt{Repository: gh + name, Commit: sha, From: "release", SHA256: digest, Asset: name + "-1.0-py3-none-any.whl"}
+	}
+	dist(t, site, "genuine", "1.0", archive("genuine"), good("genuine"))
+
+	// Written in another environment, under its key, then copied here.
+	other := filepath.Join(t.TempDir(), "lib", "site-packages")
+	os.MkdirAll(other, 0o755)
+	src := dist(t, other, "copied", "1.0", archive("copied"), good("copied"))
+	dst := dist(t, site, "copied", "1.0", archive("copied"), nil)
+	for _, f := range []string{"RECORD", pep610.ReceiptFile} {
+		data, _ := os.ReadFile(filepath.Join(src, f))
+		os.WriteFile(filepath.Join(dst, f), data, 0o644)
+	}
+
+	// The old format, as a wheel could ship it (no MAC).
+	old := dist(t, site, "oldformat", "1.0", archive("oldformat"), nil)
+	os.WriteFile(filepath.Join(old, pep610.ReceiptFile), []byte(`{"schema": "pipguard.receipt/v1", "requirement": "x", "name": "oldformat", "version": "1.0", "repository": "`+gh+`oldformat", "commit": "`+sha+`", "asset": "a.whl", "sha256": "`+digest+`", "from": "release", "tag": "v1.0", "policy_sha256": "", "pipguard": "v1", "installed_at": ""}`), 0o644)
+
+	// An index install with a receipt that no key made.
+	idx := dist(t, site, "indexed", "1.0", "", nil)
+	os.WriteFile(filepath.Join(idx, pep610.ReceiptFile), []byte(`{"schema": "pipguard.receipt/v2", "name": "indexed", "version": "1.0", "commit": "`+sha+`", "from": "git", "tag": "v1.0", "mac": "00"}`), 0o644)
+
+	// A genuine receipt whose distribution gained a file in RECORD since.
+	grown := dist(t, site, "grown", "1.0", archive("grown"), good("grown"))
+	f, _ := os.OpenFile(filepath.Join(grown, "RECORD"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("grown/backdoor.py,,\n")
+	f.Close()
+
+	// A file changed after install.
+	changed := dist(t, site, "changed", "1.0", "", nil)
+	os.WriteFile(filepath.Join(site, "changed.py"), []byte("print('evil')\n"), 0o644)
+	os.WriteFile(filepath.Join(changed, "RECORD"), []byte("changed.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\nchanged-1.0.dist-info/RECORD,,\n"), 0o644)
+
+	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, f := range rep.Findings {
+		got[f.Dist] = append(got[f.Dist], f.Rule)
+	}
+	want := map[string]string{
+		"genuine":   "",
+		"copied":    "receipt-unauthenticated,unverified-direct",
+		"oldformat": "receipt-unauthenticated,unverified-direct",
+		"indexed":   "receipt-unauthenticated",
+		"grown":     "receipt-mismatch,unverified-direct",
+		"changed":   "files-changed",
+	}
+	for name, rules := range want {
+		if g := strings.Join(sortedCopy(got[name]), ","); g != rules {
+			t.Errorf("%s: %s, want %s", name, g, rules)
+		}
+	}
+	if rep.Verified != 1 {
+		t.Errorf("verified %d, want 1 (genuine)", rep.Verified)
 	}
 }
