@@ -118,6 +118,8 @@ type Planned struct {
 	URL     string `json:"url,omitempty"`
 	Direct  bool   `json:"direct"`
 	Guarded bool   `json:"guarded"`
+	// Pinned: a guarded requirement under verify = "pin" (not verified).
+	Pinned bool `json:"pinned,omitempty"`
 }
 
 // Installed is one guarded distribution after install, with its audit.
@@ -294,6 +296,9 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	rep.Site, rep.Pip = info.Site, info.Pip
 	rep.timed("probe, resolve and verify", start)
+	if err := checkPinsDidNotMove(info, rep.Guarded); err != nil {
+		return rep, err
+	}
 
 	reqFile, err := writeRequirements(dir, entries, rep.Guarded)
 	if err != nil {
@@ -899,6 +904,7 @@ func checkPlan(plan *pip.Report, rep *InstallReport, allowDirect func(url string
 		p := Planned{Name: name, Version: it.Metadata.Version, URL: pep610.StripCredentials(it.DownloadInfo.URL), Direct: it.IsDirect}
 		g := ours[pep610.Normalize(name)]
 		p.Guarded = g != nil && it.IsDirect && sameDownload(it, g)
+		p.Pinned = p.Guarded && g.Pinned
 		rep.Plan = append(rep.Plan, p)
 		if it.IsDirect && !p.Guarded && !allowDirect(it.DownloadInfo.URL) {
 			reasons = append(reasons, fmt.Sprintf("pip would install %s %s from %s, which pipguard did not verify%s", name, p.Version, p.URL, requiredBy(plan, name)))

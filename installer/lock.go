@@ -23,6 +23,9 @@ import (
 const (
 	// SourceVerified is a guarded requirement's verified asset or commit.
 	SourceVerified = "verified"
+	// SourcePinned is a requirement under verify = "pin": its repository
+	// at a resolved full commit, which nothing verified.
+	SourcePinned = "pinned"
 	// SourceIndex is a distribution from a package index (or
 	// --find-links), pinned by version and the hash pip resolved.
 	SourceIndex = "index"
@@ -85,7 +88,7 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		item := Locked{Name: name, Version: version}
 		switch g := ours[n]; {
 		case g != nil:
-			item.Source, item.guarded = SourceVerified, g
+			item.Source, item.guarded = guardedSource(g), g
 			item.Requirement = g.PipRequirement
 			if g.from == FromGit {
 				item.Commit = g.Resolution.Commit
@@ -124,7 +127,11 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		}
 		d := auditOne(info, g)
 		if d.Verdict() == policy.Accept {
-			inst := Installed{Name: g.Name, Outcome: "already verified", Decision: d}
+			outcome := "already verified"
+			if g.Pinned {
+				outcome = "already pinned"
+			}
+			inst := Installed{Name: g.Name, Outcome: outcome, Decision: d}
 			if dists := findDist(info, g.Name); len(dists) == 1 {
 				inst.Version = dists[0].Version
 			}
@@ -133,7 +140,7 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		}
 		// pip would keep an install of the same version from elsewhere:
 		// the verified one replaces it.
-		item := Locked{Name: g.Name, Source: SourceVerified, Requirement: g.PipRequirement, guarded: g,
+		item := Locked{Name: g.Name, Source: guardedSource(g), Requirement: g.PipRequirement, guarded: g,
 			Reason: "the installed distribution is not the verified one: " + strings.Join(failureReasons(d), "; ")}
 		if dists := findDist(info, g.Name); len(dists) == 1 {
 			item.Version = dists[0].Version
@@ -146,6 +153,15 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		l.items = append(l.items, item)
 	}
 	return l, nil
+}
+
+// guardedSource is a guarded requirement's lock source: pinned is never
+// called verified.
+func guardedSource(g *Guarded) string {
+	if g.Pinned {
+		return SourcePinned
+	}
+	return SourceVerified
 }
 
 func failureReasons(d policy.Decision) []string {
@@ -213,7 +229,7 @@ func installLocked(ctx context.Context, py *pip.Session, dir string, entries []r
 	reasons := compareLock(lk.items, done)
 	for _, it := range lk.items {
 		switch it.Source {
-		case SourceVerified:
+		case SourceVerified, SourcePinned:
 			g := it.guarded
 			d := auditOne(info, g)
 			outcome := "installed"
@@ -292,7 +308,7 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 	var key []byte
 	for _, it := range lk.items {
 		g := it.guarded
-		if it.Source != SourceVerified || g == nil {
+		if it.Source != SourceVerified && it.Source != SourcePinned || g == nil {
 			continue
 		}
 		dists := findDist(info, g.Name)

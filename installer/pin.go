@@ -2,11 +2,16 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 
 	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/policy"
 )
 
@@ -24,6 +29,36 @@ func pinOne(ctx context.Context, cfg Config, g *Guarded) error {
 	g.Pinned, g.from = true, FromGit
 	g.Tag = res.Requested
 	g.PipRequirement = pipRequirement(g, nil, FromGit, res.Commit)
+	return nil
+}
+
+// checkPinsDidNotMove refuses a pinned requirement whose tag now names
+// another commit than the one pipguard installed it at (its authenticated
+// receipt says which): nothing verified either commit, so the change is
+// the user's to look at, not pipguard's to follow.
+func checkPinsDidNotMove(info *pip.Info, gs []*Guarded) error {
+	key, err := pep610.LoadReceiptKey(info.Prefix, false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the environment's receipt key: %w", err)
+	}
+	var reasons []string
+	for _, g := range gs {
+		if !g.Pinned || g.Resolution == nil || g.Resolution.Kind == gitref.Commit {
+			continue
+		}
+		for _, d := range findDist(info, g.Name) {
+			r, err := d.Receipt(key)
+			if err != nil || !r.Pinned || r.Tag != g.Tag || !strings.EqualFold(r.Repository, g.req.VCS.RepoURL()) {
+				continue
+			}
+			if !strings.EqualFold(r.Commit, g.Resolution.Commit) {
+				reasons = append(reasons, fmt.Sprintf("%s: %s was installed pinned at commit %s (its receipt says so); %s now points at commit %s", g.Source, g.Requirement, r.Commit, g.Tag, g.Resolution.Commit))
+			}
+		}
+	}
+	if len(reasons) > 0 {
+		return &RefusedError{Reasons: reasons, Fix: "a pinned tag moved: find out why before trusting either commit; to install the new commit, pin it by its full SHA (@COMMIT) instead of the tag"}
+	}
 	return nil
 }
 

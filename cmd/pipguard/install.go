@@ -179,7 +179,10 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 		var items []string
 		for _, p := range rep.Plan {
 			s := p.Name + " " + p.Version
-			if p.Guarded {
+			switch {
+			case p.Pinned:
+				s += " (pinned, not verified)"
+			case p.Guarded:
 				s += " (verified)"
 			}
 			items = append(items, s)

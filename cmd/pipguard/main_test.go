@@ -93,6 +93,7 @@ func TestScripts(t *testing.T) {
 			"sigproc":    cmdSigproc,
 			"mkproject":  cmdMkproject,
 			"ghmovetag":  cmdGhmovetag,
+			"gitmovetag": cmdGitmovetag,
 			"ghreplace":  cmdGhreplace,
 		},
 	})
@@ -466,6 +467,20 @@ func cmdGhmovetag(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	r.Git.Git("commit", "-q", "--allow-empty", "-m", "moved")
 	r.Git.Git("tag", "-f", args[1])
+}
+
+// gitmovetag DIR TAG: move TAG of the repository in DIR to a new commit on
+// top of it.
+func cmdGitmovetag(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: gitmovetag DIR TAG")
+	}
+	dir := ts.MkAbs(args[0])
+	for _, a := range [][]string{{"commit", "-q", "--allow-empty", "-m", "moved"}, {"tag", "-f", args[1]}} {
+		if _, err := gittest.Run(dir, a...); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	}
 }
 
 // ghreplace OWNER/REPO: replace the last published release's wheel with
