@@ -97,4 +97,3 @@ func fileSHA256(p string) (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)), nil
 }
-
