@@ -519,7 +519,7 @@ var pipValueOptions = map[string]bool{"-i": true, "--index-url": true, "--extra-
 	"--python-version": true, "--implementation": true, "--abi": true, "--build-option": true,
 	// refused below, listed so their values are not taken for requirements
 	"-t": true, "--target": true, "--prefix": true, "--root": true, "--src": true, "--report": true,
-	"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-e": true, "--editable": true}
+	"-r": true, "--requirement": true, "-c": true, "--constraint": true, "-e": true, "--editable": true, "--python": true}
 
 // Why pip arguments are refused.
 const (
@@ -536,6 +536,7 @@ var pipRefusedOptions = map[string]string{
 	"-e": whyEditable, "--editable": whyEditable,
 	"--report":  "is pipguard's: it reads pip's report itself (see --format json)",
 	"--dry-run": "is pipguard's: use pipguard install --dry-run",
+	"--python":  "makes pip run in another interpreter, which would resolve and install where pipguard did not look: use pipguard's own --python",
 }
 
 // weakensBinaryOnly says whether a format-control option would let pip

@@ -34,9 +34,10 @@ type fileRepo struct {
 
 type fileTable struct {
 	fileRules
-	IndexPins   *string   `toml:"index_pins"`
-	Indexes     *[]string `toml:"indexes"`
-	AllowDirect *[]string `toml:"allow_direct"`
+	IndexPins    *string   `toml:"index_pins"`
+	DepConflicts *string   `toml:"dependency_conflicts"`
+	Indexes      *[]string `toml:"indexes"`
+	AllowDirect  *[]string `toml:"allow_direct"`
 	// AuditSeverity maps audit rule IDs to "info", "warning" or "error".
 	AuditSeverity *map[string]string `toml:"audit_severity"`
 	Repo          []fileRepo         `toml:"repo"`
@@ -144,6 +145,12 @@ func Parse(name string, data []byte) (*Policy, error) {
 			errs = append(errs, &Error{Where: name, Key: "index_pins", Msg: fmt.Sprintf("%q is not require, warn or off", *t.IndexPins)})
 		}
 		p.IndexPins = Value[string]{*t.IndexPins, from("index_pins")}
+	}
+	if t.DepConflicts != nil {
+		if !oneOf(*t.DepConflicts, "warn", "error") {
+			errs = append(errs, &Error{Where: name, Key: "dependency_conflicts", Msg: fmt.Sprintf("%q is not warn or error", *t.DepConflicts)})
+		}
+		p.DependencyConflicts = Value[string]{*t.DepConflicts, from("dependency_conflicts")}
 	}
 	if t.Indexes != nil {
 		p.Indexes = Value[[]string]{*t.Indexes, from("indexes")}

@@ -121,6 +121,11 @@ type Policy struct {
 	// unverified: OWNER/REPO (or OWNER/*) on the GitHub host, or URL
 	// prefixes.
 	AllowDirect Value[[]string] `json:"allow_direct"`
+	// DependencyConflicts says what a locked install that leaves the
+	// environment's dependency metadata inconsistent (as pip check sees
+	// it) gets: "warn" (reported, the install stays) or "error" (the
+	// install fails and is rolled back).
+	DependencyConflicts Value[string] `json:"dependency_conflicts"`
 	// AuditSeverity overrides pipguard audit's severity per rule ID.
 	AuditSeverity Value[map[string]string] `json:"audit_severity"`
 
@@ -129,7 +134,7 @@ type Policy struct {
 
 // Default is the policy with no file and no flags.
 func Default() *Policy {
-	return &Policy{Global: Defaults(), Repos: []RepoRules{}, IndexPins: def("warn"), Indexes: def([]string(nil)), AllowDirect: def([]string{}),
+	return &Policy{Global: Defaults(), Repos: []RepoRules{}, IndexPins: def("warn"), DependencyConflicts: def("warn"), Indexes: def([]string(nil)), AllowDirect: def([]string{}),
 		AuditSeverity: def(map[string]string{})}
 }
 

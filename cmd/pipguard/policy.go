@@ -154,6 +154,7 @@ func renderPolicy(w io.Writer, p *policy.Policy) {
 	}
 	show(p.Global)
 	fmt.Fprintf(w, "  %-20s %-40s %s\n", "index_pins", fmt.Sprintf("%q", p.IndexPins.V), p.IndexPins.From)
+	fmt.Fprintf(w, "  %-20s %-40s %s\n", "dependency_conflicts", fmt.Sprintf("%q", p.DependencyConflicts.V), p.DependencyConflicts.From)
 	for _, r := range p.Repos {
 		fmt.Fprintf(w, "\nrepo %q (%s):\n", r.Match, r.Where)
 		show(p.For(r.Match).Rules)
