@@ -3,24 +3,50 @@
 Protocol (JSON lines): pipguard writes requests on fd 3 and reads answers on
 fd 4; pip's own output goes to fd 1 and 2 as usual.
 
-  -> {"markers": [...], "separate": false, "marker": "..."}   (first line)
+  -> {"markers": [...], "separate": false, "marker": "...", "source": "..."}
   <- {"info": {...}, "pip": "23.2.1"}           (the probe)
-  -> {"args": ["install", ...], "expect": {...}} (any number)
-  <- {"status": 0, "mode": "in-process"}       (after the marker line on fd 2)
+  -> {"args": ["install", ...], "expect": {...},
+      "allow_links": [...], "keep_dir": "..."}  (any number)
+  <- {"status": 0, "mode": "in-process", "kept": [...]}
+                                                (after the marker line on fd 2)
   <- {"refused": ["..."]}                       (pip's effective options differ)
+  <- {"refused_links": [{"url": ..., "chain": [...]}], "status": 1, ...}
+                                                (a link nothing verified)
+  -> {"check": true}
+  <- {"conflicts": [...]}                       (pip check, as data)
   (fd 3 closed: exit)
 
 pip runs through its CLI entry point, pip._internal.cli.main.main, the
 function the "pip" console script calls, in this process: the interpreter
 starts and imports pip once, while pipguard verifies. A pip that cannot be
-driven that way (older than 23.0, or without that entry point) runs as
-"python -m pip" child processes instead; so does every pip when asked
-("separate": true).
+driven that way (older than 23.0, or without that entry point) runs as a
+child process of this same driver instead; so does every pip when asked
+("separate": true). Either way the guards below are in place before pip
+parses its options.
+
+The guards (install_guards) hold pip to pipguard's rule that no code runs
+that nothing verified: before pip prepares a link (downloads it, unpacks
+it, builds its metadata or its wheel), the link must be a wheel that pip's
+own finder found on an index or find-links page (an sdist too when source
+builds are allowed), or one of the exact links pipguard allows for this
+request. Anything else aborts the resolution, and the answer names every
+such link with the chain of requirements that led to it. They also keep the
+bytes: after a dry run's resolution, every file the report will list is
+copied (or hard-linked) into the keep directory, downloaded through pip's
+own downloader when pip did not download it.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+
+# The distribution name the probe asks pip's install scheme for; pipguard
+# replaces it with the real name (headers are per distribution).
+PLACEHOLDER = "pipguard0dist0placeholder"
+
+SOURCE = None  # this driver's own source, for a child (separate mode)
 
 
 def probe(markers):
@@ -34,13 +60,35 @@ def probe(markers):
         "prefix": sys.prefix,
         "python": "%d.%d.%d" % sys.version_info[:3],
         "markers": {},
+        "cache_tag": sys.implementation.cache_tag or "",
     }
     for m in markers:
         try:
             out["markers"][m] = pmarkers.Marker(m).evaluate()
         except Exception as e:  # an invalid marker is reported, not raised
             out["markers"][m] = str(e)
+    try:
+        out["scheme"] = install_scheme(PLACEHOLDER)
+    except Exception as e:
+        out["scheme_error"] = "pip's locations.get_scheme: %r" % (e,)
     return out
+
+
+def install_scheme(name):
+    """pip's install scheme for a distribution, as pip installs a wheel
+    (pip._internal.locations.get_scheme, no --user, --root or --prefix)."""
+    import logging
+    from pip._internal.locations import get_scheme
+
+    # pip warns (on its own logger) when sysconfig and distutils disagree;
+    # that is for pip's users, not for the probe's answer.
+    log = logging.getLogger("pip._internal.locations")
+    disabled, log.disabled = log.disabled, True
+    try:
+        s = get_scheme(name)
+    finally:
+        log.disabled = disabled
+    return {k: os.path.abspath(getattr(s, k)) for k in ("purelib", "platlib", "scripts", "data", "headers")}
 
 
 def in_process_main():
@@ -101,6 +149,17 @@ def check(args, expect):
     want("--ignore-installed", bool(options.ignore_installed), False)
     want("--dry-run", bool(options.dry_run), expect["dry_run"])
     want("--report", options.json_report_file, expect["report"])
+    # --python (PIP_PYTHON, python = ... in a configuration file) makes
+    # pip run itself again under another interpreter: not the one pipguard
+    # probed, and without the guards.
+    want("--python", getattr(options, "python", None), None)
+    # The guards follow the resolver pip uses by default.
+    want("--use-deprecated legacy-resolver", "legacy-resolver" in (getattr(options, "deprecated_features_enabled", None) or []), False)
+    if expect.get("local"):
+        # A local install: only the files pipguard put in its find-links
+        # directories, never an index.
+        want("--no-index", bool(options.no_index), True)
+        want("find-links", list(options.find_links or []), list(expect.get("find_links") or []))
     allowed = expect.get("indexes")
     if allowed is not None:
         allowed = {a.rstrip("/") for a in allowed}
@@ -117,20 +176,447 @@ def check(args, expect):
     return wrong
 
 
-def run_separate(args):
-    child = subprocess.Popen([sys.executable, "-I", "-m", "pip"] + args, stdin=subprocess.DEVNULL)
-    while True:
+# ---------------------------------------------------------------- guards
+
+
+class State:
+    """What one pip command may prepare, and what it did."""
+
+    def __init__(self, allow_links=(), keep_dir=None, allow_source_builds=False):
+        from pip._internal.models.link import Link
+
+        self.allow = set()
+        self.allow_redacted = set()
+        self.allow_paths = set()
+        for u in allow_links or ():
+            link = Link(u)
+            self.allow.add(link.url_without_fragment)
+            self.allow_redacted.add(redact(link.url_without_fragment))
+            if link.is_file:
+                self.allow_paths.add(os.path.normpath(link.file_path))
+        self.keep_dir = keep_dir or None
+        self.allow_source_builds = bool(allow_source_builds)
+        self.found = set()  # url_without_fragment of what the finder found
+        self.dists = {}  # id(InstallRequirement) -> (req, its prepared dist)
+        self.refused = []
+        self.refused_urls = set()
+        self.kept = []
+        self.preparer = None
+
+    def answer(self):
+        return {"refused_links": self.refused, "kept": self.kept}
+
+
+STATE = None  # the State of the pip command running, if any
+
+
+def current():
+    # With no command's state (nothing should prepare then), nothing is
+    # allowed but what a finder finds.
+    global STATE
+    if STATE is None:
+        STATE = State()
+    return STATE
+
+
+def redact(url):
+    from pip._internal.utils.misc import redact_auth_from_url
+
+    return redact_auth_from_url(url)
+
+
+def requirement_text(req):
+    """req as its requirer wrote it, without credentials."""
+    if req.req is not None:
+        text = str(req.req)
+        url = getattr(req.req, "url", None)
+        if url:
+            text = text.replace(url, redact(url))
+        return text
+    if req.link is not None:
+        return redact(req.link.url)
+    return str(req)
+
+
+def version_of(req):
+    st = current()
+    entry = st.dists.get(id(req))
+    if entry is not None and entry[0] is req:
         try:
-            return child.wait()
-        except KeyboardInterrupt:
-            # The child got the same SIGINT (one process group): let pip
-            # undo the uninstall it is in the middle of, as subprocess.call
-            # would not (it kills the child after 0.25 s). pipguard ends
-            # the group if it takes too long.
+            return str(entry[1].version)
+        except Exception:
+            pass
+    dist = getattr(req, "satisfied_by", None)
+    if dist is not None:
+        return str(dist.version)
+    return "?"
+
+
+def chain_of(req):
+    """Who required req: each requirer with its version, up to the line of
+    the requirements file (pip's comes_from)."""
+    from pip._internal.req.req_install import InstallRequirement
+
+    out = []
+    for _ in range(100):
+        parent = req.comes_from
+        if isinstance(parent, InstallRequirement):
+            out.append("%s %s requires '%s'" % (parent.name, version_of(parent), requirement_text(req)))
+            req = parent
             continue
+        out.append(str(parent) if parent else "the command line (%s)" % requirement_text(req))
+        break
+    return out
+
+
+def link_to_check(req):
+    """The link whose bytes req stands for: for a wheel pip built earlier
+    and found in its cache, the link it was built from."""
+    src = getattr(req, "cached_wheel_source_link", None)
+    if src is not None:
+        return src
+    if getattr(req, "original_link_is_in_wheel_cache", False) and req.original_link is not None:
+        return req.original_link  # pip 23.0
+    return req.link
+
+
+def allowed(st, link):
+    u = link.url_without_fragment
+    if u in st.allow or redact(u) in st.allow_redacted:
+        return True
+    if link.is_file and os.path.normpath(link.file_path) in st.allow_paths:
+        return True
+    if u in st.found and not link.is_vcs:
+        if link.is_wheel:
+            return True
+        if st.allow_source_builds:
+            return True
+    return False
+
+
+def refuse(st, link, chain):
+    u = link.url_without_fragment
+    if u in st.refused_urls:
+        return
+    st.refused_urls.add(u)
+    st.refused.append({"url": redact(u), "chain": chain})
+
+
+def siblings(st, parent):
+    """The other direct references parent requires that would be refused:
+    the answer names them all at once rather than one per attempt."""
+    from pip._internal.models.link import Link
+
+    entry = st.dists.get(id(parent))
+    if entry is None or entry[0] is not parent:
+        return
+    dist = entry[1]
+    try:
+        deps = list(dist.iter_dependencies(list(parent.extras or ())))
+    except Exception:
+        return
+    for r in deps:
+        url = getattr(r, "url", None)
+        if not url:
+            continue
+        link = Link(url)
+        if allowed(st, link):
+            continue
+        text = str(r).replace(url, redact(url))
+        refuse(st, link, ["%s %s requires '%s'" % (parent.name, version_of(parent), text)] + chain_of(parent))
+
+
+def guard(req):
+    from pip._internal.req.req_install import InstallRequirement
+
+    st = current()
+    link = link_to_check(req)
+    if link is None or allowed(st, link):
+        return
+    refuse(st, link, chain_of(req))
+    if isinstance(req.comes_from, InstallRequirement):
+        siblings(st, req.comes_from)
+    raise LinkRefused(st)
+
+
+LinkRefused = None  # an InstallationError, defined with the guards
+
+
+def install_guards():
+    """Patches pip, once, so that every link it prepares is checked first,
+    the finder's findings are recorded and a dry run keeps its files. Raises
+    if this pip lacks one of the places the guards need (pipguard then does
+    not run it)."""
+    global LinkRefused
+    if LinkRefused is not None:
+        return
+    from pip._internal.exceptions import InstallationError
+    from pip._internal.index.package_finder import PackageFinder
+    from pip._internal.operations.prepare import RequirementPreparer
+    from pip._internal.resolution.resolvelib.resolver import Resolver
+    from pip._internal.cli import main_parser
+
+    class _LinkRefused(InstallationError):
+        def __init__(self, st):
+            lines = ["%s (%s)" % (r["url"], "; ".join(r["chain"])) for r in st.refused]
+            super().__init__(
+                "pipguard refused to let pip fetch or build a link that is neither an index wheel nor one pipguard verified: " + ", ".join(lines)
+            )
+
+    needed = [
+        (PackageFinder, "find_all_candidates"),
+        (RequirementPreparer, "prepare_linked_requirement"),
+        (RequirementPreparer, "prepare_editable_requirement"),
+        (Resolver, "resolve"),
+    ]
+    for cls, name in needed:
+        if not callable(getattr(cls, name, None)):
+            raise RuntimeError("pip has no %s.%s, where pipguard guards the resolution" % (cls.__name__, name))
+
+    find_all = PackageFinder.find_all_candidates
+
+    def find_all_candidates(self, project_name):
+        found = find_all(self, project_name)
+        st = current()
+        for c in found:
+            st.found.add(c.link.url_without_fragment)
+        return found
+
+    PackageFinder.find_all_candidates = find_all_candidates
+
+    def wrap_prepare(orig):
+        def prepare(self, req, *args, **kwargs):
+            st = current()
+            st.preparer = self
+            guard(req)
+            dist = orig(self, req, *args, **kwargs)
+            if dist is not None:
+                st.dists[id(req)] = (req, dist)
+            return dist
+
+        return prepare
+
+    for name in ("prepare_linked_requirement", "_prepare_linked_requirement", "prepare_editable_requirement"):
+        orig = getattr(RequirementPreparer, name, None)
+        if callable(orig):
+            setattr(RequirementPreparer, name, wrap_prepare(orig))
+
+    prepare_installed = getattr(RequirementPreparer, "prepare_installed_requirement", None)
+    if callable(prepare_installed):
+        def prepare_installed_requirement(self, req, *args, **kwargs):
+            dist = prepare_installed(self, req, *args, **kwargs)
+            if dist is not None:
+                current().dists[id(req)] = (req, dist)
+            return dist
+
+        RequirementPreparer.prepare_installed_requirement = prepare_installed_requirement
+
+    resolve = Resolver.resolve
+
+    def resolve_guarded(self, root_reqs, *args, **kwargs):
+        st = current()
+        # Every direct reference the requirements files name, at once,
+        # before any of them is prepared.
+        for r in root_reqs:
+            link = link_to_check(r)
+            if link is not None and not allowed(st, link):
+                refuse(st, link, chain_of(r))
+        if st.refused:
+            raise LinkRefused(st)
+        req_set = resolve(self, root_reqs, *args, **kwargs)
+        if st.keep_dir:
+            preparer = st.preparer or getattr(getattr(self, "factory", None), "preparer", None)
+            reqs = getattr(req_set, "requirements_to_install", None)
+            if reqs is None:
+                reqs = [r for r in req_set.all_requirements if not r.constraint and not r.satisfied_by]
+            for r in reqs:
+                keep(st, preparer, r)
+        return req_set
+
+    Resolver.resolve = resolve_guarded
+
+    # pip's main() runs pip again under the interpreter --python names
+    # before the command's own options are read: never in this driver.
+    def no_other_python(*args, **kwargs):
+        from pip._internal.exceptions import CommandError
+
+        raise CommandError("pipguard does not let pip run itself under another interpreter (--python)")
+
+    if hasattr(main_parser, "identify_python_interpreter"):
+        main_parser.identify_python_interpreter = no_other_python
+    if hasattr(main_parser, "subprocess"):
+        class NoSubprocess:
+            SubprocessError = subprocess.SubprocessError
+            run = staticmethod(no_other_python)
+            Popen = staticmethod(no_other_python)
+            call = staticmethod(no_other_python)
+
+        main_parser.subprocess = NoSubprocess
+    LinkRefused = _LinkRefused
+
+
+def keep(st, preparer, req):
+    """Copies req's file into the keep directory, downloading it through
+    pip's own downloader if pip did not."""
+    link = req.link
+    if link is None or link.is_vcs or link.is_existing_dir():
+        return  # no file: a checkout or a directory
+    path = getattr(req, "local_file_path", None)
+    if not path or not os.path.isfile(path):
+        path = None
+    if path is None and link.is_file:
+        path = link.file_path
+    downloaded = False
+    if path is None:
+        from pip._internal.operations.prepare import get_http_url
+
+        if preparer is None:
+            raise RuntimeError("no preparer to download %s with" % redact(link.url))
+        f = get_http_url(link, preparer._download, download_dir=None, hashes=req.hashes(trust_internet=True))
+        path, downloaded = f.path, True
+    name = os.path.basename(link.filename if not link.is_file else path)
+    if name in ("", ".", ".."):
+        name = os.path.basename(path)
+    dest = os.path.join(st.keep_dir, name)
+    tmp = dest + ".pipguard-tmp"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    linked = False
+    if downloaded or in_pip_temp(path):
+        try:
+            os.link(path, tmp)
+            linked = True
+        except OSError:
+            pass
+    if not linked:
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, dest)
+    name, version = req.name or "", ""
+    entry = st.dists.get(id(req))
+    if entry is not None and entry[0] is req:
+        try:
+            name, version = entry[1].raw_name, str(entry[1].version)
+        except Exception:
+            pass
+    st.kept.append({"name": name, "version": version, "url": redact(link.url_without_fragment), "path": dest})
+
+
+def in_pip_temp(path):
+    """path is in a temporary directory of pip's (deleted when it ends)."""
+    tmp = os.path.realpath(tempfile.gettempdir())
+    p = os.path.realpath(path)
+    rel = os.path.relpath(p, tmp)
+    return not rel.startswith("..") and rel.split(os.sep)[0].startswith("pip-")
+
+
+def run_guarded(main, request):
+    """Runs pip (main) for request under the guards; returns its status and
+    the State."""
+    global STATE
+    expect = request["expect"]
+    st = State(request.get("allow_links"), request.get("keep_dir"), expect.get("allow_source_builds"))
+    STATE = st
+    try:
+        return run_in_process(main, request["args"]), st
+    finally:
+        STATE = None
+
+
+# ---------------------------------------------------------------- pip check
+
+
+def check_dependencies():
+    """pip check, as data: pip's own operations.check on the environment as
+    it is on disk now."""
+    import importlib
+
+    importlib.invalidate_caches()
+    from pip._internal.operations import check as pcheck
+
+    saved = getattr(pcheck, "get_default_environment", None)
+    if saved is not None:
+        # pip's pkg_resources backend reads the working set once, at import:
+        # a fresh environment sees what pip installed since.
+        from pip._internal.metadata import get_environment
+
+        pcheck.get_default_environment = lambda: get_environment(None)
+    try:
+        package_set, _ = pcheck.create_package_set_from_installed()
+        missing, conflicting = pcheck.check_package_set(package_set)
+    finally:
+        if saved is not None:
+            pcheck.get_default_environment = saved
+    out = []
+    for project in missing:
+        version = str(package_set[project].version)
+        for dep in missing[project]:
+            out.append({"dist": str(project), "version": version, "requirement": str(dep[1]), "dependency": str(dep[0]), "missing": True})
+    for project in conflicting:
+        version = str(package_set[project].version)
+        for dep_name, dep_version, req in conflicting[project]:
+            out.append({"dist": str(project), "version": version, "requirement": str(req), "dependency": str(dep_name), "installed": str(dep_version)})
+    return out
+
+
+# ---------------------------------------------------------------- separate
+
+
+def run_separate(request):
+    """Runs pip in a child process of this driver, under the same guards."""
+    fd, path = tempfile.mkstemp(prefix="pipguard-child-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(request, f)
+        env = dict(os.environ, PIPGUARD_DRIVER_CHILD=path)
+        child = subprocess.Popen([sys.executable, "-I", "-c", SOURCE], stdin=subprocess.DEVNULL, env=env)
+        while True:
+            try:
+                status = child.wait()
+                break
+            except KeyboardInterrupt:
+                # The child got the same SIGINT (one process group): let pip
+                # undo the uninstall it is in the middle of, as subprocess.call
+                # would not (it kills the child after 0.25 s). pipguard ends
+                # the group if it takes too long.
+                continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                result = json.load(f)
+        except ValueError:
+            result = {}
+        result.setdefault("status", status)
+        return result
+    finally:
+        os.unlink(path)
+
+
+def child(path):
+    """The child of run_separate: pip under the guards, its outcome written
+    back into path."""
+    del os.environ["PIPGUARD_DRIVER_CHILD"]
+    with open(path, encoding="utf-8") as f:
+        request = json.load(f)
+    result = {}
+    try:
+        install_guards()
+        from pip._internal.cli.main import main
+    except Exception as e:
+        result = {"guard_error": "pipguard cannot guard this pip's resolution: %r" % (e,)}
+    else:
+        status, st = run_guarded(main, request)
+        result = st.answer()
+        result["status"] = status
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- serve
 
 
 def serve():
+    global SOURCE
     requests = os.fdopen(3, "r", encoding="utf-8")
     answers = os.fdopen(4, "w", encoding="utf-8")
 
@@ -139,6 +625,7 @@ def serve():
         answers.flush()
 
     first = json.loads(requests.readline() or "{}")
+    SOURCE = first.get("source")
     try:
         import pip
     except ImportError:
@@ -147,34 +634,59 @@ def serve():
 
     answer({"info": probe(first.get("markers", [])), "pip": pip.__version__})
     main = None if first.get("separate") else in_process_main()
-    marker = (first.get("marker", "") + "\n").encode()
-    for line in requests:
-        request = json.loads(line)
-        args = request["args"]
+    guard_error = None
+    if main is None and not SOURCE:
+        guard_error = "pipguard cannot run pip %s in a child process without the driver's source" % pip.__version__
+    elif main is not None:
         try:
-            refused = check(args, request["expect"])
-        except Exception as e:  # a pip whose options cannot be read is not run
-            refused = ["cannot read pip %s's options: %r" % (pip.__version__, e)]
-        if refused:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.write(2, marker)
-            answer({"refused": refused})
-            continue
-        if main is not None:
-            status, mode = run_in_process(main, args), "in-process"
-        else:
-            status, mode = run_separate(args), "separate"
+            install_guards()
+        except Exception as e:
+            guard_error = "pipguard cannot guard pip %s's resolution: %r" % (pip.__version__, e)
+    marker = (first.get("marker", "") + "\n").encode()
+
+    def synced(obj):
         sys.stdout.flush()
         sys.stderr.flush()
         # Everything pip printed is in the pipe before this line, which
         # pipguard waits for (and does not show) before it reads pip's last
         # words.
         os.write(2, marker)
-        answer({"status": status, "mode": mode})
+        answer(obj)
+
+    for line in requests:
+        request = json.loads(line)
+        if request.get("check"):
+            try:
+                synced({"conflicts": check_dependencies()})
+            except Exception as e:
+                synced({"error": "pip's dependency check failed: %r" % (e,)})
+            continue
+        args = request["args"]
+        try:
+            refused = check(args, request["expect"])
+        except Exception as e:  # a pip whose options cannot be read is not run
+            refused = ["cannot read pip %s's options: %r" % (pip.__version__, e)]
+        if not refused and guard_error:
+            refused = [guard_error]
+        if refused:
+            synced({"refused": refused})
+            continue
+        if main is not None:
+            status, st = run_guarded(main, request)
+            result = st.answer()
+            result["status"], result["mode"] = status, "in-process"
+        else:
+            result = run_separate(request)
+            result["mode"] = "separate"
+            if result.get("guard_error"):
+                result = {"refused": [result["guard_error"]]}
+        synced(result)
 
 
-try:
-    serve()
-except KeyboardInterrupt:
-    sys.exit(130)
+if os.environ.get("PIPGUARD_DRIVER_CHILD"):
+    child(os.environ["PIPGUARD_DRIVER_CHILD"])
+elif __name__ == "__main__":
+    try:
+        serve()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -169,12 +169,169 @@ type Info struct {
 	Markers map[string]any `json:"markers"`
 	// Pip is pip's version.
 	Pip string `json:"-"`
+	// CacheTag is sys.implementation.cache_tag ("cpython-311"), which
+	// names the .pyc files pip compiles.
+	CacheTag string `json:"cache_tag"`
+	// SchemeTemplate is pip's install scheme (locations.get_scheme) for
+	// the distribution named SchemePlaceholder: purelib, platlib, scripts,
+	// data and headers, absolute. Scheme fills it in for a name.
+	SchemeTemplate map[string]string `json:"scheme"`
+	// SchemeError says why the probe has no scheme (pip's get_scheme
+	// failed), or is "".
+	SchemeError string `json:"scheme_error"`
+}
+
+// SchemePlaceholder is the distribution name the probe asks pip's install
+// scheme for; only headers depend on it.
+const SchemePlaceholder = "pipguard0dist0placeholder"
+
+// Scheme is where pip installs a wheel's files, by wheel category (the
+// .data directories' names: purelib, platlib, scripts, data, headers),
+// plus the interpreter's cache tag.
+type Scheme struct {
+	Purelib, Platlib, Scripts, Data, Headers, CacheTag string
+}
+
+// Scheme is pip's install scheme for the distribution name, as pip passes
+// it to get_scheme when it installs (the requirement's name); the zero
+// Scheme when the probe has none (see SchemeError).
+func (i *Info) Scheme(name string) Scheme {
+	t := i.SchemeTemplate
+	if t == nil {
+		return Scheme{}
+	}
+	fill := func(p string) string {
+		// Only a whole path element is the placeholder.
+		parts := strings.Split(p, string(filepath.Separator))
+		for j, e := range parts {
+			if e == SchemePlaceholder {
+				parts[j] = name
+			}
+		}
+		return strings.Join(parts, string(filepath.Separator))
+	}
+	return Scheme{Purelib: fill(t["purelib"]), Platlib: fill(t["platlib"]), Scripts: fill(t["scripts"]),
+		Data: fill(t["data"]), Headers: fill(t["headers"]), CacheTag: i.CacheTag}
+}
+
+// Kept is a file a dry run's resolution downloaded or read, kept for the
+// caller (InstallRequest.KeepDir). Nothing about it is checked: the caller
+// hashes Path itself.
+type Kept struct {
+	// Name and Version are the distribution's, as pip read its metadata.
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// URL is the link pip resolved (without fragment, credentials masked).
+	URL string `json:"url"`
+	// Path is the kept file, in KeepDir, named as pip names it.
+	Path string `json:"path"`
+}
+
+// RefusedLink is a link pip was about to prepare that is neither an index
+// file pip found nor one the request allowed.
+type RefusedLink struct {
+	// URL is the link without its fragment, credentials masked.
+	URL string `json:"url"`
+	// Chain is who required it, nearest first: "demo 1.0 requires
+	// 'evil @ git+...'", ..., ending with where the first requirement came
+	// from ("-r /path/requirements.txt (line 3)").
+	Chain []string `json:"chain"`
+}
+
+// LinkError is a resolution pipguard's driver stopped before pip fetched or
+// built a link nothing verified. The caller may allow the links (policy)
+// and resolve again with them in InstallRequest.AllowLinks.
+type LinkError struct{ Links []RefusedLink }
+
+func (e *LinkError) Error() string {
+	var b strings.Builder
+	b.WriteString("pip's resolution reached links that are neither index wheels nor verified by pipguard: ")
+	for i, l := range e.Links {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(l.URL)
+		if len(l.Chain) > 0 {
+			b.WriteString(" (" + strings.Join(l.Chain, ", ") + ")")
+		}
+	}
+	return b.String()
+}
+
+// Hint says what to do.
+func (e *LinkError) Hint() string {
+	return "pip would have downloaded and built them without verification; pin those requirements to index releases, or allow the direct references by policy (allow_direct)"
+}
+
+// URLs are the refused links' URLs.
+func (e *LinkError) URLs() []string {
+	out := make([]string, len(e.Links))
+	for i, l := range e.Links {
+		out[i] = l.URL
+	}
+	return out
+}
+
+// Conflict is one line of pip check: a distribution whose requirement is
+// missing (Missing) or installed at a version it does not accept.
+type Conflict struct {
+	// Dist and Version are the requiring distribution's (Dist as pip check
+	// prints it, normalized).
+	Dist    string `json:"dist"`
+	Version string `json:"version"`
+	// Requirement is the requirement, as its metadata says.
+	Requirement string `json:"requirement"`
+	// Dependency is the required project's name, normalized.
+	Dependency string `json:"dependency"`
+	// Installed is the version installed; "" when Missing.
+	Installed string `json:"installed"`
+	Missing   bool   `json:"missing"`
+}
+
+// String is the line pip check prints for c.
+func (c Conflict) String() string {
+	if c.Missing {
+		return fmt.Sprintf("%s %s requires %s, which is not installed.", c.Dist, c.Version, c.Dependency)
+	}
+	return fmt.Sprintf("%s %s has requirement %s, but you have %s %s.", c.Dist, c.Version, c.Requirement, c.Dependency, c.Installed)
+}
+
+// maskURL masks the credentials a URL still has (the driver masks them
+// already, with pip's redact_auth_from_url).
+func maskURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	at := strings.LastIndex(host, "@")
+	if at < 0 {
+		return s
+	}
+	user, pass, hasPass := strings.Cut(host[:at], ":")
+	switch {
+	case hasPass && pass != "****":
+		user += ":****"
+	case hasPass:
+		user += ":" + pass
+	default:
+		user = "****"
+	}
+	out := scheme + "://" + user + host[at:]
+	if strings.Contains(rest, "/") {
+		out += "/" + path
+	}
+	return out
 }
 
 // Report is pip's installation report (pip install --report), version 1.
 type Report struct {
 	Version string        `json:"version"`
 	Install []InstallItem `json:"install"`
+	// Kept are the files a dry run with InstallRequest.KeepDir kept, one
+	// per item of Install that has a file (not a VCS checkout or a local
+	// directory).
+	Kept []Kept `json:"-"`
 }
 
 // ArchiveInfo is a report item's archive_info.

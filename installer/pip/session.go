@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -154,7 +155,9 @@ func (s *Session) send(v any) error {
 
 func (s *Session) probe(o Options) (*Info, error) {
 	markers := append([]string{}, o.Markers...)
-	if err := s.send(map[string]any{"markers": markers, "separate": o.Separate, "marker": s.marker}); err != nil {
+	// The driver's source goes with the probe: a pip run as a child of the
+	// driver (Options.Separate) runs under the same guards.
+	if err := s.send(map[string]any{"markers": markers, "separate": o.Separate, "marker": s.marker, "source": driver}); err != nil {
 		return nil, s.died("the probe", err)
 	}
 	var a struct {
@@ -264,8 +267,69 @@ func (e *OptionsError) Hint() string {
 // --quiet). Before pip runs, the driver checks the options pip would run
 // with, as pip's parser merges them: only reqFile names requirements,
 // nothing installs outside the environment, and unless
-// Options.AllowSourceBuilds nothing builds from source.
+// Options.AllowSourceBuilds nothing builds from source. During the run, pip
+// prepares no link but the wheels its finder finds (see InstallRequest's
+// AllowLinks for the others).
 func (s *Session) Install(dir string, dryRun bool, reqFile string, args ...string) (*Report, error) {
+	return s.InstallWith(dir, InstallRequest{DryRun: dryRun, ReqFile: reqFile, Args: args})
+}
+
+// InstallLocal runs a local install: pip install -r reqFile --no-index
+// with exactly findLinks as its find-links (the driver refuses to run pip
+// when its configuration or environment adds an index or another
+// find-links).
+func (s *Session) InstallLocal(dir, reqFile string, findLinks []string, args ...string) (*Report, error) {
+	return s.InstallWith(dir, InstallRequest{ReqFile: reqFile, Args: args, Local: true, FindLinks: findLinks})
+}
+
+// InstallRequest is one pip install.
+type InstallRequest struct {
+	// ReqFile is the only requirements file.
+	ReqFile string
+	// Args are pip install's other arguments.
+	Args []string
+	// DryRun only resolves (--dry-run --quiet).
+	DryRun bool
+	// AllowLinks are the links, other than the wheels pip's finder finds
+	// on an index or find-links page (and, with Options.AllowSourceBuilds,
+	// its sdists), that pip may download, prepare or build: the verified
+	// release assets (file:///... URLs) and, with --from git, exact
+	// git+https://...@COMMIT URLs. They are compared without their
+	// fragment (#sha256=, #egg=, #subdirectory=); a URL whose credentials
+	// are masked (a RefusedLink's) matches the link whatever its
+	// credentials. Any other link aborts the resolution before pip fetches
+	// or builds anything, with a *LinkError naming each.
+	AllowLinks []string
+	// KeepDir, on a dry run, receives every file the report lists (copied
+	// or hard-linked, downloaded through pip's own downloader when pip did
+	// not download it), listed in Report.Kept. It is made if missing.
+	KeepDir string
+	// Local makes this a local install: pip's effective options must have
+	// --no-index and exactly FindLinks as their find-links (both are added
+	// to the arguments); Options.Indexes does not apply.
+	Local     bool
+	FindLinks []string
+}
+
+// InstallWith runs pip install as r says, writing its report into dir, and
+// returns the report.
+func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
+	if r.KeepDir != "" && !r.DryRun {
+		return nil, errors.New("pip: KeepDir is for dry runs")
+	}
+	if r.Local && len(r.FindLinks) == 0 {
+		return nil, errors.New("pip: a local install needs find-links")
+	}
+	keep := ""
+	if r.KeepDir != "" {
+		var err error
+		if keep, err = filepath.Abs(r.KeepDir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(keep, 0o700); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := s.Info(); err != nil {
 		return nil, err
 	}
@@ -277,39 +341,51 @@ func (s *Session) Install(dir string, dryRun bool, reqFile string, args ...strin
 	os.Remove(f.Name()) // pip creates it; an empty file must not pass for a report
 	defer os.Remove(f.Name())
 	full := []string{"install"}
-	if dryRun {
+	if r.DryRun {
 		full = append(full, "--dry-run", "--quiet")
 	}
-	full = append(full, "--report", f.Name(), "-r", reqFile)
-	full = append(full, args...)
+	full = append(full, "--report", f.Name(), "-r", r.ReqFile)
+	if r.Local {
+		full = append(full, "--no-index")
+		for _, l := range r.FindLinks {
+			full = append(full, "--find-links="+l)
+		}
+	}
+	full = append(full, r.Args...)
 	// A marker that came after an earlier command's wait gave up must not
 	// stand for this command's.
-	select {
-	case <-s.synced:
-	default:
-	}
+	s.drainSync()
 	s.tail.reset()
-	expect := map[string]any{"requirements": []string{reqFile}, "dry_run": dryRun, "report": f.Name(), "allow_source_builds": s.allowSourceBuilds, "indexes": s.indexes}
-	if err := s.send(map[string]any{"args": full, "expect": expect}); err != nil {
+	expect := map[string]any{"requirements": []string{r.ReqFile}, "dry_run": r.DryRun, "report": f.Name(), "allow_source_builds": s.allowSourceBuilds, "indexes": s.indexes}
+	if r.Local {
+		expect["local"], expect["find_links"], expect["indexes"] = true, append([]string{}, r.FindLinks...), nil
+	}
+	allow := append([]string{}, r.AllowLinks...)
+	if err := s.send(map[string]any{"args": full, "expect": expect, "allow_links": allow, "keep_dir": keep}); err != nil {
 		return nil, s.died("pip install", err)
 	}
 	var a struct {
-		Status  *int     `json:"status"`
-		Mode    string   `json:"mode"`
-		Refused []string `json:"refused"`
+		Status       *int          `json:"status"`
+		Mode         string        `json:"mode"`
+		Refused      []string      `json:"refused"`
+		RefusedLinks []RefusedLink `json:"refused_links"`
+		Kept         []Kept        `json:"kept"`
 	}
 	if err := readLine(s.ans, &a); err != nil || a.Status == nil && len(a.Refused) == 0 {
 		return nil, s.died("pip install", err)
 	}
 	if len(a.Refused) > 0 {
+		s.waitSync()
 		return nil, &OptionsError{Reasons: a.Refused}
 	}
 	s.Mode = a.Mode
 	// pip's last words are in the pipe before the marker.
-	select {
-	case <-s.synced:
-	case <-s.outDone:
-	case <-time.After(10 * time.Second):
+	s.waitSync()
+	if len(a.RefusedLinks) > 0 {
+		for i := range a.RefusedLinks {
+			a.RefusedLinks[i].URL = maskURL(a.RefusedLinks[i].URL)
+		}
+		return nil, &LinkError{Links: a.RefusedLinks}
 	}
 	if *a.Status != 0 {
 		if s.hidden {
@@ -317,7 +393,65 @@ func (s *Session) Install(dir string, dryRun bool, reqFile string, args ...strin
 		}
 		return nil, &Error{Args: full, ExitCode: *a.Status, Tail: s.tail.last()}
 	}
-	return readReport(f.Name())
+	rep, err := readReport(f.Name())
+	if err != nil {
+		return nil, err
+	}
+	if keep != "" {
+		for _, k := range a.Kept {
+			if filepath.Dir(k.Path) != keep {
+				return nil, fmt.Errorf("pip's driver kept %s outside %s", k.Path, keep)
+			}
+			k.URL = maskURL(k.URL)
+			rep.Kept = append(rep.Kept, k)
+		}
+	}
+	return rep, nil
+}
+
+// drainSync drops a marker an earlier command's wait gave up on.
+func (s *Session) drainSync() {
+	select {
+	case <-s.synced:
+	default:
+	}
+}
+
+// waitSync waits until the output reader has passed the command's marker.
+func (s *Session) waitSync() {
+	select {
+	case <-s.synced:
+	case <-s.outDone:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// CheckDependencies runs pip's own dependency check (operations.check:
+// create_package_set_from_installed and check_package_set, what pip check
+// runs) in the target interpreter, on the environment as it is on disk
+// now, and returns what pip check would print: missing and conflicting
+// requirements, in pip's order.
+func (s *Session) CheckDependencies() ([]Conflict, error) {
+	if _, err := s.Info(); err != nil {
+		return nil, err
+	}
+	s.drainSync()
+	s.tail.reset()
+	if err := s.send(map[string]any{"check": true}); err != nil {
+		return nil, s.died("pip's dependency check", err)
+	}
+	var a struct {
+		Conflicts *[]Conflict `json:"conflicts"`
+		Error     string      `json:"error"`
+	}
+	if err := readLine(s.ans, &a); err != nil || a.Conflicts == nil && a.Error == "" {
+		return nil, s.died("pip's dependency check", err)
+	}
+	s.waitSync()
+	if a.Error != "" {
+		return nil, &InterpreterError{Python: s.python, Reason: a.Error}
+	}
+	return *a.Conflicts, nil
 }
 
 // Close ends the interpreter and waits for it.

@@ -1,475 +1,398 @@
-// Package txn makes a pip install restorable: before pip touches an
-// environment, the distributions it may replace are stashed (every file
-// their RECORD lists, and their metadata directory); a rollback removes
-// what the install added and puts the stash back, byte for byte; a commit
-// drops the stash. It is the same idea as pip's own StashedUninstallPathSet
-// (move aside, then commit or roll back), applied to a whole run: pip rolls
-// back only the distribution it fails on and keeps what it already
-// replaced.
+// Package txn makes a pip install restorable, following a plan of paths.
 //
-// What it trusts: the file system. RECORD (and legacy installed-files.txt)
-// files are read as lists of paths and nothing more; a path outside the
-// environment's prefix is never touched. During a rollback only files
-// created or changed since the transaction began are removed, and never a
-// file that a distribution the transaction did not stash lists: a RECORD
-// cannot make a rollback delete another distribution's file. What cannot
-// be put back (a distribution outside the transaction that pip changed
-// anyway) is reported, never passed over.
+// Before pip runs, Begin is given a Spec: every file the install may
+// write, every directory it may create, every existing file it may remove,
+// all inside the environment's prefix. Begin stashes every one of those
+// paths that exists (hard links, as pip replaces files and never writes
+// into them; copies for .pth files, which pip's uninstall edits in place;
+// symbolic links as links; modes kept), notes which directories did not
+// exist, and writes a journal of all of it before it returns. Rollback
+// removes every planned path, whoever wrote it, removes the new top-level
+// entries of the site directories (pip's ~ temporary directories), puts
+// the stash back byte for byte, and removes the directories that did not
+// exist. Commit drops the stash.
+//
+// What it trusts: the Spec it is given and the file system it reads.
+// Never RECORD, installed-files.txt or anything else an install writes:
+// what pip wrote is removed because the plan names the path, not because
+// a file says pip wrote it. No path outside the prefix is touched: Begin
+// refuses a Spec naming one (as written, with "..", or through a symbolic
+// link inside the prefix), and each step of a rollback resolves the
+// directory it works in again and leaves one that leads outside alone,
+// saying so.
+//
+// A killed pipguard is noticed: the stash is a directory
+// PREFIX/.pipguard-stash-* holding the journal, which Pending finds and
+// Recover finishes from alone. One run at a time holds an environment (a
+// flock on the prefix directory); Begin refuses with a *BusyError while
+// another holds it and with an *UnfinishedError while a killed run's stash
+// waits for Recover.
 package txn
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 )
 
-// Txn is one transaction over an environment's site-packages directories.
+// Txn is one transaction over an environment.
 type Txn struct {
-	sites  []string
-	prefix string
-	names  map[string]bool
-	start  time.Time
-	// before are the top-level entries of each site directory.
-	before map[string]map[string]bool
-	// existed are files that existed at Begin where installs put files
-	// that no distribution may own: site-packages' top level and the
-	// scripts directory (prefix/bin).
-	existed map[string]bool
-	// stashed maps each stashed file's original path to its copy.
-	stashDir string
-	stashed  map[string]stashed
-	done     bool
+	j     *journal
+	dir   string // the stash
+	real  string // the prefix's real path
+	locks [2]*flock
+	state state
 }
 
-type stashed struct {
-	path string
-	mode fs.FileMode
-}
+type state int
 
-// RollbackError says what a rollback could not restore.
+const (
+	open state = iota
+	committed
+	rolledBack
+	unfinished // a rollback that stopped: the stash and journal are kept
+)
+
+// RollbackError says what a rollback could not do.
 type RollbackError struct {
 	Problems []string
-	// Stash is where the stashed files are kept when a rollback did not
-	// finish ("" when nothing was left there).
+	// Stash is where the stash and its journal are kept when the rollback
+	// did not finish ("" when it finished and dropped them): Pending finds
+	// it and Recover finishes it.
 	Stash string
 }
 
 func (e *RollbackError) Error() string {
 	msg := strings.Join(e.Problems, "; ")
 	if e.Stash != "" {
-		msg += "; the stashed files are kept in " + e.Stash
+		msg += "; the stash and its journal are kept in " + e.Stash
 	}
 	return msg
 }
 
-var normRE = regexp.MustCompile(`[-_.]+`)
-
-// normalize is PEP 503 name normalisation.
-func normalize(name string) string { return normRE.ReplaceAllString(strings.ToLower(name), "-") }
-
-// Begin starts a transaction over sites (the environment's site-packages
-// directories, inside prefix) for an install of the distributions named
-// names: each one installed now is stashed, in any of the forms pip
-// uninstalls (.dist-info, legacy .egg-info, a develop .egg-link).
-func Begin(sites []string, prefix string, names []string) (*Txn, error) {
-	t := &Txn{sites: sites, prefix: filepath.Clean(prefix), names: map[string]bool{}, before: map[string]map[string]bool{}, existed: map[string]bool{}, stashed: map[string]stashed{}}
-	for _, n := range names {
-		t.names[normalize(n)] = true
-	}
-	// Inode change times have the file system's granularity (a clock tick
-	// on Linux): anything changed from here on is not older than start.
-	t.start = time.Now().Add(-10 * time.Millisecond)
-	for _, site := range sites {
-		entries, err := os.ReadDir(site)
-		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", site, err)
-		}
-		set := map[string]bool{}
-		for _, e := range entries {
-			set[e.Name()] = true
-			if !e.IsDir() {
-				t.existed[filepath.Join(site, e.Name())] = true
-			}
-		}
-		t.before[site] = set
-	}
-	for _, scripts := range []string{"bin", "Scripts"} {
-		entries, _ := os.ReadDir(filepath.Join(t.prefix, scripts))
-		for _, e := range entries {
-			t.existed[filepath.Join(t.prefix, scripts, e.Name())] = true
-		}
-	}
-	if len(t.names) == 0 {
-		return t, nil
-	}
-	dir, err := os.MkdirTemp(sites[0], ".pipguard-stash-")
+// Begin starts a transaction for an install that does what s says. It
+// refuses a Spec with a path outside s.Prefix, takes the environment's
+// lock, stashes every existing path of Write and Keep, notes which
+// directories do not exist yet and writes the journal (fsync'd) before it
+// returns.
+func Begin(s Spec) (*Txn, error) {
+	c, err := s.check()
 	if err != nil {
-		return nil, fmt.Errorf("making the stash: %w", err)
+		return nil, err
 	}
-	t.stashDir = dir
-	for _, site := range sites {
-		for _, m := range t.metadata(site) {
-			if !t.names[m.name] {
-				continue
+	pl, err := lockPrefix(c.prefix)
+	if err != nil {
+		return nil, err
+	}
+	t := &Txn{real: c.real}
+	t.locks[0] = pl
+	ok := false
+	defer func() {
+		if !ok {
+			if t.dir != "" {
+				os.RemoveAll(t.dir)
 			}
-			for _, p := range t.files(site, m) {
-				if err := t.stashFile(p); err != nil {
-					os.RemoveAll(dir)
-					return nil, err
-				}
-			}
+			t.unlock()
 		}
+	}()
+	if left, err := pending(c.prefix, true); err != nil {
+		return nil, err
+	} else if len(left) > 0 {
+		return nil, &UnfinishedError{Prefix: c.prefix, Runs: left}
 	}
+	if t.dir, err = os.MkdirTemp(c.prefix, stashPrefix); err != nil {
+		return nil, fmt.Errorf("txn: making the stash: %w", err)
+	}
+	if t.locks[1], err = tryLock(t.dir, true); err != nil {
+		return nil, fmt.Errorf("txn: locking the stash: %w", err)
+	}
+	r := run{Label: s.Label, PID: os.Getpid(), Started: time.Now().UTC()}
+	if err := writeAtomic(t.dir, runFile, []byte(fmt.Sprintf(`{"label":%q,"pid":%d,"started":%q}`, r.Label, r.PID, r.Started.Format(time.RFC3339Nano)))); err != nil {
+		return nil, fmt.Errorf("txn: %w", err)
+	}
+	if err := os.Mkdir(filepath.Join(t.dir, filesDir), 0o700); err != nil {
+		return nil, fmt.Errorf("txn: %w", err)
+	}
+	t.j = &journal{Version: journalVersion, run: r, Prefix: c.prefix, Sites: c.sites, Write: c.write, Dirs: c.dirs, Keep: c.keep,
+		SiteEntries: map[string][]string{}, Tilde: map[string][]string{}, DirModes: map[string]fs.FileMode{}}
+	if err := t.survey(c); err != nil {
+		return nil, fmt.Errorf("txn: %w", err)
+	}
+	if err := syncDir(filepath.Join(t.dir, filesDir)); err != nil {
+		return nil, fmt.Errorf("txn: %w", err)
+	}
+	if err := writeJournal(t.dir, t.j); err != nil {
+		return nil, fmt.Errorf("txn: writing the journal: %w", err)
+	}
+	if err := syncDir(c.prefix); err != nil {
+		return nil, fmt.Errorf("txn: %w", err)
+	}
+	ok = true
 	return t, nil
 }
 
-// meta is an installed distribution's metadata: a .dist-info or .egg-info
-// directory (or a legacy .egg-info file), or a develop install's .egg-link.
-type meta struct {
-	path, entry, name string
-	kind              string // "dist-info", "egg-info", "egg-link"
-}
-
-// metadata lists the distributions' metadata in site.
-func (t *Txn) metadata(site string) []meta {
-	entries, _ := os.ReadDir(site)
-	var out []meta
-	for _, e := range entries {
-		n := e.Name()
-		m := meta{path: filepath.Join(site, n), entry: n}
-		switch {
-		case strings.HasSuffix(n, ".dist-info") && e.IsDir():
-			// PEP 427 escapes "-" in names: the version starts at the last "-".
-			base := strings.TrimSuffix(n, ".dist-info")
-			i := strings.LastIndexByte(base, '-')
-			if i <= 0 {
-				continue
+// survey fills the journal: what the site directories hold, which
+// directories are new, and the stash.
+func (t *Txn) survey(c *checked) error {
+	j := t.j
+	for _, site := range c.sites {
+		names, err := readNames(site, "")
+		if err != nil {
+			return err
+		}
+		j.SiteEntries[site] = names
+	}
+	// Every directory above a planned file may be made by the install.
+	dirs := map[string]bool{}
+	for _, d := range c.dirs {
+		dirs[d] = true
+	}
+	for _, p := range c.write {
+		for d := filepath.Dir(p); d != c.prefix && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for _, d := range sorted(dirs) {
+		if _, err := os.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+			j.NewDirs = append(j.NewDirs, d)
+		} else if err != nil {
+			return err
+		}
+	}
+	// pip's uninstall moves a directory it removes whole to a ~ directory
+	// beside it.
+	tilde := map[string]bool{}
+	for _, p := range c.keep {
+		for d := filepath.Dir(p); d != c.prefix; d = filepath.Dir(d) {
+			if tilde[filepath.Dir(d)] {
+				break
 			}
-			m.name, m.kind = normalize(base[:i]), "dist-info"
-		case strings.HasSuffix(n, ".egg-info"):
-			// Egg names escape "-" as "_": the name ends at the first "-".
-			base, _, _ := strings.Cut(strings.TrimSuffix(n, ".egg-info"), "-")
-			m.name, m.kind = normalize(base), "egg-info"
-		case strings.HasSuffix(n, ".egg-link"):
-			m.name, m.kind = normalize(strings.TrimSuffix(n, ".egg-link")), "egg-link"
-		default:
+			tilde[filepath.Dir(d)] = true
+		}
+	}
+	for _, d := range sorted(tilde) {
+		names, err := readNames(d, "~")
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// files are the existing-or-listed paths of a distribution: what its
-// RECORD (or installed-files.txt) lists inside the prefix, its metadata
-// directory's own files, and for a develop install the .pth files pip
-// edits when it uninstalls one.
-func (t *Txn) files(site string, m meta) []string {
-	var paths []string
-	switch m.kind {
-	case "dist-info":
-		paths = t.listed(filepath.Join(m.path, "RECORD"), site)
-	case "egg-info":
-		paths = t.listed(filepath.Join(m.path, "installed-files.txt"), m.path)
-	case "egg-link":
-		paths = []string{filepath.Join(site, "easy-install.pth")}
-	}
-	filepath.WalkDir(m.path, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	return paths
-}
-
-// listed reads a RECORD (CSV, first column) or installed-files.txt (one
-// path a line) and returns its absolute, cleaned paths relative to base,
-// keeping only those inside the prefix or a site directory.
-func (t *Txn) listed(file, base string) []string {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(io.LimitReader(f, 64<<20)))
-	r.FieldsPerRecord = -1
-	r.LazyQuotes = true
-	var out []string
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
 		}
 		if err != nil {
-			continue
+			return err
 		}
-		if len(rec) == 0 || rec[0] == "" {
-			continue
-		}
-		p := rec[0]
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
-		}
-		p = filepath.Clean(p)
-		if within(t.prefix, p) || t.inSite(p) {
-			out = append(out, p)
+		j.Tilde[d] = names
+	}
+	seen := map[string]bool{}
+	for _, p := range c.write {
+		if err := t.stash(p, false, seen); err != nil {
+			return err
 		}
 	}
-	return out
-}
-
-func within(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
-func (t *Txn) inSite(p string) bool {
-	for _, s := range t.sites {
-		if within(s, p) {
-			return true
+	for _, p := range c.keep {
+		if err := t.stash(p, true, seen); err != nil {
+			return err
 		}
 	}
-	return false
+	return nil
 }
 
-// stashFile keeps a copy of p: a hard link (pip replaces the files it
-// installs, it never writes into them), or a copy where a link cannot be
-// made and for .pth files, which pip's uninstall edits in place.
-func (t *Txn) stashFile(p string) error {
-	if _, ok := t.stashed[p]; ok {
+// readNames lists dir's entries whose names start with prefix.
+func readNames(dir, prefix string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	all, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	names := all[:0]
+	for _, n := range all {
+		if strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// stash keeps p if it exists. A directory is refused where a file is
+// planned; one of Keep stands for everything under it.
+func (t *Txn) stash(p string, keep bool, seen map[string]bool) error {
+	if seen[p] {
 		return nil
 	}
+	seen[p] = true
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // listed but gone (a .pyc never written)
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if fi.IsDir() {
-		return nil
+	switch {
+	case fi.IsDir() && !keep:
+		return &SpecError{p, "planned as a file but is a directory"}
+	case fi.IsDir():
+		return filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if q == p {
+				return t.parents(filepath.Join(p, "x"))
+			}
+			if d.IsDir() {
+				return t.parents(filepath.Join(q, "x"))
+			}
+			return t.stash(q, true, seen)
+		})
 	}
-	dst := filepath.Join(t.stashDir, fmt.Sprintf("%06d", len(t.stashed)))
+	if err := t.parents(p); err != nil {
+		return err
+	}
+	e := entry{Path: p, Mode: fi.Mode()}
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(p)
-		if err == nil {
-			err = os.Symlink(target, dst)
+		e.Kind = "symlink"
+		if e.Target, err = os.Readlink(p); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("stashing %s: %w", p, err)
+	case fi.Mode().IsRegular():
+		e.Name = fmt.Sprintf("%06d", len(t.j.Stash))
+		e.Size, e.MTime = fi.Size(), fi.ModTime().UnixNano()
+		dst := filepath.Join(t.dir, filesDir, e.Name)
+		e.Kind = "link"
+		if strings.HasSuffix(p, ".pth") || os.Link(p, dst) != nil {
+			e.Kind = "copy"
+			if err := copyFile(p, dst, fi); err != nil {
+				return fmt.Errorf("stashing %s: %w", p, err)
+			}
 		}
-	case strings.HasSuffix(p, ".pth") || os.Link(p, dst) != nil:
-		if err := copyFile(p, dst, fi.Mode()); err != nil {
-			return fmt.Errorf("stashing %s: %w", p, err)
-		}
+	default:
+		return &SpecError{p, "is neither a file, a directory nor a symbolic link"}
 	}
-	t.stashed[p] = stashed{path: dst, mode: fi.Mode()}
+	t.j.Stash = append(t.j.Stash, e)
 	return nil
 }
 
-func copyFile(src, dst string, mode fs.FileMode) error {
+// parents notes the modes of the directories above p (inside the prefix),
+// to make again those the install removes.
+func (t *Txn) parents(p string) error {
+	for d := filepath.Dir(p); d != t.j.Prefix; d = filepath.Dir(d) {
+		if _, ok := t.j.DirModes[d]; ok {
+			return nil
+		}
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return nil // a symbolic link (lib64 -> lib) is not made again
+		}
+		t.j.DirModes[d] = fi.Mode()
+	}
+	return nil
+}
+
+// copyFile copies src (whose Lstat is fi) to a new file dst with its
+// mode and modification time, fsync'd.
+func copyFile(src, dst string, fi fs.FileInfo) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode.Perm())
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
 	}
-	return out.Close()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(dst, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+	}
+	if err == nil {
+		err = os.Chtimes(dst, time.Time{}, fi.ModTime())
+	}
+	if err != nil {
+		os.Remove(dst)
+	}
+	return err
 }
 
-// Stashed says how many files the transaction keeps for a rollback.
-func (t *Txn) Stashed() int { return len(t.stashed) }
+// Stashed says how many paths the transaction keeps for a rollback.
+func (t *Txn) Stashed() int { return len(t.j.Stash) }
 
-// Commit keeps what the install did and drops the stash.
+// Dir is the stash directory (PREFIX/.pipguard-stash-*), where the
+// journal is.
+func (t *Txn) Dir() string { return t.dir }
+
+func (t *Txn) unlock() {
+	for i := len(t.locks) - 1; i >= 0; i-- {
+		t.locks[i].unlock()
+		t.locks[i] = nil
+	}
+}
+
+// Commit keeps what the install did and drops the stash: the journal
+// first (the commit point), then the stashed files.
 func (t *Txn) Commit() error {
-	if t.done {
+	switch t.state {
+	case committed:
 		return nil
+	case rolledBack, unfinished:
+		return errors.New("txn: commit after a rollback")
 	}
-	t.done = true
-	if t.stashDir == "" {
-		return nil
-	}
-	return os.RemoveAll(t.stashDir)
+	t.state = committed
+	defer t.unlock()
+	return drop(t.dir)
 }
 
-// Rollback puts the environment back as it was at Begin. It removes the
-// files of every distribution the install added or changed (those its
-// RECORD lists that changed since Begin, except files of distributions
-// outside the transaction), every top-level entry that did not exist at
-// Begin, and puts the stash back. It checks ctx between files; an
-// unfinished rollback keeps the stash and says where it is.
+// drop removes a stash: its journal first, fsync'd, so that a stash cut
+// short is never taken for one to roll back from.
+func drop(dir string) error {
+	if err := os.Remove(filepath.Join(dir, journalFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("txn: dropping the journal: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("txn: %w", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("txn: dropping the stash: %w", err)
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+// Rollback puts the environment back as it was at Begin: it removes every
+// path of Write that exists (whoever wrote it, whatever any RECORD says)
+// and the new top-level entries of Sites, puts the stash back byte for
+// byte, removes the directories that did not exist at Begin (deepest
+// first; one that is not empty then is reported, and left), and drops the
+// stash. It stops when ctx is done: the stash and the journal are kept
+// (RollbackError.Stash says where) for Recover, or a later Rollback, to
+// finish.
 func (t *Txn) Rollback(ctx context.Context) error {
-	if t.done {
+	switch t.state {
+	case committed, rolledBack:
 		return nil
+	case unfinished:
+		return Recover(ctx, Unfinished{Dir: t.dir, Label: t.j.Label, Started: t.j.Started, PID: t.j.PID, Journal: true})
 	}
-	t.done = true
-	var problems []string
-	var parents []string
-	// Files that distributions outside the transaction own, in every site
-	// directory, and those of them the install changed (pip should not
-	// have touched them).
-	owned := map[string]string{}
-	current := map[string]bool{}
-	for _, site := range t.sites {
-		for _, m := range t.metadata(site) {
-			current[filepath.Join(site, m.entry)] = true
-			if t.names[m.name] || !t.before[site][m.entry] {
-				continue
-			}
-			if t.changedSinceStart(filepath.Join(m.path, "RECORD")) {
-				problems = append(problems, fmt.Sprintf("%s was changed by the install but is not in the lock, so it was not stashed: reinstall it", m.entry))
-			}
-			for _, p := range t.files(site, m) {
-				owned[p] = m.entry
-			}
-		}
+	defer t.unlock()
+	err := finishRollback(ctx, t.j, t.dir, t.real)
+	t.state = rolledBack
+	var re *RollbackError
+	if errors.As(err, &re) && re.Stash != "" {
+		t.state = unfinished
 	}
-	for _, site := range t.sites {
-		for entry := range t.before[site] {
-			if (strings.HasSuffix(entry, ".dist-info") || strings.HasSuffix(entry, ".egg-info") || strings.HasSuffix(entry, ".egg-link")) && !current[filepath.Join(site, entry)] {
-				if !t.stashedDir(filepath.Join(site, entry)) {
-					problems = append(problems, fmt.Sprintf("%s was removed by the install but is not in the lock, so it was not stashed: reinstall it", entry))
-				}
-			}
-		}
-		for _, m := range t.metadata(site) {
-			if !t.names[m.name] && t.before[site][m.entry] {
-				continue // outside the transaction
-			}
-			for _, p := range t.files(site, m) {
-				if _, ok := t.stashed[p]; !ok && !t.changedSinceStart(p) {
-					continue // not this run's
-				}
-				if _, stashed := t.stashed[p]; !stashed {
-					if owner, ok := owned[p]; ok {
-						problems = append(problems, fmt.Sprintf("%s was overwritten by the install; it belongs to %s, which was not stashed: reinstall it", p, owner))
-						continue
-					}
-					if t.existedBefore(p) {
-						problems = append(problems, fmt.Sprintf("%s existed before the install, belongs to no distribution in it, and was overwritten: restore it by hand", p))
-						continue
-					}
-				}
-				if err := os.Remove(p); err == nil {
-					parents = append(parents, filepath.Dir(p))
-				} else if !errors.Is(err, fs.ErrNotExist) {
-					problems = append(problems, err.Error())
-				}
-			}
-			if err := os.RemoveAll(m.path); err != nil {
-				problems = append(problems, err.Error())
-			}
-		}
-		entries, err := os.ReadDir(site)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		for _, e := range entries {
-			p := filepath.Join(site, e.Name())
-			if !t.before[site][e.Name()] && p != t.stashDir {
-				if err := os.RemoveAll(p); err != nil {
-					problems = append(problems, err.Error())
-				}
-			}
-		}
-	}
-	t.prune(parents)
-	// Put the stash back, files in a stable order.
-	paths := make([]string, 0, len(t.stashed))
-	for p := range t.stashed {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	restored := true
-	for _, p := range paths {
-		if err := ctx.Err(); err != nil {
-			problems = append(problems, fmt.Sprintf("restoring stopped: %v", err))
-			restored = false
-			break
-		}
-		if err := t.restore(p, t.stashed[p]); err != nil {
-			problems = append(problems, err.Error())
-			restored = false
-		}
-	}
-	if len(problems) == 0 {
-		os.RemoveAll(t.stashDir)
-		return nil
-	}
-	e := &RollbackError{Problems: problems}
-	if t.stashDir != "" && !restored {
-		e.Stash = t.stashDir
-	} else {
-		os.RemoveAll(t.stashDir)
-	}
-	return e
-}
-
-// existedBefore says whether p was seen at Begin (top-level files of a
-// site directory and the scripts directory are listed then; deeper paths
-// are known through the distributions that list them).
-func (t *Txn) existedBefore(p string) bool { return t.existed[p] }
-
-// stashedDir says whether files of the directory dir were stashed.
-func (t *Txn) stashedDir(dir string) bool {
-	for p := range t.stashed {
-		if within(dir, p) || p == dir {
-			return true
-		}
-	}
-	return false
-}
-
-func (t *Txn) restore(p string, s stashed) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	os.Remove(p)
-	if s.mode&fs.ModeSymlink != 0 {
-		target, err := os.Readlink(s.path)
-		if err == nil {
-			err = os.Symlink(target, p)
-		}
-		return err
-	}
-	if strings.HasSuffix(p, ".pth") || os.Link(s.path, p) != nil {
-		if err := copyFile(s.path, p, s.mode); err != nil {
-			return fmt.Errorf("restoring %s: %w", p, err)
-		}
-	}
-	return os.Chmod(p, s.mode.Perm())
-}
-
-// prune removes directories inside a site directory that the removals
-// left empty, bottom up (the restore recreates those it needs).
-func (t *Txn) prune(dirs []string) {
-	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
-	for _, d := range dirs {
-		for t.inSite(d) {
-			if os.Remove(d) != nil { // not empty, or gone
-				break
-			}
-			d = filepath.Dir(d)
-		}
-	}
+	return err
 }

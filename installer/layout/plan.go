@@ -1,0 +1,364 @@
+package layout
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Scheme is where pip installs one distribution: pip's
+// locations.get_scheme(name) for the target interpreter (SchemeProgram
+// prints it).
+type Scheme struct {
+	// Purelib, Platlib, Scripts, Data and Headers are absolute. Headers
+	// already includes the distribution's directory as pip computes it
+	// (from Wheel.SchemeName).
+	Purelib, Platlib, Scripts, Data, Headers string
+	// CacheTag is sys.implementation.cache_tag, e.g. "cpython-311"; ""
+	// means pip will not compile (--no-compile): no .pyc is planned.
+	CacheTag string
+	// PythonVersion is the interpreter's "X.Y": pip names the versioned
+	// scripts it writes for a "pip" or "easy_install" console script with
+	// it. Needed only for such wheels.
+	PythonVersion string
+	// Executable is the interpreter's sys.executable, which pip writes into
+	// the #!python line of .data/scripts members. When set, Check requires
+	// a rewritten first line to be exactly "#!" + Executable + "\n".
+	Executable string
+}
+
+// SchemeProgram is Python that prints, as JSON, the Scheme of the
+// distribution named by its first argument (Wheel.SchemeName), as pip's
+// own code computes it in the interpreter that runs it:
+//
+//	python -c "$SchemeProgram" NAME
+//
+// It imports pip, and so runs only the target's own pip and Python.
+const SchemeProgram = `import json, sys
+from pip._internal.locations import get_scheme
+s = get_scheme(sys.argv[1])
+print(json.dumps({"purelib": s.purelib, "platlib": s.platlib, "scripts": s.scripts, "data": s.data, "headers": s.headers,
+    "cache_tag": sys.implementation.cache_tag or "", "python_version": "%d.%d" % sys.version_info[:2], "executable": sys.executable}))
+`
+
+// Kind says how a planned file relates to the wheel.
+type Kind string
+
+const (
+	// Copied is byte-identical to its member.
+	Copied Kind = "copied"
+	// Script is a .data/scripts member: pip may rewrite its #!python first
+	// line, and only that.
+	Script Kind = "script"
+	// Generated is a console or gui script pip writes from entry_points.txt.
+	Generated Kind = "generated"
+	// Bytecode is a .pyc pip's compileall writes for an installed .py file
+	// (when the file compiles).
+	Bytecode Kind = "bytecode"
+	// Metadata is INSTALLER, REQUESTED, direct_url.json or RECORD, which
+	// pip writes into the .dist-info directory.
+	Metadata Kind = "metadata"
+)
+
+// File is a file pip may write.
+type File struct {
+	Path string // absolute, clean
+	Kind Kind
+	// Member is the archive member it comes from (for Bytecode, the .py
+	// member compiled); "" for Generated and Metadata.
+	Member string
+	// SHA256 and Size are the member's (Copied, Script).
+	SHA256 string
+	Size   int64
+	// Executable: pip installs a Copied or Script file with every execute
+	// bit set when true and none when false; Generated files are always
+	// executable.
+	Executable bool `json:",omitempty"`
+	// RestSHA256 and RestSize, for a Script whose first line starts with
+	// "#!python", are the member's bytes after that line.
+	RestSHA256 string `json:",omitempty"`
+	RestSize   int64  `json:",omitempty"`
+	// Entry is the entry point of a Generated script ("module:attr").
+	Entry string `json:",omitempty"`
+}
+
+// Plan is every path one wheel's install may write.
+type Plan struct {
+	// Name is the PEP 503-normalised name; Version the file name's; Wheel
+	// and SHA256 the archive's path and hex digest.
+	Name, Version, Wheel, SHA256 string
+	// DistInfo is the installed .dist-info directory (absolute).
+	DistInfo string
+	// Files is every file pip may write: absolute, sorted, unique.
+	Files []File
+	// Dirs is every directory pip may create: the parents of Files strictly
+	// below the scheme paths' common ancestor (the prefix), sorted.
+	Dirs []string
+	// Unwritten are paths that pip lists in the installed RECORD but does
+	// not write: .data/scripts members it takes for setuptools' wrappers of
+	// an entry point (EP, EP.exe, EP-script.py, EP.pya) and skips, keeping
+	// their archive name relative to the .dist-info's directory. None of
+	// them may exist after the install.
+	Unwritten []string `json:",omitempty"`
+}
+
+// PlanOptions are how pip will be run.
+type PlanOptions struct {
+	Direct    bool // pip will write direct_url.json
+	Requested bool // pip will write REQUESTED
+}
+
+// File returns the planned file at path p.
+func (p *Plan) File(path string) (File, bool) {
+	i := sort.Search(len(p.Files), func(i int) bool { return p.Files[i].Path >= path })
+	if i < len(p.Files) && p.Files[i].Path == path {
+		return p.Files[i], true
+	}
+	return File{}, false
+}
+
+var (
+	pipVersioned  = regexp.MustCompile(`^pip(\d+(\.\d+)?)?$`)
+	easyVersioned = regexp.MustCompile(`^easy_install(-\d+\.\d+)?$`)
+)
+
+// consoleNames is pip's get_console_script_specs with ENSUREPIP_OPTIONS
+// unset: "pip" makes pip, pipX and pipX.Y and drops the wheel's other
+// versioned pip scripts; "easy_install" makes easy_install and
+// easy_install-X.Y and drops the other versioned ones.
+func consoleNames(console map[string]string, pyver string) (map[string]string, error) {
+	c := map[string]string{}
+	for k, v := range console {
+		c[k] = v
+	}
+	out := map[string]string{}
+	if v := c["pip"]; v != "" || c["easy_install"] != "" {
+		major, _, ok := strings.Cut(pyver, ".")
+		if !ok || major == "" {
+			return nil, fmt.Errorf(`the wheel has a "pip" or "easy_install" console script, which pip names after the interpreter's version, and the scheme has no PythonVersion (set it to the target's "X.Y")`)
+		}
+		if v != "" {
+			delete(c, "pip")
+			out["pip"], out["pip"+major], out["pip"+pyver] = v, v, v
+			for k := range c {
+				if pipVersioned.MatchString(k) {
+					delete(c, k)
+				}
+			}
+		}
+		if v := c["easy_install"]; v != "" {
+			delete(c, "easy_install")
+			out["easy_install"], out["easy_install-"+pyver] = v, v
+			for k := range c {
+				if easyVersioned.MatchString(k) {
+					delete(c, k)
+				}
+			}
+		}
+	}
+	for k, v := range c {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// cacheFromSource is importlib.util.cache_from_source with
+// sys.flags.optimize 0 and no sys.pycache_prefix.
+func cacheFromSource(p, tag string) string {
+	dir, tail := filepath.Split(p)
+	base, rest := tail, ""
+	if i := strings.LastIndexByte(tail, '.'); i >= 0 {
+		base, rest = tail[:i], tail[i+1:]
+	}
+	if base == "" {
+		base = rest
+	}
+	return filepath.Join(dir, "__pycache__", base+"."+tag+".pyc")
+}
+
+// within says whether p is strictly inside dir (both clean).
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// PlanWheel maps every member of w to the path pip 23.x/24.x installs it
+// to under scheme s, with the scripts, bytecode and metadata pip adds.
+func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
+	roots := map[string]*string{"purelib": &s.Purelib, "platlib": &s.Platlib, "scripts": &s.Scripts, "data": &s.Data, "headers": &s.Headers}
+	for _, k := range []string{"purelib", "platlib", "scripts", "data", "headers"} {
+		v := roots[k]
+		if !filepath.IsAbs(*v) {
+			return nil, fmt.Errorf("planning %s: the scheme's %s %q is not an absolute path (take the scheme from the target interpreter's pip, see SchemeProgram)", filepath.Base(w.Path), k, *v)
+		}
+		*v = filepath.Clean(*v)
+	}
+	lib := s.Platlib
+	if w.RootIsPurelib {
+		lib = s.Purelib
+	}
+	p := &Plan{Name: w.Normalized, Version: w.Version, Wheel: w.Path, SHA256: w.SHA256, DistInfo: filepath.Join(lib, w.DistInfo)}
+	var reasons []string
+	byPath := map[string]File{}
+	add := func(f File) {
+		if old, dup := byPath[f.Path]; dup {
+			if old.Kind == Generated && f.Kind == Generated {
+				return // a console and a gui script of one name: one file
+			}
+			reasons = append(reasons, fmt.Sprintf("%s and %s both install to %s", describe(old), describe(f), f.Path))
+			return
+		}
+		byPath[f.Path] = f
+	}
+	di := w.DistInfo + "/"
+	var installed []File
+	for _, m := range w.Members {
+		if m.Name == di+"RECORD" {
+			continue // overwritten by the RECORD pip writes
+		}
+		root, sub, kind := lib, m.Name, Copied
+		if first, rest, _ := strings.Cut(m.Name, "/"); strings.HasSuffix(first, ".data") {
+			key, sub2, ok := strings.Cut(rest, "/")
+			if first != w.Data || !ok || sub2 == "" || roots[key] == nil {
+				reasons = append(reasons, fmt.Sprintf("member %q is not in a .data scheme directory pip knows", m.Name))
+				continue
+			}
+			root, sub = *roots[key], sub2
+			if key == "scripts" {
+				kind = Script
+			}
+		}
+		dst := filepath.Join(root, filepath.FromSlash(sub))
+		if !within(root, dst) || filepath.Clean(filepath.Join(root, filepath.FromSlash(sub))) != dst {
+			reasons = append(reasons, fmt.Sprintf("member %q would install outside %s", m.Name, root))
+			continue
+		}
+		if kind == Script && isEntrypointWrapper(dst, w) {
+			p.Unwritten = append(p.Unwritten, filepath.Join(lib, filepath.FromSlash(m.Name)))
+			continue
+		}
+		f := File{Path: dst, Kind: kind, Member: m.Name, SHA256: m.SHA256, Size: m.Size, Executable: m.Executable}
+		if kind == Script {
+			f.RestSHA256, f.RestSize = m.RestSHA256, m.RestSize
+		}
+		installed = append(installed, f)
+		add(f)
+	}
+	// compileall.compile_file for every installed path ending in ".py",
+	// wherever its scheme put it (pip's pyc_source_file_paths).
+	if s.CacheTag != "" {
+		for _, f := range installed {
+			if strings.HasSuffix(f.Path, ".py") {
+				add(File{Path: cacheFromSource(f.Path, s.CacheTag), Kind: Bytecode, Member: f.Member})
+			}
+		}
+	}
+	console, err := consoleNames(w.ConsoleScripts, s.PythonVersion)
+	if err != nil {
+		return nil, fmt.Errorf("planning %s: %w", filepath.Base(w.Path), err)
+	}
+	for _, m := range []map[string]string{console, w.GUIScripts} {
+		for name, entry := range m {
+			dst := filepath.Join(s.Scripts, name)
+			if !entryNameRE.MatchString(name) || !within(s.Scripts, dst) || filepath.Dir(dst) != s.Scripts {
+				reasons = append(reasons, fmt.Sprintf("entry point %q would not be a file of %s", name, s.Scripts))
+				continue
+			}
+			add(File{Path: dst, Kind: Generated, Executable: true, Entry: entry})
+		}
+	}
+	meta := []string{"INSTALLER", "RECORD"}
+	if o.Requested {
+		meta = append(meta, "REQUESTED")
+	}
+	if o.Direct {
+		meta = append(meta, "direct_url.json")
+	}
+	for _, n := range meta {
+		add(File{Path: filepath.Join(p.DistInfo, n), Kind: Metadata})
+	}
+
+	common := commonDir([]string{s.Purelib, s.Platlib, s.Scripts, s.Data, s.Headers})
+	dirs := map[string]bool{}
+	for path, f := range byPath {
+		// Metadata directories: only the wheel's own, and none of the
+		// files pip or pipguard write (a .data member can land there).
+		for _, site := range []string{s.Purelib, s.Platlib} {
+			if !within(site, path) {
+				continue
+			}
+			rel, _ := filepath.Rel(site, path)
+			top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+			if (strings.HasSuffix(top, ".dist-info") || strings.HasSuffix(top, ".egg-info")) && filepath.Join(site, top) != p.DistInfo {
+				reasons = append(reasons, fmt.Sprintf("%s installs into %s, another distribution's metadata directory", describe(f), top))
+			}
+		}
+		if f.Kind != Metadata && filepath.Dir(path) == p.DistInfo {
+			if l := strings.ToLower(filepath.Base(path)); forbidden[l] || strings.HasPrefix(l, "pipguard-") {
+				reasons = append(reasons, fmt.Sprintf("%s installs %s, which pip or pipguard writes", describe(f), path))
+			}
+		}
+		for d := filepath.Dir(path); within(common, d); d = filepath.Dir(d) {
+			if g, clash := byPath[d]; clash {
+				reasons = append(reasons, fmt.Sprintf("%s is a file and the directory of %s", describe(g), describe(f)))
+			}
+			dirs[d] = true
+		}
+	}
+	if len(reasons) > 0 {
+		sort.Strings(reasons)
+		return nil, &MalformedError{Wheel: w.Path, Reasons: reasons}
+	}
+	for _, f := range byPath {
+		p.Files = append(p.Files, f)
+	}
+	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Path < p.Files[j].Path })
+	for d := range dirs {
+		p.Dirs = append(p.Dirs, d)
+	}
+	sort.Strings(p.Dirs)
+	sort.Strings(p.Unwritten)
+	return p, nil
+}
+
+func describe(f File) string {
+	switch f.Kind {
+	case Generated:
+		return fmt.Sprintf("entry point script %s", filepath.Base(f.Path))
+	case Metadata:
+		return fmt.Sprintf("pip's %s", filepath.Base(f.Path))
+	case Bytecode:
+		return fmt.Sprintf("the bytecode of member %q", f.Member)
+	}
+	return fmt.Sprintf("member %q", f.Member)
+}
+
+// isEntrypointWrapper is pip's test for a .data/scripts member it skips:
+// its base name, less a case-insensitive ".exe", "-script.py" or ".pya"
+// suffix, is a console or gui entry point name of the wheel.
+func isEntrypointWrapper(dst string, w *Wheel) bool {
+	name := filepath.Base(dst)
+	l := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(l, ".exe"), strings.HasSuffix(l, ".pya"):
+		name = name[:len(name)-4]
+	case strings.HasSuffix(l, "-script.py"):
+		name = name[:len(name)-10]
+	}
+	_, c := w.ConsoleScripts[name]
+	_, g := w.GUIScripts[name]
+	return c || g
+}
+
+// commonDir is the deepest directory that contains (or is) every path.
+func commonDir(paths []string) string {
+	c := paths[0]
+	for _, p := range paths[1:] {
+		for c != p && !within(c, p) {
+			c = filepath.Dir(c)
+		}
+	}
+	return c
+}
