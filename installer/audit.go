@@ -2,6 +2,11 @@ package installer
 
 import (
 	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer/layout"
 
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/pep610"
@@ -22,9 +27,11 @@ func findDist(info *pip.Info, name string) []pep610.Dist {
 	return out
 }
 
-// auditOne checks one verified requirement's installed record (PEP 610
-// direct_url.json) against what was verified.
-func auditOne(info *pip.Info, g *Guarded) policy.Decision {
+// auditOne checks one guarded requirement's installed record (PEP 610
+// direct_url.json) against the wheel pipguard had pip install, whose
+// sha256 is wheelSHA: the verified release asset, or the wheel pipguard
+// built from the verified (or pinned) commit.
+func auditOne(info *pip.Info, g *Guarded, wheelSHA string) policy.Decision {
 	var d policy.Decision
 	dists := findDist(info, g.Name)
 	if len(dists) != 1 {
@@ -44,18 +51,61 @@ func auditOne(info *pip.Info, g *Guarded) policy.Decision {
 		d.Add(policy.Check{Name: "direct-url", Outcome: policy.Fail, Reason: err.Error()})
 		return d
 	}
-	var mism []pep610.Mismatch
-	if g.from == FromGit {
-		mism = pep610.CheckGit(du, g.req.VCS.RepoURL(), g.Resolution.Commit)
-	} else {
-		mism = pep610.CheckArchive(du, g.SHA256)
+	if wheelSHA == "" {
+		d.Add(policy.Check{Name: "direct-url", Outcome: policy.Fail, Reason: "no wheel digest to compare direct_url.json with (no authenticated receipt records the wheel pipguard built)"})
+		return d
 	}
+	mism := pep610.CheckArchive(du, wheelSHA)
 	if len(mism) == 0 {
-		d.Add(policy.Check{Name: "direct-url", Outcome: policy.Pass, Actual: du.Kind() + "_info matches what was verified"})
+		d.Add(policy.Check{Name: "direct-url", Outcome: policy.Pass, Actual: du.Kind() + "_info matches the wheel pipguard installed"})
 		return d
 	}
 	for _, m := range mism {
 		d.Add(policy.Check{Name: "direct-url", Outcome: policy.Fail, Expected: m.Expected, Actual: m.Actual, Reason: "direct_url.json " + m.String()})
 	}
 	return d
+}
+
+// installedWheel says which wheel a guarded requirement's installed
+// distribution was installed from, as far as pipguard can prove it, and
+// whether its files are that wheel's: for a release, the verified asset
+// (its archive read and planned, the disk compared with it); for a wheel
+// pipguard built, the authenticated receipt of the same commit, and the
+// files RECORD hashes. "" and a reason when it cannot say.
+func installedWheel(info *pip.Info, g *Guarded, key []byte) (sha string, why string) {
+	dists := findDist(info, g.Name)
+	if len(dists) != 1 {
+		return "", fmt.Sprintf("found %d installed distributions named %s", len(dists), g.Name)
+	}
+	if g.from == FromRelease && strings.HasSuffix(g.Asset, ".whl") && g.assetPath != "" {
+		w, err := layout.Open(g.assetPath)
+		if err != nil {
+			return "", err.Error()
+		}
+		pl, err := layout.PlanWheel(w, schemeFor(info, g.Name), layout.PlanOptions{Direct: true, Requested: true})
+		if err != nil {
+			return "", err.Error()
+		}
+		// pipguard's receipt, which it writes after pip.
+		pl.Files = append(pl.Files, layout.File{Path: filepath.Join(pl.DistInfo, pep610.ReceiptFile), Kind: layout.Metadata})
+		sort.Slice(pl.Files, func(i, j int) bool { return pl.Files[i].Path < pl.Files[j].Path })
+		if probs := layout.Check([]*layout.Plan{pl}); len(probs) > 0 {
+			return "", fmt.Sprintf("its files are not the verified wheel's: %s: %s", probs[0].Path, probs[0].Why)
+		}
+		return g.SHA256, ""
+	}
+	r, err := dists[0].Receipt(key)
+	if err != nil {
+		return "", err.Error()
+	}
+	if !r.Built || !strings.EqualFold(r.Commit, g.Resolution.Commit) || r.WheelSHA256 == "" {
+		return "", fmt.Sprintf("its receipt records commit %s (built %v), not a wheel built from %s", r.Commit, r.Built, g.Resolution.Commit)
+	}
+	if probs, err := dists[0].CheckRecord(1); err != nil || len(probs) > 0 {
+		if err != nil {
+			return "", err.Error()
+		}
+		return "", probs[0].String()
+	}
+	return r.WheelSHA256, ""
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/layout"
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
@@ -108,7 +109,9 @@ type Guarded struct {
 	req      *requirement.Requirement
 	hashes   []string
 	assetDir string
-	from     From
+	// assetPath is the verified asset's bytes (inside assetDir).
+	assetPath string
+	from      From
 }
 
 // Planned is one distribution pip would install.
@@ -153,6 +156,9 @@ type InstallReport struct {
 	Timings []Timing `json:"timings"`
 	// Warnings are what the policy lets through but the user should see.
 	Warnings []string `json:"warnings,omitempty"`
+	// DependencyConflicts are what pip check reports after the install
+	// (a warning, or under dependency_conflicts = "error" a failure).
+	DependencyConflicts []string `json:"dependency_conflicts,omitempty"`
 }
 
 // Timing is one stage's wall time.
@@ -299,6 +305,9 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err := checkPinsDidNotMove(info, rep.Guarded); err != nil {
 		return rep, err
 	}
+	if err := recoverUnfinished(ctx, info.Prefix, o.DryRun, rep); err != nil {
+		return rep, err
+	}
 
 	reqFile, err := writeRequirements(dir, entries, rep.Guarded)
 	if err != nil {
@@ -306,12 +315,17 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	common := pipOptions(o, rep.Guarded)
 	start = time.Now()
-	plan, err := py.Install(dir, true, reqFile, append(append([]string{}, o.PipArgs...), common...)...)
+	plan, err := resolveOnce(py, dir, reqFile, append(append([]string{}, o.PipArgs...), common...), rep.Guarded, func(u string) bool {
+		return o.AllowDirect || o.Rules.DirectAllowed(cfg.tokenHost(), u)
+	})
 	rep.PipMode = py.Mode
 	if err != nil {
 		return rep, interrupted(ctx, "pip's resolution", err, nil)
 	}
 	rep.timed("pip resolve (dry run)", start)
+	if hookAfterResolve != nil {
+		hookAfterResolve()
+	}
 	if err := checkPlan(plan, rep, func(u string) bool { return o.AllowDirect || o.Rules.DirectAllowed(cfg.tokenHost(), u) }); err != nil {
 		return rep, err
 	}
@@ -320,21 +334,43 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, err
 	}
 	rep.Lock = lk.items
-	if o.DryRun {
-		return rep, nil
+
+	// Fetch: every file of the lock into pipguard's private directory,
+	// hashed there. Plan: every path each wheel writes, and the conflicts.
+	start = time.Now()
+	if err := build(ctx, py, o.Output, dir, lk, plan.Kept, common); err != nil {
+		return rep, interrupted(ctx, "building wheels", err, nil)
 	}
-	if len(lk.items) == 0 {
-		// Everything is installed already and every guarded record matches.
+	files := filepath.Join(dir, "files")
+	if err := fetch(lk, plan.Kept, files); err != nil {
+		return rep, err
+	}
+	pp, err := planPaths(lk, info)
+	rep.Lock = lk.items
+	if err != nil {
+		return rep, err
+	}
+	rep.timed("fetch and plan", start)
+	if o.DryRun || len(lk.items) == 0 {
+		// Nothing to do, or everything is installed already and every
+		// guarded record matches.
 		return rep, nil
 	}
 
+	// Stage: every existing path the plan writes, and every file the
+	// replaced distributions have, is stashed; the journal says how to
+	// undo this run if pipguard itself is killed.
 	start = time.Now()
-	tx, err := txn.Begin(info.Site, info.Prefix, lk.names())
+	before, err := layout.Survey(info.Prefix)
+	if err != nil {
+		return rep, fmt.Errorf("reading the environment before the install: %w", err)
+	}
+	tx, err := txn.Begin(pp.spec(info, runLabel(lk)))
 	if err != nil {
 		return rep, interrupted(ctx, "the stash", err, nil)
 	}
 	rep.timed("stash", start)
-	err = installLocked(ctx, py, dir, entries, lk, rep, info, o, common)
+	err = installLocked(ctx, py, dir, files, lk, rep, info, o, pp, before, tx)
 	if err == nil {
 		if hookAfterInstall != nil {
 			hookAfterInstall()
@@ -352,6 +388,78 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, fmt.Errorf("dropping the stash: %w", err)
 	}
 	return rep, nil
+}
+
+// recoverUnfinished finds the stash of a run that did not finish in this
+// environment (pipguard was killed: SIGKILL, a power cut, an OOM kill)
+// and puts the environment back as it was before that run, before
+// anything else happens. A dry run only says so.
+func recoverUnfinished(ctx context.Context, prefix string, dryRun bool, rep *InstallReport) error {
+	runs, err := txn.Pending(prefix)
+	if err != nil {
+		return fmt.Errorf("looking for unfinished runs: %w", err)
+	}
+	for _, u := range runs {
+		what := fmt.Sprintf("an unfinished run (%s, started %s) left its stash in %s", u.Label, u.Started.Format(time.RFC3339), u.Dir)
+		if dryRun {
+			rep.Warnings = append(rep.Warnings, what+"; pipguard install will restore the environment from it first")
+			continue
+		}
+		if err := txn.Recover(ctx, u); err != nil {
+			return &RollbackError{Cause: fmt.Errorf("%s", what), Err: err}
+		}
+		rep.Warnings = append(rep.Warnings, what+"; the environment was restored to what it was before that run")
+	}
+	return nil
+}
+
+// runLabel names a run in its journal.
+func runLabel(lk *lock) string {
+	names := lk.names()
+	if len(names) > 5 {
+		names = append(names[:5], fmt.Sprintf("and %d more", len(names)-5))
+	}
+	return fmt.Sprintf("pipguard install of %s (pid %d)", strings.Join(names, ", "), os.Getpid())
+}
+
+// resolveOnce is pip's one resolution, under the rule that no code runs
+// that nothing verified: the driver refuses, before pip downloads,
+// prepares or builds it, every link that is neither a wheel the finder
+// found on an index nor one pipguard allows (the verified assets and
+// commits). A refused link that the policy's allow_direct (or
+// --allow-direct) admits is allowed and the resolution asked again; any
+// other is refused with the chain that required it. Every file the
+// resolution read is kept in pipguard's directory for the fetch.
+func resolveOnce(py *pip.Session, dir, reqFile string, args []string, gs []*Guarded, allowDirect func(string) bool) (*pip.Report, error) {
+	var allowed []string
+	for _, g := range gs {
+		if _, u, ok := strings.Cut(g.PipRequirement, " @ "); ok && g.Skipped == "" {
+			u, _, _ = strings.Cut(u, "#")
+			allowed = append(allowed, u)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		plan, err := py.InstallWith(dir, pip.InstallRequest{DryRun: true, ReqFile: reqFile, Args: args, AllowLinks: allowed, KeepDir: filepath.Join(dir, "kept")})
+		var le *pip.LinkError
+		if !errors.As(err, &le) {
+			return plan, err
+		}
+		var reasons []string
+		for _, l := range le.Links {
+			if allowDirect(l.URL) && attempt < 8 {
+				allowed = append(allowed, l.URL)
+				continue
+			}
+			why := fmt.Sprintf("pip's resolution reached %s, which pipguard did not verify", l.URL)
+			if len(l.Chain) > 0 {
+				why += " (" + strings.Join(l.Chain, ", ") + ")"
+			}
+			reasons = append(reasons, why+"; nothing was downloaded or built")
+		}
+		if len(reasons) > 0 {
+			return nil, &RefusedError{Reasons: reasons, Fix: "pin that dependency through a verified release or an index wheel, or list it in the policy's allow_direct (or pass --allow-direct) if you accept it unverified: it will be built and its code run"}
+		}
+	}
 }
 
 // cacheWrites are the deferred cache writes of an install's releases,
@@ -388,6 +496,9 @@ func (c *cacheWrites) wait() {
 		<-c.done
 	}
 }
+
+// hookAfterResolve, when set by a test, runs after pip's resolution.
+var hookAfterResolve func()
 
 // hookAfterInstall, when set by a test, runs after the locked install and
 // its audit succeeded, just before the commit.
@@ -740,7 +851,7 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 			return fmt.Errorf("%s: %w", g.Source, err)
 		}
 		a := rr.Asset(choice.Asset)
-		g.Asset, g.SHA256, g.AssetReason = a.Name, a.SHA256, choice.Reason
+		g.Asset, g.SHA256, g.AssetReason, g.assetPath = a.Name, a.SHA256, choice.Reason, a.Path
 		if err := checkAsset(label, g, a, choice, version); err != nil {
 			return err
 		}

@@ -124,7 +124,7 @@ func TestInstallVerifiedWheel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Installed[0].Outcome != "already verified" {
-		t.Errorf("second install: %+v", rep.Installed)
+		t.Errorf("second install: %+v %+v", rep.Installed, rep.Lock)
 	}
 }
 
@@ -135,9 +135,15 @@ func TestInstallFromGit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, w.out.String())
 	}
+	// pipguard built the verified commit into a wheel and had pip install
+	// that wheel: direct_url.json names the wheel's digest, the receipt
+	// the commit it was built from.
 	d := w.directURL(t, "demo")
-	if d.VCSInfo == nil || d.VCSInfo.CommitID != pub.Commit {
-		t.Fatalf("direct_url.json %+v", d)
+	dists, _ := pep610.Find(w.site, "demo")
+	key, _ := pep610.LoadReceiptKey(prefixOf(w.python), false)
+	r, err := dists[0].Receipt(key)
+	if err != nil || !r.Built || r.Commit != pub.Commit || d.ArchiveInfo == nil || d.ArchiveInfo.SHA256() != r.WheelSHA256 {
+		t.Fatalf("direct_url.json %+v, receipt %+v, %v", d, r, err)
 	}
 }
 

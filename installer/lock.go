@@ -7,14 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/layout"
 	"github.com/pipguard/pipguard/installer/pip"
-	"github.com/pipguard/pipguard/installer/reqfile"
+	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/installer/txn"
 	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/policy"
 )
@@ -47,13 +50,18 @@ type Locked struct {
 	Requirement string `json:"requirement"`
 	// Reason says why an item pip would have left alone is in the lock.
 	Reason string `json:"reason,omitempty"`
+	// Size is the locked file's size, as pipguard read it.
+	Size int64 `json:"size,omitempty"`
+	// Files is how many paths the plan says the wheel writes.
+	Files int `json:"files,omitempty"`
 
 	guarded *Guarded
+	// file is the locked file in pipguard's private directory, hashed
+	// there (the fetch stage); built is a wheel pipguard built from a
+	// verified (or allowed) source, before the fetch.
+	file, built string
+	plan        *layout.Plan
 }
-
-// hashed says whether pip can check the item by hash (--require-hashes):
-// everything but a git checkout or a local directory.
-func (l Locked) hashed() bool { return l.SHA256 != "" }
 
 type lock struct{ items []Locked }
 
@@ -71,6 +79,10 @@ func (l *lock) names() []string {
 // record already matches what was verified; otherwise it is locked too and
 // reinstalled.
 func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, error) {
+	key, err := pep610.LoadReceiptKey(info.Prefix, false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the environment's receipt key: %w", err)
+	}
 	ours := map[string]*Guarded{}
 	for _, g := range rep.Guarded {
 		if g.PipRequirement != "" {
@@ -125,7 +137,11 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		if g.PipRequirement == "" || g.Skipped != "" || inPlan[pep610.Normalize(g.Name)] {
 			continue
 		}
-		d := auditOne(info, g)
+		sha, why := installedWheel(info, g, key)
+		d := auditOne(info, g, sha)
+		if why != "" {
+			d.Add(policy.Check{Name: "files", Outcome: policy.Fail, Reason: why})
+		}
 		if d.Verdict() == policy.Accept {
 			outcome := "already verified"
 			if g.Pinned {
@@ -172,66 +188,60 @@ func failureReasons(d policy.Decision) []string {
 	return out
 }
 
-// writeLock writes a requirements file for pip: the option lines of the
-// user's requirements (where to find distributions) and the locked items.
-func writeLock(path string, entries []reqfile.Entry, items []Locked) error {
+// installLocked runs the real install of the lock on pipguard's local
+// files alone: --no-index with the fetch directory as the only place to
+// find distributions, --isolated so that no pip configuration adds another,
+// --no-deps and --force-reinstall so that pip installs exactly the locked
+// set, --require-hashes with each item's sha256. Then it checks, trusting
+// nothing pip says: pip's own report against the lock (evidence), every
+// planned file on disk against its wheel, nothing outside the plan changed,
+// direct_url.json against what was verified, and the environment's
+// dependency metadata as pip check reads it. Receipts are written last.
+func installLocked(ctx context.Context, py *pip.Session, dir, files string, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, pp *paths, before *layout.Snapshot, tx *txn.Txn) error {
 	var b strings.Builder
-	for _, e := range entries {
-		if e.Option != nil {
-			b.WriteString(strings.Join(e.Option, " ") + "\n")
-		}
-	}
-	for _, it := range items {
-		b.WriteString(it.Requirement + "\n")
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o600)
-}
-
-// installLocked runs the real install of the lock: --no-deps and
-// --force-reinstall, so that pip installs exactly the locked set, with
-// --require-hashes for everything pip can hash (git checkouts, which pip
-// cannot hash, go in a second run pinned to their commit). It then checks
-// pip's own reports against the lock and direct_url.json against what was
-// verified.
-func installLocked(ctx context.Context, py *pip.Session, dir string, entries []reqfile.Entry, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, common []string) error {
-	var hashed, unhashed []Locked
 	for _, it := range lk.items {
-		if it.hashed() {
-			hashed = append(hashed, it)
-		} else {
-			unhashed = append(unhashed, it)
-		}
+		b.WriteString(it.lockLine() + "\n")
 	}
-	var done []pip.InstallItem
+	path := filepath.Join(dir, "lock.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
 	start := time.Now()
-	for i, part := range [][]Locked{hashed, unhashed} {
-		if len(part) == 0 {
-			continue
+	var direct []string
+	for _, it := range lk.items {
+		if it.direct() {
+			u, _, _ := strings.Cut(strings.TrimPrefix(it.lockLine(), it.Name+" @ "), "#")
+			direct = append(direct, u)
 		}
-		path := filepath.Join(dir, fmt.Sprintf("lock-%d.txt", i))
-		if err := writeLock(path, entries, part); err != nil {
-			return err
-		}
-		args := []string{"--no-deps", "--force-reinstall"}
-		if i == 0 {
-			args = append(args, "--require-hashes")
-		}
-		args = append(append(args, o.PipArgs...), common...)
-		r, err := py.Install(dir, false, path, args...)
-		if err != nil {
-			return err
-		}
-		done = append(done, r.Install...)
 	}
-	rep.timed("pip install (locked)", start)
+	args := append([]string{"--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}, localPipArgs(o.PipArgs)...)
+	r, err := py.InstallWith(dir, pip.InstallRequest{ReqFile: path, Args: args, Local: true, FindLinks: []string{files}, AllowLinks: direct})
+	if err != nil {
+		return err
+	}
+	rep.timed("pip install (local files)", start)
 	start = time.Now()
-	defer rep.timed("audit", start)
-	reasons := compareLock(lk.items, done)
+	defer rep.timed("check", start)
+	reasons := compareLock(lk.items, r.Install)
+	for _, p := range layout.Check(pp.plans) {
+		msg := fmt.Sprintf("%s: %s: %s", p.Dist, p.Path, p.Why)
+		if p.Expected != "" || p.Actual != "" {
+			msg += fmt.Sprintf(" (expected %s, got %s)", p.Expected, p.Actual)
+		}
+		reasons = append(reasons, msg)
+	}
+	after, err := layout.Survey(info.Prefix)
+	if err != nil {
+		return fmt.Errorf("reading the environment after the install: %w", err)
+	}
+	for _, c := range pp.outsidePlan(layout.Changed(before, after), info.Prefix, tx.Dir()) {
+		reasons = append(reasons, fmt.Sprintf("%s changed, and no locked wheel writes it", c))
+	}
 	for _, it := range lk.items {
 		switch it.Source {
 		case SourceVerified, SourcePinned:
 			g := it.guarded
-			d := auditOne(info, g)
+			d := auditOne(info, g, it.SHA256)
 			outcome := "installed"
 			if it.Reason != "" {
 				outcome = "reinstalled"
@@ -257,7 +267,59 @@ func installLocked(ctx context.Context, py *pip.Session, dir string, entries []r
 	if len(reasons) > 0 {
 		return &AuditError{Reasons: reasons}
 	}
+	conflicts, err := py.CheckDependencies()
+	if err != nil {
+		return fmt.Errorf("checking dependencies: %w", err)
+	}
+	if len(conflicts) > 0 {
+		var msgs []string
+		for _, c := range conflicts {
+			msgs = append(msgs, c.String())
+		}
+		rep.DependencyConflicts = msgs
+		if o.Rules.DependencyConflicts.V == "error" {
+			return &DependencyError{Conflicts: msgs, Rule: o.Rules.DependencyConflicts.Rule("dependency_conflicts")}
+		}
+		for _, m := range msgs {
+			rep.Warnings = append(rep.Warnings, m+" (as pip check reports it; policy "+o.Rules.DependencyConflicts.Rule("dependency_conflicts")+")")
+		}
+	}
 	return writeReceipts(info, lk, o)
+}
+
+// DependencyError is a locked install that leaves the environment's
+// dependency metadata inconsistent, under dependency_conflicts = "error".
+// The environment was rolled back.
+type DependencyError struct {
+	Conflicts []string
+	Rule      string
+}
+
+func (e *DependencyError) Error() string {
+	return "the install would leave conflicting dependencies (" + e.Rule + "): " + strings.Join(e.Conflicts, "; ")
+}
+
+// Hint says what to do.
+func (e *DependencyError) Hint() string {
+	return "the environment was rolled back; add the versions the conflicts name to the requirements, or set dependency_conflicts = \"warn\" to install anyway"
+}
+
+// localPipArgs are the user's pip arguments for the install step: all but
+// the package sources, which the install step never uses (it reads only
+// pipguard's local files).
+func localPipArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		name, _, has := strings.Cut(args[i], "=")
+		if requirement.IsSourceOption(name) || name == "--trusted-host" || name == "--no-index" {
+			if !has && name != "--no-index" && i+1 < len(args) {
+				i++
+			}
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 // compareLock compares what pip reports it installed with the lock: the
@@ -283,7 +345,7 @@ func compareLock(items []Locked, done []pip.InstallItem) []string {
 			reasons = append(reasons, fmt.Sprintf("%s: expected version %s from the lock, pip installed %s", l.Name, l.Version, it.Metadata.Version))
 		case l.SHA256 != "" && it.DownloadInfo.ArchiveInfo.SHA256() != l.SHA256:
 			reasons = append(reasons, fmt.Sprintf("%s: expected sha256:%s from the lock, pip installed sha256:%s", l.Name, l.SHA256, it.DownloadInfo.ArchiveInfo.SHA256()))
-		case l.Commit != "" && (it.DownloadInfo.VCSInfo == nil || !strings.EqualFold(it.DownloadInfo.VCSInfo.CommitID, l.Commit)):
+		case l.Commit != "" && l.built == "" && (it.DownloadInfo.VCSInfo == nil || !strings.EqualFold(it.DownloadInfo.VCSInfo.CommitID, l.Commit)):
 			reasons = append(reasons, fmt.Sprintf("%s: expected commit %s from the lock, pip installed %s", l.Name, l.Commit, pep610.StripCredentials(it.DownloadInfo.URL)))
 		}
 	}
@@ -320,10 +382,10 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 			PolicySHA256: hex.EncodeToString(sum[:]), Pipguard: version, InstalledAt: now}
 		if g.from == FromRelease {
 			r.Asset, r.SHA256 = g.Asset, g.SHA256
-			if strings.HasSuffix(g.Asset, ".whl") {
-				r.WheelSHA256 = g.SHA256
-			}
 		}
+		// The wheel pip installed: the verified asset, or the one pipguard
+		// built from the verified source.
+		r.WheelSHA256, r.Built = it.SHA256, it.built != ""
 		if g.Release != nil {
 			r.RepositoryID = g.Release.RepositoryID
 			if a := g.Release.Asset(g.Asset); a != nil {

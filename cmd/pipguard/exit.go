@@ -13,6 +13,7 @@ import (
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/installer/txn"
 	"github.com/pipguard/pipguard/policy"
 	"github.com/urfave/cli/v2"
 )
@@ -61,15 +62,19 @@ var exitRules = []struct {
 	{exitUsage, "policy error", is[*policy.Error]},
 	{exitUsage, labelError, is[*cache.Error]},
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
+	{exitRefused, labelRefused, is[*installer.ConflictError]},
+	{exitRefused, labelRefused, is[*txn.BusyError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},
 	{exitRefused, labelRefused, is[*pip.OptionsError]},
 	{exitPip, "pip failed", is[*pip.Error]},
 	{exitAudit, "audit failed", findingsOf("audit")},
 	{exitAudit, "audit failed", is[*installer.AuditError]},
+	{exitAudit, "check failed", is[*installer.DependencyError]},
 	{exitAudit, "check failed", findingsOf("check")},
 	{exitVerify, labelVerify, is[*attest.Error]},
 	{exitVerify, labelVerify, is[*installer.ReleaseError]},
+	{exitVerify, labelVerify, is[*installer.WheelError]},
 	{exitVerify, labelVerify, is[*github.IntegrityError]},
 	{exitVerify, labelVerify, is[*attest.RootError]},
 	// No trusted root was given for the bundle's deployment: it cannot be

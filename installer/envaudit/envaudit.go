@@ -283,6 +283,10 @@ func auditDist(d pep610.Dist, key []byte, o Options) (out []Finding, verified bo
 	if receipt != nil {
 		var mism []pep610.Mismatch
 		switch {
+		case receipt.Built || receipt.WheelSHA256 != "" && receipt.From == "git":
+			// pipguard built the wheel from the verified source and had
+			// pip install that wheel.
+			mism = pep610.CheckArchive(du, receipt.WheelSHA256)
 		case receipt.From == "git":
 			mism = pep610.CheckGit(du, receipt.Repository, receipt.Commit)
 		default:

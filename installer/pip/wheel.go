@@ -1,0 +1,44 @@
+package pip
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Wheel builds what reqFile names into wheels in outDir with pip's own
+// wheel command (--no-deps), run as a separate "python -I -m pip" process
+// of the target interpreter, with the same environment as every child
+// (no tokens, no prompts). It runs the build backend of what it builds,
+// and pip's build isolation fetches that backend's build requirements:
+// callers build only what was verified or what the policy allows. pip's
+// output goes to out (nil discards it).
+func (s *Session) Wheel(ctx context.Context, out io.Writer, reqFile, outDir string, args ...string) error {
+	full := append([]string{"-I", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", outDir, "-r", reqFile}, args...)
+	cmd := exec.CommandContext(ctx, s.python, full...)
+	cmd.Env = Env(os.Environ())
+	tail := &tailBuffer{}
+	w := io.Writer(tail)
+	if out != nil {
+		w = io.MultiWriter(out, tail)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	newProcessGroup(cmd)
+	cmd.Cancel = func() error {
+		interruptGroup(cmd.Process)
+		return nil
+	}
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	code := -1
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	return &Error{Args: append([]string{"wheel"}, full[4:]...), ExitCode: code, Tail: strings.TrimSpace(tail.lastLines(6)), Hidden: out == nil}
+}

@@ -1,0 +1,393 @@
+package installer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer/layout"
+	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/installer/txn"
+	"github.com/pipguard/pipguard/pep610"
+)
+
+// The stages after pip's one resolution, each reading the lock and what
+// the stage before it made: fetch (every file of the lock, in pipguard's
+// hands, hashed by pipguard), plan (every path each wheel writes, and the
+// conflicts), stage (the stash, by plan), install (pip on the local files
+// alone), check (the disk against the wheels, nothing else changed,
+// dependencies) and commit (receipts) or roll back.
+
+// ConflictError is a lock whose wheels would write a path they must not:
+// a path another wheel of the lock writes, one a distribution outside the
+// lock owns, or an existing file no distribution owns (pyvenv.cfg, a .pth
+// file, anything in the prefix). Nothing was installed.
+type ConflictError struct{ Conflicts []layout.Conflict }
+
+func (e *ConflictError) Error() string {
+	var parts []string
+	for _, c := range e.Conflicts {
+		parts = append(parts, conflictText(c))
+	}
+	return "the lock's wheels would overwrite what they do not own: " + strings.Join(parts, "; ")
+}
+
+func conflictText(c layout.Conflict) string {
+	s := fmt.Sprintf("%s writes %s", c.Wheel, c.Path)
+	switch {
+	case c.Why != "":
+		s += " (" + c.Why + ")"
+	case c.Other != "":
+		s += ", which " + c.Other + " owns"
+	default:
+		s += ", which exists and no distribution owns"
+	}
+	return s
+}
+
+// Hint says what to do.
+func (e *ConflictError) Hint() string {
+	return "nothing was installed; a wheel that writes over another distribution's files or the environment's own is refused: remove the other distribution first, or find out why the wheel ships that path"
+}
+
+// WheelError is a locked file that is not a wheel pipguard can install
+// exactly: malformed, its RECORD disagreeing with its members, shipping
+// files pip or pipguard write, or another project's. Nothing was
+// installed.
+type WheelError struct {
+	Name string
+	Err  error
+}
+
+func (e *WheelError) Error() string { return e.Name + ": " + e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *WheelError) Unwrap() error { return e.Err }
+
+// Hint says what to do.
+func (e *WheelError) Hint() string {
+	return "nothing was installed; a wheel that is malformed or whose RECORD does not describe its own files cannot be installed exactly: tell its maintainers"
+}
+
+// fetched is one file of the lock in pipguard's hands.
+type fetched struct {
+	path   string
+	sha256 string
+	size   int64
+}
+
+// fetch puts every file of the lock into files (pipguard's private
+// directory) and hashes it there: a guarded release's verified asset, and
+// every other file exactly as pip's resolution read it (kept by the
+// driver). A file whose bytes are not the sha256 the lock holds is refused:
+// the install step then reads these files alone (--no-index).
+func fetch(lk *lock, kept []pip.Kept, files string) error {
+	if err := os.MkdirAll(files, 0o700); err != nil {
+		return err
+	}
+	byName := map[string]pip.Kept{}
+	for _, k := range kept {
+		byName[pep610.Normalize(k.Name)] = k
+	}
+	var reasons []string
+	for i := range lk.items {
+		it := &lk.items[i]
+		var src string
+		switch {
+		case it.built != "":
+			src = it.built
+		case it.guarded != nil && it.guarded.assetPath != "":
+			src = it.guarded.assetPath
+		default:
+			k, ok := byName[pep610.Normalize(it.Name)]
+			if !ok {
+				reasons = append(reasons, fmt.Sprintf("%s %s: pip's resolution kept no file for it", it.Name, it.Version))
+				continue
+			}
+			src = k.Path
+		}
+		dst := filepath.Join(files, filepath.Base(src))
+		f, err := copyHashed(src, dst)
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", it.Name, err)
+		}
+		if it.SHA256 != "" && !strings.EqualFold(it.SHA256, f.sha256) {
+			reasons = append(reasons, fmt.Sprintf("%s %s: the file pip resolved (%s) has sha256:%s, the lock holds sha256:%s", it.Name, it.Version, filepath.Base(src), f.sha256, it.SHA256))
+			continue
+		}
+		it.SHA256, it.Size, it.file = f.sha256, f.size, f.path
+	}
+	if len(reasons) > 0 {
+		return &AuditError{Reasons: reasons}
+	}
+	return nil
+}
+
+// copyHashed links (or copies) src to dst and hashes dst: what pip will
+// read is what pipguard hashed, whatever happens to src afterwards.
+func copyHashed(src, dst string) (fetched, error) {
+	os.Remove(dst)
+	if err := os.Link(src, dst); err != nil {
+		in, err := os.Open(src)
+		if err != nil {
+			return fetched{}, err
+		}
+		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			in.Close()
+			return fetched{}, err
+		}
+		_, err = io.Copy(out, in)
+		in.Close()
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fetched{}, err
+		}
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		return fetched{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fetched{}, err
+	}
+	return fetched{path: dst, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, nil
+}
+
+// paths is the plan of every path the lock's wheels write.
+type paths struct {
+	plans []*layout.Plan
+	env   *layout.Env
+	// keep are the files pip's uninstall of the replaced distributions
+	// removes.
+	keep []string
+}
+
+// planPaths reads every locked wheel (its members and RECORD, which must
+// agree) and maps each member to where it lands in the target
+// interpreter's scheme, then refuses conflicts before pip runs.
+func planPaths(lk *lock, info *pip.Info) (*paths, error) {
+	env, err := layout.ReadEnv(info.Site, info.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("reading the environment: %w", err)
+	}
+	p := &paths{env: env}
+	var errs []error
+	for i := range lk.items {
+		it := &lk.items[i]
+		w, err := layout.Open(it.file)
+		if err != nil {
+			errs = append(errs, &WheelError{Name: it.Name, Err: err})
+			continue
+		}
+		if pep610.Normalize(w.Name) != pep610.Normalize(it.Name) || it.Version != "" && canonical(w.Version) != canonical(it.Version) {
+			errs = append(errs, &WheelError{Name: it.Name, Err: fmt.Errorf("the locked file %s is %s %s, expected %s %s", filepath.Base(it.file), w.Name, w.Version, it.Name, it.Version)})
+			continue
+		}
+		pl, err := layout.PlanWheel(w, schemeFor(info, it.Name), layout.PlanOptions{Direct: it.direct(), Requested: true})
+		if err != nil {
+			errs = append(errs, &WheelError{Name: it.Name, Err: err})
+			continue
+		}
+		it.Files = len(pl.Files)
+		it.plan = pl
+		p.plans = append(p.plans, pl)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	conflicts := layout.Conflicts(p.plans, env)
+	// pipguard's own directory in the prefix (the receipt key, the
+	// journal) is written by pipguard alone.
+	own := filepath.Join(info.Prefix, ".pipguard")
+	for _, pl := range p.plans {
+		for _, f := range pl.Files {
+			if f.Path == own || strings.HasPrefix(f.Path, own+string(filepath.Separator)) {
+				conflicts = append(conflicts, layout.Conflict{Path: f.Path, Wheel: pl.Name, Why: "pipguard's own directory in the environment"})
+			}
+		}
+	}
+	if len(conflicts) > 0 {
+		return nil, &ConflictError{Conflicts: conflicts}
+	}
+	for _, it := range lk.items {
+		p.keep = append(p.keep, env.Files(pep610.Normalize(it.Name))...)
+	}
+	return p, nil
+}
+
+func canonical(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
+
+// schemeFor is where pip installs the distribution name in the target
+// interpreter.
+func schemeFor(info *pip.Info, name string) layout.Scheme {
+	s := info.Scheme(name)
+	xy := info.Version
+	if parts := strings.SplitN(xy, ".", 3); len(parts) >= 2 {
+		xy = parts[0] + "." + parts[1]
+	}
+	return layout.Scheme{Purelib: s.Purelib, Platlib: s.Platlib, Scripts: s.Scripts, Data: s.Data, Headers: s.Headers, CacheTag: s.CacheTag, PythonVersion: xy}
+}
+
+// spec is the transaction of the plan: every path a wheel writes, every
+// directory it may create, every file pip's uninstall may remove.
+func (p *paths) spec(info *pip.Info, label string) txn.Spec {
+	s := txn.Spec{Prefix: info.Prefix, Sites: info.Site, Label: label, Keep: p.keep}
+	dirs := map[string]bool{}
+	for _, pl := range p.plans {
+		for _, f := range pl.Files {
+			s.Write = append(s.Write, f.Path)
+		}
+		for _, d := range pl.Dirs {
+			dirs[d] = true
+		}
+	}
+	for d := range dirs {
+		s.Dirs = append(s.Dirs, d)
+	}
+	sort.Strings(s.Dirs)
+	return s
+}
+
+// outsidePlan lists the paths that changed between two surveys of the
+// prefix and are neither written, created nor removed by the plan, nor
+// pipguard's own (the stash, the journal).
+func (p *paths) outsidePlan(changed []string, prefix string, ownDirs ...string) []string {
+	ok := map[string]bool{}
+	for _, pl := range p.plans {
+		for _, f := range pl.Files {
+			ok[f.Path] = true
+		}
+		for _, d := range pl.Dirs {
+			ok[d] = true
+		}
+	}
+	for _, k := range p.keep {
+		ok[k] = true
+	}
+	var out []string
+	for _, c := range changed {
+		if ok[c] || isDirOfPlan(c, ok) {
+			continue
+		}
+		own := false
+		for _, d := range append(ownDirs, filepath.Join(prefix, ".pipguard")) {
+			if d != "" && (c == d || strings.HasPrefix(c, d+string(filepath.Separator))) {
+				own = true
+			}
+		}
+		if !own {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// isDirOfPlan says whether c is a directory the plan writes into or
+// removes from (its modification time changes with its entries).
+func isDirOfPlan(c string, ok map[string]bool) bool {
+	fi, err := os.Lstat(c)
+	if err == nil && !fi.IsDir() {
+		return false
+	}
+	for p := range ok {
+		if filepath.Dir(p) == c {
+			return true
+		}
+	}
+	return false
+}
+
+// lockLine is what pip is given for one locked item: the local file,
+// pinned by its sha256. Index items stay index installs (found in the
+// local directory with --find-links, so pip writes no direct_url.json, as
+// PEP 610 says for them); guarded and direct items are direct references
+// to the local file.
+func (it Locked) lockLine() string {
+	if it.direct() {
+		fu := url.URL{Scheme: "file", Path: it.file, Fragment: "sha256=" + it.SHA256}
+		return it.Name + " @ " + fu.String()
+	}
+	return fmt.Sprintf("%s==%s --hash=sha256:%s", it.Name, it.Version, it.SHA256)
+}
+
+// direct says whether pip installs the item as a direct reference (and
+// writes direct_url.json).
+func (it Locked) direct() bool { return it.Source != SourceIndex }
+
+// needsBuild says whether a locked item is a source pipguard must turn
+// into a wheel before it can plan its paths: a verified sdist, the
+// verified (or pinned) commit with --from git, an allowed direct reference
+// to an sdist or a repository, an index sdist under allow_source_builds.
+func needsBuild(it Locked, kept map[string]pip.Kept) (req string, ok bool) {
+	if g := it.guarded; g != nil {
+		if g.from == FromGit || !strings.HasSuffix(g.Asset, ".whl") {
+			return g.PipRequirement, true
+		}
+		return "", false
+	}
+	k, found := kept[pep610.Normalize(it.Name)]
+	if found && strings.HasSuffix(k.Path, ".whl") {
+		return "", false
+	}
+	if found {
+		// An sdist pip's resolution read: built from those bytes.
+		fu := url.URL{Scheme: "file", Path: k.Path}
+		if it.SHA256 != "" {
+			fu.Fragment = "sha256=" + it.SHA256
+		}
+		return it.Name + " @ " + fu.String(), true
+	}
+	return it.Requirement, true
+}
+
+// build makes a wheel of every locked item that is a source, with pip's
+// own wheel command in the target interpreter, into pipguard's private
+// directory; the wheel then goes through every check any wheel does.
+// Its build requirements are those pip's build isolation fetches: they
+// are not locked yet (see the README's "What runs").
+func build(ctx context.Context, py *pip.Session, out io.Writer, dir string, lk *lock, kept []pip.Kept, args []string) error {
+	byName := map[string]pip.Kept{}
+	for _, k := range kept {
+		byName[pep610.Normalize(k.Name)] = k
+	}
+	for i := range lk.items {
+		it := &lk.items[i]
+		req, ok := needsBuild(*it, byName)
+		if !ok {
+			continue
+		}
+		outDir := filepath.Join(dir, fmt.Sprintf("built-%d", i))
+		if err := os.Mkdir(outDir, 0o700); err != nil {
+			return err
+		}
+		reqFile := filepath.Join(dir, fmt.Sprintf("build-%d.txt", i))
+		if err := os.WriteFile(reqFile, []byte(req+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := py.Wheel(ctx, out, reqFile, outDir, args...); err != nil {
+			return fmt.Errorf("building %s: %w", it.Name, err)
+		}
+		wheels, _ := filepath.Glob(filepath.Join(outDir, "*.whl"))
+		if len(wheels) != 1 {
+			return &WheelError{Name: it.Name, Err: fmt.Errorf("building it made %d wheels, expected one", len(wheels))}
+		}
+		// The lock now holds the built wheel's bytes (hashed by the
+		// fetch); the source's digest or commit stays in the report.
+		it.built, it.SHA256 = wheels[0], ""
+	}
+	return nil
+}
