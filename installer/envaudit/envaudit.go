@@ -16,12 +16,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/pipguard/pipguard/installer/txn"
 	"github.com/pipguard/pipguard/pep610"
 )
 
@@ -150,10 +152,21 @@ func Audit(sites []string, o Options) (*Report, error) {
 	var dists []pep610.Dist
 	var keys [][]byte // each distribution's environment's receipt key
 	var legacy []Finding
+	seenPrefix := map[string]bool{}
 	for _, s := range rep.Sites {
 		ds, err := pep610.Listed(s)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", s, err)
+		}
+		if prefix := envPrefix(s); prefix != "" && !seenPrefix[prefix] {
+			seenPrefix[prefix] = true
+			runs, err := txn.Pending(prefix)
+			if err != nil {
+				return nil, fmt.Errorf("looking for unfinished runs in %s: %w", prefix, err)
+			}
+			for _, u := range runs {
+				legacy = append(legacy, newFinding("unfinished-run", "", "", u.Dir, fmt.Sprintf("%s (started %s) did not finish; its stash is %s", u.Label, u.Started.Format("2006-01-02T15:04:05Z07:00"), u.Dir), o))
+			}
 		}
 		key, err := pep610.FindReceiptKey(s)
 		if err != nil {
@@ -214,6 +227,23 @@ func Audit(sites []string, o Options) (*Report, error) {
 		return pep610.Normalize(a.Dist) < pep610.Normalize(b.Dist)
 	})
 	return rep, nil
+}
+
+// envPrefix is the sys.prefix of the environment that holds site: the
+// nearest parent (at most four levels up) with pyvenv.cfg, else
+// PREFIX/lib/pythonX.Y/site-packages's PREFIX; "" when neither fits.
+func envPrefix(site string) string {
+	dir := filepath.Clean(site)
+	for i := 0; i < 4; i++ {
+		dir = filepath.Dir(dir)
+		if fi, err := os.Stat(filepath.Join(dir, "pyvenv.cfg")); err == nil && fi.Mode().IsRegular() {
+			return dir
+		}
+	}
+	if filepath.Base(site) == "site-packages" && filepath.Base(filepath.Dir(filepath.Dir(site))) == "lib" {
+		return filepath.Dir(filepath.Dir(filepath.Dir(site)))
+	}
+	return ""
 }
 
 // maxFileProblems bounds the files-changed paths one distribution reports.
