@@ -335,7 +335,11 @@ func (e *env) releaseConfig(cCtx *cli.Context) (installer.Config, error) {
 		key, err = e.cacheKey()
 	}
 	if err == nil {
-		cfg.Cache, err = cache.Open(dir, key)
+		var opts []cache.Option
+		if cCtx.Bool("verbose") {
+			opts = append(opts, cache.WithNotes(func(s string) { fmt.Fprintf(e.stderr, "pipguard: note: %s\n", s) }))
+		}
+		cfg.Cache, err = cache.Open(dir, key, opts...)
 	}
 	if err != nil && explicit {
 		return cfg, err
