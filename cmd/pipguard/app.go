@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/urfave/cli/v2"
 )
 
@@ -38,6 +39,10 @@ type env struct {
 // run is the whole CLI: it returns the exit code instead of exiting, so
 // tests can run it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	// Everything pipguard prints (results, JSON and SARIF documents,
+	// errors and hints, pip's output) passes here: credentials are masked
+	// whoever wrote the text.
+	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, args: args}
 	app := newApp(e)
 	if len(args) == 0 || args[len(args)-1] != "--generate-bash-completion" {

@@ -112,6 +112,9 @@ func userinfo(auth string) string {
 	if !hasPass && user == "git" {
 		return auth // ssh's conventional user, not a secret
 	}
+	if hasPass && pass != "" && strings.Trim(pass, "*") == "" && !tokenUserRE.MatchString(user) {
+		return auth // the password masked already
+	}
 	if !hasPass || pass == "" || user == "" || tokenUserRE.MatchString(user) {
 		return Mask
 	}
