@@ -34,6 +34,8 @@ type env struct {
 	// args is the command line; tokenWarned: the token warning was given.
 	args        []string
 	tokenWarned bool
+	// rootsFromEnv are the trusted roots only $PIPGUARD_TRUSTED_ROOT named.
+	rootsFromEnv []string
 }
 
 // run is the whole CLI: it returns the exit code instead of exiting, so
@@ -375,6 +377,11 @@ func (e *env) finish(err error, code int) error {
 	data, merr := json.Marshal(doc)
 	if merr != nil {
 		return merr
+	}
+	if len(e.rootsFromEnv) > 0 && e.format == "json" {
+		if data, merr = withFields(data, map[string]any{"trusted_roots_from_env": e.rootsFromEnv}); merr != nil {
+			return merr
+		}
 	}
 	if err != nil {
 		errs := []error{err}
