@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,11 +34,17 @@ type env struct {
 	// args is the command line; tokenWarned: the token warning was given.
 	args        []string
 	tokenWarned bool
+	// rootsFromEnv are the trusted roots only $PIPGUARD_TRUSTED_ROOT named.
+	rootsFromEnv []string
 }
 
 // run is the whole CLI: it returns the exit code instead of exiting, so
 // tests can run it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	// Everything pipguard prints (results, JSON and SARIF documents,
+	// errors and hints, pip's output) passes here: credentials are masked
+	// whoever wrote the text.
+	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, args: args}
 	app := newApp(e)
 	if len(args) == 0 || args[len(args)-1] != "--generate-bash-completion" {
@@ -370,6 +377,11 @@ func (e *env) finish(err error, code int) error {
 	data, merr := json.Marshal(doc)
 	if merr != nil {
 		return merr
+	}
+	if len(e.rootsFromEnv) > 0 && e.format == "json" {
+		if data, merr = withFields(data, map[string]any{"trusted_roots_from_env": e.rootsFromEnv}); merr != nil {
+			return merr
+		}
 	}
 	if err != nil {
 		errs := []error{err}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pipguard/pipguard/installer/github"
+	"github.com/pipguard/pipguard/internal/redact"
 )
 
 // progressDelay is how long downloads run before a bar appears: quick ones
@@ -30,7 +31,7 @@ func (e *env) isTerminal(w io.Writer) bool {
 	if e.terminal != nil {
 		return e.terminal(w)
 	}
-	f, ok := w.(*os.File)
+	f, ok := redact.Unwrap(w).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 

@@ -290,8 +290,17 @@ func renderRelease(w io.Writer, rep *installer.ReleaseReport, verbose bool) {
 }
 
 // trust returns the trusted material from --trusted-root files, or TUF.
+// Trusted roots named only by $PIPGUARD_TRUSTED_ROOT replace Sigstore's
+// as the command line's do, but whoever can set a variable for a later
+// step (a CI step writing $GITHUB_ENV) is not whoever runs pipguard: as
+// for $PIPGUARD_GITHUB_URL, pipguard says so on stderr and in the JSON
+// document (trusted_roots_from_env).
 func (e *env) trust(cCtx *cli.Context) (*attest.Trust, error) {
 	if files := cCtx.StringSlice("trusted-root"); len(files) > 0 {
+		if !flagGiven(e.args, "trusted-root") && e.getenv("PIPGUARD_TRUSTED_ROOT") != "" && e.rootsFromEnv == nil {
+			e.rootsFromEnv = files
+			fmt.Fprintf(e.stderr, "pipguard: warning: trusted roots from $PIPGUARD_TRUSTED_ROOT replace Sigstore's: %s: unset it, or pass --trusted-root, unless this run should trust them\n", strings.Join(files, ", "))
+		}
 		return attest.TrustFromFiles(files...)
 	}
 	dir, _, err := e.cacheDir(cCtx)
@@ -335,7 +344,11 @@ func (e *env) releaseConfig(cCtx *cli.Context) (installer.Config, error) {
 		key, err = e.cacheKey()
 	}
 	if err == nil {
-		cfg.Cache, err = cache.Open(dir, key)
+		var opts []cache.Option
+		if cCtx.Bool("verbose") {
+			opts = append(opts, cache.WithNotes(func(s string) { fmt.Fprintf(e.stderr, "pipguard: note: %s\n", s) }))
+		}
+		cfg.Cache, err = cache.Open(dir, key, opts...)
 	}
 	if err != nil && explicit {
 		return cfg, err

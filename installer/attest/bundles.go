@@ -18,6 +18,16 @@ import (
 // few hundred KiB.
 const MaxBundleFile = 16 << 20
 
+// MaxBadLines bounds the lines of one JSONL file reported as not being
+// bundles: the first MaxBadLines are, each with its reason, and one more
+// Bundle counts the rest. MaxBundles bounds the bundles taken from one
+// file (gh attestation download writes a few per digest). One bad input
+// (random bytes, a log file) must not print tens of thousands of reasons.
+const (
+	MaxBadLines = 10
+	MaxBundles  = 1000
+)
+
 // Bundle is one Sigstore bundle and where it came from. Err is set when it
 // could not be loaded; such a bundle is reported, never verified.
 type Bundle struct {
@@ -71,18 +81,41 @@ func ParseBundles(source string, data []byte) []Bundle {
 	}
 	var out []Bundle
 	anyJSON := false
+	bad, moreBad, moreGood, firstMore := 0, 0, 0, 0
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
-		anyJSON = anyJSON || json.Valid(line)
-		out = append(out, parseOne(source, i+1, line))
+		// A bundle is a JSON object: a line of random bytes that happens
+		// to be a number is not a sign of JSON lines.
+		anyJSON = anyJSON || line[0] == '{' && json.Valid(line)
+		if len(out) >= MaxBundles {
+			moreGood++
+			if firstMore == 0 {
+				firstMore = i + 1
+			}
+			continue
+		}
+		b := parseOne(source, i+1, line)
+		if b.Err != nil {
+			if bad++; bad > MaxBadLines {
+				moreBad++
+				continue
+			}
+		}
+		out = append(out, b)
 	}
 	if !anyJSON {
 		// Not JSON at all (a binary, a PEM file, a truncated download):
 		// one error for the file, not one per line.
 		return []Bundle{{Source: source, Err: errors.New("not a Sigstore bundle: not JSON, nor JSON lines")}}
+	}
+	if moreBad > 0 {
+		out = append(out, Bundle{Source: source, Err: fmt.Errorf("and %d more lines that are not Sigstore bundles (the first %d are reported)", moreBad, MaxBadLines)})
+	}
+	if moreGood > 0 {
+		out = append(out, Bundle{Source: source, Line: firstMore, Err: fmt.Errorf("and %d more lines from here on, not read: pipguard reads at most %d bundles from one file", moreGood, MaxBundles)})
 	}
 	return out
 }

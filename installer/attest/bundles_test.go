@@ -1,7 +1,11 @@
 package attest
 
 import (
+	"bytes"
+	"fmt"
+	"math/rand"
 	"os"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -66,5 +70,50 @@ func TestNotABundleIsOneLine(t *testing.T) {
 		if r < 0x20 || r == utf8.RuneError {
 			t.Errorf("unprintable %q in %q", r, bs[0].Err.Error())
 		}
+	}
+}
+
+// One bad input prints a bounded report: 5 MB of random bytes (some lines
+// of which are JSON numbers) are one error, not a bundle per line; a file
+// of many bad JSON lines keeps its first MaxBadLines reasons and counts
+// the rest; an Error quotes at most MaxReasons reasons, each cut short.
+func TestHostileBundleFilesPrintLittle(t *testing.T) {
+	random := make([]byte, 5_000_000)
+	rand.New(rand.NewSource(1)).Read(random)
+	for i := 0; i < len(random); i += 200 {
+		copy(random[i:], "\n5\n") // a line that json.Valid accepts
+	}
+	if bs := ParseBundles("random.bin", random); len(bs) != 1 || bs[0].Err == nil {
+		t.Fatalf("random bytes: %d bundles", len(bs))
+	}
+
+	bs := ParseBundles("bad.jsonl", []byte(strings.Repeat("{\"mediaType\": 3}\n", 20000)))
+	if len(bs) != MaxBadLines+1 {
+		t.Fatalf("%d bundles, want %d", len(bs), MaxBadLines+1)
+	}
+	if bs[0].Where() != "bad.jsonl:1" || bs[MaxBadLines-1].Where() != "bad.jsonl:10" {
+		t.Errorf("the first reasons are not kept: %s .. %s", bs[0].Where(), bs[MaxBadLines-1].Where())
+	}
+	if last := bs[MaxBadLines].Err.Error(); last != "and 19990 more lines that are not Sigstore bundles (the first 10 are reported)" {
+		t.Errorf("last: %q", last)
+	}
+
+	one, err := os.ReadFile(td("sigstore", demoBundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := bytes.ReplaceAll(bytes.TrimSpace(one), []byte("\n"), nil)
+	many := bytes.Repeat(append(line, '\n'), MaxBundles+5)
+	if bs := ParseBundles("many.jsonl", many); len(bs) != MaxBundles+1 || bs[MaxBundles].Err == nil || bs[MaxBundles].Line != MaxBundles+1 {
+		t.Errorf("%d bundles from %d lines; last %+v", len(bs), MaxBundles+5, bs[len(bs)-1])
+	}
+
+	e := &Error{Artifact: "a"}
+	for i := 0; i < 5000; i++ {
+		e.Reasons = append(e.Reasons, fmt.Sprintf("r:%d: %s", i+1, strings.Repeat("x", 10000)))
+	}
+	msg := e.Error()
+	if len(msg) > MaxReasons*(MaxReason+10)+200 || !strings.Contains(msg, "r:1: ") || strings.Contains(msg, "r:11: ") || !strings.HasSuffix(msg, "; and 4990 more (--format json shows every bundle)") {
+		t.Errorf("%d bytes: %.300s … %s", len(msg), msg, msg[max(0, len(msg)-100):])
 	}
 }

@@ -105,8 +105,25 @@ func (e *Error) Detail() string {
 	if len(e.Reasons) == 0 {
 		return "no attestation found"
 	}
-	return "no attestation satisfies the policy: " + strings.Join(e.Reasons, "; ")
+	reasons := e.Reasons
+	more := ""
+	if len(reasons) > MaxReasons {
+		reasons = reasons[:MaxReasons]
+		more = fmt.Sprintf("; and %d more (--format json shows every bundle)", len(e.Reasons)-MaxReasons)
+	}
+	shown := make([]string, len(reasons))
+	for i, r := range reasons {
+		shown[i] = printable(r, MaxReason)
+	}
+	return "no attestation satisfies the policy: " + strings.Join(shown, "; ") + more
 }
+
+// MaxReasons and MaxReason bound what Error prints: the first MaxReasons
+// reasons (one per bundle), each cut at MaxReason characters.
+const (
+	MaxReasons = 10
+	MaxReason  = 300
+)
 
 // Hint says what to do.
 func (e *Error) Hint() string { return e.Fix }

@@ -26,6 +26,15 @@
 // Every file is written to a temporary name in its directory and renamed, so
 // concurrent pipguard processes sharing a cache (a CI cache, a BuildKit cache
 // mount) see whole entries or none. Directories are 0700, files 0600.
+//
+// Whoever shares the directory can also put something other than a file at
+// a path pipguard reads (a release entry's path is computable from public
+// data): a named pipe that never answers, a symbolic link to /dev/zero, a
+// file of terabytes. Every file is therefore opened without following a
+// final symbolic link and without blocking on a pipe, must then be a
+// regular file, and is read no further than MaxEntry (an entry) or the size
+// it had when opened and at most MaxBlob (a blob). Anything else is a miss,
+// and the next write replaces it; WithNotes says why.
 package cache
 
 import (
@@ -42,6 +51,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/pipguard/pipguard/internal/hashcopy"
@@ -51,6 +61,32 @@ import (
 type Cache struct {
 	dir string
 	key []byte
+
+	mu    sync.Mutex
+	notes func(string)
+}
+
+// Option configures Open.
+type Option func(*Cache)
+
+// WithNotes has the cache call notes with each entry or blob it ignored
+// and why (a named pipe planted in place of an entry, a file too large):
+// a line for -v. notes is called from one goroutine at a time.
+func WithNotes(notes func(string)) Option {
+	return func(c *Cache) { c.notes = notes }
+}
+
+// note reports an ignored file at path (shown relative to the cache).
+func (c *Cache) note(path, why string) {
+	if c.notes == nil {
+		return
+	}
+	if rel, err := filepath.Rel(c.dir, path); err == nil {
+		path = rel
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notes(fmt.Sprintf("cache: ignored %s: %s", path, why))
 }
 
 // MinKey is the shortest key Open takes.
@@ -77,7 +113,7 @@ func (e *Error) Hint() string {
 // key authenticates the entries (at least MinKey bytes); entries written
 // under another key are not read. The directory's path is resolved once: a
 // symbolic link in it that is re-pointed later changes nothing.
-func Open(dir string, key []byte) (*Cache, error) {
+func Open(dir string, key []byte, opts ...Option) (*Cache, error) {
 	if dir == "" {
 		return nil, &Error{Dir: `""`, Reason: "is empty"}
 	}
@@ -109,7 +145,11 @@ func Open(dir string, key []byte) (*Cache, error) {
 			return nil, &Error{Dir: abs, Reason: fmt.Sprintf("belongs to another user (uid %d)", st.Uid)}
 		}
 	}
-	return &Cache{dir: abs, key: append([]byte(nil), key...)}, nil
+	c := &Cache{dir: abs, key: append([]byte(nil), key...)}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // Dir is the cache's directory.
@@ -144,21 +184,34 @@ func (c *Cache) entryPath(kind string, key []string) string {
 }
 
 // Get decodes the entry of kind under key into v. It reports false for a
-// missing entry and for one that does not parse or was stored under another
-// key (both are then replaced by the next Put).
+// missing entry, for anything at its path but a regular file of at most
+// MaxEntry bytes, and for one that does not parse or was stored under
+// another key (all are then replaced by the next Put).
 func (c *Cache) Get(kind string, key []string, v any) bool {
-	data, err := readSmall(c.entryPath(kind, key))
+	path := c.entryPath(kind, key)
+	data, err := readEntry(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
 	if err != nil {
+		c.note(path, err.Error())
 		return false
 	}
 	var e entry
 	if json.Unmarshal(data, &e) != nil || !slices.Equal(e.Key, key) {
+		c.note(path, "not an entry for this key")
 		return false
 	}
 	if !hmac.Equal([]byte(e.MAC), []byte(c.mac(kind, key, e.Value))) {
-		return false // not written under this key: planted, or another key's
+		// Not written under this key: planted, or another key's.
+		c.note(path, "not written under this cache's key")
+		return false
 	}
-	return json.Unmarshal(e.Value, v) == nil
+	if json.Unmarshal(e.Value, v) != nil {
+		c.note(path, "its value does not parse")
+		return false
+	}
+	return true
 }
 
 // Put stores v as the entry of kind under key, atomically.
@@ -181,18 +234,68 @@ func (c *Cache) Put(kind string, key []string, v any) error {
 // tens of KiB).
 const MaxEntry = 64 << 20
 
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// MaxBlob bounds a blob: GitHub takes release assets under 2 GiB.
+const MaxBlob = 2 << 30
+
+// openRegular opens path for reading if it is a regular file of at most
+// max bytes, and returns it with its size. It neither follows a symbolic
+// link in the last element (O_NOFOLLOW: a link to /dev/zero is not read)
+// nor waits for a writer (O_NONBLOCK: a named pipe does not hang the
+// open), and checks what it opened (fstat), not the name, so nothing
+// swapped in between is read. A missing file is fs.ErrNotExist; anything
+// else says what was there.
+func openRegular(path string, max int64) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, 0, errors.New("is a symbolic link, not a regular file")
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, err
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot be opened: %w", errors.Unwrap(err))
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("is %s, not a regular file", fileKind(fi.Mode()))
+	}
+	if fi.Size() > max {
+		f.Close()
+		return nil, 0, fmt.Errorf("is larger (%d bytes) than any it could hold (%d)", fi.Size(), max)
+	}
+	return f, fi.Size(), nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file (" + m.Type().String() + ")"
+}
+
+// readEntry reads the entry file at path: a regular file of at most
+// MaxEntry bytes, read no further than the size it had when opened.
+func readEntry(path string) ([]byte, error) {
+	f, size, err := openRegular(path, MaxEntry)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxEntry+1))
+	data, err := io.ReadAll(io.LimitReader(f, size))
 	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxEntry {
-		return nil, errors.New("too large")
+		return nil, fmt.Errorf("cannot be read: %w", err)
 	}
 	return data, nil
 }
@@ -208,18 +311,21 @@ func (c *Cache) blobPath(sha string) (string, error) {
 
 // CopyBlob copies the bytes stored under sha to dst (created 0600, which
 // must not exist), hashing them on the way. It reports false, leaving no
-// dst, when there is no such blob or its bytes hash to something else (the
-// bad blob is removed).
+// dst, when there is no such blob, when what is there is not a regular file
+// of at most MaxBlob bytes, or when its bytes hash to something else (the
+// bad blob is removed). It reads no more than the blob's size when opened.
 func (c *Cache) CopyBlob(sha, dst string) (bool, error) {
 	src, err := c.blobPath(sha)
 	if err != nil {
 		return false, err
 	}
-	in, err := os.Open(src)
+	in, size, err := openRegular(src, MaxBlob)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
+		c.note(src, err.Error())
+		os.Remove(src) // the name only: never what a link points to
 		return false, nil
 	}
 	defer in.Close()
@@ -228,11 +334,12 @@ func (c *Cache) CopyBlob(sha, dst string) (bool, error) {
 		return false, err
 	}
 	h := sha256.New()
-	_, err = hashcopy.Copy(out, h, in)
+	_, err = hashcopy.Copy(out, h, io.LimitReader(in, size))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil || hex.EncodeToString(h.Sum(nil)) != sha {
+		c.note(src, "its bytes do not hash to its name")
 		os.Remove(dst)
 		os.Remove(src)
 		return false, nil
@@ -244,13 +351,13 @@ func (c *Cache) CopyBlob(sha, dst string) (bool, error) {
 // while it verified the bytes. It copies (a hard link would share the
 // inode with the caller's file, which pip may still be reading) and does
 // not hash again: CopyBlob checks every blob on the way out. A blob already
-// there is kept.
+// there (a regular file) is kept; anything else there is replaced.
 func (c *Cache) PutBlob(sha, path string) error {
 	dst, err := c.blobPath(sha)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(dst); err == nil {
+	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() {
 		return nil
 	}
 	in, err := os.Open(path)

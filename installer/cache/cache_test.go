@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var key = []byte("0123456789abcdef-test")
@@ -206,4 +208,132 @@ func TestSymlinkRepointedAfterOpen(t *testing.T) {
 	if c.Dir() != mine {
 		t.Errorf("Dir() = %s, want %s", c.Dir(), mine)
 	}
+}
+
+// notes collects what WithNotes reports.
+type notes struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (n *notes) add(s string) { n.mu.Lock(); n.lines = append(n.lines, s); n.mu.Unlock() }
+
+func (n *notes) String() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return strings.Join(n.lines, "\n")
+}
+
+// within runs f and fails the test if it has not returned after d (a
+// cache read that hangs on a planted named pipe).
+func within(t *testing.T, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s: still running after %s", what, d)
+	}
+}
+
+// A co-tenant of a shared cache (a BuildKit cache mount, a CI cache)
+// plants a named pipe in place of a blob and at the computable path of a
+// release entry, a symbolic link to /dev/zero, and files larger than any
+// entry or asset. Each is a miss, at once, said with WithNotes; nothing
+// is read from them.
+func TestHostileFilesAreMisses(t *testing.T) {
+	var n notes
+	c, err := Open(filepath.Join(t.TempDir(), "cache"), key, WithNotes(n.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relKey := []string{"github.com/acme/demo", "v1.0.0", strings.Repeat("a", 40)}
+	sum := sha256.Sum256([]byte("the verified bytes"))
+	sha := hex.EncodeToString(sum[:])
+	blob, _ := c.blobPath(sha)
+	plant := func(path string, make func(string) error) {
+		t.Helper()
+		os.RemoveAll(path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := make(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fifo := func(p string) error { return syscall.Mkfifo(p, 0o600) }
+	zero := func(p string) error { return os.Symlink("/dev/zero", p) }
+	sparse := func(size int64) func(string) error {
+		return func(p string) error {
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				return err
+			}
+			return os.Truncate(p, size)
+		}
+	}
+	getMiss := func(name, want string) {
+		t.Helper()
+		var v map[string]any
+		within(t, 5*time.Second, name, func() {
+			if c.Get("release", relKey, &v) {
+				t.Errorf("%s: read as an entry", name)
+			}
+		})
+		if !strings.Contains(n.String(), want) {
+			t.Errorf("%s: notes %q, want %q", name, n.String(), want)
+		}
+	}
+	copyMiss := func(name, want string) {
+		t.Helper()
+		dst := filepath.Join(t.TempDir(), "out")
+		within(t, 5*time.Second, name, func() {
+			if ok, err := c.CopyBlob(sha, dst); ok || err != nil {
+				t.Errorf("%s: CopyBlob = %v, %v", name, ok, err)
+			}
+		})
+		if _, err := os.Stat(dst); err == nil {
+			t.Errorf("%s: left %s", name, dst)
+		}
+		if !strings.Contains(n.String(), want) {
+			t.Errorf("%s: notes %q, want %q", name, n.String(), want)
+		}
+	}
+
+	plant(c.entryPath("release", relKey), fifo)
+	getMiss("named pipe at a release entry", "is a named pipe, not a regular file")
+	plant(c.entryPath("release", relKey), zero)
+	getMiss("link to /dev/zero at a release entry", "is a symbolic link")
+	plant(c.entryPath("release", relKey), sparse(MaxEntry+1))
+	getMiss("oversized entry", "is larger (67108865 bytes) than any it could hold")
+
+	plant(blob, fifo)
+	copyMiss("named pipe in place of a blob", "is a named pipe")
+	plant(blob, zero)
+	copyMiss("link to /dev/zero in place of a blob", "is a symbolic link")
+	plant(blob, sparse(MaxBlob+1))
+	copyMiss("oversized blob", "is larger")
+	if _, err := os.Lstat(blob); err == nil {
+		t.Error("the planted blob was kept")
+	}
+
+	// The next writes replace what was planted.
+	plant(blob, fifo)
+	src := filepath.Join(t.TempDir(), "asset")
+	os.WriteFile(src, []byte("the verified bytes"), 0o600)
+	if err := c.PutBlob(sha, src); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.CopyBlob(sha, filepath.Join(t.TempDir(), "out")); !ok || err != nil {
+		t.Errorf("the blob written over a named pipe: %v %v", ok, err)
+	}
+	plant(c.entryPath("release", relKey), fifo)
+	if err := c.Put("release", relKey, map[string]int{"id": 7}); err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]int
+	if !c.Get("release", relKey, &v) || v["id"] != 7 {
+		t.Errorf("the entry written over a named pipe: %v", v)
+	}
+	t.Log(n.String())
 }

@@ -16,9 +16,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -96,37 +98,21 @@ func List(ctx context.Context, rawURL string, opts Options, secrets ...string) (
 	if err != nil {
 		return nil, fail(err, "check the repository URL")
 	}
-	var auth transport.AuthMethod
-	var tr transport.Transport
-	switch ep.Protocol {
-	case "http", "https":
-		hc := opts.HTTPClient
-		if hc == nil {
-			hc = &http.Client{Timeout: timeout}
-		}
-		tr = githttp.NewClient(hc)
-		if ep.User == "" && opts.Token != "" && ep.Protocol == "https" && sameHost(host, opts.TokenHost) {
-			auth = &githttp.BasicAuth{Username: "x-access-token", Password: opts.Token}
-		}
-	default:
-		tr, err = client.NewClient(ep)
-		if err != nil {
-			return nil, fail(err, "use an https, ssh or file URL")
-		}
-	}
-	sess, err := tr.NewUploadPackSession(ep, auth)
-	if err != nil && ep.Protocol == "ssh" && strings.Contains(err.Error(), "SSH_AUTH_SOCK") {
-		// go-git authenticates over ssh through the agent only.
-		return nil, &RemoteError{Host: host, Cause: "no SSH agent to authenticate with (SSH_AUTH_SOCK is not set)",
-			Fix: "start ssh-agent and ssh-add the key that can read the repository, or use the https URL (with GH_TOKEN for a private repository)"}
-	}
-	if err != nil {
-		return nil, fail(err, hintFor(err, host))
-	}
-	defer sess.Close()
-	ar, err := sess.AdvertisedReferencesContext(ctx)
+	lim := newAdvLimit()
+	ar, err := advertisement(ctx, ep, host, opts, timeout, lim)
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return &Refs{Hashes: map[string]string{}, Peeled: map[string]string{}}, nil
+	}
+	if lerr := lim.tripped(); lerr != nil {
+		err = lerr
+	}
+	if errors.Is(err, ErrAdvertisementTooLarge) {
+		return nil, &RemoteError{Host: host, Cause: Mask(err.Error(), secrets...), err: ErrAdvertisementTooLarge,
+			Fix: "check the repository URL: a git server that advertises this much, or never ends its answer, is not one pipguard reads"}
+	}
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return nil, err
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -142,6 +128,57 @@ func List(ctx context.Context, rawURL string, opts Options, secrets ...string) (
 		refs.Peeled[name] = h.String()
 	}
 	return refs, nil
+}
+
+// advertisement reads the advertisement of the repository at ep, bounded by
+// lim: over http(s) through go-git with every response body bounded, over
+// ssh through go-git with the connection's bytes bounded, and for a file
+// URL by running git-upload-pack without pipguard's secrets (listFile).
+func advertisement(ctx context.Context, ep *transport.Endpoint, host string, opts Options, timeout time.Duration, lim *advLimit) (*packp.AdvRefs, error) {
+	var auth transport.AuthMethod
+	var tr transport.Transport
+	var ssh *connLimit
+	switch ep.Protocol {
+	case "file":
+		return listFile(ctx, ep.Path, lim)
+	case "http", "https":
+		hc := opts.HTTPClient
+		if hc == nil {
+			hc = &http.Client{Timeout: timeout}
+		}
+		tr = githttp.NewClient(limitedClient(hc, lim))
+		if ep.User == "" && opts.Token != "" && ep.Protocol == "https" && sameHost(host, opts.TokenHost) {
+			auth = &githttp.BasicAuth{Username: "x-access-token", Password: opts.Token}
+		}
+	case "ssh":
+		var proxyURL string
+		var done func()
+		ssh, proxyURL, done = newSSHLimit()
+		defer done()
+		ep.Proxy = transport.ProxyOptions{URL: proxyURL}
+		fallthrough
+	default:
+		var err error
+		tr, err = client.NewClient(ep)
+		if err != nil {
+			return nil, &RemoteError{Host: host, Cause: Mask(err.Error()), Fix: "use an https, ssh or file URL"}
+		}
+	}
+	sess, err := tr.NewUploadPackSession(ep, auth)
+	if err != nil && ep.Protocol == "ssh" && strings.Contains(err.Error(), "SSH_AUTH_SOCK") {
+		// go-git authenticates over ssh through the agent only.
+		return nil, &RemoteError{Host: host, Cause: "no SSH agent to authenticate with (SSH_AUTH_SOCK is not set)",
+			Fix: "start ssh-agent and ssh-add the key that can read the repository, or use the https URL (with GH_TOKEN for a private repository)"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil && ssh != nil && ssh.tripped.Load() {
+		return nil, lim.trip(strconv.Itoa(MaxAdvertisement>>20) + " MiB")
+	}
+	return ar, err
 }
 
 func sameHost(a, b string) bool {
