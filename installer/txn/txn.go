@@ -31,6 +31,7 @@ package txn
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,13 +114,15 @@ func Begin(s Spec) (*Txn, error) {
 		return nil, fmt.Errorf("txn: locking the stash: %w", err)
 	}
 	r := run{Label: s.Label, PID: os.Getpid(), Started: time.Now().UTC()}
-	if err := writeAtomic(t.dir, runFile, []byte(fmt.Sprintf(`{"label":%q,"pid":%d,"started":%q}`, r.Label, r.PID, r.Started.Format(time.RFC3339Nano)))); err != nil {
+	if b, err := json.Marshal(r); err != nil {
+		return nil, err
+	} else if err := writeAtomic(t.dir, runFile, b); err != nil {
 		return nil, fmt.Errorf("txn: %w", err)
 	}
 	if err := os.Mkdir(filepath.Join(t.dir, filesDir), 0o700); err != nil {
 		return nil, fmt.Errorf("txn: %w", err)
 	}
-	t.j = &journal{Version: journalVersion, run: r, Prefix: c.prefix, Sites: c.sites, Write: c.write, Dirs: c.dirs, Keep: c.keep,
+	t.j = &journal{Version: journalVersion, run: r, Prefix: c.prefix, Sites: c.sites, Write: c.write, Dirs: c.dirs, Keep: c.keep, Links: c.links,
 		SiteEntries: map[string][]string{}, Tilde: map[string][]string{}, DirModes: map[string]fs.FileMode{}}
 	if err := t.survey(c); err != nil {
 		return nil, fmt.Errorf("txn: %w", err)
@@ -169,7 +172,7 @@ func (t *Txn) survey(c *checked) error {
 	// beside it.
 	tilde := map[string]bool{}
 	for _, p := range c.keep {
-		for d := filepath.Dir(p); d != c.prefix; d = filepath.Dir(d) {
+		for d := p; d != c.prefix; d = filepath.Dir(d) {
 			if tilde[filepath.Dir(d)] {
 				break
 			}

@@ -495,8 +495,24 @@ func TestRollbackDoesNotFollowALinkMadeDuringTheInstall(t *testing.T) {
 	}
 	same(t, "outside", outBefore, snapshot(t, out))
 	same(t, "the prefix", before, snapshot(t, e.prefix))
-	// So does the package's own directory, made a link before the
-	// restore: what cannot be put back keeps the stash.
+	// Nor does a link to another distribution's directory inside the
+	// prefix: only the links there at Begin are followed.
+	e = newEnv(t)
+	theirs := filepath.Join(e.site, "other", filepath.Base(e.module(0)))
+	write(t, theirs, "other's module", 0o644)
+	before = snapshot(t, e.prefix)
+	tx, err = Begin(e.upgrade(300, "link"))
+	must(t, err)
+	e.pip(t, 50)
+	must(t, os.RemoveAll(filepath.Dir(e.module(0))))
+	must(t, os.Symlink("../other", filepath.Dir(e.module(0))))
+	err = tx.Rollback(context.Background())
+	if err == nil || !strings.Contains(err.Error(), filepath.Dir(e.module(0))+" is a symbolic link (to "+filepath.Join(e.site, "other")+") that was not there at Begin") {
+		t.Errorf("Rollback = %v", err)
+	}
+	same(t, "the prefix", before, snapshot(t, e.prefix))
+	// Nor the package's own directory, made a link before the restore:
+	// what cannot be put back keeps the stash.
 	e = newEnv(t)
 	tx, err = Begin(e.upgrade(300, "link"))
 	must(t, err)
