@@ -57,8 +57,10 @@ const (
 
 // within says whether p is strictly below dir (both clean).
 func within(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	if len(p) <= len(dir) || p[:len(dir)] != dir {
+		return false
+	}
+	return os.IsPathSeparator(p[len(dir)]) || os.IsPathSeparator(dir[len(dir)-1])
 }
 
 func withinOrEqual(dir, p string) bool { return dir == p || within(dir, p) }
@@ -68,8 +70,8 @@ func cleanAbs(p string) (string, error) {
 	if !filepath.IsAbs(p) {
 		return "", &SpecError{p, "not an absolute path"}
 	}
-	for _, el := range strings.Split(filepath.ToSlash(p), "/") {
-		if el == ".." {
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '.' && p[i+1] == '.' && (i == 0 || os.IsPathSeparator(p[i-1])) && (i+2 == len(p) || os.IsPathSeparator(p[i+2])) {
 			return "", &SpecError{p, `has a ".." element`}
 		}
 	}
@@ -86,8 +88,8 @@ func inPrefix(prefix, p string) (string, error) {
 	if !within(prefix, c) {
 		return "", &SpecError{p, "outside the prefix " + prefix}
 	}
-	rel, _ := filepath.Rel(prefix, c)
-	if first, _, _ := strings.Cut(filepath.ToSlash(rel), "/"); strings.HasPrefix(first, ownPrefix) {
+	rel := strings.TrimLeftFunc(c[len(prefix):], func(r rune) bool { return r < 0x80 && os.IsPathSeparator(uint8(r)) })
+	if strings.HasPrefix(rel, ownPrefix) {
 		return "", &SpecError{p, "inside pipguard's own files"}
 	}
 	return c, nil
@@ -100,7 +102,8 @@ type checked struct {
 	sites, write, dirs, keep []string
 	// links are the symbolic links to directories on the way to the
 	// plan's paths, and their real paths.
-	links map[string]string
+	links  map[string]string
+	walker *walker // what it saw of the directories
 }
 
 // check validates s as written (every path) and as it is on disk (every
@@ -147,7 +150,7 @@ func (s Spec) check() (*checked, error) {
 			return nil, &SpecError{site, "the site directory does not exist"}
 		}
 	}
-	c.links = w.links
+	c.links, c.walker = w.links, w
 	return c, nil
 }
 
