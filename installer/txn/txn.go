@@ -410,7 +410,12 @@ func (t *Txn) Rollback(ctx context.Context) error {
 	case committed, rolledBack:
 		return nil
 	case unfinished:
-		return Recover(ctx, Unfinished{Dir: t.dir, Label: t.j.Label, Started: t.j.Started, PID: t.j.PID, Journal: true})
+		err := Recover(ctx, Unfinished{Dir: t.dir, Label: t.j.Label, Started: t.j.Started, PID: t.j.PID, Journal: true})
+		var re *RollbackError
+		if err == nil || errors.As(err, &re) && re.Stash == "" {
+			t.state = rolledBack
+		}
+		return err
 	}
 	defer t.unlock()
 	err := finishRollback(ctx, t.j, t.dir, t.real)

@@ -414,6 +414,10 @@ func TestCancelledRollbackIsRecovered(t *testing.T) {
 	must(t, tx.Rollback(context.Background()))
 	same(t, "the prefix", before, snapshot(t, e.prefix))
 	noPending(t, e.prefix)
+	must(t, tx.Rollback(context.Background())) // done: nothing more
+	if err := tx.Commit(); err == nil {
+		t.Error("a commit after a rollback")
+	}
 }
 
 // 6. A Spec naming a path outside the prefix, as written or through a
