@@ -39,6 +39,10 @@ type journal struct {
 	Write  []string `json:"write"`
 	Dirs   []string `json:"dirs"`
 	Keep   []string `json:"keep"`
+	// Links are the symbolic links to directories (inside the prefix) on
+	// the way to the plan's paths at Begin, and where they led: a rollback
+	// follows no other.
+	Links map[string]string `json:"links"`
 	// SiteEntries are the top-level names of each site directory at Begin.
 	SiteEntries map[string][]string `json:"site_entries"`
 	// Tilde are the names starting with "~" at Begin in each directory
@@ -163,6 +167,14 @@ func readJournal(dir string) (*journal, error) {
 					return nil, bad(n, "is not a directory entry's name")
 				}
 			}
+		}
+	}
+	for d, real := range j.Links {
+		if err := check(d); err != nil {
+			return nil, err
+		}
+		if c, err := cleanAbs(real); err != nil || c != real {
+			return nil, bad(real, "is not a clean absolute path")
 		}
 	}
 	for d := range j.DirModes {

@@ -19,7 +19,7 @@ import (
 // again from the journal, which is removed only after the stash has been
 // put back.
 func finishRollback(ctx context.Context, j *journal, dir, real string) error {
-	r := &roller{j: j, ctx: ctx, stash: dir, real: real}
+	r := &roller{j: j, ctx: ctx, stash: dir, real: real, reported: map[string]bool{}}
 	r.run()
 	if r.stopped || r.failed {
 		return &RollbackError{Problems: r.problems, Stash: dir}
@@ -42,15 +42,12 @@ type roller struct {
 	problems []string
 	stopped  bool // ctx ended it
 	failed   bool // something stashed was not put back
-	dirs     map[string]resolved
+	w        *walker
 	reported map[string]bool
 }
 
-// resolved is where a directory inside the prefix really is.
-type resolved struct {
-	path   string // "" when it does not exist or leads outside
-	exists bool
-}
+// fresh forgets what the walker saw (directories were removed since).
+func (r *roller) fresh() { r.w = newWalker(r.j.Prefix, r.real, r.j.Links, true) }
 
 func (r *roller) problem(format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
@@ -70,7 +67,7 @@ func (r *roller) alive() bool {
 }
 
 func (r *roller) run() {
-	r.dirs, r.reported = map[string]resolved{}, map[string]bool{}
+	r.fresh()
 	// 1. Every planned path, whoever wrote it.
 	for _, p := range r.j.Write {
 		if !r.alive() {
@@ -111,7 +108,7 @@ func (r *roller) run() {
 	}
 	// 3. The stash, then the directories that existed (an empty one of
 	// Keep's, one pip removed).
-	r.dirs = map[string]resolved{} // what steps 1 and 2 removed
+	r.fresh() // what steps 1 and 2 removed
 	for _, e := range r.j.Stash {
 		if !r.alive() {
 			return
@@ -144,6 +141,7 @@ func (r *roller) run() {
 		}
 	}
 	// 4. The directories that did not exist, deepest first.
+	r.fresh()
 	news := append([]string(nil), r.j.NewDirs...)
 	sort.Slice(news, func(a, b int) bool {
 		da, db := strings.Count(news[a], string(filepath.Separator)), strings.Count(news[b], string(filepath.Separator))
@@ -187,36 +185,18 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // dir resolves a directory of the prefix (or the prefix) as it is now;
-// ok is false when it does not exist or leads outside the prefix (which
-// is reported, once).
+// ok is false when it does not exist or cannot be followed (which is
+// reported, once).
 func (r *roller) dir(d string) (string, bool) {
-	if d == r.j.Prefix {
-		return r.real, true
-	}
-	if v, ok := r.dirs[d]; ok {
-		return v.path, v.path != ""
-	}
-	var v resolved
-	real, err := filepath.EvalSymlinks(d)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		r.problem("%s: %v", d, err)
-	case !withinOrEqual(r.real, real):
-		if !r.reported[d] {
-			r.reported[d] = true
-			r.problem("%s leads outside the prefix, to %s: nothing was touched there", d, real)
+	v := r.w.walk(d)
+	if v.err != nil {
+		if msg := v.err.Error(); !r.reported[msg] {
+			r.reported[msg] = true
+			r.problem("%s: nothing was touched through it", msg)
 		}
-		v.exists = true
-	default:
-		if fi, err := os.Stat(real); err == nil && fi.IsDir() {
-			v = resolved{path: real, exists: true}
-		} else {
-			v.exists = true // a file where a directory was: its own path is planned or new
-		}
+		return "", false
 	}
-	r.dirs[d] = v
-	return v.path, v.path != ""
+	return v.path, v.exists
 }
 
 // remove removes p (a directory's whole tree when all), in its directory
@@ -236,14 +216,14 @@ func (r *roller) remove(p string, all bool) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		r.problem("removing %s: %v", p, err)
 	}
-	delete(r.dirs, p)
+	delete(r.w.cache, p)
 }
 
 // ensure makes directory d, and those above it, where they are missing
 // (their modes at Begin are set once the restore is done).
 func (r *roller) ensure(d string) (string, bool) {
-	if rd, ok := r.dir(d); ok || r.dirs[d].exists {
-		return rd, ok
+	if v := r.w.walk(d); v.exists || v.err != nil {
+		return r.dir(d)
 	}
 	prd, ok := r.ensure(filepath.Dir(d))
 	if !ok {
@@ -256,7 +236,7 @@ func (r *roller) ensure(d string) (string, bool) {
 		r.problem("making %s again: %v", d, err)
 		return "", false
 	}
-	delete(r.dirs, d)
+	delete(r.w.cache, d)
 	return r.dir(d)
 }
 
@@ -276,7 +256,7 @@ func (r *roller) restore(e entry) {
 		fail("%s could not be put back: %v", e.Path, err)
 		return
 	}
-	delete(r.dirs, e.Path)
+	delete(r.w.cache, e.Path)
 	if e.Kind == "symlink" {
 		if err := os.Symlink(e.Target, q); err != nil {
 			fail("%s could not be put back: %v", e.Path, err)

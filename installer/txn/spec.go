@@ -57,8 +57,10 @@ const (
 
 // within says whether p is strictly below dir (both clean).
 func within(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	if len(p) <= len(dir) || p[:len(dir)] != dir {
+		return false
+	}
+	return os.IsPathSeparator(p[len(dir)]) || os.IsPathSeparator(dir[len(dir)-1])
 }
 
 func withinOrEqual(dir, p string) bool { return dir == p || within(dir, p) }
@@ -68,8 +70,8 @@ func cleanAbs(p string) (string, error) {
 	if !filepath.IsAbs(p) {
 		return "", &SpecError{p, "not an absolute path"}
 	}
-	for _, el := range strings.Split(filepath.ToSlash(p), "/") {
-		if el == ".." {
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '.' && p[i+1] == '.' && (i == 0 || os.IsPathSeparator(p[i-1])) && (i+2 == len(p) || os.IsPathSeparator(p[i+2])) {
 			return "", &SpecError{p, `has a ".." element`}
 		}
 	}
@@ -86,8 +88,8 @@ func inPrefix(prefix, p string) (string, error) {
 	if !within(prefix, c) {
 		return "", &SpecError{p, "outside the prefix " + prefix}
 	}
-	rel, _ := filepath.Rel(prefix, c)
-	if first, _, _ := strings.Cut(filepath.ToSlash(rel), "/"); strings.HasPrefix(first, ownPrefix) {
+	rel := strings.TrimLeftFunc(c[len(prefix):], func(r rune) bool { return r < 0x80 && os.IsPathSeparator(uint8(r)) })
+	if strings.HasPrefix(rel, ownPrefix) {
 		return "", &SpecError{p, "inside pipguard's own files"}
 	}
 	return c, nil
@@ -98,11 +100,15 @@ func inPrefix(prefix, p string) (string, error) {
 type checked struct {
 	prefix, real             string
 	sites, write, dirs, keep []string
+	// links are the symbolic links to directories on the way to the
+	// plan's paths, and their real paths.
+	links  map[string]string
+	walker *walker // what it saw of the directories
 }
 
 // check validates s as written (every path) and as it is on disk (every
-// directory it names, or the deepest existing directory above it, must
-// resolve inside the prefix's real path).
+// directory it names, or that is above a file it names, must lead, as far
+// as it exists, to a directory inside the prefix's real path).
 func (s Spec) check() (*checked, error) {
 	prefix, err := cleanAbs(s.Prefix)
 	if err != nil {
@@ -116,7 +122,7 @@ func (s Spec) check() (*checked, error) {
 		return nil, &SpecError{s.Prefix, "the prefix is not a directory"}
 	}
 	c := &checked{prefix: prefix, real: real}
-	r := &resolver{prefix: prefix, real: real, seen: map[string]error{}}
+	w := newWalker(prefix, real, nil, false)
 	for _, in := range []struct {
 		from []string
 		to   *[]string
@@ -132,8 +138,8 @@ func (s Spec) check() (*checked, error) {
 			if !in.dir {
 				d = filepath.Dir(q)
 			}
-			if err := r.check(d); err != nil {
-				return nil, &SpecError{p, err.Error()}
+			if v := w.walk(d); v.err != nil {
+				return nil, &SpecError{p, v.err.Error()}
 			}
 			set[q] = true
 		}
@@ -144,6 +150,7 @@ func (s Spec) check() (*checked, error) {
 			return nil, &SpecError{site, "the site directory does not exist"}
 		}
 	}
+	c.links, c.walker = w.links, w
 	return c, nil
 }
 
@@ -156,42 +163,78 @@ func sorted(set map[string]bool) []string {
 	return out
 }
 
-// resolver checks that directories inside the prefix, as far as they
-// exist, are inside it on disk too.
-type resolver struct {
+// walker resolves directories inside the prefix one element at a time,
+// from the prefix's real path. A symbolic link on the way must lead to a
+// directory inside the prefix. At Begin each one is noted (links); in a
+// rollback only those noted, leading where they did, are followed, so
+// that a directory the install replaced with a link leads it nowhere.
+type walker struct {
 	prefix, real string
-	seen         map[string]error
+	links        map[string]string // directory -> its real path
+	enforce      bool
+	cache        map[string]walked
 }
 
-func (r *resolver) check(dir string) error {
-	if dir == r.prefix {
-		return nil
+// walked is a directory as the walker found it: its real path when it
+// exists, an error when it cannot be followed.
+type walked struct {
+	path   string
+	exists bool
+	err    error
+}
+
+func newWalker(prefix, real string, links map[string]string, enforce bool) *walker {
+	if links == nil {
+		links = map[string]string{}
 	}
-	if err, ok := r.seen[dir]; ok {
-		return err
+	return &walker{prefix: prefix, real: real, links: links, enforce: enforce, cache: map[string]walked{}}
+}
+
+func (w *walker) walk(d string) walked {
+	if d == w.prefix {
+		return walked{path: w.real, exists: true}
 	}
-	var err error
-	fi, lerr := os.Lstat(dir)
+	if v, ok := w.cache[d]; ok {
+		return v
+	}
+	var v walked
+	up := w.walk(filepath.Dir(d))
 	switch {
-	case errors.Is(lerr, fs.ErrNotExist):
-		err = r.check(filepath.Dir(dir))
-	case lerr != nil:
-		err = lerr
+	case up.err != nil:
+		v.err = up.err
+	case !up.exists:
 	default:
-		real, e := filepath.EvalSymlinks(dir)
+		q := filepath.Join(up.path, filepath.Base(d))
+		fi, err := os.Lstat(q)
 		switch {
-		case e != nil:
-			err = fmt.Errorf("%s leads nowhere: %v", dir, e)
-		case !withinOrEqual(r.real, real):
-			err = fmt.Errorf("%s leads outside the prefix, to %s", dir, real)
-		case fi.Mode()&fs.ModeSymlink == 0 && !fi.IsDir():
-			err = fmt.Errorf("%s is not a directory", dir)
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			v.err = err
+		case fi.IsDir():
+			v = walked{path: q, exists: true}
 		case fi.Mode()&fs.ModeSymlink != 0:
-			if st, e := os.Stat(real); e != nil || !st.IsDir() {
-				err = fmt.Errorf("%s is not a directory", dir)
+			real, err := filepath.EvalSymlinks(q)
+			var st fs.FileInfo
+			if err == nil {
+				st, err = os.Stat(real)
 			}
+			switch {
+			case err != nil:
+				v.err = fmt.Errorf("%s is a symbolic link that leads nowhere", d)
+			case !withinOrEqual(w.real, real):
+				v.err = fmt.Errorf("%s leads outside the prefix, to %s", d, real)
+			case !st.IsDir():
+				v.err = fmt.Errorf("%s is not a directory", d)
+			case w.enforce && w.links[d] != real:
+				v.err = fmt.Errorf("%s is a symbolic link (to %s) that was not there at Begin", d, real)
+			default:
+				v = walked{path: real, exists: true}
+				w.links[d] = real
+			}
+		default:
+			v.err = fmt.Errorf("%s is not a directory", d)
 		}
 	}
-	r.seen[dir] = err
-	return err
+	w.cache[d] = v
+	return v
 }

@@ -8,29 +8,49 @@
 // symbolic links as links; modes kept), notes which directories did not
 // exist, and writes a journal of all of it before it returns. Rollback
 // removes every planned path, whoever wrote it, removes the new top-level
-// entries of the site directories (pip's ~ temporary directories), puts
-// the stash back byte for byte, and removes the directories that did not
-// exist. Commit drops the stash.
+// entries of the site directories (and the ~ directories pip's uninstall
+// moves directories to), puts the stash back byte for byte, and removes
+// the directories that did not exist. Commit drops the stash.
 //
-// What it trusts: the Spec it is given and the file system it reads.
-// Never RECORD, installed-files.txt or anything else an install writes:
-// what pip wrote is removed because the plan names the path, not because
-// a file says pip wrote it. No path outside the prefix is touched: Begin
-// refuses a Spec naming one (as written, with "..", or through a symbolic
-// link inside the prefix), and each step of a rollback resolves the
-// directory it works in again and leaves one that leads outside alone,
-// saying so.
+// What it trusts: the Spec it is given and the file system it reads. Never
+// RECORD, installed-files.txt or anything else an install writes: a path
+// is removed because the plan names it, not because a file says pip wrote
+// it. No path outside the prefix is touched: Begin refuses a Spec naming
+// one (as written, with "..", or through a symbolic link inside the
+// prefix); a rollback walks every directory again from the prefix's real
+// path and follows only the symbolic links that were there at Begin,
+// leading where they led, leaving anything else alone and saying so. A
+// stashed file that changed in place since Begin is reported, not taken
+// for the original.
 //
-// A killed pipguard is noticed: the stash is a directory
-// PREFIX/.pipguard-stash-* holding the journal, which Pending finds and
-// Recover finishes from alone. One run at a time holds an environment (a
-// flock on the prefix directory); Begin refuses with a *BusyError while
-// another holds it and with an *UnfinishedError while a killed run's stash
-// waits for Recover.
+// Where it keeps things: a directory PREFIX/.pipguard-stash-* at the
+// prefix's top level. It is on the environment's file system (every
+// planned path is below the prefix, so hard links work wherever they can),
+// it is on no import path, and Pending finds it from the prefix alone. In
+// it, run.json (label, pid, start; written first), files/NNNNNN (the
+// stashed files) and journal.json: the Spec as checked, the site
+// directories' entries and the ~ entries at Begin, the directories that
+// did not exist, the modes of the directories above the stash, the
+// directory links followed, and the stash map (path; kind: link, copy
+// or symlink; name, mode, size, mtime, symlink target). The journal is
+// written atomically (temporary file, fsync, rename, fsync of the
+// directory) once the stash is complete, and removed first when the run
+// ends: a stash with a journal is one to roll back, one without has
+// nothing left to undo. Every step of a rollback can be run again, so a
+// rollback stopped anywhere (its context, a kill) is finished by Recover
+// from the journal alone.
+//
+// One run at a time: Begin holds a flock(2) on the prefix directory until
+// Commit or Rollback, and one on its stash (which tells a live run's stash
+// from a killed one's); the kernel drops both when pipguard dies, however
+// it dies. Begin refuses with a *BusyError while another run holds the
+// environment and with an *UnfinishedError while a killed run's stash
+// waits for Recover. (On systems without flock there is no such guard.)
 package txn
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,13 +133,15 @@ func Begin(s Spec) (*Txn, error) {
 		return nil, fmt.Errorf("txn: locking the stash: %w", err)
 	}
 	r := run{Label: s.Label, PID: os.Getpid(), Started: time.Now().UTC()}
-	if err := writeAtomic(t.dir, runFile, []byte(fmt.Sprintf(`{"label":%q,"pid":%d,"started":%q}`, r.Label, r.PID, r.Started.Format(time.RFC3339Nano)))); err != nil {
+	if b, err := json.Marshal(r); err != nil {
+		return nil, err
+	} else if err := writeAtomic(t.dir, runFile, b); err != nil {
 		return nil, fmt.Errorf("txn: %w", err)
 	}
 	if err := os.Mkdir(filepath.Join(t.dir, filesDir), 0o700); err != nil {
 		return nil, fmt.Errorf("txn: %w", err)
 	}
-	t.j = &journal{Version: journalVersion, run: r, Prefix: c.prefix, Sites: c.sites, Write: c.write, Dirs: c.dirs, Keep: c.keep,
+	t.j = &journal{Version: journalVersion, run: r, Prefix: c.prefix, Sites: c.sites, Write: c.write, Dirs: c.dirs, Keep: c.keep, Links: c.links,
 		SiteEntries: map[string][]string{}, Tilde: map[string][]string{}, DirModes: map[string]fs.FileMode{}}
 	if err := t.survey(c); err != nil {
 		return nil, fmt.Errorf("txn: %w", err)
@@ -169,7 +191,7 @@ func (t *Txn) survey(c *checked) error {
 	// beside it.
 	tilde := map[string]bool{}
 	for _, p := range c.keep {
-		for d := filepath.Dir(p); d != c.prefix; d = filepath.Dir(d) {
+		for d := p; d != c.prefix; d = filepath.Dir(d) {
 			if tilde[filepath.Dir(d)] {
 				break
 			}
@@ -188,6 +210,9 @@ func (t *Txn) survey(c *checked) error {
 	}
 	seen := map[string]bool{}
 	for _, p := range c.write {
+		if !c.walker.walk(filepath.Dir(p)).exists {
+			continue // nothing there to stash
+		}
 		if err := t.stash(p, false, seen); err != nil {
 			return err
 		}
@@ -385,7 +410,12 @@ func (t *Txn) Rollback(ctx context.Context) error {
 	case committed, rolledBack:
 		return nil
 	case unfinished:
-		return Recover(ctx, Unfinished{Dir: t.dir, Label: t.j.Label, Started: t.j.Started, PID: t.j.PID, Journal: true})
+		err := Recover(ctx, Unfinished{Dir: t.dir, Label: t.j.Label, Started: t.j.Started, PID: t.j.PID, Journal: true})
+		var re *RollbackError
+		if err == nil || errors.As(err, &re) && re.Stash == "" {
+			t.state = rolledBack
+		}
+		return err
 	}
 	defer t.unlock()
 	err := finishRollback(ctx, t.j, t.dir, t.real)

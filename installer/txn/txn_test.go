@@ -414,6 +414,10 @@ func TestCancelledRollbackIsRecovered(t *testing.T) {
 	must(t, tx.Rollback(context.Background()))
 	same(t, "the prefix", before, snapshot(t, e.prefix))
 	noPending(t, e.prefix)
+	must(t, tx.Rollback(context.Background())) // done: nothing more
+	if err := tx.Commit(); err == nil {
+		t.Error("a commit after a rollback")
+	}
 }
 
 // 6. A Spec naming a path outside the prefix, as written or through a
@@ -495,8 +499,24 @@ func TestRollbackDoesNotFollowALinkMadeDuringTheInstall(t *testing.T) {
 	}
 	same(t, "outside", outBefore, snapshot(t, out))
 	same(t, "the prefix", before, snapshot(t, e.prefix))
-	// So does the package's own directory, made a link before the
-	// restore: what cannot be put back keeps the stash.
+	// Nor does a link to another distribution's directory inside the
+	// prefix: only the links there at Begin are followed.
+	e = newEnv(t)
+	theirs := filepath.Join(e.site, "other", filepath.Base(e.module(0)))
+	write(t, theirs, "other's module", 0o644)
+	before = snapshot(t, e.prefix)
+	tx, err = Begin(e.upgrade(300, "link"))
+	must(t, err)
+	e.pip(t, 50)
+	must(t, os.RemoveAll(filepath.Dir(e.module(0))))
+	must(t, os.Symlink("../other", filepath.Dir(e.module(0))))
+	err = tx.Rollback(context.Background())
+	if err == nil || !strings.Contains(err.Error(), filepath.Dir(e.module(0))+" is a symbolic link (to "+filepath.Join(e.site, "other")+") that was not there at Begin") {
+		t.Errorf("Rollback = %v", err)
+	}
+	same(t, "the prefix", before, snapshot(t, e.prefix))
+	// Nor the package's own directory, made a link before the restore:
+	// what cannot be put back keeps the stash.
 	e = newEnv(t)
 	tx, err = Begin(e.upgrade(300, "link"))
 	must(t, err)
@@ -686,4 +706,59 @@ func BenchmarkRollbackInterruptedUpgrade(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(begin.Milliseconds())/float64(b.N), "begin-ms/op")
+}
+
+// A run killed during Begin (before its journal) or during its commit
+// (after dropping the journal) left a stash with nothing to undo: Pending
+// finds it, Recover removes it and touches nothing else.
+func TestStashWithoutJournal(t *testing.T) {
+	e := newEnv(t)
+	tx, err := Begin(e.upgrade(100, "killed committing"))
+	must(t, err)
+	e.pip(t, 100)
+	after := withoutStash(snapshot(t, e.prefix))
+	must(t, os.Remove(filepath.Join(tx.Dir(), journalFile)))
+	tx.unlock() // as its death would
+	left, err := Pending(e.prefix)
+	if err != nil || len(left) != 1 || left[0].Journal || left[0].Label != "killed committing" {
+		t.Fatalf("Pending = %+v, %v", left, err)
+	}
+	must(t, Recover(context.Background(), left[0]))
+	same(t, "the prefix", after, snapshot(t, e.prefix))
+	noPending(t, e.prefix)
+}
+
+// A journal is believed only about the prefix it is in: one naming a path
+// outside it (planted, or corrupted) is refused and nothing is touched.
+func TestForgedJournalIsRefused(t *testing.T) {
+	e := newEnv(t)
+	out := t.TempDir()
+	write(t, filepath.Join(out, "f"), "precious", 0o644)
+	outBefore := snapshot(t, out)
+	for name, forge := range map[string]func(j *journal){
+		"write outside": func(j *journal) { j.Write = append(j.Write, filepath.Join(out, "f")) },
+		"write dotdot":  func(j *journal) { j.Write = append(j.Write, e.site+"/../../../../"+filepath.Base(out)+"/f") },
+		"new dir":       func(j *journal) { j.NewDirs = append(j.NewDirs, out) },
+		"site":          func(j *journal) { j.SiteEntries[out] = nil },
+		"stash name": func(j *journal) {
+			j.Stash = append(j.Stash, entry{Path: filepath.Join(e.site, "x"), Kind: "link", Name: "../../../f"})
+		},
+		"other prefix": func(j *journal) { j.Prefix = out },
+		"link":         func(j *journal) { j.Links[out] = out },
+	} {
+		tx, err := Begin(e.upgrade(10, name))
+		must(t, err)
+		j, err := readJournal(tx.Dir())
+		must(t, err)
+		forge(j)
+		must(t, writeJournal(tx.Dir(), j))
+		tx.unlock()
+		before := snapshot(t, e.prefix)
+		if err := Recover(context.Background(), Unfinished{Dir: tx.Dir()}); err == nil || !strings.Contains(err.Error(), "journal") {
+			t.Errorf("%s: Recover = %v", name, err)
+		}
+		same(t, name, before, snapshot(t, e.prefix))
+		must(t, os.RemoveAll(tx.Dir()))
+	}
+	same(t, "outside", outBefore, snapshot(t, out))
 }
