@@ -490,7 +490,10 @@ def keep(st, preparer, req):
     if os.path.lexists(tmp):
         os.unlink(tmp)
     linked = False
-    if downloaded or in_pip_temp(path):
+    if downloaded or not link.is_file:
+        # A file pip (or the driver) downloaded into pip's temporary
+        # directory, which nothing else writes: a hard link is as good as a
+        # copy. A local file is copied: its owner may change it later.
         try:
             os.link(path, tmp)
             linked = True
@@ -507,14 +510,6 @@ def keep(st, preparer, req):
         except Exception:
             pass
     st.kept.append({"name": name, "version": version, "url": redact(link.url_without_fragment), "path": dest})
-
-
-def in_pip_temp(path):
-    """path is in a temporary directory of pip's (deleted when it ends)."""
-    tmp = os.path.realpath(tempfile.gettempdir())
-    p = os.path.realpath(path)
-    rel = os.path.relpath(p, tmp)
-    return not rel.startswith("..") and rel.split(os.sep)[0].startswith("pip-")
 
 
 def run_guarded(main, request):
