@@ -526,3 +526,55 @@ print(json.dumps([os.path.abspath(x) for x in (s.purelib, s.platlib, s.scripts, 
 		}
 	})
 }
+
+// What the request allows passes: an exact git commit URL, and a URL the
+// refusal named with its credentials masked (the orchestrator retries with
+// what the LinkError says, never seeing the secret).
+func TestAllowedDirectReferencesPass(t *testing.T) {
+	isolatePip(t)
+	forEachPip(t, func(t *testing.T, python string) {
+		dir := t.TempDir()
+		viaGit := pkgtest.Project{Name: "via-git", Version: "3.0"}
+		repo := filepath.Join(dir, "via-git")
+		commit := gitRepo(t, repo, viaGit)
+		gitRoot := filepath.Join(dir, "git")
+		if out, err := exec.Command("git", "clone", "-q", "--bare", repo, filepath.Join(gitRoot, "via-git.git")).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		srv := gittest.Serve(t, gitRoot)
+		gitURL := "git+" + srv.URL + "/via-git.git@" + commit
+		ix := pkgtest.NewIndex(t)
+		sd := pkgtest.Project{Name: "sd", Version: "0.2"}
+		ix.AddSdist(sd)
+		secretURL := strings.Replace(ix.URL, "://", "://user:s3cret@", 1) + "/files/" + sd.SdistName()
+
+		reqs := filepath.Join(dir, "requirements.txt")
+		os.WriteFile(reqs, []byte("via-git @ "+gitURL+"\nsd @ "+secretURL+"\n"), 0o644)
+		s, out := startSession(t, Options{Python: python})
+		req := InstallRequest{DryRun: true, ReqFile: reqs, AllowLinks: []string{gitURL},
+			Args: []string{"--index-url", ix.SimpleURL(), "--only-binary", ":all:"}}
+		_, err := s.InstallWith(dir, req)
+		var le *LinkError
+		if !errors.As(err, &le) || len(le.Links) != 1 || strings.Contains(err.Error(), "s3cret") || !strings.Contains(le.Links[0].URL, "****") {
+			t.Fatalf("err = %v\n%s", err, out.String())
+		}
+		if len(srv.Requests()) != 0 || ix.Downloads(sd.SdistName()) != 0 {
+			t.Fatal("pip fetched something before the refusal")
+		}
+		req.AllowLinks = append(req.AllowLinks, le.URLs()...)
+		rep, err := s.InstallWith(dir, req)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		names := map[string]InstallItem{}
+		for _, it := range rep.Install {
+			names[it.Metadata.Name] = it
+		}
+		if g, ok := names["via-git"]; !ok || g.DownloadInfo.VCSInfo == nil || g.DownloadInfo.VCSInfo.CommitID != commit {
+			t.Errorf("%+v", rep.Install)
+		}
+		if _, ok := names["sd"]; !ok || len(rep.Install) != 2 {
+			t.Errorf("%+v", rep.Install)
+		}
+	})
+}
