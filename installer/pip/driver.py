@@ -190,8 +190,8 @@ class State:
         self.allow_paths = set()
         for u in allow_links or ():
             link = Link(u)
-            self.allow.add(link.url_without_fragment)
-            self.allow_redacted.add(redact(link.url_without_fragment))
+            self.allow.add(same_url(link.url_without_fragment))
+            self.allow_redacted.add(same_url(redact(link.url_without_fragment)))
             if link.is_file:
                 self.allow_paths.add(os.path.normpath(link.file_path))
         self.keep_dir = keep_dir or None
@@ -280,9 +280,17 @@ def link_to_check(req):
     return req.link
 
 
+def same_url(u):
+    """u as urllib writes it again: git+file:///p and git+file:/p (what
+    newer packaging makes of it) are one URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(u))
+
+
 def allowed(st, link):
     u = link.url_without_fragment
-    if u in st.allow or redact(u) in st.allow_redacted:
+    if same_url(u) in st.allow or same_url(redact(u)) in st.allow_redacted:
         return True
     if link.is_file and os.path.normpath(link.file_path) in st.allow_paths:
         return True
@@ -482,7 +490,10 @@ def keep(st, preparer, req):
     if os.path.lexists(tmp):
         os.unlink(tmp)
     linked = False
-    if downloaded or in_pip_temp(path):
+    if downloaded or not link.is_file:
+        # A file pip (or the driver) downloaded into pip's temporary
+        # directory, which nothing else writes: a hard link is as good as a
+        # copy. A local file is copied: its owner may change it later.
         try:
             os.link(path, tmp)
             linked = True
@@ -499,14 +510,6 @@ def keep(st, preparer, req):
         except Exception:
             pass
     st.kept.append({"name": name, "version": version, "url": redact(link.url_without_fragment), "path": dest})
-
-
-def in_pip_temp(path):
-    """path is in a temporary directory of pip's (deleted when it ends)."""
-    tmp = os.path.realpath(tempfile.gettempdir())
-    p = os.path.realpath(path)
-    rel = os.path.relpath(p, tmp)
-    return not rel.startswith("..") and rel.split(os.sep)[0].startswith("pip-")
 
 
 def run_guarded(main, request):

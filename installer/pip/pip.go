@@ -5,7 +5,20 @@
 // One interpreter process serves a whole install (see driver.py): it is
 // started first, probes, imports pip while the caller verifies, then runs
 // each pip command through pip's CLI entry point. A pip that cannot be
-// driven that way runs as separate "python -m pip" processes.
+// driven that way runs as a child process of the driver, under the same
+// guards.
+//
+// The guards (driver.py's install_guards) hold pip to the rule that no code
+// runs that nothing verified: before pip prepares any link (the
+// RequirementPreparer's prepare_linked_requirement, _prepare_linked_requirement
+// and prepare_editable_requirement, and every root requirement before the
+// resolvelib Resolver.resolve starts), the link must be a wheel that pip's
+// PackageFinder.find_all_candidates found, an sdist it found when
+// Options.AllowSourceBuilds, or one of InstallRequest.AllowLinks; anything
+// else aborts the resolution (*LinkError). A dry run with
+// InstallRequest.KeepDir keeps every file its report lists (Report.Kept).
+// pip's --python, which would run pip again under another interpreter, is
+// refused by the options check and disabled in pip's main.
 //
 // What it trusts: the interpreter the user named, as pip itself would. What
 // pip prints is relayed to the caller's writer (stderr in the CLI); its JSON

@@ -27,8 +27,9 @@ type Options struct {
 	Output io.Writer
 	// Markers are PEP 508 environment markers for the probe to evaluate.
 	Markers []string
-	// Separate runs every pip command as its own "python -m pip" process
-	// (what a pip that cannot be driven in process gets anyway).
+	// Separate runs every pip command in its own child process of the
+	// driver (what a pip that cannot be driven in process gets anyway),
+	// under the same guards.
 	Separate bool
 	// AllowSourceBuilds lets pip's options build from source (--no-binary,
 	// --global-option, ...); otherwise they must keep --only-binary :all:.
