@@ -309,7 +309,7 @@ func TestRollbackFollowsThePlanNotRECORD(t *testing.T) {
 	w.preinstall(t, pkgtest.Project{Name: "demo", Version: "0.9"})
 	ix := pkgtest.NewIndex(t)
 	ix.Add(pkgtest.Project{Name: "plain", Version: "1.0", Files: map[string]string{"plain/deep/er/x.py": "X = 1\n", "plain-1.0.data/data/share/x.txt": "x\n"}})
-	w.interpose(t, `for rec in glob.glob(os.path.join(SITE, "*.dist-info", "RECORD")):
+	w.interpose(t, `for rec in glob.glob(os.path.join(SITE, "demo-*.dist-info", "RECORD")) + glob.glob(os.path.join(SITE, "plain-*.dist-info", "RECORD")):
     os.remove(rec)
 status = 1`)
 	prefix := prefixOf(w.python)
@@ -320,6 +320,17 @@ status = 1`)
 		t.Fatalf("err = %v, rolled back %v\n%s", err, rep.RolledBack, w.out.String())
 	}
 	sameState(t, before, prefixState(t, prefix))
+
+	// A pip that also changes what no wheel of the lock writes (another
+	// distribution's RECORD) is a rollback that could not restore it, and
+	// says so.
+	w.interpose(t, `os.remove(glob.glob(os.path.join(SITE, "setuptools-*.dist-info", "RECORD"))[0])
+status = 1`)
+	rep, err = w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: []string{"--index-url", ix.SimpleURL()}})
+	var rbe *RollbackError
+	if !errors.As(err, &rbe) || rep.RolledBack || !strings.Contains(err.Error(), "setuptools") || !strings.Contains(err.Error(), "could not restore it") {
+		t.Fatalf("err = %v, rolled back %v", err, rep.RolledBack)
+	}
 }
 
 // An upgrade interrupted while pip writes a many-file wheel comes back

@@ -380,6 +380,9 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err != nil {
 		start = time.Now()
 		rerr := rollback(ctx, tx)
+		if rerr == nil {
+			rerr = unrestored(pp, before, info.Prefix, tx.Dir())
+		}
 		rep.RolledBack = rerr == nil
 		rep.timed("rollback", start)
 		return rep, interrupted(ctx, "pip install", err, rerr)
@@ -409,6 +412,26 @@ func recoverUnfinished(ctx context.Context, prefix string, dryRun bool, rep *Ins
 			return &RollbackError{Cause: fmt.Errorf("%s", what), Err: err}
 		}
 		rep.Warnings = append(rep.Warnings, what+"; the environment was restored to what it was before that run")
+	}
+	return nil
+}
+
+// unrestored is what a rollback could not put back: paths outside the plan
+// that changed during the run (the plan says everything pip may write, so
+// only something else, or a pip that wrote where no wheel says, changes
+// them). The prefix is surveyed again and compared with the survey made
+// before the stash.
+func unrestored(pp *paths, before *layout.Snapshot, prefix, stash string) error {
+	after, err := layout.Survey(prefix)
+	if err != nil {
+		return &txn.RollbackError{Problems: []string{"reading the environment after the rollback: " + err.Error()}}
+	}
+	var problems []string
+	for _, c := range pp.outsidePlan(layout.Changed(before, after), prefix, stash) {
+		problems = append(problems, c+" changed during the run, and no locked wheel writes it, so the rollback could not restore it")
+	}
+	if len(problems) > 0 {
+		return &txn.RollbackError{Problems: problems}
 	}
 	return nil
 }

@@ -571,7 +571,7 @@ def run_separate(request):
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(request, f)
         env = dict(os.environ, PIPGUARD_DRIVER_CHILD=path)
-        child = subprocess.Popen([sys.executable, "-I", "-c", SOURCE], stdin=subprocess.DEVNULL, env=env)
+        child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SOURCE], stdin=subprocess.DEVNULL, env=env)
         while True:
             try:
                 status = child.wait()

@@ -17,7 +17,7 @@ import (
 // callers build only what was verified or what the policy allows. pip's
 // output goes to out (nil discards it).
 func (s *Session) Wheel(ctx context.Context, out io.Writer, reqFile, outDir string, args ...string) error {
-	full := append([]string{"-I", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", outDir, "-r", reqFile}, args...)
+	full := append([]string{"-I", "-B", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", outDir, "-r", reqFile}, args...)
 	cmd := exec.CommandContext(ctx, s.python, full...)
 	cmd.Env = Env(os.Environ())
 	tail := &tailBuffer{}
@@ -40,5 +40,5 @@ func (s *Session) Wheel(ctx context.Context, out io.Writer, reqFile, outDir stri
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	}
-	return &Error{Args: append([]string{"wheel"}, full[4:]...), ExitCode: code, Tail: strings.TrimSpace(tail.lastLines(6)), Hidden: out == nil}
+	return &Error{Args: append([]string{"wheel"}, full[5:]...), ExitCode: code, Tail: strings.TrimSpace(tail.lastLines(6)), Hidden: out == nil}
 }
