@@ -9,9 +9,13 @@ import (
 )
 
 // newProcessGroup puts the interpreter in a process group of its own, so
-// that pip's children (build backends, git) can be told to stop with it.
+// that pip's children (build backends, git) can be told to stop with it,
+// and (on Linux) has the kernel kill it when pipguard dies: a pipguard
+// killed with SIGKILL must not leave pip writing into the environment that
+// the next run restores from the journal.
 func newProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 }
 
 // interruptGroup sends SIGINT to the process group: pip stops as it does on
