@@ -34,7 +34,7 @@ match = "gitlab.example.com/team/tool"
 verify = "pin"
 `
 
-func parse(t *testing.T, name, body string) *Policy {
+func mustParse(t *testing.T, name, body string) *Policy {
 	t.Helper()
 	p, err := Parse(name, []byte(body))
 	if err != nil {
@@ -44,7 +44,7 @@ func parse(t *testing.T, name, body string) *Policy {
 }
 
 func TestRepositoryRulesOverGlobalOverDefaults(t *testing.T) {
-	p := parse(t, "pyproject.toml", seedPyproject)
+	p := mustParse(t, "pyproject.toml", seedPyproject)
 	seed := p.For("raze-systems/FastAPI-Paseto") // case-insensitive, as GitHub
 	if seed.Table != "Raze-Systems/fastapi-paseto" || seed.MaxCommitDistance.V != 1 || !seed.SourceRefAllowed("refs/heads/main", "v1.3.1") || seed.SourceRefAllowed("refs/tags/v1.3.1", "v1.3.1") {
 		t.Errorf("seed: %+v", seed)
@@ -73,7 +73,7 @@ func TestRepositoryRulesOverGlobalOverDefaults(t *testing.T) {
 // Tables layer: global, then a pattern, then the exact table, each setting
 // only its own keys, whatever their order in the file.
 func TestTablesLayer(t *testing.T) {
-	p := parse(t, "pipguard.toml", "runner = \"any\"\n[[repo]]\nmatch = \"acme/app\"\nmax_commit_distance = 1\n[[repo]]\nmatch = \"acme/*\"\nmax_commit_distance = 3\nrunner = \"github-hosted\"\nrequire = [\"provenance\", \"sbom\"]\n")
+	p := mustParse(t, "pipguard.toml", "runner = \"any\"\n[[repo]]\nmatch = \"acme/app\"\nmax_commit_distance = 1\n[[repo]]\nmatch = \"acme/*\"\nmax_commit_distance = 3\nrunner = \"github-hosted\"\nrequire = [\"provenance\", \"sbom\"]\n")
 	e := p.For("acme/app")
 	if e.MaxCommitDistance.V != 1 || e.Runner.V != "github-hosted" || !e.Requires(RequireSBOM) || e.Table != "acme/app" {
 		t.Errorf("%+v", e)
@@ -82,7 +82,7 @@ func TestTablesLayer(t *testing.T) {
 
 // Flags override the file, for every repository, and say so.
 func TestFlagsOverrideTheFile(t *testing.T) {
-	p := parse(t, "pyproject.toml", seedPyproject)
+	p := mustParse(t, "pyproject.toml", seedPyproject)
 	zero, yes := 0, true
 	q, err := p.WithFlags(Flags{MaxCommitDistance: &zero, RequireSBOM: &yes})
 	if err != nil {
@@ -112,10 +112,10 @@ func TestPolicyErrors(t *testing.T) {
 		"no provenance":   {"pipguard.toml", "require = [\"sbom\"]\n", "provenance cannot be dropped"},
 		"unknown require": {"pipguard.toml", "require = [\"provenance\", \"sboms\"]\n", `"sboms" is not checksums, provenance, sbom or release`},
 		"short ref":       {"pipguard.toml", "source_refs = [\"main\"]\n", `"main" is not a full ref`},
-		"bad match":       {"pipguard.toml", "[[repo]]\nmatch = \"just-a-name\"\n", `pipguard.toml:1: match: "just-a-name" is not OWNER/REPO`},
+		"bad match":       {"pipguard.toml", "[[repo]]\nmatch = \"just-a-name\"\n", `pipguard.toml:2: repo.match: "just-a-name" is not OWNER/REPO`},
 		"port in match":   {"pipguard.toml", "[[repo]]\nmatch = \"git.example.com:2222/team/tool\"\n", `(a host without its port)`},
 		"duplicate": {"pipguard.toml", "[[repo]]\nmatch = \"Acme/App\"\n\n[[repo]]\nmatch = \"acme/app\"\n",
-			`pipguard.toml:4: match: a second table for "acme/app" (the first is at pipguard.toml:1)`},
+			`pipguard.toml:5: repo.match: a second table for "acme/app" (the first is at pipguard.toml:1)`},
 		"global pin": {"pipguard.toml", "verify = \"pin\"\n", `"pin" is for one repository's table, never global`},
 		"contradiction": {"pipguard.toml", "install_from = \"git\"\n[[repo]]\nmatch = \"a/b\"\nmax_commit_distance = 1\n",
 			`repo "a/b" (pipguard.toml:2): install_from = "git" (pipguard.toml top level) with max_commit_distance = 1 (repo "a/b" (pipguard.toml:2)) would install the tag's commit`},
@@ -154,9 +154,14 @@ func TestFind(t *testing.T) {
 		t.Errorf("a pyproject.toml above the project's own was taken: %q", p)
 	}
 	os.Remove(filepath.Join(root, "a", "pyproject.toml"))
+	if p, _ := Find(sub); p != filepath.Join(sub, "pipguard.toml") {
+		t.Errorf("the nearest file is not the one found: %q", p)
+	}
+	os.Remove(filepath.Join(sub, "pipguard.toml"))
 	if p, _ := Find(sub); p != filepath.Join(root, "pyproject.toml") {
 		t.Errorf("found %q", p)
 	}
+	os.WriteFile(filepath.Join(sub, "pipguard.toml"), []byte(""), 0o644)
 	// A repository's root bounds the walk.
 	os.Mkdir(filepath.Join(root, "a", ".git"), 0o755)
 	if p, _ := Find(sub); p != filepath.Join(sub, "pipguard.toml") {
