@@ -75,7 +75,7 @@ func parse(name string, data []byte) (*Policy, bool, error) {
 	p.File = name
 	if tbl == nil {
 		if len(r.errs) > 0 {
-			return nil, false, errors.Join(r.errs...)
+			return nil, false, r.sorted()
 		}
 		return p, false, nil // a pyproject.toml without [tool.pipguard]
 	}
@@ -84,7 +84,7 @@ func parse(name string, data []byte) (*Policy, bool, error) {
 		r.errs = append(r.errs, err)
 	}
 	if len(r.errs) > 0 {
-		return nil, true, errors.Join(r.errs...)
+		return nil, true, r.sorted()
 	}
 	return p, true, nil
 }
@@ -114,16 +114,39 @@ type reader struct {
 // where is "FILE:LINE" for path (its nearest written ancestor's line when
 // the key itself has none).
 func (r *reader) where(path []string) string {
-	for n := len(path); n > 0; n-- {
-		if l := r.lines[pathKey(path[:n])]; l > 0 {
-			return fmt.Sprintf("%s:%d", r.name, l)
-		}
+	if l := r.line(path); l > 0 {
+		return fmt.Sprintf("%s:%d", r.name, l)
 	}
 	return r.name
 }
 
+func (r *reader) line(path []string) int {
+	for n := len(path); n > 0; n-- {
+		if l := r.lines[pathKey(path[:n])]; l > 0 {
+			return l
+		}
+	}
+	return 0
+}
+
 func (r *reader) fail(path []string, fix, format string, args ...any) {
-	r.errs = append(r.errs, &Error{Where: r.where(path), Key: displayKey(path), Msg: fmt.Sprintf(format, args...), Fix: fix})
+	r.errs = append(r.errs, &Error{Where: r.where(path), Key: displayKey(path), Msg: fmt.Sprintf(format, args...), Fix: fix, line: r.line(path)})
+}
+
+// sorted are the errors in the file's order (those of no one line last).
+func (r *reader) sorted() error {
+	sort.SliceStable(r.errs, func(i, j int) bool {
+		li, lj := lineOfErr(r.errs[i]), lineOfErr(r.errs[j])
+		return li < lj
+	})
+	return errors.Join(r.errs...)
+}
+
+func lineOfErr(err error) int {
+	if e, ok := err.(*Error); ok && e.line > 0 {
+		return e.line
+	}
+	return 1 << 30
 }
 
 func with(path []string, more ...string) []string {
@@ -420,8 +443,9 @@ func (r *reader) strs(tbl map[string]any, path []string, key string) ([]string, 
 	for i, e := range list {
 		s, ok := e.(string)
 		if !ok {
-			r.errs = append(r.errs, &Error{Where: r.where(with(path, key, index(i))), Key: displayKey(with(path, key)),
-				Msg: fmt.Sprintf("wrong type: item %d is a TOML %s where a string belongs", i+1, tomlType(e))})
+			ip := with(path, key, index(i))
+			r.errs = append(r.errs, &Error{Where: r.where(ip), Key: displayKey(with(path, key)),
+				Msg: fmt.Sprintf("wrong type: item %d is a TOML %s where a string belongs", i+1, tomlType(e)), line: r.line(ip)})
 			good = false
 			continue
 		}

@@ -304,6 +304,8 @@ type Error struct {
 	Key   string
 	Msg   string
 	Fix   string
+
+	line int // for the file's order
 }
 
 func (e *Error) Error() string {

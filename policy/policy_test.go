@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -199,4 +202,105 @@ func FuzzParse(f *testing.F) {
 			p.For(r.Match)
 		}
 	})
+}
+
+// Every error in a file is reported at once, each at its key's own line,
+// with a "did you mean" for a near miss.
+func TestAllErrorsAtOnce(t *testing.T) {
+	body := `[project]
+name = "app"
+
+[tool.pipguard]
+max_comit_distance = 1
+runner = "self-hosted"
+require = ["provenance", 2]
+index_pins = "always"
+audit_severity = { "unverified-directs" = "error", editable = "fatal" }
+
+[[tool.pipguard.repo]]
+match = "acme/app"
+indexes = ["https://pypi.org/simple"]
+verfy = "pin"
+
+[[tool.pipguard.repo]]
+match = "https://gitlab.example.com/team/tool"
+max_commit_distance = "1"
+`
+	_, err := Parse("pyproject.toml", []byte(body))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []struct{ text, hint string }{
+		{"pyproject.toml:5: tool.pipguard.max_comit_distance: unknown key", "did you mean max_commit_distance?"},
+		{`pyproject.toml:6: tool.pipguard.runner: "self-hosted" is not github-hosted or any`, ""},
+		{"pyproject.toml:7: tool.pipguard.require: wrong type: item 2 is a TOML integer where a string belongs", ""},
+		{`pyproject.toml:8: tool.pipguard.index_pins: "always" is not require, warn or off`, ""},
+		{`pyproject.toml:9: tool.pipguard.audit_severity.unverified-directs: no such audit rule`, `did you mean "unverified-direct"?`},
+		{`pyproject.toml:9: tool.pipguard.audit_severity.editable: "fatal" is not info, warning or error`, ""},
+		{"pyproject.toml:13: tool.pipguard.repo.indexes: applies to the whole policy, not to one repository", "set it at the top level of the policy"},
+		{"pyproject.toml:14: tool.pipguard.repo.verfy: unknown key", "did you mean verify?"},
+		{`pyproject.toml:17: tool.pipguard.repo.match: "https://gitlab.example.com/team/tool" is not OWNER/REPO`, "write HOST/PATH without the scheme"},
+		{"pyproject.toml:18: tool.pipguard.repo.max_commit_distance: wrong type: a TOML string where an integer belongs", ""},
+	}
+	errs := err.(interface{ Unwrap() []error }).Unwrap()
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Error())
+	}
+	if len(errs) != len(want) {
+		t.Errorf("%d errors, want %d:\n%s", len(errs), len(want), strings.Join(got, "\n"))
+	}
+	if !sort.SliceIsSorted(got, func(i, j int) bool { return lineOf(got[i]) < lineOf(got[j]) }) {
+		t.Errorf("not in the file's order:\n%s", strings.Join(got, "\n"))
+	}
+	for _, w := range want {
+		found := false
+		for _, e := range errs {
+			pe, ok := e.(*Error)
+			if ok && strings.HasPrefix(pe.Error(), w.text) && strings.Contains(pe.Hint(), w.hint) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("missing %q (hint %q) in:\n%s", w.text, w.hint, strings.Join(got, "\n"))
+		}
+	}
+}
+
+// An audit_severity rule pipguard audit does not have is an error in the
+// policy itself, for every command.
+func TestAuditSeverityRules(t *testing.T) {
+	p := mustParse(t, "pipguard.toml", "[audit_severity]\nunverified-direct = \"error\"\npinned = \"warning\"\n")
+	if p.AuditSeverity.V["unverified-direct"] != "error" || p.AuditSeverity.V["pinned"] != "warning" {
+		t.Errorf("%+v", p.AuditSeverity)
+	}
+	if _, err := Parse("pipguard.toml", []byte("[audit_severity]\nno-such-rule = \"error\"\n")); err == nil || !strings.Contains(err.Error(), "pipguard.toml:2: audit_severity.no-such-rule: no such audit rule") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// A pyproject.toml's table in a file of another name says where the keys
+// go; a near miss of the table's name in a pyproject.toml is an error.
+func TestTableInTheWrongFile(t *testing.T) {
+	_, err := Parse("policy/pipguard.toml", []byte("[tool.pipguard]\nrunner = \"github-hosted\"\n[[tool.pipguard.repo]]\nmatch = \"a/b\"\n"))
+	var pe *Error
+	if err == nil || !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), "policy/pipguard.toml:1: tool.pipguard: unknown key") ||
+		!strings.Contains(pe.Hint(), "in pipguard.toml the keys go at the top level") || strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("err = %v (hint %q)", err, pe.Hint())
+	}
+	for body, want := range map[string]string{
+		"[tool.pipgaurd]\nrunner = \"github-hosted\"\n": "pyproject.toml:1: tool.pipgaurd: not pipguard's table",
+		"[pipguard]\nrunner = \"github-hosted\"\n":      "pyproject.toml:1: pipguard: unknown key",
+		"[tool]\npipguard = 1\n":                        "pyproject.toml:2: tool.pipguard: wrong type: a TOML integer where a table belongs",
+	} {
+		if _, err := Parse("pyproject.toml", []byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", body, err, want)
+		}
+	}
+}
+
+func lineOf(s string) int {
+	_, rest, _ := strings.Cut(s, ":")
+	n, _ := strconv.Atoi(strings.SplitN(rest, ":", 2)[0])
+	return n
 }
