@@ -213,11 +213,6 @@ var (
 	repoKeys     = append([]string{"match"}, ruleKeyNames...)
 )
 
-// Keys are every key a policy file can set, in the order the README lists
-// them: the rules (global or per repository), then the global-only keys,
-// then a repository table's match.
-func Keys() []string { return append(append([]string{}, globalKeys...), "match") }
-
 // unknown reports a key that is not one of known, suggesting the nearest
 // known key within two edits.
 func (r *reader) unknown(path []string, known []string) {

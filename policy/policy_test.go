@@ -186,6 +186,18 @@ func TestWorldWritablePolicy(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(seedPyproject), true)
 	f.Add([]byte("[[repo]]\nmatch = \"a/*\"\nverify = \"pin\"\n"), false)
+	// The spellings of [tool.pipguard] discovery must find.
+	for _, s := range []string{
+		"[tool]\npipguard = { runner = \"github-hosted\", repo = [{ match = \"a/b\" }] }\n",
+		"tool.pipguard.require = [\"provenance\"]\n[project]\nname = \"x\"\n",
+		"[tool.\"pipguard\"]\nrunner = \"any\"\n[[tool.\"pipguard\".repo]]\nmatch = \"file:///srv/git/tool\"\nverify = \"pin\"\n",
+		"[tool.'pipguard']\naudit_severity = { editable = \"warning\" }\n[[tool.'pipguard'.repo]]\nmatch = \"gitlab.example.com/g/s/t\"\nverify = \"pin\"\n",
+		"[tool.pipgaurd]\nrunner = \"any\"\n",
+		"[project]\ndescription = \"\"\"\n[tool.pipguard]\n\"\"\"\n",
+	} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, pyproject bool) {
 		name := "pipguard.toml"
 		if pyproject {
