@@ -189,7 +189,10 @@ func readCandidate(path string, discovered bool) (*candidate, error) {
 		return nil, &Error{Where: path, Msg: "cannot be read: " + errText(err), Fix: fix}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &Error{Where: path, Msg: fmt.Sprintf("cannot be read: not a regular file (%s)", kindOf(fi.Mode())), Fix: "a policy file is a regular file; remove or rename what is there"}
+		if discovered {
+			fix = "a policy file is a regular file; remove or rename what is there"
+		}
+		return nil, &Error{Where: path, Msg: fmt.Sprintf("cannot be read: not a regular file (%s)", kindOf(fi.Mode())), Fix: fix}
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
 		return nil, &Error{Where: path, Msg: "anyone on this machine can write it, so it cannot decide what is trusted", Fix: "chmod o-w " + path}
