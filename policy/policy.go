@@ -95,8 +95,9 @@ func Defaults() Rules {
 
 // RepoRules are the rules of one [[tool.pipguard.repo]] table.
 type RepoRules struct {
-	// Match is OWNER/REPO, OWNER/* or HOST/OWNER/REPO (for pinned git
-	// dependencies on other hosts), compared case-insensitively.
+	// Match is OWNER/REPO or OWNER/* on the GitHub host, HOST/PATH (any
+	// depth: GitLab's subgroups) or file:///ABS/PATH elsewhere, the last
+	// segment possibly "*" (see match.go).
 	Match string `json:"match"`
 	// Where is the table's location in its file.
 	Where string `json:"where"`
@@ -147,9 +148,10 @@ type Effective struct {
 	Rules
 }
 
-// For returns the rules for repo (OWNER/REPO, or HOST/OWNER/REPO off the
-// GitHub host): the global rules, then every matching pattern table
-// (OWNER/*), then the exact table, each setting only the keys it names, and
+// For returns the rules for repo, named as requirement.VCSURL.Repo names
+// it (OWNER/REPO on the GitHub host, HOST/PATH off it, /ABS/PATH for a
+// git+file:// repository): the global rules, then every matching pattern
+// table (OWNER/*), then the exact table, each setting only the keys it names, and
 // the flags last. Table names the exact table, else the last pattern.
 func (p *Policy) For(repo string) Effective {
 	e := Effective{Repo: repo, Rules: p.Global}
@@ -172,11 +174,6 @@ func (p *Policy) For(repo string) Effective {
 	}
 	p.flags.apply(&e.Rules)
 	return e
-}
-
-func matchRepo(pattern, repo string) bool {
-	ok, err := path.Match(strings.ToLower(pattern), strings.ToLower(repo))
-	return err == nil && ok
 }
 
 // overlay sets in rules every key the table sets.
@@ -307,6 +304,8 @@ type Error struct {
 	Key   string
 	Msg   string
 	Fix   string
+
+	line int // for the file's order
 }
 
 func (e *Error) Error() string {

@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/pipguard/pipguard/policy"
@@ -15,20 +17,20 @@ import (
 // file found from the working directory, else the defaults, with the
 // command's flags on top. This is the one place flags become policy.
 func (e *env) policy(cCtx *cli.Context) (*policy.Policy, error) {
-	path := cCtx.String("policy")
-	if path == "" {
+	var p *policy.Policy
+	if path := cCtx.String("policy"); path != "" {
+		var err error
+		if p, err = policy.Load(path); err != nil {
+			return nil, err
+		}
+	} else {
 		wd, err := os.Getwd()
 		if err != nil {
 			return nil, err
 		}
-		if path, err = policy.Find(wd); err != nil {
-			return nil, err
-		}
-	}
-	p := policy.Default()
-	if path != "" {
-		var err error
-		if p, err = policy.Load(path); err != nil {
+		// Discover reads the file it finds once and refuses one it
+		// cannot trust (policy/find.go).
+		if p, err = policy.Discover(wd); err != nil {
 			return nil, err
 		}
 	}
@@ -67,10 +69,13 @@ func policyCommand(e *env) *cli.Command {
 		Usage:     "show the effective policy and where each value came from",
 		ArgsUsage: "show",
 		Description: `pipguard policy show prints the policy pipguard would apply here: the file
-   (--policy FILE, else [tool.pipguard] in the nearest pyproject.toml upward from
-   the working directory, else pipguard.toml there), its global keys and each
-   [[tool.pipguard.repo]] table, with flags on top, each value with the rule
-   that set it. --format json prints the same data.`,
+   (--policy FILE, else the nearest pyproject.toml with [tool.pipguard] or
+   pipguard.toml upward from the working directory, never past the project's own
+   pyproject.toml, a .git, or a directory the project does not own), every key,
+   global and of each [[tool.pipguard.repo]] table, with flags on top, each
+   value with the rule that set it. The file is validated as every command
+   validates it; every error in it is reported. --format json prints the same
+   data.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "signer-workflow", Usage: "as for install"},
 			&cli.StringFlag{Name: "signer-repo", Usage: "as for install"},
@@ -129,15 +134,20 @@ func ruleValues(r policy.Rules) map[string][2]string {
 		case string:
 			shown = fmt.Sprintf("%q", x)
 		case []string:
-			q := make([]string, len(x))
-			for j, s := range x {
-				q[j] = fmt.Sprintf("%q", s)
-			}
-			shown = "[" + strings.Join(q, ", ") + "]"
+			shown = quoteList(x)
 		}
 		out[key] = [2]string{shown, f.FieldByName("From").String()}
 	}
 	return out
+}
+
+// quoteList is a list of strings as TOML writes it.
+func quoteList(x []string) string {
+	q := make([]string, len(x))
+	for j, s := range x {
+		q[j] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 func renderPolicy(w io.Writer, p *policy.Policy) {
@@ -153,8 +163,20 @@ func renderPolicy(w io.Writer, p *policy.Policy) {
 		}
 	}
 	show(p.Global)
-	fmt.Fprintf(w, "  %-20s %-40s %s\n", "index_pins", fmt.Sprintf("%q", p.IndexPins.V), p.IndexPins.From)
-	fmt.Fprintf(w, "  %-20s %-40s %s\n", "dependency_conflicts", fmt.Sprintf("%q", p.DependencyConflicts.V), p.DependencyConflicts.From)
+	line := func(key, val, from string) { fmt.Fprintf(w, "  %-20s %-40s %s\n", key, val, from) }
+	line("index_pins", fmt.Sprintf("%q", p.IndexPins.V), p.IndexPins.From)
+	line("dependency_conflicts", fmt.Sprintf("%q", p.DependencyConflicts.V), p.DependencyConflicts.From)
+	indexes := "any (not set)"
+	if p.Indexes.V != nil {
+		indexes = quoteList(p.Indexes.V)
+	}
+	line("indexes", indexes, p.Indexes.From)
+	line("allow_direct", quoteList(p.AllowDirect.V), p.AllowDirect.From)
+	var sev []string
+	for _, rule := range slices.Sorted(maps.Keys(p.AuditSeverity.V)) {
+		sev = append(sev, fmt.Sprintf("%q = %q", rule, p.AuditSeverity.V[rule]))
+	}
+	line("audit_severity", "{"+strings.Join(sev, ", ")+"}", p.AuditSeverity.From)
 	for _, r := range p.Repos {
 		fmt.Fprintf(w, "\nrepo %q (%s):\n", r.Match, r.Where)
 		show(p.For(r.Match).Rules)
