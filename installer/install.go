@@ -182,8 +182,10 @@ func (e *NotGitHubError) Error() string {
 // Hint says what to do.
 func (e *NotGitHubError) Hint() string {
 	h := "point the requirement at the GitHub repository, or pass --github-url for GitHub Enterprise Server"
-	if e.Repo != "" {
-		h += fmt.Sprintf(`; to install it pinned to its commit but unverified, add [[tool.pipguard.repo]] match = %q verify = "pin" to the policy`, e.Repo)
+	if m := policy.MatchFor(e.Repo); m != "" {
+		// A value the policy accepts for this repository (a GitLab
+		// subgroup, a file:// path).
+		h += fmt.Sprintf(`; to install it pinned to its commit but unverified, add [[tool.pipguard.repo]] match = %q verify = "pin" to the policy`, m)
 	}
 	return h
 }
