@@ -119,10 +119,11 @@ func (e *Error) Detail() string {
 }
 
 // MaxReasons and MaxReason bound what Error prints: the first MaxReasons
-// reasons (one per bundle), each cut at MaxReason characters.
+// reasons (one per bundle), each cut at MaxReason characters: room for a
+// reason that names two workflow URIs and a file path, never megabytes.
 const (
 	MaxReasons = 10
-	MaxReason  = 300
+	MaxReason  = 2000
 )
 
 // Hint says what to do.
