@@ -2,9 +2,9 @@ package layout_test
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 )
 
 func strongDigest(algo, body string) string {

@@ -359,12 +359,12 @@ func TestOpenEntryPoints(t *testing.T) {
 
 func TestOpenData(t *testing.T) {
 	for name, want := range map[string]string{
-		"demo-1.0.data/lib/x.py":          "is not in one of demo-1.0.data/{purelib",
-		"demo-1.0.data/x.py":              "is not in one of",
-		"demo-1.0.data/scripts":           "is not in one of",
-		"other-1.0.data/purelib/x.py":     `top-level directory "other-1.0.data"`,
-		"demo.data/purelib/x.py":          `top-level directory "demo.data"`,
-		"demo-1.0.data/Purelib/x.py":      "is not in one of",
+		"demo-1.0.data/lib/x.py":           "is not in one of demo-1.0.data/{purelib",
+		"demo-1.0.data/x.py":               "is not in one of",
+		"demo-1.0.data/scripts":            "is not in one of",
+		"other-1.0.data/purelib/x.py":      `top-level directory "other-1.0.data"`,
+		"demo.data/purelib/x.py":           `top-level directory "demo.data"`,
+		"demo-1.0.data/Purelib/x.py":       "is not in one of",
 		"demo-1.0.data/purelib/../../x.py": `".." component`,
 	} {
 		s := base()
