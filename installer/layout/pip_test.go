@@ -360,3 +360,9 @@ func mutate(t *testing.T, plans []*layout.Plan) {
 		t.Errorf("Check reported more than the mutations:\n%s", strings.Join(rest, "\n"))
 	}
 }
+
+func pipCmd(python string, args ...string) *exec.Cmd {
+	cmd := exec.Command(python, append([]string{"-m", "pip"}, args...)...)
+	cmd.Env = pipEnv()
+	return cmd
+}
