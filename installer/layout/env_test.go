@@ -123,14 +123,14 @@ func TestEnvOwner(t *testing.T) {
 	site := pkgtest.SitePackages(python)
 	env := readEnv(t, python)
 	for path, want := range map[string]string{
-		filepath.Join(site, "pip", "__init__.py"):                                  "pip",
-		filepath.Join(site, "pip", "__pycache__", "__init__.cpython-311.pyc"):      "pip",
+		filepath.Join(site, "pip", "__init__.py"):                                   "pip",
+		filepath.Join(site, "pip", "__pycache__", "__init__.cpython-311.pyc"):       "pip",
 		filepath.Join(site, "pip", "__pycache__", "__init__.cpython-311.opt-1.pyc"): "pip",
-		filepath.Join(site, "pip-23.2.1.dist-info", "anything"):                    "pip",
-		filepath.Join(prefix, "bin", "pip3"):                                       "pip",
-		filepath.Join(site, "setuptools", "__init__.py"):                           "setuptools",
-		filepath.Join(prefix, "pyvenv.cfg"):                                        "",
-		filepath.Join(site, "pip"):                                                 "",
+		filepath.Join(site, "pip-23.2.1.dist-info", "anything"):                     "pip",
+		filepath.Join(prefix, "bin", "pip3"):                                        "pip",
+		filepath.Join(site, "setuptools", "__init__.py"):                            "setuptools",
+		filepath.Join(prefix, "pyvenv.cfg"):                                         "",
+		filepath.Join(site, "pip"):                                                  "",
 	} {
 		got, _ := env.Owner(path)
 		if got != want {
