@@ -266,3 +266,6 @@ func Changed(before, after *Snapshot) []string {
 	sort.Strings(out)
 	return out
 }
+
+// IsDir says whether the survey found a directory at p.
+func (s *Snapshot) IsDir(p string) bool { return s.entries[p].mode.IsDir() }

@@ -282,7 +282,7 @@ type Conflict struct {
 }
 
 func (c Conflict) String() string {
-	return fmt.Sprintf("%s: %s would write %s: %s", c.Path, filepath.Base(c.Wheel), c.Path, c.Why)
+	return fmt.Sprintf("%s would write %s: %s", filepath.Base(c.Wheel), c.Path, c.Why)
 }
 
 // Conflicts lists the paths the plans cannot write: a path two plans

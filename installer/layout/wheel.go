@@ -286,7 +286,7 @@ func (r *reader) read(zr *zip.Reader) {
 		if dirs[n] {
 			r.fail("%q is both a file and a directory member", n)
 		}
-		for d := path.Dir(n); d != "."; d = path.Dir(d) {
+		for d := path.Dir(n); d != "." && d != "/"; d = path.Dir(d) {
 			if _, ok := files[d]; ok {
 				r.fail("%q is a file member and the directory of member %q", d, n)
 			}
