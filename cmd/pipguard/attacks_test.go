@@ -15,6 +15,7 @@ import (
 
 	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
 
@@ -220,12 +221,12 @@ var attacks = []attack{
 	{"transitive VCS dependency on a branch", func(t *testing.T, a *arena) []string {
 		a.publish(t, "mallory/evil", "evil", "0.1", githubtest.Publish{})
 		return demo(t, a, githubtest.Publish{Project: pkgtest.Project{Requires: []string{"evil @ git+" + a.gh.URL() + "/mallory/evil.git@main"}}})
-	}, 3, []string{"pip would install evil 0.1", "which pipguard did not verify"}, nil},
+	}, 3, []string{"mallory/evil.git@main, which pipguard did not verify", "nothing was downloaded or built"}, nil},
 	{"transitive direct URL not allowed by policy", func(t *testing.T, a *arena) []string {
 		a.publish(t, "mallory/evil", "evil", "0.1", githubtest.Publish{})
 		os.WriteFile(filepath.Join(a.dir, "pipguard.toml"), []byte(`allow_direct = ["mallory/other"]`), 0o644)
 		return append(demo(t, a, githubtest.Publish{Project: pkgtest.Project{Requires: []string{"evil @ git+" + a.gh.URL() + "/mallory/evil.git@v0.1"}}}), "--policy", filepath.Join(a.dir, "pipguard.toml"))
-	}, 3, []string{"pip would install evil 0.1"}, nil},
+	}, 3, []string{"mallory/evil.git@v0.1, which pipguard did not verify"}, nil},
 	{"--index-url not allowed by policy", func(t *testing.T, a *arena) []string {
 		os.WriteFile(filepath.Join(a.dir, "pipguard.toml"), []byte(`indexes = ["https://pypi.org/simple"]`), 0o644)
 		a.pipArgs = []string{"--index-url", "https://evil.example/simple"}
@@ -427,12 +428,23 @@ func init() {
 			ix.Add(pkgtest.Project{Name: "plain", Version: "1.0"})
 			ix.OnRequest = func(path string, n int) {
 				if path == "/simple/plain/" && n == 2 {
+					// Every answer after the first (the resolution's)
+					// pulls in an unverified git dependency.
 					ix.Replace(pkgtest.Project{Name: "plain", Version: "1.0", Requires: []string{"evil @ git+https://example.invalid/evil.git@main"}})
 				}
 			}
 			a.pipArgs = []string{"--index-url", ix.SimpleURL()}
 			return append(demo(t, a, githubtest.Publish{}), "plain==1.0")
-		}, code: 5, words: []string{"THESE PACKAGES DO NOT MATCH THE HASHES"}},
+		}, code: 0, words: []string{"audited demo 1.0.0: installed"}, check: func(t *testing.T, a *arena) {
+			// The install step read only the files the resolution kept,
+			// hashed by pipguard: the changed answer never reached pip.
+			if ds, _ := pep610.Find(a.site, "evil"); len(ds) > 0 {
+				t.Error("evil was installed")
+			}
+			if ds, _ := pep610.Find(a.site, "plain"); len(ds) != 1 {
+				t.Error("plain was not installed")
+			}
+		}},
 		attack{name: "the token never leaves the API host (assets redirect elsewhere)", setup: func(t *testing.T, a *arena) []string {
 			a.gh.Token = "tok-123"
 			a.env = append(a.env, "GH_TOKEN=tok-123")

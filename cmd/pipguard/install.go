@@ -192,8 +192,11 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 	if verbose {
 		for _, l := range rep.Lock {
 			pin := "sha256:" + l.SHA256
-			if l.SHA256 == "" {
+			switch {
+			case l.SHA256 == "":
 				pin = "commit " + l.Commit
+			case l.Commit != "":
+				pin += ", built from commit " + l.Commit
 			}
 			fmt.Fprintf(w, "locked   %s %s (%s, %s)\n", l.Name, l.Version, l.Source, pin)
 		}
