@@ -15,8 +15,8 @@ import (
 
 	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
-	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/internal/sigstoretest"
+	"github.com/pipguard/pipguard/pep610"
 )
 
 var (

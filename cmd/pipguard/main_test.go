@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -88,6 +89,8 @@ func TestScripts(t *testing.T) {
 			"snapshot":   cmdSnapshot,
 			"unchanged":  cmdUnchanged,
 			"stallindex": cmdStallindex,
+			"stallpip":   cmdStallpip,
+			"mkindex":    cmdMkindex,
 			"stallhttp":  cmdStallhttp,
 			"waitfor":    cmdWaitfor,
 			"sigproc":    cmdSigproc,
@@ -371,6 +374,39 @@ func cmdStallindex(ts *testscript.TestScript, neg bool, args []string) {
 		return true
 	}
 	ts.Setenv("INDEX_URL", ix.SimpleURL())
+}
+
+// mkindex NAME VERSION: a local index serving NAME's wheel; sets
+// $INDEX_URL.
+func cmdMkindex(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: mkindex NAME VERSION")
+	}
+	ix := pkgtest.NewIndex(tsTB{ts})
+	ix.Add(pkgtest.Project{Name: args[0], Version: args[1]})
+	ts.Setenv("INDEX_URL", ix.SimpleURL())
+}
+
+// stallpip: the venv's pip hangs once the real install (not the dry run)
+// has started, and $WORK/stalled appears then: pip reads only local files
+// in the install step, so no server can stall it; this stands for a slow
+// disk or a big wheel.
+func cmdStallpip(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 0 || neg {
+		ts.Fatalf("usage: stallpip")
+	}
+	marker := filepath.Join(ts.Getenv("WORK"), "stalled")
+	code := fmt.Sprintf(`import time
+import pip._internal.commands.install as _m
+_orig = _m.InstallCommand.run
+def _run(self, options, args):
+    if not options.dry_run:
+        open(%q, "w").close()
+        time.sleep(120)
+    return _orig(self, options, args)
+_m.InstallCommand.run = _run
+`, marker)
+	ts.Check(os.WriteFile(filepath.Join(ts.Getenv("SITE"), "sitecustomize.py"), []byte(code), 0o644))
 }
 
 // ghnoauth: no request to the local GitHub so far carried a token.
