@@ -20,6 +20,7 @@ import (
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/pep610"
 )
 
 // The tests of "pipguard holds every byte": pip installs only files
@@ -449,3 +450,61 @@ func sortedKeys(m map[string]string) []string {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// A guarded source's build requirements are locked: resolved once (wheels
+// only), hashed by pipguard, unpacked into a private build environment,
+// and never fetched again. An index that serves another buildhelper the
+// second time cannot change the built package's code. Both for a verified
+// sdist (--allow-sdist, no wheel fits) and for --from git; the receipt
+// records the locked build requirements.
+func TestBuildRequirementsAreLocked(t *testing.T) {
+	for _, from := range []From{FromRelease, FromGit} {
+		t.Run(string(from), func(t *testing.T) {
+			w := newInstallWorld(t)
+			// The release's wheel fits no interpreter here, so
+			// --allow-sdist takes the sdist.
+			w.publish(t, githubtest.Publish{WheelName: "demo-1.0.0-cp39-cp39-win_amd64.whl", Project: pkgtest.Project{Name: "demo", Version: "1.0.0",
+				BuildRequires: []string{"buildhelper==1.0"},
+				BuildHook:     "import buildhelper, os\nopen(os.path.join(_module(), '__init__.py'), 'a').write('HELPER = %r\\n' % buildhelper.VALUE)\n"}})
+			ix := pkgtest.NewIndex(t)
+			good := pkgtest.Project{Name: "buildhelper", Version: "1.0", Files: map[string]string{"buildhelper/__init__.py": "VALUE = 'good'\n"}}
+			ix.Add(good)
+			ix.OnRequest = func(path string, n int) {
+				if path == "/simple/buildhelper/" && n == 2 {
+					ix.Replace(pkgtest.Project{Name: "buildhelper", Version: "1.0", Files: map[string]string{"buildhelper/__init__.py": "VALUE = 'evil'\n"}})
+				}
+			}
+			o := InstallOptions{Requirements: []string{w.req("v1.0.0")}, PipArgs: []string{"--index-url", ix.SimpleURL()}, From: from, AllowSdist: true}
+			rep, err := w.install(t, o)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, w.out.String())
+			}
+			if v := w.python3(t, "import demo; print(demo.HELPER)"); v != "good" {
+				t.Errorf("the build used buildhelper %s", v)
+			}
+			want := "buildhelper==1.0 sha256:" + hexSHA256(good.Wheel())
+			if g := rep.Guarded[0]; !g.Built || len(g.BuildRequirements) != 1 || g.BuildRequirements[0] != want {
+				t.Errorf("built %v with %v, want %s", g.Built, g.BuildRequirements, want)
+			}
+			dists, _ := pep610.Find(w.site, "demo")
+			key, _ := pep610.LoadReceiptKey(prefixOf(w.python), false)
+			if r, err := dists[0].Receipt(key); err != nil || !r.Built || len(r.BuildRequirements) != 1 || r.BuildRequirements[0] != want {
+				t.Errorf("receipt %+v %v", r, err)
+			}
+
+			// A build requirement that cannot be locked (no wheel on the
+			// index) is refused, and nothing changes.
+			w2 := newInstallWorld(t)
+			w2.publish(t, githubtest.Publish{WheelName: "demo-1.0.0-cp39-cp39-win_amd64.whl", Project: pkgtest.Project{Name: "demo", Version: "1.0.0", BuildRequires: []string{"nowhere==1.0"}}})
+			prefix := prefixOf(w2.python)
+			before := prefixState(t, prefix)
+			o.Requirements = []string{w2.req("v1.0.0")}
+			_, err = w2.install(t, o)
+			var be *BuildError
+			if !errors.As(err, &be) || !strings.Contains(be.Hint(), "build requirements must be wheels") {
+				t.Fatalf("err = %v", err)
+			}
+			sameState(t, before, prefixState(t, prefix))
+		})
+	}
+}

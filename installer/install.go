@@ -111,6 +111,14 @@ type Guarded struct {
 	assetDir string
 	// assetPath is the verified asset's bytes (inside assetDir).
 	assetPath string
+	// Built says pipguard built the wheel pip installs from the verified
+	// (or pinned) source, with BuildRequirements (name==version
+	// sha256:HEX) locked in its build environment.
+	Built             bool     `json:"built,omitempty"`
+	BuildRequirements []string `json:"build_requirements,omitempty"`
+	// wheelPath and wheelSHA are the wheel pip installs for it: the
+	// verified asset, or the wheel built from the verified source.
+	wheelPath, wheelSHA string
 	from      From
 }
 
@@ -311,11 +319,21 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, err
 	}
 
+	common := pipOptions(o, rep.Guarded)
+	start = time.Now()
+	if err := buildGuarded(ctx, py, dir, o, rep.Guarded, append(append([]string{}, o.PipArgs...), common...)); err != nil {
+		return rep, interrupted(ctx, "building the verified source", err, nil)
+	}
+	for _, g := range rep.Guarded {
+		if g.Built {
+			rep.timed("build (locked build requirements)", start)
+			break
+		}
+	}
 	reqFile, err := writeRequirements(dir, entries, rep.Guarded)
 	if err != nil {
 		return rep, err
 	}
-	common := pipOptions(o, rep.Guarded)
 	start = time.Now()
 	plan, err := resolveOnce(py, dir, reqFile, append(append([]string{}, o.PipArgs...), common...), rep.Guarded, func(u string) bool {
 		return o.AllowDirect || o.Rules.DirectAllowed(cfg.tokenHost(), u)
@@ -340,7 +358,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	// Fetch: every file of the lock into pipguard's private directory,
 	// hashed there. Plan: every path each wheel writes, and the conflicts.
 	start = time.Now()
-	if err := build(ctx, py, o.Output, dir, lk, plan.Kept, common); err != nil {
+	if err := buildDirect(ctx, py, o.Output, dir, lk, plan.Kept, common); err != nil {
 		return rep, interrupted(ctx, "building wheels", err, nil)
 	}
 	files := filepath.Join(dir, "files")
@@ -877,6 +895,7 @@ func verifyOne(ctx context.Context, cfg Config, o InstallOptions, py *pip.Sessio
 		}
 		a := rr.Asset(choice.Asset)
 		g.Asset, g.SHA256, g.AssetReason, g.assetPath = a.Name, a.SHA256, choice.Reason, a.Path
+		g.wheelPath, g.wheelSHA = a.Path, a.SHA256
 		if err := checkAsset(label, g, a, choice, version); err != nil {
 			return err
 		}
@@ -1060,10 +1079,8 @@ func sameDownload(it pip.InstallItem, g *Guarded) bool {
 	if g.Resolution != nil && it.DownloadInfo.VCSInfo != nil {
 		return it.DownloadInfo.VCSInfo.CommitID == g.Resolution.Commit
 	}
-	if a := it.DownloadInfo.ArchiveInfo; a != nil {
-		if a.Hashes["sha256"] == g.SHA256 || a.Hash == "sha256="+g.SHA256 {
-			return true
-		}
+	if a := it.DownloadInfo.ArchiveInfo; a != nil && g.wheelSHA != "" {
+		return strings.EqualFold(a.SHA256(), g.wheelSHA)
 	}
 	return false
 }

@@ -102,10 +102,9 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		case g != nil:
 			item.Source, item.guarded = guardedSource(g), g
 			item.Requirement = g.PipRequirement
+			item.SHA256 = g.wheelSHA
 			if g.from == FromGit {
 				item.Commit = g.Resolution.Commit
-			} else {
-				item.SHA256 = g.SHA256
 			}
 		case !it.IsDirect:
 			item.Source = SourceIndex
@@ -161,10 +160,9 @@ func buildLock(plan *pip.Report, rep *InstallReport, info *pip.Info) (*lock, err
 		if dists := findDist(info, g.Name); len(dists) == 1 {
 			item.Version = dists[0].Version
 		}
+		item.SHA256 = g.wheelSHA
 		if g.from == FromGit {
 			item.Commit = g.Resolution.Commit
-		} else {
-			item.SHA256 = g.SHA256
 		}
 		l.items = append(l.items, item)
 	}
@@ -345,7 +343,7 @@ func compareLock(items []Locked, done []pip.InstallItem) []string {
 			reasons = append(reasons, fmt.Sprintf("%s: expected version %s from the lock, pip installed %s", l.Name, l.Version, it.Metadata.Version))
 		case l.SHA256 != "" && it.DownloadInfo.ArchiveInfo.SHA256() != l.SHA256:
 			reasons = append(reasons, fmt.Sprintf("%s: expected sha256:%s from the lock, pip installed sha256:%s", l.Name, l.SHA256, it.DownloadInfo.ArchiveInfo.SHA256()))
-		case l.Commit != "" && l.built == "" && (it.DownloadInfo.VCSInfo == nil || !strings.EqualFold(it.DownloadInfo.VCSInfo.CommitID, l.Commit)):
+		case l.Commit != "" && l.SHA256 == "" && (it.DownloadInfo.VCSInfo == nil || !strings.EqualFold(it.DownloadInfo.VCSInfo.CommitID, l.Commit)):
 			reasons = append(reasons, fmt.Sprintf("%s: expected commit %s from the lock, pip installed %s", l.Name, l.Commit, pep610.StripCredentials(it.DownloadInfo.URL)))
 		}
 	}
@@ -385,7 +383,7 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 		}
 		// The wheel pip installed: the verified asset, or the one pipguard
 		// built from the verified source.
-		r.WheelSHA256, r.Built = it.SHA256, it.built != ""
+		r.WheelSHA256, r.Built, r.BuildRequirements = it.SHA256, it.built != "" || g.Built, g.BuildRequirements
 		if g.Release != nil {
 			r.RepositoryID = g.Release.RepositoryID
 			if a := g.Release.Asset(g.Asset); a != nil {

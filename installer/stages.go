@@ -104,8 +104,8 @@ func fetch(lk *lock, kept []pip.Kept, files string) error {
 		switch {
 		case it.built != "":
 			src = it.built
-		case it.guarded != nil && it.guarded.assetPath != "":
-			src = it.guarded.assetPath
+		case it.guarded != nil && it.guarded.wheelPath != "":
+			src = it.guarded.wheelPath
 		default:
 			k, ok := byName[pep610.Normalize(it.Name)]
 			if !ok {
@@ -329,15 +329,13 @@ func (it Locked) lockLine() string {
 func (it Locked) direct() bool { return it.Source != SourceIndex }
 
 // needsBuild says whether a locked item is a source pipguard must turn
-// into a wheel before it can plan its paths: a verified sdist, the
-// verified (or pinned) commit with --from git, an allowed direct reference
+// into a wheel before it can plan its paths: an allowed direct reference
 // to an sdist or a repository, an index sdist under allow_source_builds.
+// (Guarded sources are built before the resolution, with locked build
+// requirements.)
 func needsBuild(it Locked, kept map[string]pip.Kept) (req string, ok bool) {
-	if g := it.guarded; g != nil {
-		if g.from == FromGit || !strings.HasSuffix(g.Asset, ".whl") {
-			return g.PipRequirement, true
-		}
-		return "", false
+	if it.guarded != nil {
+		return "", false // built before the resolution (buildGuarded)
 	}
 	k, found := kept[pep610.Normalize(it.Name)]
 	if found && strings.HasSuffix(k.Path, ".whl") {
@@ -354,12 +352,12 @@ func needsBuild(it Locked, kept map[string]pip.Kept) (req string, ok bool) {
 	return it.Requirement, true
 }
 
-// build makes a wheel of every locked item that is a source, with pip's
+// buildDirect makes a wheel of every locked item that is a source, with pip's
 // own wheel command in the target interpreter, into pipguard's private
 // directory; the wheel then goes through every check any wheel does.
 // Its build requirements are those pip's build isolation fetches: they
 // are not locked yet (see the README's "What runs").
-func build(ctx context.Context, py *pip.Session, out io.Writer, dir string, lk *lock, kept []pip.Kept, args []string) error {
+func buildDirect(ctx context.Context, py *pip.Session, out io.Writer, dir string, lk *lock, kept []pip.Kept, args []string) error {
 	byName := map[string]pip.Kept{}
 	for _, k := range kept {
 		byName[pep610.Normalize(k.Name)] = k

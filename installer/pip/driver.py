@@ -146,7 +146,7 @@ def check(args, expect):
     want("--prefix", options.prefix_path, None)
     want("--root", options.root_path, None)
     want("--user", bool(options.use_user_site), False)
-    want("--ignore-installed", bool(options.ignore_installed), False)
+    want("--ignore-installed", bool(options.ignore_installed), bool(expect.get("ignore_installed", False)))
     want("--dry-run", bool(options.dry_run), expect["dry_run"])
     want("--report", options.json_report_file, expect["report"])
     # --python (PIP_PYTHON, python = ... in a configuration file) makes

@@ -310,6 +310,10 @@ type InstallRequest struct {
 	// to the arguments); Options.Indexes does not apply.
 	Local     bool
 	FindLinks []string
+	// Fresh, on a dry run, resolves as if nothing were installed
+	// (--ignore-installed): what a build environment needs, which starts
+	// empty.
+	Fresh bool
 }
 
 // InstallWith runs pip install as r says, writing its report into dir, and
@@ -345,6 +349,12 @@ func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
 	if r.DryRun {
 		full = append(full, "--dry-run", "--quiet")
 	}
+	if r.Fresh {
+		if !r.DryRun {
+			return nil, errors.New("pip: Fresh is for dry runs")
+		}
+		full = append(full, "--ignore-installed")
+	}
 	full = append(full, "--report", f.Name(), "-r", r.ReqFile)
 	if r.Local {
 		full = append(full, "--no-index")
@@ -357,7 +367,7 @@ func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
 	// stand for this command's.
 	s.drainSync()
 	s.tail.reset()
-	expect := map[string]any{"requirements": []string{r.ReqFile}, "dry_run": r.DryRun, "report": f.Name(), "allow_source_builds": s.allowSourceBuilds, "indexes": s.indexes}
+	expect := map[string]any{"requirements": []string{r.ReqFile}, "dry_run": r.DryRun, "report": f.Name(), "allow_source_builds": s.allowSourceBuilds, "indexes": s.indexes, "ignore_installed": r.Fresh}
 	if r.Local {
 		expect["local"], expect["find_links"], expect["indexes"] = true, append([]string{}, r.FindLinks...), nil
 	}

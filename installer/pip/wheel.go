@@ -42,3 +42,6 @@ func (s *Session) Wheel(ctx context.Context, out io.Writer, reqFile, outDir stri
 	}
 	return &Error{Args: append([]string{"wheel"}, full[5:]...), ExitCode: code, Tail: strings.TrimSpace(tail.lastLines(6)), Hidden: out == nil}
 }
+
+// Python is the target interpreter, as the caller named it.
+func (s *Session) Python() string { return s.python }

@@ -39,6 +39,8 @@ type Project struct {
 	// BuildHook is Python code the in-tree backend runs when it builds a
 	// wheel: a test's witness that build code ran.
 	BuildHook string
+	// BuildRequires are the source's build-system.requires.
+	BuildRequires []string
 }
 
 // Module is the import name (PEP 8 style from the project name).
@@ -202,7 +204,7 @@ func pyList(xs []string) string {
 func (p Project) SourceFiles() map[string]string {
 	consts := fmt.Sprintf("%q, %q, %q, %q, %s, %q", p.Name, p.Version, p.tag(), p.RequiresPython, pyList(p.Requires), p.BuildHook)
 	return map[string]string{
-		"pyproject.toml": "[build-system]\nrequires = []\nbuild-backend = \"pipguard_test_backend\"\nbackend-path = [\".\"]\n\n" +
+		"pyproject.toml": "[build-system]\nrequires = " + pyList(p.BuildRequires) + "\nbuild-backend = \"pipguard_test_backend\"\nbackend-path = [\".\"]\n\n" +
 			fmt.Sprintf("[project]\nname = %q\nversion = %q\n", p.Name, p.Version),
 		"pipguard_test_backend.py":  fmt.Sprintf(backend, consts),
 		p.Module() + "/__init__.py": p.moduleSource(),
