@@ -119,7 +119,7 @@ type Guarded struct {
 	// wheelPath and wheelSHA are the wheel pip installs for it: the
 	// verified asset, or the wheel built from the verified source.
 	wheelPath, wheelSHA string
-	from      From
+	from                From
 }
 
 // Planned is one distribution pip would install.
