@@ -144,8 +144,10 @@ func (p *parser) validateMarker(off int, m string) error {
 	return nil
 }
 
+// markerFail is a marker pipguard's grammar does not take: a strict
+// refusal, since pip 23's parser takes some such (python_versionin ...).
 func (p *parser) markerFail(col int, m string, i int) error {
-	return p.fail(col+1, `write a marker such as python_version >= "3.10"`, "invalid environment marker %q at %q", m, m[i:])
+	return p.strictFail(StrictLegacyMarker, col+1, `write a marker such as python_version >= "3.10"`, "invalid environment marker %q at %q", m, m[i:])
 }
 
 func (p *parser) markerExpr(off int, m string, i, depth int) (int, error) {
@@ -225,6 +227,10 @@ func (p *parser) markerVar(off int, m string, i int) (int, error) {
 		end := strings.IndexByte(m[i+1:], m[i])
 		if end < 0 {
 			return 0, p.fail(off+i+1, "close the quoted string", "unterminated string in environment marker")
+		}
+		if strings.Contains(m[i+1:i+1+end], `\`) {
+			// pip 24 reads a backslash in a marker string as an escape.
+			return 0, p.strictFail(StrictLegacyMarker, off+i+1, "remove the backslash", "backslash in an environment marker string")
 		}
 		return i + 2 + end, nil
 	}

@@ -198,6 +198,10 @@ func (p *parser) parse() (*Requirement, error) {
 		}
 		return nil, p.strictFail(StrictCharacters, i+1, "remove the control or Unicode whitespace character", "contains the character %q", []rune(s[i:])[0])
 	}
+	if strings.Contains(s, "\t") && pipIsURL(strings.ReplaceAll(s, "\t", "")) != pipIsURL(s) {
+		// pip 24's URL parsing drops tabs: g\tit+https://... is a URL.
+		return nil, p.strictFail(StrictCharacters, strings.IndexByte(s, '\t')+1, "remove the tab", "a tab inside the URL scheme")
+	}
 	// As pip: the marker of a URL follows "; ", that of anything else
 	// the first ";".
 	sep := ";"
@@ -218,10 +222,10 @@ func (p *parser) parse() (*Requirement, error) {
 		return nil, p.fail(0, `write a requirement such as "pkg @ git+https://github.com/o/r.git@v1.2.3"`, "is empty")
 	}
 	if strings.HasPrefix(body, "-e ") || strings.HasPrefix(body, "--editable") || body == "-e" {
-		return nil, p.fail(start+1, "install a tagged release instead; an editable install is a mutable local checkout", "editable installs cannot be verified")
+		return nil, p.strictFail(StrictUnsupportedVCS, start+1, "install a tagged release instead; an editable install is a mutable local checkout", "editable installs cannot be verified")
 	}
 	if strings.HasPrefix(body, "-") {
-		return nil, p.fail(start+1, "put pip options after --", "is a pip option, not a requirement")
+		return nil, p.strictFail(StrictCharacters, start+1, "put pip options after --", "is a pip option, not a requirement")
 	}
 	if i, bad := badChar(body + marker); bad || strings.ContainsFunc(body+marker, func(r rune) bool { return r >= 0x80 && IsPySpace(r) }) {
 		return nil, p.strictFail(StrictCharacters, start+i+1, "use plain blanks", "contains Unicode whitespace")
@@ -332,7 +336,9 @@ func (p *parser) wheelName(off int, file string, req *Requirement) error {
 	name, version := strings.ReplaceAll(m[1], "_", "-"), strings.ReplaceAll(m[2], "_", "-")
 	spec := "==" + version
 	if !ValidName(name) {
-		return p.fail(off+1, "name the wheel NAME-VERSION-PY-ABI-PLATFORM.whl", "wheel file name %q has an invalid project name", file)
+		// pip reads NAME==VERSION as a requirement, which pip 23's
+		// packaging may take as another name with a legacy specifier.
+		return p.strictFail(StrictLegacySpecifier, off+1, "name the wheel NAME-VERSION-PY-ABI-PLATFORM.whl", "wheel file name %q has an invalid project name", file)
 	}
 	if _, err := p.parseSpecifiers(off, spec, 0); err != nil || matchSpec(spec) != len(spec) {
 		return p.strictFail(StrictLegacySpecifier, off+1, "name the wheel with a PEP 440 version", "wheel file name %q has a version that is not PEP 440", file)
@@ -401,8 +407,16 @@ func (p *parser) pep508(off int, body string) (*Requirement, error) {
 		return nil, p.fail(off+i+1, "write name @ URL, or name followed by a version specifier such as >=1.2", "unexpected %q after the project name", body[i:])
 	}
 	end, err := p.parseSpecifiers(off, body, j)
+	if err == nil && strings.Contains(body[j:end], "===") && end < len(body) {
+		// pip 23 reads any text up to a blank into an arbitrary version.
+		return nil, p.strictFail(StrictLegacySpecifier, off+end+1, "write === VERSION alone", "text after an arbitrary version")
+	}
 	if err != nil {
 		return nil, err
+	}
+	if paren && strings.Contains(body[j:end], "===") {
+		// pip 23 reads ")" into an arbitrary version, pip 24 does not.
+		return nil, p.strictFail(StrictLegacySpecifier, off+j+1, "drop the parentheses", "=== inside parentheses")
 	}
 	req.Specifier = body[j:end]
 	end = skipWS(body, end)
@@ -469,7 +483,13 @@ func (p *parser) url(off int, raw string, req *Requirement, bare bool) error {
 	if i := strings.IndexByte(pathPart, '/'); i >= 0 {
 		host, filePath = pathPart[:i], pathPart[i:]
 	}
+	if strings.ContainsAny(host, "[]") {
+		return p.fail(off+1, "write the host plainly", "invalid host %q", maskSecrets(host))
+	}
 	if scheme == "file" {
+		if strings.Contains(filePath, "//") || path.Clean(filePath) != filePath && path.Clean(filePath)+"/" != filePath {
+			return p.strictFail(StrictURLForm, off+1, "write file URLs as file:///absolute/path", "file URL whose path is not in its plain form")
+		}
 		if host != "" && !strings.EqualFold(host, "localhost") {
 			return p.strictFail(StrictURLForm, off+1, "write file URLs as file:///absolute/path", "file URL with host %q", host)
 		}
@@ -492,15 +512,16 @@ func (p *parser) url(off int, raw string, req *Requirement, bare bool) error {
 	if !bare {
 		return nil
 	}
-	// A bare URL is named after its wheel file, else its #egg=.
-	name := strings.TrimRight(filePath, "/")
-	name = name[strings.LastIndexByte(name, '/')+1:]
-	for range 2 {
-		dec, err := url.PathUnescape(name)
-		if err != nil {
-			return p.strictFail(StrictURLForm, off+1, "check the percent-encoding", "malformed percent-encoding")
-		}
-		name = dec
+	// A bare URL is named after its wheel file, else its #egg=: the
+	// path decoded, "/" trimmed, its last part decoded again (as pip's
+	// Link.filename).
+	name, err := url.PathUnescape(filePath)
+	if err == nil {
+		name = strings.TrimRight(name, "/")
+		name, err = url.PathUnescape(name[strings.LastIndexByte(name, '/')+1:])
+	}
+	if err != nil {
+		return p.strictFail(StrictURLForm, off+1, "check the percent-encoding", "malformed percent-encoding")
 	}
 	if strings.EqualFold(pipSplitext(name), ".whl") {
 		return p.wheelName(off, name, req)

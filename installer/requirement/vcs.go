@@ -203,7 +203,14 @@ func (p *parser) vcsURL(off int, raw string) (*VCSURL, error) {
 	case "git":
 		return nil, p.strictFail(StrictUnsupportedVCS, off+1, "use git+https:// instead", "the git:// protocol is neither encrypted nor authenticated")
 	default:
-		return nil, p.fail(off+1, "use git+https://, git+ssh:// or git+file://", "unsupported git transport %q", rest[:sep])
+		return nil, p.strictFail(StrictURLForm, off+1, "use git+https://, git+ssh:// or git+file://", "unsupported git transport %q", rest[:sep])
+	}
+	if strings.ContainsAny(netloc, "[]") {
+		return nil, p.fail(off+1, "write the host plainly", "invalid host")
+	}
+	if scheme == "file" && strings.Contains(pathPart, "%") {
+		// pip rewrites a git+file: URL's path (and decodes it).
+		return nil, p.strictFail(StrictURLForm, off+1, "write the repository path without percent-encoding", "percent-encoding in a git+file: URL")
 	}
 	u, err := url.Parse(scheme + "://" + netloc + "/")
 	if err != nil {
@@ -239,6 +246,10 @@ func (p *parser) vcsURL(off int, raw string) (*VCSURL, error) {
 			return nil, p.strictFail(StrictGitRef, off+1, "use a tag name or a full 40-character commit SHA", "%q is not a valid git ref name", v.Ref)
 		}
 	}
+	if strings.HasPrefix(repoPath, "//") {
+		// Python's urlunsplit turns git+file:////h/r into file://h/r.
+		return nil, p.strictFail(StrictURLForm, off+1, "write the repository path with one leading /", "repository path starts with //")
+	}
 	if repoPath == "" || repoPath == "/" {
 		return nil, p.strictFail(StrictURLForm, off+1, "write the repository path, e.g. /owner/repo.git", "URL has no repository path")
 	}
@@ -262,7 +273,10 @@ func (p *parser) vcsURL(off int, raw string) (*VCSURL, error) {
 	if frag != "" {
 		seen := map[string]bool{}
 		for _, kv := range strings.Split(frag, "&") {
-			k, val, _ := strings.Cut(kv, "=")
+			k, val, hasValue := strings.Cut(kv, "=")
+			if !hasValue {
+				k = kv + " (without =)"
+			}
 			if seen[k] {
 				return nil, p.strictFail(StrictURLForm, off+1, "write #egg= and #subdirectory= once each", "%s= given twice", k)
 			}
