@@ -36,8 +36,8 @@ package reqfile
 // since pip 23.1, so pip 23.0 refuses a file that uses it (pipguard reads
 // it as pip 23.1 and later do); it is counted apart, never as agreement.
 //
-// PIPGUARD_PARITY_SCALE=N multiplies the generated corpus (make fuzz sets
-// it); PIPGUARD_PARITY_SEED picks another mutation seed.
+// PIPGUARD_PARITY_SCALE=N sets the size of the generated corpus (2 by
+// default; make fuzz runs 10); PIPGUARD_PARITY_SEED picks another mutation seed.
 
 import (
 	_ "embed"
@@ -458,7 +458,7 @@ func strictOf(err error) string {
 }
 
 func TestParityWithPip(t *testing.T) {
-	scale := 1
+	scale := 2
 	if s, err := strconv.Atoi(os.Getenv("PIPGUARD_PARITY_SCALE")); err == nil && s > 0 {
 		scale = s
 	}

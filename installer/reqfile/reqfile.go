@@ -291,7 +291,7 @@ func (pl parsedLine) globalOptions(file string) [][]string {
 		// pip takes the first; a path relative to the file's directory
 		// when it exists there.
 		value := v[0]
-		if rel := pyJoin(filepath.Dir(file), value); exists(rel) {
+		if rel := pyJoin(filepath.Dir(file), value); file != "" && exists(rel) {
 			value = rel
 		}
 		out = append(out, []string{"--find-links", value})
@@ -422,4 +422,42 @@ func roundTrip(e Entry, o Options) error {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// PhysicalLines returns a file's lines as pip splits them (decoded as
+// auto_decode does, split as str.splitlines), for a reader that reports
+// columns (pipguard check); Continues says whether pip joins a line with
+// the next.
+func PhysicalLines(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	content, err := decode(data)
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot be decoded: " + err.Error()}
+	}
+	return requirement.SplitLines(content), nil
+}
+
+// Continues says whether pip's join_lines joins line with the next one:
+// it ends in a backslash and is not a comment.
+func Continues(line string) bool { return strings.HasSuffix(line, `\`) && !isComment(line) }
+
+// Insecure says what is wrong with a global option from the text alone,
+// as both pipguard install and check decide it: a package source over
+// plain http (anyone on the path can serve any distribution), or a
+// --trusted-host (pip then skips TLS verification for that host). ""
+// when nothing is.
+func (e Entry) Insecure() string {
+	if len(e.Option) != 2 {
+		return ""
+	}
+	switch name, value := e.Option[0], e.Option[1]; {
+	case name == "--trusted-host":
+		return fmt.Sprintf("--trusted-host %s makes pip accept %s without TLS verification (or over plain http)", value, value)
+	case requirement.IsSourceOption(name) && strings.HasPrefix(strings.ToLower(value), "http://"):
+		return fmt.Sprintf("%s %s is a package source over plain http: anyone on the path can serve any distribution", name, value)
+	}
+	return ""
 }
