@@ -134,15 +134,6 @@ func maskUser(scheme string, u *url.Userinfo) *url.Userinfo {
 	return url.User(mask)
 }
 
-func redactURL(u *url.URL) string {
-	if u.User == nil {
-		return u.String()
-	}
-	c := *u
-	c.User = maskUser(u.Scheme, u.User)
-	return c.String()
-}
-
 // userinfoRE finds "scheme://userinfo@" so secrets can be masked in text that
 // failed to parse.
 var userinfoRE = regexp.MustCompile(`(://)[^/@\s]*(?:@[^/@\s]*)*@`)
