@@ -17,6 +17,7 @@ demo:
 # FUZZTIME new inputs each). Longer: make fuzz FUZZTIME=5m
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./installer/requirement
+	PIPGUARD_PARITY_SCALE=10 go test -count=1 -run '^TestParityWithPip$$' ./installer/reqfile
 	go test -run '^$$' -fuzz '^FuzzParseBundles$$' -fuzztime $(FUZZTIME) ./installer/attest
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./installer/sums
 	go test -run '^$$' -fuzz '^FuzzParseAttestationsPage$$' -fuzztime $(FUZZTIME) ./installer/github

@@ -6,8 +6,10 @@
 // from the text alone: git requirements with no ref, a ref that is a
 // branch by name or does not look like a tag, a short SHA, plain
 // git+http://, a git host the policy does not allow, a direct URL outside
-// allow_direct, editable installs, index requirements not pinned with ==
-// (index_pins), and package sources outside indexes.
+// allow_direct (a local archive such as pkg-1.0-py3-none-any.whl
+// included), editable installs, index requirements not pinned with ==
+// (index_pins), package sources outside indexes, and package sources over
+// plain http or --trusted-host (reqfile.Entry.Insecure).
 //
 // What it trusts: the policy it is given, nothing it reads. It never
 // touches the network: whether a tag-like ref is really a tag, and not
@@ -19,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,6 +57,7 @@ const (
 	RuleEditable       = "editable"
 	RuleUnpinned       = "index-unpinned"
 	RuleIndex          = "index-not-allowed"
+	RuleInsecureSource = "index-insecure"
 )
 
 // Rules are every rule check applies, by ID. index-unpinned's severity
@@ -69,6 +73,7 @@ var Rules = map[string]Rule{
 	RuleDirectURL:      {RuleDirectURL, envaudit.Error, "a direct URL the policy's allow_direct does not list: pipguard install refuses it", "install a verified release instead, or list the URL in the policy's allow_direct"},
 	RuleEditable:       {RuleEditable, envaudit.Error, "an editable install: a mutable local checkout, which cannot be verified", "install a tagged release instead"},
 	RuleUnpinned:       {RuleUnpinned, envaudit.Warning, "an index requirement not pinned with ==: the next run may resolve another version", "pin it as name==version"},
+	RuleInsecureSource: {RuleInsecureSource, envaudit.Warning, "a package source over plain http, or a --trusted-host: pip fetches from it without TLS verification", "use https, and drop --trusted-host"},
 	RuleIndex:          {RuleIndex, envaudit.Error, "a package source (--index-url, --extra-index-url, --find-links) the policy's indexes do not list: an extra index can serve any name", "name only the package sources in the policy's indexes"},
 }
 
@@ -280,13 +285,11 @@ func (c *checker) requirements(path string) error {
 func (c *checker) logical(file string, line int) (text, error) {
 	lines, ok := c.lines[file]
 	if !ok {
-		data, err := os.ReadFile(file)
-		if err != nil {
+		// As pip decodes and splits it (package reqfile: one
+		// implementation).
+		var err error
+		if lines, err = reqfile.PhysicalLines(file); err != nil {
 			return text{}, missing(file, err)
-		}
-		lines = strings.Split(string(data), "\n")
-		for i, l := range lines {
-			lines[i] = strings.TrimSuffix(l, "\r")
 		}
 		c.lines[file] = lines
 	}
@@ -298,8 +301,8 @@ func (c *checker) logical(file string, line int) (text, error) {
 		segs = append(segs, seg{b.Len(), n})
 		// As package reqfile joins lines (as pip does): a whole-line
 		// comment ends the logical line, backslash or not.
-		if strings.HasSuffix(l, `\`) && !wholeCommentRE.MatchString(l) {
-			b.WriteString(strings.TrimSuffix(l, `\`))
+		if reqfile.Continues(l) {
+			b.WriteString(strings.Trim(l, `\`))
 			continue
 		}
 		b.WriteString(l)
@@ -339,9 +342,20 @@ func (c *checker) entry(e reqfile.Entry, t text) {
 	start := firstNonSpace(t.s, 0)
 	switch {
 	case e.Option != nil:
+		// The option's value where it is written (abbreviated and glued
+		// forms are read as pip reads them, so the name may differ).
+		at := start
+		if len(e.Option) == 2 {
+			if i := strings.Index(t.s, e.Option[1]); i >= 0 {
+				at = i
+			}
+		}
 		if len(e.Option) == 2 && requirement.IsSourceOption(e.Option[0]) && !c.o.Policy.SourceAllowed(e.Option[1]) {
-			c.add(t.at(optionValue(t.s, start, e.Option[0])), RuleIndex,
+			c.add(t.at(at), RuleIndex,
 				fmt.Sprintf("%s %s is not a package source the policy allows", e.Option[0], e.Option[1]), c.o.Policy.Indexes.Rule("indexes"))
+		}
+		if why := e.Insecure(); why != "" {
+			c.add(t.at(at), RuleInsecureSource, why, "")
 		}
 	case e.Editable:
 		c.count(t.at(start))
@@ -360,8 +374,6 @@ func (c *checker) entry(e reqfile.Entry, t text) {
 }
 
 var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
-
-var wholeCommentRE = regexp.MustCompile(`^\s*#`)
 
 // urlStart is where the URL of the requirement at t.s[start:] begins: at
 // the start for a bare URL, else after "@" (a PEP 508 name and extras
@@ -400,6 +412,18 @@ func (c *checker) requirement(r *requirement.Requirement, t text, start int, con
 		u := urlStart(t.s, start)
 		if !pol.DirectAllowed(c.o.GitHubHost, r.URL) {
 			c.add(t.at(u), RuleDirectURL, fmt.Sprintf("%s is a direct URL that pipguard does not verify", r.URL), pol.AllowDirect.Rule("allow_direct"))
+		}
+	case requirement.KindPath:
+		// A local archive (pkg-1.0-py3-none-any.whl, foo.tar.gz) or a
+		// file: URL: pip installs it as a direct reference, which
+		// pipguard install refuses unless allow_direct lists it.
+		file := r.Path
+		if abs, err := filepath.Abs(file); err == nil {
+			file = abs
+		}
+		fileURL := (&url.URL{Scheme: "file", Path: file}).String()
+		if !pol.DirectAllowed(c.o.GitHubHost, fileURL) {
+			c.add(t.at(urlStart(t.s, start)), RuleDirectURL, fmt.Sprintf("%s is a local file that pipguard does not verify (pip installs %s)", r.Path, fileURL), pol.AllowDirect.Rule("allow_direct"))
 		}
 	case requirement.KindVCS:
 		c.vcs(r.VCS, t, urlStart(t.s, start))

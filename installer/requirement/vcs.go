@@ -27,7 +27,25 @@ type VCSURL struct {
 	// Subdirectory is the #subdirectory= value, if any.
 	Subdirectory string
 
-	user *url.Userinfo // never rendered unmasked
+	user   *url.Userinfo // never rendered unmasked
+	netloc string        // as written, credentials included
+}
+
+// PipURL is the repository URL pip hands git: the scheme without "git+",
+// the user info, host and path as written (never percent-decoded), no
+// ref, no fragment. Never print it.
+func (v *VCSURL) PipURL() string {
+	return v.Scheme + "://" + v.netloc + v.Path
+}
+
+// urlString renders scheme://[user@]host+rawPath without re-encoding the
+// path.
+func urlString(scheme string, user *url.Userinfo, host, rawPath string) string {
+	s := scheme + "://"
+	if user != nil {
+		s += user.String() + "@"
+	}
+	return s + host + rawPath
 }
 
 // HasCredentials reports whether the URL carries a user or password.
@@ -61,27 +79,26 @@ func (v *VCSURL) Secrets() []string {
 // RepoURL is the repository's URL for display and comparison: no "git+",
 // no credentials, no ref, no fragment. For example https://github.com/o/r.git.
 func (v *VCSURL) RepoURL() string {
-	u := url.URL{Scheme: v.Scheme, Host: v.Host, Path: v.Path}
+	var user *url.Userinfo
 	if v.Scheme == "ssh" && v.user != nil {
-		u.User = url.User(v.user.Username())
+		user = url.User(v.user.Username())
 	}
-	return u.String()
+	return urlString(v.Scheme, user, v.Host, v.Path)
 }
 
 // TransportURL is the URL to hand to git, with the user's credentials.
 // Never print it.
 func (v *VCSURL) TransportURL() string {
-	u := url.URL{Scheme: v.Scheme, Host: v.Host, Path: v.Path, User: v.user}
-	return u.String()
+	return urlString(v.Scheme, v.user, v.Host, v.Path)
 }
 
 // Redacted renders the pip URL with any secret masked.
 func (v *VCSURL) Redacted() string {
-	u := url.URL{Scheme: "git+" + v.Scheme, Host: v.Host, Path: v.Path}
+	var user *url.Userinfo
 	if v.user != nil {
-		u.User = maskUser(v.Scheme, v.user)
+		user = maskUser(v.Scheme, v.user)
 	}
-	s := u.String()
+	s := urlString("git+"+v.Scheme, user, v.Host, v.Path)
 	if v.Ref != "" {
 		s += "@" + v.Ref
 	}
@@ -117,15 +134,6 @@ func maskUser(scheme string, u *url.Userinfo) *url.Userinfo {
 	return url.User(mask)
 }
 
-func redactURL(u *url.URL) string {
-	if u.User == nil {
-		return u.String()
-	}
-	c := *u
-	c.User = maskUser(u.Scheme, u.User)
-	return c.String()
-}
-
 // userinfoRE finds "scheme://userinfo@" so secrets can be masked in text that
 // failed to parse.
 var userinfoRE = regexp.MustCompile(`(://)[^/@\s]*(?:@[^/@\s]*)*@`)
@@ -143,73 +151,144 @@ func maskSecrets(s string) string {
 // "~^:?*[\", no "..", no "@{", not ending in "." or "/" or ".lock".
 var badRefRE = regexp.MustCompile(`[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^/|/$|\.$|\.lock$|^-`)
 
+// firstFragment is pip's reading of #egg= and #subdirectory=: the first
+// "#KEY=" or "&KEY=" anywhere in the URL, up to the next "&". at is where
+// it starts.
+func firstFragment(raw, key string) (value string, at int, ok bool) {
+	for i := 0; i < len(raw); i++ {
+		if (raw[i] == '#' || raw[i] == '&') && strings.HasPrefix(raw[i+1:], key+"=") {
+			v := raw[i+len(key)+2:]
+			if j := strings.IndexByte(v, '&'); j >= 0 {
+				v = v[:j]
+			}
+			return v, i, true
+		}
+	}
+	return "", 0, false
+}
+
+// vcsURL reads a pip git URL from its raw text, as pip and git do: the
+// ref, #egg= and #subdirectory= are never percent-decoded.
 func (p *parser) vcsURL(off int, raw string) (*VCSURL, error) {
-	rest := raw
-	if strings.HasPrefix(strings.ToLower(rest), "git+") {
-		rest = rest[len("git+"):]
+	rest := raw[len("git+"):]
+	sep := strings.Index(rest, "://")
+	if sep < 0 || strings.ContainsAny(rest[:sep], "/?#@") {
+		return nil, p.strictFail(StrictURLForm, off+1, "write ssh URLs as git+ssh://git@host/owner/repo.git@v1.2.3", "not a URL (scp-like git addresses are not supported)")
 	}
-	if !strings.Contains(rest, "://") {
-		return nil, p.fail(off+1, "write ssh URLs as git+ssh://git@host/owner/repo.git@v1.2.3", "not a URL (scp-like git addresses are not supported by pip)")
+	scheme := strings.ToLower(rest[:sep])
+	after := rest[sep+3:]
+	netloc := after
+	if i := strings.IndexAny(after, "/?#"); i >= 0 {
+		netloc = after[:i]
 	}
-	u, err := url.Parse(rest)
+	pathPart := after[len(netloc):]
+	frag := ""
+	if i := strings.IndexByte(pathPart, '#'); i >= 0 {
+		pathPart, frag = pathPart[:i], pathPart[i+1:]
+	}
+	if strings.Contains(pathPart, "?") {
+		return nil, p.strictFail(StrictURLForm, off+1, "remove the query string", "git URLs take no query string")
+	}
+	switch scheme {
+	case "https", "http", "ssh", "file":
+	case "git":
+		return nil, p.strictFail(StrictUnsupportedVCS, off+1, "use git+https:// instead", "the git:// protocol is neither encrypted nor authenticated")
+	default:
+		return nil, p.strictFail(StrictURLForm, off+1, "use git+https://, git+ssh:// or git+file://", "unsupported git transport %q", rest[:sep])
+	}
+	if strings.ContainsAny(netloc, "[]") {
+		return nil, p.fail(off+1, "write the host plainly", "invalid host")
+	}
+	if scheme == "file" && strings.Contains(pathPart, "%") {
+		// pip rewrites a git+file: URL's path (and decodes it).
+		return nil, p.strictFail(StrictURLForm, off+1, "write the repository path without percent-encoding", "percent-encoding in a git+file: URL")
+	}
+	u, err := url.Parse(scheme + "://" + netloc + "/")
 	if err != nil {
-		return nil, p.fail(off+1, "check the URL for stray characters", "malformed URL: %s", strings.TrimPrefix(errText(err), "parse "))
+		return nil, p.strictFail(StrictURLForm, off+1, "check the URL for stray characters", "malformed URL: %s", strings.TrimPrefix(errText(err), "parse "))
 	}
-	v := &VCSURL{Scheme: strings.ToLower(u.Scheme), Host: u.Host, user: u.User}
+	v := &VCSURL{Scheme: scheme, Host: netloc, user: u.User}
+	if at := strings.LastIndexByte(netloc, '@'); at >= 0 {
+		v.Host = netloc[at+1:]
+	}
 	switch v.Scheme {
 	case "https", "http", "ssh":
 		if u.Hostname() == "" {
-			return nil, p.fail(off+1, "write the host, e.g. git+https://github.com/o/r.git", "URL has no host")
+			return nil, p.strictFail(StrictURLForm, off+1, "write the host, e.g. git+https://github.com/o/r.git", "URL has no host")
 		}
 	case "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return nil, p.fail(off+1, "write file URLs as git+file:///absolute/path", "file URL with host %q", u.Host)
+		if v.Host != "" && !strings.EqualFold(v.Host, "localhost") || v.user != nil {
+			return nil, p.strictFail(StrictURLForm, off+1, "write file URLs as git+file:///absolute/path", "file URL with host %q", v.Host)
 		}
 		v.Host = ""
-	case "git":
-		return nil, p.fail(off+1, "use git+https:// instead", "the git:// protocol is neither encrypted nor authenticated")
-	default:
-		return nil, p.fail(off+1, "use git+https://, git+ssh:// or git+file://", "unsupported git transport %q", u.Scheme)
 	}
-	if u.RawQuery != "" {
-		return nil, p.fail(off+1, "remove the query string", "git URLs take no query string")
-	}
-	repoPath := u.Path
+	repoPath := pathPart
 	if i := strings.LastIndexByte(repoPath, '@'); i >= 0 {
 		v.Ref = repoPath[i+1:]
 		repoPath = repoPath[:i]
-		at := off + strings.LastIndexByte(strings.SplitN(raw, "#", 2)[0], '@') + 1
+		at := off + len("git+") + sep + 3 + len(netloc) + i + 1
 		if v.Ref == "" {
 			return nil, p.fail(at, "write a tag or full commit after @, or drop the @", "empty ref after @")
 		}
 		if strings.Contains(v.Ref, ";") {
-			return nil, p.fail(at, `put whitespace before the ";" of an environment marker: URL ; marker`, "ref %q contains \";\"", v.Ref)
+			return nil, p.strictFail(StrictGitRef, at, `put whitespace before the ";" of an environment marker: URL ; marker`, "ref %q contains \";\"", v.Ref)
 		}
 		if badRefRE.MatchString(v.Ref) {
-			return nil, p.fail(off+1, "use a tag name or a full 40-character commit SHA", "%q is not a valid git ref name", v.Ref)
+			return nil, p.strictFail(StrictGitRef, off+1, "use a tag name or a full 40-character commit SHA", "%q is not a valid git ref name", v.Ref)
 		}
 	}
+	if strings.HasPrefix(repoPath, "//") {
+		// Python's urlunsplit turns git+file:////h/r into file://h/r.
+		return nil, p.strictFail(StrictURLForm, off+1, "write the repository path with one leading /", "repository path starts with //")
+	}
 	if repoPath == "" || repoPath == "/" {
-		return nil, p.fail(off+1, "write the repository path, e.g. /owner/repo.git", "URL has no repository path")
+		return nil, p.strictFail(StrictURLForm, off+1, "write the repository path, e.g. /owner/repo.git", "URL has no repository path")
+	}
+	if _, err := url.PathUnescape(repoPath); err != nil {
+		return nil, p.strictFail(StrictURLForm, off+1, "check the percent-encoding", "malformed percent-encoding in the repository path")
 	}
 	v.Path = repoPath
-	if u.Fragment != "" {
-		for _, kv := range strings.Split(u.Fragment, "&") {
-			k, val, _ := strings.Cut(kv, "=")
+	v.netloc = netloc
+	// pip takes the first egg= and subdirectory= anywhere in the URL;
+	// pipguard reads them from the fragment only, so one elsewhere is
+	// refused.
+	fragAt := len(raw) - len(frag) - 1
+	for _, key := range []string{"egg", "subdirectory"} {
+		if _, at, ok := firstFragment(raw, key); ok && (frag == "" || at < fragAt) {
+			return nil, p.strictFail(StrictURLForm, off+1, "put #egg= and #subdirectory= in the URL's fragment only", "%s= outside the URL's fragment", key)
+		}
+	}
+	if strings.ContainsAny(frag, "#") {
+		return nil, p.strictFail(StrictURLForm, off+1, "write one fragment: #egg=NAME&subdirectory=DIR", "URL with two fragments")
+	}
+	if frag != "" {
+		seen := map[string]bool{}
+		for _, kv := range strings.Split(frag, "&") {
+			k, val, hasValue := strings.Cut(kv, "=")
+			if !hasValue {
+				k = kv + " (without =)"
+			}
+			if seen[k] {
+				return nil, p.strictFail(StrictURLForm, off+1, "write #egg= and #subdirectory= once each", "%s= given twice", k)
+			}
+			seen[k] = true
 			switch k {
 			case "egg":
 				if !ValidName(val) {
-					return nil, p.fail(off+1, "#egg= takes a project name only, e.g. #egg=pkg", "invalid #egg=%s", val)
+					if val == "" {
+						return nil, p.fail(off+1, "#egg= takes a project name only, e.g. #egg=pkg", "empty #egg=")
+					}
+					return nil, p.strictFail(StrictURLForm, off+1, "#egg= takes a project name only, e.g. #egg=pkg", "invalid #egg=%s", val)
 				}
 				v.Egg = val
 			case "subdirectory":
 				clean := path.Clean(val)
-				if val == "" || path.IsAbs(val) || clean == ".." || strings.HasPrefix(clean, "../") {
-					return nil, p.fail(off+1, "#subdirectory= is a relative path inside the repository", "invalid #subdirectory=%s", val)
+				if val != "" && (path.IsAbs(val) || clean == ".." || strings.HasPrefix(clean, "../")) {
+					return nil, p.strictFail(StrictGitRef, off+1, "#subdirectory= is a relative path inside the repository", "invalid #subdirectory=%s", val)
 				}
 				v.Subdirectory = val
 			default:
-				return nil, p.fail(off+1, "git URLs take #egg= and #subdirectory= only", "unknown URL fragment %q", k)
+				return nil, p.strictFail(StrictURLForm, off+1, "git URLs take #egg= and #subdirectory= only", "unknown URL fragment %q", k)
 			}
 		}
 	}
