@@ -1021,9 +1021,18 @@ func writeRequirements(dir string, entries []reqfile.Entry, gs []*Guarded) (stri
 	for _, e := range entries {
 		switch {
 		case e.Option != nil:
-			b.WriteString(strings.Join(e.Option, " ") + "\n")
+			// Written so that pip reads it back as pipguard read the
+			// user's line (reqfile checks that round trip when it parses);
+			// a relative --find-links is made absolute, since pip would
+			// look for it next to pipguard's file first.
+			if len(e.Option) == 2 && e.Option[0] == "--find-links" && !strings.Contains(e.Option[1], "://") && !filepath.IsAbs(e.Option[1]) {
+				if abs, err := filepath.Abs(e.Option[1]); err == nil {
+					e.Option = []string{"--find-links", abs}
+				}
+			}
+			b.WriteString(e.PipLine() + "\n")
 		case e.Constraint:
-			c.WriteString(e.ReqText + "\n")
+			c.WriteString(e.PipLine() + "\n")
 		case e.Req.Kind == requirement.KindVCS:
 			g := gs[gi]
 			gi++
@@ -1031,7 +1040,7 @@ func writeRequirements(dir string, entries []reqfile.Entry, gs []*Guarded) (stri
 				b.WriteString(g.PipRequirement + "\n")
 			}
 		default:
-			b.WriteString(strings.TrimSpace(e.ReqText+" "+strings.Join(e.LineOptions, " ")) + "\n")
+			b.WriteString(e.PipLine() + "\n")
 		}
 	}
 	if c.Len() > 0 {

@@ -30,6 +30,13 @@ func checkOthers(entries []reqfile.Entry, o InstallOptions, rep *InstallReport) 
 			rep.Warnings = append(rep.Warnings, msg+"; the lock pins what pip resolves today, the next run may resolve another version")
 		}
 	}
+	// What pipguard check calls index-insecure (a warning there) is a
+	// warning here: the same decision from the same text.
+	for _, e := range entries {
+		if why := e.Insecure(); why != "" {
+			rep.Warnings = append(rep.Warnings, where(e)+": "+why)
+		}
+	}
 	if pol.Indexes.V != nil {
 		check := func(at, opt, value string) {
 			if !pol.SourceAllowed(value) {
