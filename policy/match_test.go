@@ -58,7 +58,6 @@ verify = "pin"
 		"t @ git+file:///srv/git/Tool@v1":                                       "", // file systems tell case apart
 		"t @ git+file:///srv/mirror/lib.git@v1":                                 "file:///srv/mirror/*",
 		"t @ git+file:///srv/mirror/../git/lib@v1":                              "",
-		"t @ git+file:///home/me/My%20Repos/x@v1":                               "file:///home/me/My Repos/x",
 		"t @ git+https://srv/git/tool.git@v1":                                   "", // a host named srv is not a local path
 		"t @ git+https://evil.example/gitlab.example.com/group/sub/tool.git@v1": "",
 	} {
@@ -91,8 +90,6 @@ func TestMatchForRoundTrips(t *testing.T) {
 		"t @ git+http://git.example.com/tool.git@v1",
 		"t @ git+https://git.example.com/~user/tool+x@v1",
 		"t @ git+file:///srv/git/tool.git@v1",
-		"t @ git+file:///home/me/My%20Repos/x@v1",
-		"t @ git+file:///srv/caf%C3%A9/tool@v1",
 		"t @ git+https://github.com/acme/tool.git@v1",
 		"t @ git+https://github.com/acme/tool/extra.git@v1",
 	} {
