@@ -47,11 +47,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, args: args}
 	app := newApp(e)
-	if len(args) == 0 || args[len(args)-1] != "--generate-bash-completion" {
-		// Completion requests go to urfave/cli as typed: it stops
-		// completing at a "--", which interspersed may add.
-		args = interspersed(app, args)
+	if len(args) > 0 && args[len(args)-1] == completionFlag {
+		// A completion request: answered from the definitions alone,
+		// never by running the command (urfave/cli runs it when the
+		// words hold a "--").
+		complete(app, args[1:len(args)-1], strings.HasSuffix(getenv("0"), "zsh"), stdout)
+		return exitOK
 	}
+	args = interspersed(app, args)
 	err := app.RunContext(ctx, args)
 	var se *signalError
 	if err != nil && errors.As(context.Cause(ctx), &se) && !is[*installer.InterruptedError](err) {
