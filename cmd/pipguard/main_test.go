@@ -28,10 +28,14 @@ func TestMain(m *testing.M) {
 		// pipguard runs as its own process, with the real exit code; it
 		// also leaves the code in $WORK for the exitcode command.
 		"pipguard": func() {
-			code := run(mainContext(), os.Args, os.Stdout, os.Stderr, os.Getenv)
-			if w := os.Getenv("WORK"); w != "" {
-				os.WriteFile(filepath.Join(w, exitFile), []byte(strconv.Itoa(code)), 0o600)
+			record := func(code int) {
+				if w := os.Getenv("WORK"); w != "" {
+					os.WriteFile(filepath.Join(w, exitFile), []byte(strconv.Itoa(code)), 0o600)
+				}
 			}
+			beforeExit = record
+			code := run(mainContext(), os.Args, os.Stdout, os.Stderr, os.Getenv)
+			record(code)
 			os.Exit(code)
 		},
 	})
