@@ -277,11 +277,20 @@ func flagGiven(args []string, name string) bool {
 }
 
 // usageError is a command-line mistake: exit 2.
-type usageError struct{ err error }
+type usageError struct {
+	err error
+	// hint says what to do (default: see pipguard --help).
+	hint string
+}
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
-func (e *usageError) Hint() string  { return "see pipguard --help" }
+func (e *usageError) Hint() string {
+	if e.hint != "" {
+		return e.hint
+	}
+	return "see pipguard --help"
+}
 
 func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}

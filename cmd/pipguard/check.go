@@ -95,6 +95,6 @@ func renderCheck(w io.Writer, rep *lint.Report, complete bool) {
 	if !complete {
 		return
 	}
-	fmt.Fprintf(w, "%d file(s), %d requirement(s): %d error(s), %d warning(s)\n",
-		len(rep.Files), rep.Requirements, rep.Count(envaudit.Error), rep.Count(envaudit.Warning))
+	fmt.Fprintf(w, "%s, %s: %s, %s\n", plural(len(rep.Files), "file"), plural(rep.Requirements, "requirement"),
+		plural(rep.Count(envaudit.Error), "error"), plural(rep.Count(envaudit.Warning), "warning"))
 }
