@@ -79,7 +79,10 @@ func installCommand(e *env) *cli.Command {
 			if len(reqs) == 0 && len(cCtx.StringSlice("requirement")) == 0 {
 				return usagef("install needs a requirement or -r FILE")
 			}
-			py := cCtx.String("python")
+			py, err := pythonPath(cCtx.String("python"))
+			if err != nil {
+				return err
+			}
 			if py == "" {
 				py = pip.Default(e.getenv)
 			}
@@ -104,6 +107,7 @@ func installCommand(e *env) *cli.Command {
 				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol, Version: pipguardVersion(),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
 			})
+			ierr = oldPip(cCtx.Context, py, ierr)
 			if rep == nil {
 				return ierr
 			}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/pipguard/pipguard/installer/pip"
 )
 
 // pythonPath is what --python PY names, as users write it: a virtual
@@ -31,4 +36,61 @@ func pythonPath(py string) (string, error) {
 	}
 	return "", &usageError{err: fmt.Errorf("--python %s is a directory, not an interpreter, and not a virtual environment (no pyvenv.cfg in it)", py),
 		hint: "pass the interpreter (e.g. " + filepath.Join(py, "bin", "python") + ") or a virtual environment's directory"}
+}
+
+// minPip is the oldest pip pipguard supports (the driver needs its
+// --dry-run --report and packaging.tags); it needs Python 3.7.
+var minPip = [2]int{23, 0}
+
+// pipVersionError is an interpreter whose pip is older than minPip.
+type pipVersionError struct {
+	Python, Pip, PythonVersion string
+}
+
+func (e *pipVersionError) Error() string {
+	return fmt.Sprintf("pip %s is older than %d.%d, the oldest pipguard supports (%s -m pip, Python %s)", e.Pip, minPip[0], minPip[1], e.Python, e.PythonVersion)
+}
+
+func (e *pipVersionError) Hint() string {
+	if older(e.PythonVersion, [2]int{3, 7}) {
+		return fmt.Sprintf("pip %d.%d needs Python 3.7 or later: pass --python with a newer interpreter, or a virtual environment made with one (python3 -m venv .venv)", minPip[0], minPip[1])
+	}
+	return fmt.Sprintf("upgrade it: %s -m pip install --upgrade 'pip>=%d.%d', or pass --python with another interpreter", e.Python, minPip[0], minPip[1])
+}
+
+// oldPip explains a failure to start the interpreter or to run its pip
+// (an *pip.InterpreterError: a traceback from pip 18's missing modules; an
+// *pip.OptionsError: pip 22 not knowing --dry-run) when the cause is a pip
+// older than minPip. It asks the interpreter for its pip's version only
+// then, so that a good run pays nothing for it; any other error, or a pip
+// recent enough, is returned as it is.
+func oldPip(ctx context.Context, py string, err error) error {
+	if !is[*pip.InterpreterError](err) && !is[*pip.OptionsError](err) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", `import sys, pip; sys.stdout.write(pip.__version__ + " %d.%d" % sys.version_info[:2])`)
+	cmd.Env = pip.Env(os.Environ())
+	out, cerr := cmd.Output()
+	f := strings.Fields(string(out))
+	if cerr != nil || len(f) != 2 || !older(f[0], minPip) {
+		return err
+	}
+	return &pipVersionError{Python: py, Pip: f[0], PythonVersion: f[1]}
+}
+
+// older says whether version (X.Y...) is before min; a version it cannot
+// read is not.
+func older(version string, min [2]int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return major < min[0] || major == min[0] && minor < min[1]
 }
