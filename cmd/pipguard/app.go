@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/urfave/cli/v2"
 )
@@ -369,13 +370,8 @@ type errorObject struct {
 // one.
 func (e *env) finish(err error, code int) error {
 	switch {
-	case e.format == "sarif" && e.doc != nil && err != nil && code != exitAudit:
-		// A command that could not do its work (a missing file, a bad
-		// flag) prints no SARIF log: an upload step would post it as a
-		// clean scan. The reason is on stderr.
-		return nil
-	case e.format == "sarif" && e.doc != nil:
-		err = nil // findings are the log's results
+	case e.format == "sarif":
+		return e.writeSARIF(err, code)
 	case e.format != "json", err == nil && e.doc == nil:
 		return nil
 	}
@@ -424,6 +420,48 @@ func (e *env) finish(err error, code int) error {
 	}
 	out.WriteByte('\n')
 	_, werr := e.stdout.Write(out.Bytes())
+	return werr
+}
+
+// writeSARIF prints the command's SARIF log, also when the command could
+// not do its work (a missing file, a bad flag): an upload step must get a
+// log, not an empty file, and the log says that the run failed (SARIF
+// 2.1.0 §3.20: an invocation with executionSuccessful false and the
+// error as a tool execution notification), which code scanning shows
+// instead of a clean scan. Findings (exit 6) are the log's results, from a
+// run that succeeded.
+func (e *env) writeSARIF(err error, code int) error {
+	log, _ := e.doc.(map[string]any)
+	if log == nil {
+		log = envaudit.SARIFLog(pipguardVersion(), nil, []any{}, nil)
+	}
+	if runs, _ := log["runs"].([]any); len(runs) == 1 {
+		if run, ok := runs[0].(map[string]any); ok {
+			inv := map[string]any{"executionSuccessful": err == nil || code == exitAudit, "exitCode": code}
+			if err != nil && code != exitAudit {
+				errs := []error{err}
+				if j, ok := err.(interface{ Unwrap() []error }); ok {
+					errs = j.Unwrap()
+				}
+				var notes []any
+				for _, err := range errs {
+					text := err.Error()
+					var h interface{ Hint() string }
+					if errors.As(err, &h) && h.Hint() != "" {
+						text += ". " + h.Hint()
+					}
+					notes = append(notes, map[string]any{"level": "error", "message": map[string]any{"text": text}})
+				}
+				inv["toolExecutionNotifications"] = notes
+			}
+			run["invocations"] = []any{inv}
+		}
+	}
+	data, merr := json.MarshalIndent(log, "", "  ")
+	if merr != nil {
+		return merr
+	}
+	_, werr := e.stdout.Write(append(data, '\n'))
 	return werr
 }
 
