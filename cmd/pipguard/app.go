@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitOK
 	}
 	args = interspersed(app, args)
-	err := app.RunContext(ctx, args)
+	err := helpTopicError(app.RunContext(ctx, args))
 	var se *signalError
 	if err != nil && errors.As(context.Cause(ctx), &se) && !is[*installer.InterruptedError](err) {
 		// Whatever a signal cut short (a listing, a download) failed
@@ -100,7 +100,11 @@ func wantsJSON(args []string) bool {
 
 func newApp(e *env) *cli.App {
 	usage := func(cCtx *cli.Context, err error, isSubcommand bool) error {
-		return &usageError{err: flagValueError(err)}
+		name := "pipguard"
+		if cCtx.Command != nil && cCtx.Command.Name != "" && cCtx.Command.Name != "pipguard" {
+			name = "pipguard " + cCtx.Command.Name
+		}
+		return flagError(name, err)
 	}
 	app := &cli.App{
 		Name:  "pipguard",
@@ -121,7 +125,7 @@ func newApp(e *env) *cli.App {
 		OnUsageError:   usage,
 		Action: func(cCtx *cli.Context) error {
 			if cCtx.Args().Present() {
-				return usagef("unknown command %q", cCtx.Args().First())
+				return &usageError{err: fmt.Errorf("unknown command %q", cCtx.Args().First()), hint: "pipguard help lists the commands"}
 			}
 			return cli.ShowAppHelp(cCtx)
 		},
@@ -158,7 +162,49 @@ func commonFlags() []cli.Flag {
 	}
 }
 
-var badFlagValueRE = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z-]+): `)
+var (
+	badFlagValueRE = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z-]+): `)
+	unknownFlagRE  = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	flagNeedsArgRE = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	helpTopicRE    = regexp.MustCompile(`^No help topic for '(.*)'$`)
+)
+
+// dashes writes a flag as users type it: --name, or -n for one letter.
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// flagError is a flag the command line got wrong, said in pipguard's words
+// rather than the flag parser's, with the command whose flags they are.
+func flagError(command string, err error) error {
+	if m := unknownFlagRE.FindStringSubmatch(err.Error()); m != nil {
+		hint := command + " --help lists its flags"
+		if command == "pipguard install" {
+			hint += "; pip's own go after --"
+		}
+		return &usageError{err: fmt.Errorf("%s has no flag %s", command, dashes(m[1])), hint: hint}
+	}
+	if m := flagNeedsArgRE.FindStringSubmatch(err.Error()); m != nil {
+		return &usageError{err: fmt.Errorf("%s needs a value", dashes(m[1])), hint: command + " --help says what it takes"}
+	}
+	return &usageError{err: flagValueError(err)}
+}
+
+// helpTopicError is urfave/cli's refusal of help for an unknown topic,
+// in pipguard's words.
+func helpTopicError(err error) error {
+	var ec cli.ExitCoder
+	if !errors.As(err, &ec) {
+		return err
+	}
+	if m := helpTopicRE.FindStringSubmatch(ec.Error()); m != nil {
+		return &usageError{err: fmt.Errorf("no help topic %q", m[1]), hint: "pipguard help lists the commands; pipguard help COMMAND explains one"}
+	}
+	return err
+}
 
 // flagValueError says what form a flag's value takes, instead of the flag
 // parser's "parse error".

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/lint"
@@ -54,6 +55,10 @@ func checkCommand(e *env) *cli.Command {
 				return err
 			}
 			rep, cerr := lint.Check(cCtx.Args().Slice(), lint.Options{Policy: pol, GitHubHost: e.config(cCtx).GitHubHost(), Dir: wd})
+			for i, f := range rep.Findings {
+				// The table as the policy file in use writes it.
+				rep.Findings[i].Hint = strings.ReplaceAll(f.Hint, "[[tool.pipguard.repo]]", repoTable(pol))
+			}
 			switch cCtx.String("format") {
 			case "json":
 				err = e.writeJSON(rep)

@@ -79,6 +79,9 @@ func installCommand(e *env) *cli.Command {
 			if len(reqs) == 0 && len(cCtx.StringSlice("requirement")) == 0 {
 				return usagef("install needs a requirement or -r FILE")
 			}
+			if err := requirementFiles(cCtx.StringSlice("requirement")); err != nil {
+				return err
+			}
 			py, err := pythonPath(cCtx.String("python"))
 			if err != nil {
 				return err
