@@ -114,11 +114,18 @@ func installCommand(e *env) *cli.Command {
 			if rep == nil {
 				return ierr
 			}
+			managed := ""
+			if rep.DryRun {
+				managed = externallyManaged(cCtx.Context, py)
+			}
+			quiet := cCtx.Bool("quiet")
 			for _, w := range rep.Warnings {
-				fmt.Fprintf(e.stderr, "pipguard: warning: %s\n", w)
+				if !quiet {
+					fmt.Fprintf(e.stderr, "pipguard: warning: %s\n", w)
+				}
 			}
 			for _, g := range rep.Guarded {
-				if g.Pinned {
+				if g.Pinned && !quiet {
 					fmt.Fprintf(e.stderr, "pipguard: warning: %s is pinned to commit %s but not verified: no attested release vouches for it (%s)\n",
 						g.Name, g.Resolution.Commit, g.Policy.Verify.Rule("verify"))
 				}
@@ -129,11 +136,15 @@ func installCommand(e *env) *cli.Command {
 					Schema string `json:"schema"`
 					OK     bool   `json:"ok"`
 					*installer.InstallReport
-				}{"pipguard.install/v1", ierr == nil, rep}); err != nil {
+					ExternallyManaged string `json:"externally_managed,omitempty"`
+				}{"pipguard.install/v1", ierr == nil, rep, managed}); err != nil {
 					return err
 				}
-			case !cCtx.Bool("quiet"):
+			case !quiet:
 				renderInstall(e.stdout, rep, ierr == nil, cCtx.Bool("verbose"))
+				if rep.DryRun {
+					renderTarget(e.stdout, e.stderr, rep, managed)
+				}
 			}
 			return ierr
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -530,10 +531,14 @@ func pyenvPython(version string) string {
 	return found[0]
 }
 
-// condition: [oldpython:VERSION] holds when pyenv has Python VERSION.
+// condition: [oldpython:VERSION] holds when pyenv has Python VERSION;
+// [managed:PY] when PY's environment is externally managed (PEP 668).
 func condition(cond string) (bool, error) {
 	if v, ok := strings.CutPrefix(cond, "oldpython:"); ok {
 		return pyenvPython(v) != "", nil
+	}
+	if py, ok := strings.CutPrefix(cond, "managed:"); ok {
+		return externallyManaged(context.Background(), py) != "", nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/pip"
 )
 
@@ -93,4 +95,42 @@ func older(version string, min [2]int) bool {
 		return false
 	}
 	return major < min[0] || major == min[0] && minor < min[1]
+}
+
+// externallyManaged is the EXTERNALLY-MANAGED file (PEP 668) that makes
+// pip refuse to install into py's environment, or "" when there is none
+// or py runs in a virtual environment (which PEP 668 leaves to pip). A
+// dry run asks it: pip's own dry run with --report skips that check
+// (pip 23's install command), so only the real run would fail on it.
+func externallyManaged(ctx context.Context, py string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// As pip's check_externally_managed: no marker under a virtual
+	// environment; else sysconfig's stdlib directory holds it.
+	cmd := exec.CommandContext(ctx, py, "-I", "-c", `import os, sys, sysconfig
+if sys.prefix == getattr(sys, "base_prefix", sys.prefix) and not hasattr(sys, "real_prefix"):
+    p = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
+    if os.path.isfile(p):
+        sys.stdout.write(p)`)
+	cmd.Env = pip.Env(os.Environ())
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// renderTarget says, for a dry run, which environment the real run would
+// install into, and warns when it is externally managed (PEP 668): pip
+// would refuse the real install.
+func renderTarget(stdout, stderr io.Writer, rep *installer.InstallReport, managed string) {
+	where := rep.Python
+	if len(rep.Site) > 0 {
+		where += " (" + strings.Join(rep.Site, ", ") + ")"
+	}
+	fmt.Fprintf(stdout, "target:  %s\n", where)
+	if managed != "" {
+		fmt.Fprintf(stderr, "pipguard: warning: %s is externally managed (PEP 668, %s): pip would refuse the real install\n", rep.Python, managed)
+		fmt.Fprintln(stderr, "pipguard: hint: install into a virtual environment (python3 -m venv .venv, then --python .venv), or use the system's package manager")
+	}
 }
