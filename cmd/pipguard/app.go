@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		// for JSON, and gets it.
 		e.format = "json"
 	}
+	err = explainSCP(err)
 	code := report(e, err)
 	if werr := e.finish(err, code); werr != nil && code == exitOK {
 		fmt.Fprintf(stderr, "pipguard: error: %v\n", werr)
