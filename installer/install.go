@@ -256,6 +256,11 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		rep.Warnings = append(rep.Warnings, "no requirements to install: "+strings.Join(o.Files, ", ")+" name(s) none")
 		return rep, nil
 	}
+	// What the text alone refuses (no ref, a branch by name, a short SHA)
+	// is refused before any network access.
+	if err := RefuseByText(entries); err != nil {
+		return nil, err
+	}
 	if err := checkPipOptions(entries, o); err != nil {
 		return nil, err
 	}
@@ -276,6 +281,11 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 			rep.PassThrough = append(rep.PassThrough, e.Req.String())
 		}
 	}
+
+	// pip's messages that name pipguard's own requirements file are
+	// mapped back to the user's file and line.
+	var pipFile PipFile
+	o.Output = pipFile.Writer(o.Output)
 
 	// The interpreter starts now and imports pip while Go verifies.
 	start := time.Now()
@@ -334,13 +344,14 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err != nil {
 		return rep, err
 	}
+	pipFile.Learn(reqFile, entries, rep.Guarded)
 	start = time.Now()
 	plan, err := resolveOnce(py, dir, reqFile, append(append([]string{}, o.PipArgs...), common...), rep.Guarded, func(u string) bool {
 		return o.AllowDirect || o.Rules.DirectAllowed(cfg.tokenHost(), u)
 	})
 	rep.PipMode = py.Mode
 	if err != nil {
-		return rep, interrupted(ctx, "pip's resolution", err, nil)
+		return rep, interrupted(ctx, "pip's resolution", pipFile.MapError(err), nil)
 	}
 	rep.timed("pip resolve (dry run)", start)
 	if hookAfterResolve != nil {
@@ -405,7 +416,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		}
 		rep.RolledBack = rerr == nil
 		rep.timed("rollback", start)
-		return rep, interrupted(ctx, "pip install", err, rerr)
+		return rep, interrupted(ctx, "pip install", pipFile.MapError(err), rerr)
 	}
 	if err := tx.Commit(); err != nil {
 		return rep, fmt.Errorf("dropping the stash: %w", err)

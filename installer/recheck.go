@@ -8,9 +8,11 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/pep610"
+	"github.com/pipguard/pipguard/policy"
 )
 
 // Drift is something about a receipt's origin that changed since pipguard
@@ -27,8 +29,12 @@ var fullCommit = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
 // whether its tag still points at the commit installed (listed with git,
 // not the REST API), and for a release install whether the release still
 // has the asset with the digest installed. A remote that cannot be reached
-// is an error, not a finding.
-func Recheck(ctx context.Context, cfg Config, r *pep610.Receipt) ([]Drift, error) {
+// is an error, not a finding; one on a host the policy does not name is
+// not asked (see mayAsk).
+func Recheck(ctx context.Context, cfg Config, pol *policy.Policy, r *pep610.Receipt) ([]Drift, error) {
+	if err := mayAsk(cfg, pol, r.Repository); err != nil {
+		return nil, err
+	}
 	var out []Drift
 	if r.Tag != "" && !fullCommit.MatchString(r.Tag) {
 		refs, err := gitref.List(ctx, r.Repository, cfg.gitOptions())
@@ -78,10 +84,14 @@ func Recheck(ctx context.Context, cfg Config, r *pep610.Receipt) ([]Drift, error
 // MutableRef lists the refs of a git repository pip installed from (no
 // receipt) and says why ref is not an immutable one (a branch, a name
 // that is both branch and tag, gone), or "" when it is a tag or a full
-// commit (pipguard audit --online).
-func MutableRef(ctx context.Context, cfg Config, repoURL, ref string) (string, error) {
+// commit (pipguard audit --online). A repository on a host the policy
+// does not name is not asked (see mayAsk).
+func MutableRef(ctx context.Context, cfg Config, pol *policy.Policy, repoURL, ref string) (string, error) {
 	if fullCommit.MatchString(ref) {
 		return "", nil
+	}
+	if err := mayAsk(cfg, pol, repoURL); err != nil {
+		return "", err
 	}
 	refs, err := gitref.List(ctx, repoURL, cfg.gitOptions())
 	if err != nil {
@@ -93,4 +103,30 @@ func MutableRef(ctx context.Context, cfg Config, repoURL, ref string) (string, e
 		return re.Error(), nil
 	}
 	return "", err
+}
+
+// mayAsk says whether pipguard audit --online may ask repoURL's host:
+// only the GitHub host and the repositories of verify = "pin" tables,
+// the hosts pipguard installs from. Any other URL is what a
+// direct_url.json says, and whoever wrote it (any package's install)
+// must not make pipguard connect to a host of their choosing (an endless
+// ref advertisement, an internal address). It returns an
+// *envaudit.NotRecheckedError for those.
+func mayAsk(cfg Config, pol *policy.Policy, repoURL string) error {
+	u, err := url.Parse(repoURL)
+	if err != nil || u.Host == "" {
+		return &envaudit.NotRecheckedError{URL: pep610.StripCredentials(repoURL), Why: "not a URL pipguard asks"}
+	}
+	host := cfg.tokenHost()
+	onGitHub := u.Scheme == "https" && strings.EqualFold(u.Host, host) ||
+		u.Scheme == "ssh" && strings.EqualFold(u.Hostname(), (&url.URL{Host: host}).Hostname())
+	if onGitHub {
+		return nil
+	}
+	repo := u.Hostname() + "/" + strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	if pol != nil && pol.For(repo).Verify.V == policy.VerifyPin {
+		return nil
+	}
+	return &envaudit.NotRecheckedError{URL: pep610.StripCredentials(repoURL),
+		Why: fmt.Sprintf("--online asks only the GitHub host (%s) and the repositories of verify = \"pin\" tables, and no table names %s", host, repo)}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/urfave/cli/v2"
 )
@@ -47,12 +48,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, args: args}
 	app := newApp(e)
-	if len(args) == 0 || args[len(args)-1] != "--generate-bash-completion" {
-		// Completion requests go to urfave/cli as typed: it stops
-		// completing at a "--", which interspersed may add.
-		args = interspersed(app, args)
+	if len(args) > 0 && args[len(args)-1] == completionFlag {
+		// A completion request: answered from the definitions alone,
+		// never by running the command (urfave/cli runs it when the
+		// words hold a "--").
+		complete(app, args[1:len(args)-1], strings.HasSuffix(getenv("0"), "zsh"), stdout)
+		return exitOK
 	}
-	err := app.RunContext(ctx, args)
+	args = interspersed(app, args)
+	err := helpTopicError(app.RunContext(ctx, args))
 	var se *signalError
 	if err != nil && errors.As(context.Cause(ctx), &se) && !is[*installer.InterruptedError](err) {
 		// Whatever a signal cut short (a listing, a download) failed
@@ -64,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		// for JSON, and gets it.
 		e.format = "json"
 	}
+	err = explainSCP(err)
 	code := report(e, err)
 	if werr := e.finish(err, code); werr != nil && code == exitOK {
 		fmt.Fprintf(stderr, "pipguard: error: %v\n", werr)
@@ -96,7 +101,11 @@ func wantsJSON(args []string) bool {
 
 func newApp(e *env) *cli.App {
 	usage := func(cCtx *cli.Context, err error, isSubcommand bool) error {
-		return &usageError{err: flagValueError(err)}
+		name := "pipguard"
+		if cCtx.Command != nil && cCtx.Command.Name != "" && cCtx.Command.Name != "pipguard" {
+			name = "pipguard " + cCtx.Command.Name
+		}
+		return flagError(name, err)
 	}
 	app := &cli.App{
 		Name:  "pipguard",
@@ -117,7 +126,7 @@ func newApp(e *env) *cli.App {
 		OnUsageError:   usage,
 		Action: func(cCtx *cli.Context) error {
 			if cCtx.Args().Present() {
-				return usagef("unknown command %q", cCtx.Args().First())
+				return &usageError{err: fmt.Errorf("unknown command %q", cCtx.Args().First()), hint: "pipguard help lists the commands"}
 			}
 			return cli.ShowAppHelp(cCtx)
 		},
@@ -154,7 +163,49 @@ func commonFlags() []cli.Flag {
 	}
 }
 
-var badFlagValueRE = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z-]+): `)
+var (
+	badFlagValueRE = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z-]+): `)
+	unknownFlagRE  = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	flagNeedsArgRE = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	helpTopicRE    = regexp.MustCompile(`^No help topic for '(.*)'$`)
+)
+
+// dashes writes a flag as users type it: --name, or -n for one letter.
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// flagError is a flag the command line got wrong, said in pipguard's words
+// rather than the flag parser's, with the command whose flags they are.
+func flagError(command string, err error) error {
+	if m := unknownFlagRE.FindStringSubmatch(err.Error()); m != nil {
+		hint := command + " --help lists its flags"
+		if command == "pipguard install" {
+			hint += "; pip's own go after --"
+		}
+		return &usageError{err: fmt.Errorf("%s has no flag %s", command, dashes(m[1])), hint: hint}
+	}
+	if m := flagNeedsArgRE.FindStringSubmatch(err.Error()); m != nil {
+		return &usageError{err: fmt.Errorf("%s needs a value", dashes(m[1])), hint: command + " --help says what it takes"}
+	}
+	return &usageError{err: flagValueError(err)}
+}
+
+// helpTopicError is urfave/cli's refusal of help for an unknown topic,
+// in pipguard's words.
+func helpTopicError(err error) error {
+	var ec cli.ExitCoder
+	if !errors.As(err, &ec) {
+		return err
+	}
+	if m := helpTopicRE.FindStringSubmatch(ec.Error()); m != nil {
+		return &usageError{err: fmt.Errorf("no help topic %q", m[1]), hint: "pipguard help lists the commands; pipguard help COMMAND explains one"}
+	}
+	return err
+}
 
 // flagValueError says what form a flag's value takes, instead of the flag
 // parser's "parse error".
@@ -274,11 +325,20 @@ func flagGiven(args []string, name string) bool {
 }
 
 // usageError is a command-line mistake: exit 2.
-type usageError struct{ err error }
+type usageError struct {
+	err error
+	// hint says what to do (default: see pipguard --help).
+	hint string
+}
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
-func (e *usageError) Hint() string  { return "see pipguard --help" }
+func (e *usageError) Hint() string {
+	if e.hint != "" {
+		return e.hint
+	}
+	return "see pipguard --help"
+}
 
 func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
@@ -357,13 +417,8 @@ type errorObject struct {
 // one.
 func (e *env) finish(err error, code int) error {
 	switch {
-	case e.format == "sarif" && e.doc != nil && err != nil && code != exitAudit:
-		// A command that could not do its work (a missing file, a bad
-		// flag) prints no SARIF log: an upload step would post it as a
-		// clean scan. The reason is on stderr.
-		return nil
-	case e.format == "sarif" && e.doc != nil:
-		err = nil // findings are the log's results
+	case e.format == "sarif":
+		return e.writeSARIF(err, code)
 	case e.format != "json", err == nil && e.doc == nil:
 		return nil
 	}
@@ -412,6 +467,48 @@ func (e *env) finish(err error, code int) error {
 	}
 	out.WriteByte('\n')
 	_, werr := e.stdout.Write(out.Bytes())
+	return werr
+}
+
+// writeSARIF prints the command's SARIF log, also when the command could
+// not do its work (a missing file, a bad flag): an upload step must get a
+// log, not an empty file, and the log says that the run failed (SARIF
+// 2.1.0 §3.20: an invocation with executionSuccessful false and the
+// error as a tool execution notification), which code scanning shows
+// instead of a clean scan. Findings (exit 6) are the log's results, from a
+// run that succeeded.
+func (e *env) writeSARIF(err error, code int) error {
+	log, _ := e.doc.(map[string]any)
+	if log == nil {
+		log = envaudit.SARIFLog(pipguardVersion(), nil, []any{}, nil)
+	}
+	if runs, _ := log["runs"].([]any); len(runs) == 1 {
+		if run, ok := runs[0].(map[string]any); ok {
+			inv := map[string]any{"executionSuccessful": err == nil || code == exitAudit, "exitCode": code}
+			if err != nil && code != exitAudit {
+				errs := []error{err}
+				if j, ok := err.(interface{ Unwrap() []error }); ok {
+					errs = j.Unwrap()
+				}
+				var notes []any
+				for _, err := range errs {
+					text := err.Error()
+					var h interface{ Hint() string }
+					if errors.As(err, &h) && h.Hint() != "" {
+						text += ". " + h.Hint()
+					}
+					notes = append(notes, map[string]any{"level": "error", "message": map[string]any{"text": text}})
+				}
+				inv["toolExecutionNotifications"] = notes
+			}
+			run["invocations"] = []any{inv}
+		}
+	}
+	data, merr := json.MarshalIndent(log, "", "  ")
+	if merr != nil {
+		return merr
+	}
+	_, werr := e.stdout.Write(append(data, '\n'))
 	return werr
 }
 

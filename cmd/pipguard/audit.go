@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/pipguard/pipguard/installer"
@@ -24,7 +28,7 @@ type findingsFailed struct {
 }
 
 func (e *findingsFailed) Error() string {
-	return fmt.Sprintf("%d finding(s) at or above %s", e.n, e.worst)
+	return fmt.Sprintf("%s at or above %s", plural(e.n, "finding"), e.worst)
 }
 
 func (e *findingsFailed) Hint() string {
@@ -53,7 +57,7 @@ func auditCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`; only locates its site-packages, never runs it (repeatable)"},
 			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR` (repeatable)"},
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: info, warning or error"},
-			&cli.BoolFlag{Name: "online", Usage: "ask each receipt's origin again: tags that moved, release assets that changed"},
+			&cli.BoolFlag{Name: "online", Usage: "ask each git origin on the GitHub host or in a verify = \"pin\" table again: tags that moved, release assets that changed; other hosts are reported as not re-checked"},
 		},
 		Action: func(cCtx *cli.Context) error {
 			failOn, err := envaudit.ParseSeverity(cCtx.String("fail-on"))
@@ -63,9 +67,22 @@ func auditCommand(e *env) *cli.Command {
 			sites := cCtx.StringSlice("path")
 			pythons := cCtx.StringSlice("python")
 			if len(sites) == 0 && len(pythons) == 0 {
+				if e.getenv("VIRTUAL_ENV") == "" {
+					return &usageError{err: fmt.Errorf("no virtual environment is active ($VIRTUAL_ENV is not set), and no --python or --path names one"),
+						hint: "pass --python with an environment's interpreter (or its directory), or --path with a site-packages directory"}
+				}
 				pythons = []string{pip.Default(e.getenv)}
 			}
+			for _, site := range sites {
+				if err := siteDir(site); err != nil {
+					return err
+				}
+			}
 			for _, py := range pythons {
+				py, err := auditPython(py)
+				if err != nil {
+					return err
+				}
 				s, err := sitePackagesOf(py)
 				if err != nil {
 					return err
@@ -89,10 +106,10 @@ func auditCommand(e *env) *cli.Command {
 			}
 			if cCtx.Bool("online") {
 				o.OnlineRef = func(repoURL, ref string) (string, error) {
-					return installer.MutableRef(cCtx.Context, cfg, repoURL, ref)
+					return installer.MutableRef(cCtx.Context, cfg, pol, repoURL, ref)
 				}
 				o.Online = func(r *pep610.Receipt) ([][2]string, error) {
-					drifts, err := installer.Recheck(cCtx.Context, cfg, r)
+					drifts, err := installer.Recheck(cCtx.Context, cfg, pol, r)
 					var out [][2]string
 					for _, d := range drifts {
 						out = append(out, [2]string{d.Rule, d.Message})
@@ -131,6 +148,39 @@ func auditCommand(e *env) *cli.Command {
 	}
 }
 
+// siteDir refuses a --path that is no directory (a usage error, not an
+// audit of nothing).
+func siteDir(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &usageError{err: fmt.Errorf("--path %s: no such directory", path), hint: "pass a site-packages directory, e.g. .venv/lib/python3.12/site-packages"}
+	case err != nil:
+		return &usageError{err: fmt.Errorf("--path %s: %v", path, errors.Unwrap(err)), hint: "pass a site-packages directory pipguard can read"}
+	case !fi.IsDir():
+		return &usageError{err: fmt.Errorf("--path %s is a file, not a site-packages directory", path), hint: "pass a site-packages directory, e.g. .venv/lib/python3.12/site-packages"}
+	}
+	return nil
+}
+
+// auditPython is --python for audit, which never runs it: a virtual
+// environment's directory stands for its interpreter, and a bare name is
+// looked up on $PATH (see pythonPath).
+func auditPython(py string) (string, error) {
+	p, err := pythonPath(py)
+	if err != nil {
+		return "", err
+	}
+	if !strings.ContainsRune(p, os.PathSeparator) {
+		found, err := exec.LookPath(p)
+		if err != nil {
+			return "", &usageError{err: fmt.Errorf("--python %s: no such interpreter on $PATH", py), hint: "pass the interpreter's path or the virtual environment's directory"}
+		}
+		p = found
+	}
+	return p, nil
+}
+
 // sitePackagesOf locates a virtual environment's site-packages from its
 // interpreter's path, without running it (the environment's code could
 // lie): PY's environment is the directory above bin/ holding pyvenv.cfg.
@@ -150,6 +200,8 @@ func sitePackagesOf(py string) ([]string, error) {
 	return sites, nil
 }
 
+// renderAudit prints the findings as a table, what to do about each rule
+// they break (the hints JSON carries per finding), and a summary.
 func renderAudit(w io.Writer, rep *envaudit.Report) {
 	if len(rep.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -159,7 +211,25 @@ func renderAudit(w io.Writer, rep *envaudit.Report) {
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
+		fmt.Fprintln(w, "what to do:")
+		seen := map[string]bool{}
+		for _, f := range rep.Findings {
+			if f.Hint != "" && !seen[f.Rule] {
+				seen[f.Rule] = true
+				fmt.Fprintf(w, "  %s: %s\n", f.Rule, f.Hint)
+			}
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%d distributions, %d verified by pipguard; %d errors, %d warnings, %d notes\n",
-		rep.Distributions, rep.Verified, rep.Count(envaudit.Error), rep.Count(envaudit.Warning), rep.Count(envaudit.Info))
+	fmt.Fprintf(w, "%s, %d verified by pipguard; %s, %s, %s\n",
+		plural(rep.Distributions, "distribution"), rep.Verified, plural(rep.Count(envaudit.Error), "error"),
+		plural(rep.Count(envaudit.Warning), "warning"), plural(rep.Count(envaudit.Info), "note"))
+}
+
+// plural is "1 error", "2 errors".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

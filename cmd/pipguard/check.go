@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/lint"
@@ -54,11 +55,15 @@ func checkCommand(e *env) *cli.Command {
 				return err
 			}
 			rep, cerr := lint.Check(cCtx.Args().Slice(), lint.Options{Policy: pol, GitHubHost: e.config(cCtx).GitHubHost(), Dir: wd})
+			for i, f := range rep.Findings {
+				// The table as the policy file in use writes it.
+				rep.Findings[i].Hint = strings.ReplaceAll(f.Hint, "[[tool.pipguard.repo]]", repoTable(pol))
+			}
 			switch cCtx.String("format") {
 			case "json":
 				err = e.writeJSON(rep)
 			case "sarif":
-				err = e.writeJSON(rep.SARIF(pipguardVersion()))
+				err = e.writeJSON(checkSARIF(rep))
 			default:
 				if !cCtx.Bool("quiet") {
 					renderCheck(e.stdout, rep, cerr == nil)
@@ -95,6 +100,33 @@ func renderCheck(w io.Writer, rep *lint.Report, complete bool) {
 	if !complete {
 		return
 	}
-	fmt.Fprintf(w, "%d file(s), %d requirement(s): %d error(s), %d warning(s)\n",
-		len(rep.Files), rep.Requirements, rep.Count(envaudit.Error), rep.Count(envaudit.Warning))
+	fmt.Fprintf(w, "%s, %s: %s, %s\n", plural(len(rep.Files), "file"), plural(rep.Requirements, "requirement"),
+		plural(rep.Count(envaudit.Error), "error"), plural(rep.Count(envaudit.Warning), "warning"))
+}
+
+// checkSARIF is the report's SARIF log, with each result's file as a
+// percent-encoded URI (envaudit.SARIFArtifact): a path is not a URI.
+func checkSARIF(rep *lint.Report) map[string]any {
+	log := rep.SARIF(pipguardVersion())
+	runs, _ := log["runs"].([]any)
+	if len(runs) != 1 {
+		return log
+	}
+	run, _ := runs[0].(map[string]any)
+	results, _ := run["results"].([]any)
+	if len(results) != len(rep.Findings) {
+		return log
+	}
+	for i, r := range results {
+		res, _ := r.(map[string]any)
+		locs, _ := res["locations"].([]any)
+		if len(locs) != 1 {
+			continue
+		}
+		loc, _ := locs[0].(map[string]any)
+		if pl, ok := loc["physicalLocation"].(map[string]any); ok {
+			pl["artifactLocation"] = envaudit.SARIFArtifact(rep.Findings[i].File)
+		}
+	}
+	return log
 }

@@ -66,6 +66,7 @@ var exitRules = []struct {
 	{exitRefused, labelRefused, is[*txn.BusyError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},
+	{exitUsage, labelError, is[*pipVersionError]},
 	{exitRefused, labelRefused, is[*pip.OptionsError]},
 	{exitPip, "pip failed", is[*pip.Error]},
 	{exitAudit, "audit failed", findingsOf("audit")},

@@ -79,7 +79,13 @@ func installCommand(e *env) *cli.Command {
 			if len(reqs) == 0 && len(cCtx.StringSlice("requirement")) == 0 {
 				return usagef("install needs a requirement or -r FILE")
 			}
-			py := cCtx.String("python")
+			if err := requirementFiles(cCtx.StringSlice("requirement")); err != nil {
+				return err
+			}
+			py, err := pythonPath(cCtx.String("python"))
+			if err != nil {
+				return err
+			}
 			if py == "" {
 				py = pip.Default(e.getenv)
 			}
@@ -104,14 +110,22 @@ func installCommand(e *env) *cli.Command {
 				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol, Version: pipguardVersion(),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
 			})
+			ierr = oldPip(cCtx.Context, py, ierr)
 			if rep == nil {
 				return ierr
 			}
+			managed := ""
+			if rep.DryRun {
+				managed = externallyManaged(cCtx.Context, py)
+			}
+			quiet := cCtx.Bool("quiet")
 			for _, w := range rep.Warnings {
-				fmt.Fprintf(e.stderr, "pipguard: warning: %s\n", w)
+				if !quiet {
+					fmt.Fprintf(e.stderr, "pipguard: warning: %s\n", w)
+				}
 			}
 			for _, g := range rep.Guarded {
-				if g.Pinned {
+				if g.Pinned && !quiet {
 					fmt.Fprintf(e.stderr, "pipguard: warning: %s is pinned to commit %s but not verified: no attested release vouches for it (%s)\n",
 						g.Name, g.Resolution.Commit, g.Policy.Verify.Rule("verify"))
 				}
@@ -122,11 +136,15 @@ func installCommand(e *env) *cli.Command {
 					Schema string `json:"schema"`
 					OK     bool   `json:"ok"`
 					*installer.InstallReport
-				}{"pipguard.install/v1", ierr == nil, rep}); err != nil {
+					ExternallyManaged string `json:"externally_managed,omitempty"`
+				}{"pipguard.install/v1", ierr == nil, rep, managed}); err != nil {
 					return err
 				}
-			case !cCtx.Bool("quiet"):
+			case !quiet:
 				renderInstall(e.stdout, rep, ierr == nil, cCtx.Bool("verbose"))
+				if rep.DryRun {
+					renderTarget(e.stdout, e.stderr, rep, managed)
+				}
 			}
 			return ierr
 		},

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -29,10 +31,14 @@ func TestMain(m *testing.M) {
 		// pipguard runs as its own process, with the real exit code; it
 		// also leaves the code in $WORK for the exitcode command.
 		"pipguard": func() {
-			code := run(mainContext(), os.Args, os.Stdout, os.Stderr, os.Getenv)
-			if w := os.Getenv("WORK"); w != "" {
-				os.WriteFile(filepath.Join(w, exitFile), []byte(strconv.Itoa(code)), 0o600)
+			record := func(code int) {
+				if w := os.Getenv("WORK"); w != "" {
+					os.WriteFile(filepath.Join(w, exitFile), []byte(strconv.Itoa(code)), 0o600)
+				}
 			}
+			beforeExit = record
+			code := run(mainContext(), os.Args, os.Stdout, os.Stderr, os.Getenv)
+			record(code)
 			os.Exit(code)
 		},
 	})
@@ -58,6 +64,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
+		Condition:           condition,
 		Setup: func(env *testscript.Env) error {
 			for _, kv := range gittest.Env(env.WorkDir) {
 				k, v, _ := strings.Cut(kv, "=")
@@ -98,6 +105,7 @@ func TestScripts(t *testing.T) {
 			"ghmovetag":  cmdGhmovetag,
 			"gitmovetag": cmdGitmovetag,
 			"ghreplace":  cmdGhreplace,
+			"oldpython":  cmdOldpython,
 		},
 	})
 }
@@ -530,4 +538,42 @@ func cmdGhreplace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("nothing published for %s", args[0])
 	}
 	pub.Wheel.Data = append(append([]byte{}, pub.Wheel.Data...), 0)
+}
+
+// oldpython VAR VERSION: set $VAR to pyenv's interpreter of Python VERSION
+// (3.6 has pip 18.1, 3.7 pip 22.0.4); guard it with [oldpython:VERSION].
+func cmdOldpython(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: oldpython VAR VERSION")
+	}
+	py := pyenvPython(args[1])
+	if py == "" {
+		ts.Fatalf("pyenv has no Python %s", args[1])
+	}
+	ts.Setenv(args[0], py)
+}
+
+// pyenvPython is pyenv's interpreter of Python VERSION, "" without one.
+func pyenvPython(version string) string {
+	root, err := exec.Command("pyenv", "root").Output()
+	if err != nil {
+		return ""
+	}
+	found, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(root)), "versions", version+".*", "bin", "python"))
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
+}
+
+// condition: [oldpython:VERSION] holds when pyenv has Python VERSION;
+// [managed:PY] when PY's environment is externally managed (PEP 668).
+func condition(cond string) (bool, error) {
+	if v, ok := strings.CutPrefix(cond, "oldpython:"); ok {
+		return pyenvPython(v) != "", nil
+	}
+	if py, ok := strings.CutPrefix(cond, "managed:"); ok {
+		return externallyManaged(context.Background(), py) != "", nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -19,6 +21,9 @@ import (
 func (e *env) policy(cCtx *cli.Context) (*policy.Policy, error) {
 	var p *policy.Policy
 	if path := cCtx.String("policy"); path != "" {
+		if err := policyPath(path); err != nil {
+			return nil, err
+		}
 		var err error
 		if p, err = policy.Load(path); err != nil {
 			return nil, err
@@ -181,4 +186,40 @@ func renderPolicy(w io.Writer, p *policy.Policy) {
 		fmt.Fprintf(w, "\nrepo %q (%s):\n", r.Match, r.Where)
 		show(p.For(r.Match).Rules)
 	}
+}
+
+// policyPath refuses a policy path that cannot be a trustworthy policy
+// file before it is read: a directory (say so, rather than that anyone can
+// write it, or the reader's "is a directory"), or a file in a directory
+// that anyone on this machine can write without the sticky bit, where
+// anyone can replace the file with their own.
+func policyPath(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // policy.Load says what is wrong
+	}
+	if fi.IsDir() {
+		return &policy.Error{Where: path, Msg: "is a directory, not a policy file",
+			Fix: "pass --policy with a pipguard.toml or a pyproject.toml that has a [tool.pipguard] table"}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil
+	}
+	dir := filepath.Dir(abs)
+	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&fs.ModeSticky == 0 {
+		return &policy.Error{Where: path, Msg: fmt.Sprintf("its directory %s can be written by anyone on this machine, who can replace the file with their own, so it cannot decide what is trusted", dir),
+			Fix: "chmod o-w " + dir + ", or keep the policy in a directory only you can write"}
+	}
+	return nil
+}
+
+// repoTable is how the policy file in use writes a repository's table:
+// [[repo]] in a pipguard.toml, [[tool.pipguard.repo]] in a pyproject.toml
+// (and when there is no policy file, the form pipguard looks for first).
+func repoTable(pol *policy.Policy) string {
+	if pol.File != "" && filepath.Base(pol.File) != "pyproject.toml" {
+		return "[[repo]]"
+	}
+	return "[[tool.pipguard.repo]]"
 }

@@ -84,6 +84,7 @@ var Rules = map[string]Rule{
 	"receipt-unauthenticated": {"receipt-unauthenticated", Error, "a pipguard receipt that is not authenticated under the environment's receipt key: pipguard did not write it (a wheel can ship one), or it was changed", "reinstall the distribution with pipguard and investigate where the receipt came from"},
 	"files-changed":           {"files-changed", Error, "an installed file differs from the hash its RECORD gives, or is gone", "something changed the distribution after it was installed: reinstall it and investigate"},
 	"pinned":                  {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
+	"not-rechecked":           {"not-rechecked", Info, "an origin --online does not ask: only the GitHub host and the repositories of verify = \"pin\" tables are asked (--online)", "to have it asked, name the repository in a [[repo]] table with verify = \"pin\" (after checking it yourself)"},
 }
 
 // Finding is one rule broken by one distribution.
@@ -113,6 +114,17 @@ type Options struct {
 	OnlineRef func(repoURL, ref string) (string, error)
 	// Severity overrides rules' severities (the policy's audit_severity).
 	Severity map[string]Severity
+}
+
+// NotRecheckedError is what Online and OnlineRef return for an origin
+// they do not ask: a finding (not-rechecked), not a failure of the audit.
+type NotRecheckedError struct {
+	// URL is the origin, without credentials; Why says why it is not asked.
+	URL, Why string
+}
+
+func (e *NotRecheckedError) Error() string {
+	return fmt.Sprintf("%s was not asked again: %s", e.URL, e.Why)
 }
 
 // Report is an environment's audit.
@@ -335,6 +347,11 @@ func auditDist(d pep610.Dist, key []byte, o Options) (out []Finding, verified bo
 		}
 		if o.Online != nil {
 			drifts, err := o.Online(receipt)
+			var nr *NotRecheckedError
+			if errors.As(err, &nr) {
+				add("not-rechecked", nr.Error())
+				err = nil
+			}
 			if err != nil {
 				return out, false, fmt.Errorf("%s: %w", d.Name, err)
 			}
@@ -360,6 +377,11 @@ func auditDist(d pep610.Dist, key []byte, o Options) (out []Finding, verified bo
 	}
 	if o.OnlineRef != nil && du.VCSInfo != nil && du.VCSInfo.VCS == "git" && du.VCSInfo.RequestedRevision != "" {
 		why, err := o.OnlineRef(du.URL, du.VCSInfo.RequestedRevision)
+		var nr *NotRecheckedError
+		if errors.As(err, &nr) {
+			add("not-rechecked", nr.Error())
+			err = nil
+		}
 		if err != nil {
 			return out, false, fmt.Errorf("%s: %w", d.Name, err)
 		}

@@ -1,6 +1,10 @@
 package envaudit
 
-import "sort"
+import (
+	"net/url"
+	"path/filepath"
+	"sort"
+)
 
 // SARIF renders the report as SARIF 2.1.0 (the subset GitHub code scanning
 // reads): one run, the rules that fired, one result per finding located at
@@ -15,7 +19,7 @@ func (r *Report) SARIF(version string) map[string]any {
 			"level":   SARIFLevel(f.Severity),
 			"message": map[string]any{"text": f.Dist + " " + f.Version + ": " + f.Message + ". " + f.Hint},
 			"locations": []any{map[string]any{
-				"physicalLocation": map[string]any{"artifactLocation": map[string]any{"uri": "file://" + f.Path}},
+				"physicalLocation": map[string]any{"artifactLocation": SARIFArtifact(f.Path)},
 			}},
 		})
 	}
@@ -64,4 +68,17 @@ func SARIFLevel(s Severity) string {
 		return "warning"
 	}
 	return "note"
+}
+
+// SARIFArtifact is a SARIF artifactLocation for a file path: a file:// URI
+// for an absolute path, else a relative reference to the checkout
+// (%SRCROOT%), as code scanning expects; percent-encoded either way (SARIF
+// 2.1.0 §3.10: a uri is a URI, so a space, "#" or "%" in a path is
+// encoded, not written as it is).
+func SARIFArtifact(path string) map[string]any {
+	p := filepath.ToSlash(path)
+	if filepath.IsAbs(path) {
+		return map[string]any{"uri": (&url.URL{Scheme: "file", Path: p}).String()}
+	}
+	return map[string]any{"uri": (&url.URL{Path: p}).String(), "uriBaseId": "%SRCROOT%"}
 }
