@@ -508,3 +508,39 @@ func TestBuildRequirementsAreLocked(t *testing.T) {
 		})
 	}
 }
+
+// An index requirement pinned by hash is "already installed" only if the
+// installed files are the pinned file's: an impostor of the same name and
+// version is reinstalled; the genuine one is left alone.
+func TestSatisfiedHashPinMeansTheSameBytes(t *testing.T) {
+	w := newInstallWorld(t)
+	w.publish(t, githubtest.Publish{})
+	real := pkgtest.Project{Name: "plain", Version: "1.0"}
+	ix := pkgtest.NewIndex(t)
+	ix.Add(real)
+	w.preinstall(t, pkgtest.Project{Name: "plain", Version: "1.0", Files: map[string]string{"plain/evil.py": "EVIL = 1\n"}})
+	reqs := filepath.Join(t.TempDir(), "requirements.txt")
+	os.WriteFile(reqs, []byte(w.req("v1.0.0")+"\nplain==1.0 --hash=sha256:"+hexSHA256(real.Wheel())+"\n"), 0o644)
+	o := InstallOptions{Files: []string{reqs}, PipArgs: []string{"--index-url", ix.SimpleURL()}}
+	rep, err := w.install(t, o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	reason := ""
+	for _, l := range rep.Lock {
+		if l.Name == "plain" {
+			reason = l.Reason
+		}
+	}
+	if !strings.Contains(reason, "not the pinned file") {
+		t.Errorf("plain not relocked: %+v", rep.Lock)
+	}
+	if _, err := os.Stat(filepath.Join(w.site, "plain", "evil.py")); err == nil {
+		t.Error("the impostor's file is still there")
+	}
+	// Now the genuine file is installed: nothing to do.
+	rep, err = w.install(t, o)
+	if err != nil || len(rep.Lock) != 0 {
+		t.Errorf("second run: %v, lock %+v", err, rep.Lock)
+	}
+}

@@ -364,6 +364,9 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err != nil {
 		return rep, err
 	}
+	if err := checkSatisfiedPins(py, dir, entries, plan, lk, info, append(append([]string{}, o.PipArgs...), common...)); err != nil {
+		return rep, interrupted(ctx, "checking installed pins", err, nil)
+	}
 	rep.Lock = lk.items
 
 	// Fetch: every file of the lock into pipguard's private directory,

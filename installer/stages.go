@@ -15,6 +15,8 @@ import (
 
 	"github.com/pipguard/pipguard/installer/layout"
 	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/installer/reqfile"
+	"github.com/pipguard/pipguard/installer/requirement"
 	"github.com/pipguard/pipguard/installer/txn"
 	"github.com/pipguard/pipguard/pep610"
 )
@@ -388,4 +390,75 @@ func buildDirect(ctx context.Context, py *pip.Session, out io.Writer, dir string
 		it.built, it.SHA256 = wheels[0], ""
 	}
 	return nil
+}
+
+// checkSatisfiedPins makes "already installed" mean the same bytes for the
+// index requirements the user pinned by hash (name==version
+// --hash=sha256:…): pip leaves such a requirement alone when a
+// distribution of that name and version is installed, whatever its files.
+// Each one pip left is resolved alone (no dependencies, as if nothing were
+// installed, under the same no-code rule), its file kept and hashed by
+// pipguard, and the installed files compared with it; one that differs is
+// locked and reinstalled.
+func checkSatisfiedPins(py *pip.Session, dir string, entries []reqfile.Entry, plan *pip.Report, lk *lock, info *pip.Info, args []string) error {
+	inPlan := map[string]bool{}
+	for _, it := range plan.Install {
+		inPlan[pep610.Normalize(it.Metadata.Name)] = true
+	}
+	var lines []string
+	for _, e := range entries {
+		if e.Req == nil || e.Constraint || e.Req.Kind != requirement.KindIndex || len(e.Hashes()) == 0 || !requirement.IsPinned(e.Req.Specifier) || inPlan[pep610.Normalize(e.Req.Name)] {
+			continue
+		}
+		if len(findDist(info, e.Req.Name)) == 0 {
+			continue
+		}
+		lines = append(lines, e.PipLine())
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	reqFile := filepath.Join(dir, "pinned.pipguard.txt")
+	if err := os.WriteFile(reqFile, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	rep, err := py.InstallWith(dir, pip.InstallRequest{DryRun: true, Fresh: true, ReqFile: reqFile, Args: append([]string{"--no-deps"}, args...), KeepDir: filepath.Join(dir, "kept-pins")})
+	if err != nil {
+		return err
+	}
+	kept := map[string]pip.Kept{}
+	for _, k := range rep.Kept {
+		kept[pep610.Normalize(k.Name)] = k
+	}
+	for _, it := range rep.Install {
+		k, ok := kept[pep610.Normalize(it.Metadata.Name)]
+		if !ok || !strings.HasSuffix(k.Path, ".whl") {
+			continue
+		}
+		why := sameAsInstalled(k.Path, info, it.Metadata.Name)
+		if why == "" {
+			continue
+		}
+		plan.Kept = append(plan.Kept, k)
+		lk.items = append(lk.items, Locked{Name: it.Metadata.Name, Version: it.Metadata.Version, Source: SourceIndex, SHA256: it.DownloadInfo.ArchiveInfo.SHA256(),
+			Reason: "the installed distribution is not the pinned file: " + why})
+	}
+	return nil
+}
+
+// sameAsInstalled says how the installed distribution name differs from
+// the wheel at path ("" when its files are the wheel's).
+func sameAsInstalled(path string, info *pip.Info, name string) string {
+	w, err := layout.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	pl, err := layout.PlanWheel(w, schemeFor(info, name), layout.PlanOptions{Requested: true})
+	if err != nil {
+		return err.Error()
+	}
+	if probs := layout.Check([]*layout.Plan{pl}); len(probs) > 0 {
+		return fmt.Sprintf("%s: %s", probs[0].Path, probs[0].Why)
+	}
+	return ""
 }
