@@ -222,16 +222,57 @@ func planPaths(lk *lock, info *pip.Info) (*paths, error) {
 			}
 		}
 	}
-	if len(conflicts) > 0 {
-		return nil, &ConflictError{Conflicts: conflicts}
+	// What pip's uninstall of each replaced distribution removes is what
+	// its installed RECORD lists, which the wheel that installed it wrote:
+	// it may name another distribution's file or the environment's own.
+	inLock := map[string]bool{}
+	for _, it := range lk.items {
+		inLock[pep610.Normalize(it.Name)] = true
 	}
 	for _, it := range lk.items {
-		p.keep = append(p.keep, env.Files(pep610.Normalize(it.Name))...)
+		name := pep610.Normalize(it.Name)
+		for _, f := range env.Files(name) {
+			if why := removalConflict(f, name, env, inLock, info); why != "" {
+				conflicts = append(conflicts, layout.Conflict{Path: f, Wheel: it.Name, Why: why})
+				continue
+			}
+			p.keep = append(p.keep, f)
+		}
+	}
+	if len(conflicts) > 0 {
+		return nil, &ConflictError{Conflicts: conflicts}
 	}
 	return p, nil
 }
 
 func canonical(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
+
+// removalConflict says why pip's uninstall of the installed distribution
+// name must not remove f ("" when it may): a file another distribution
+// outside the lock owns, the environment's own files (pyvenv.cfg, its
+// interpreter and activation scripts), pipguard's, or anything outside the
+// environment.
+func removalConflict(f, name string, env *layout.Env, inLock map[string]bool, info *pip.Info) string {
+	for _, o := range env.Owners(f) {
+		if o != name && !inLock[o] {
+			return fmt.Sprintf("pip's uninstall of the installed %s would remove it (its RECORD lists it), but it belongs to %s, which the lock does not replace", name, o)
+		}
+	}
+	prefix := filepath.Clean(info.Prefix)
+	rel, err := filepath.Rel(prefix, f)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Sprintf("pip's uninstall of the installed %s would remove it (its RECORD lists it), and it is outside the environment", name)
+	}
+	top, rest, _ := strings.Cut(filepath.ToSlash(rel), "/")
+	base := filepath.Base(f)
+	switch {
+	case rel == "pyvenv.cfg",
+		top == ".pipguard" || strings.HasPrefix(top, ".pipguard-"),
+		(top == "bin" || top == "Scripts") && rest == base && (strings.HasPrefix(base, "python") || strings.HasPrefix(strings.ToLower(base), "activate")):
+		return fmt.Sprintf("pip's uninstall of the installed %s would remove the environment's own %s (its RECORD lists it)", name, rel)
+	}
+	return ""
+}
 
 // schemeFor is where pip installs the distribution name in the target
 // interpreter.

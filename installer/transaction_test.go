@@ -160,6 +160,7 @@ def _run(self, options, args):
 _m.InstallCommand.run = _run
 `
 	os.WriteFile(filepath.Join(w.site, "sitecustomize.py"), []byte(code), 0o644)
+	w.python = pkgtest.SiteRunning(t, w.python)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	before := pkgtest.Snapshot(w.site)
@@ -316,6 +317,7 @@ func TestSymlinkedLib64SitePackages(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(w.site, "sitecustomize.py"), []byte("import sysconfig\nsysconfig.get_config_vars()['platlibdir'] = 'lib64'\n"), 0o644)
+	w.python = pkgtest.SiteRunning(t, w.python)
 	if got := w.python3(t, "import sysconfig; print(sysconfig.get_paths()['platlib'])"); !strings.Contains(got, "lib64") {
 		t.Fatalf("platlib %s", got)
 	}
@@ -381,6 +383,7 @@ func TestOldPipRunsAsSeparateProcesses(t *testing.T) {
 	w := newInstallWorld(t)
 	w.publish(t, githubtest.Publish{})
 	os.WriteFile(filepath.Join(w.site, "sitecustomize.py"), []byte("import pip\npip.__version__ = '22.3'\n"), 0o644)
+	w.python = pkgtest.SiteRunning(t, w.python)
 	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0")}})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, w.out.String())

@@ -266,6 +266,9 @@ func misbehavingPip(t *testing.T, a *arena, after string) {
 	if err := os.WriteFile(filepath.Join(a.site, "sitecustomize.py"), []byte(code), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// pipguard runs the interpreter with -S: this one runs sitecustomize
+	// anyway, as a hostile interpreter would.
+	a.py = pkgtest.SiteRunning(t, a.py)
 }
 
 // borrowed is the first attestation of predicate type pt that repo's

@@ -415,6 +415,9 @@ def _run(self, options, args):
 _m.InstallCommand.run = _run
 `, marker)
 	ts.Check(os.WriteFile(filepath.Join(ts.Getenv("SITE"), "sitecustomize.py"), []byte(code), 0o644))
+	// pipguard runs the interpreter with -S: this one runs sitecustomize
+	// anyway.
+	ts.Setenv("PY", pkgtest.SiteRunning(tsTB{ts}, ts.Getenv("PY")))
 }
 
 // ghnoauth: no request to the local GitHub so far carried a token.

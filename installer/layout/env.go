@@ -375,6 +375,7 @@ func Conflicts(plans []*Plan, env *Env) []Conflict {
 			out = append(out, Conflict{Path: d, Wheel: p.Wheel, Other: strings.Join(owners, ", "), Why: why})
 		}
 	}
+	out = append(out, shadows(plans, env)...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Path != out[j].Path {
 			return out[i].Path < out[j].Path
@@ -382,4 +383,178 @@ func Conflicts(plans []*Plan, env *Env) []Conflict {
 		return out[i].Wheel < out[j].Wheel
 	})
 	return out
+}
+
+// moduleKey is the import name an entry of a directory on sys.path (or of
+// a package directory) stands for: a directory's own name; a module file's
+// name up to its first dot (x.py, x.cpython-311-x86_64-linux-gnu.so,
+// x.abi3.so, x.pyd, x.pyc); "" for any other file.
+func moduleKey(name string, isDir bool) string {
+	if isDir {
+		return name
+	}
+	for _, ext := range []string{".py", ".pyc", ".so", ".pyd"} {
+		if strings.HasSuffix(name, ext) {
+			stem, _, _ := strings.Cut(name, ".")
+			return stem
+		}
+	}
+	return ""
+}
+
+// shadows refuses what a wheel writes to take over another
+// distribution's modules without overwriting a file: Python imports a
+// package directory or an extension module before a module file of the
+// same name, so a new demo/core/__init__.py shadows demo/core.py, a new
+// demo/__init__.abi3.so shadows demo/__init__.py, and any new file in a
+// regular package (one with __init__.py) of another distribution runs as
+// part of it. Directories shared as PEP 420 namespace packages (no
+// __init__.py owned by another distribution) may be shared.
+func shadows(plans []*Plan, env *Env) []Conflict {
+	type owned struct{ names map[string]bool }
+	// keys[dir][module key] = owners of entries of dir with that key.
+	keys := map[string]map[string]map[string]bool{}
+	inits := map[string]map[string]bool{} // package dir -> owners of its __init__.*
+	roots := map[string]bool{}
+	add := func(p, name string) {
+		if strings.Contains(p, string(filepath.Separator)+"__pycache__"+string(filepath.Separator)) {
+			return
+		}
+		var root string
+		for r := range roots {
+			if within(r, p) {
+				root = r
+				break
+			}
+		}
+		if root == "" {
+			return
+		}
+		rel, _ := filepath.Rel(root, p)
+		parts := strings.Split(rel, string(filepath.Separator))
+		dir := root
+		for i, c := range parts {
+			last := i == len(parts)-1
+			k := moduleKey(c, !last)
+			if k != "" {
+				if keys[dir] == nil {
+					keys[dir] = map[string]map[string]bool{}
+				}
+				if keys[dir][k] == nil {
+					keys[dir][k] = map[string]bool{}
+				}
+				keys[dir][k][name] = true
+			}
+			if last && moduleKey(c, false) == "__init__" {
+				if inits[dir] == nil {
+					inits[dir] = map[string]bool{}
+				}
+				inits[dir][name] = true
+			}
+			dir = filepath.Join(dir, c)
+		}
+	}
+	if env != nil {
+		for _, d := range env.Dists {
+			roots[filepath.Dir(d.Dir)] = true
+		}
+	}
+	for _, p := range plans {
+		roots[filepath.Dir(p.DistInfo)] = true
+	}
+	if env != nil {
+		for path, names := range env.owners {
+			for _, n := range names {
+				add(path, n)
+			}
+		}
+	}
+	for _, p := range plans {
+		for _, f := range p.Files {
+			if f.Kind != Metadata {
+				add(f.Path, p.Name)
+			}
+		}
+	}
+	var out []Conflict
+	seen := map[string]bool{}
+	for _, p := range plans {
+		for _, f := range p.Files {
+			if f.Kind == Metadata || strings.Contains(f.Path, string(filepath.Separator)+"__pycache__"+string(filepath.Separator)) {
+				continue
+			}
+			var root string
+			for r := range roots {
+				if within(r, f.Path) {
+					root = r
+					break
+				}
+			}
+			if root == "" {
+				continue
+			}
+			rel, _ := filepath.Rel(root, f.Path)
+			parts := strings.Split(rel, string(filepath.Separator))
+			dir := root
+			for i, c := range parts {
+				last := i == len(parts)-1
+				k := moduleKey(c, !last)
+				if k != "" {
+					for o := range keys[dir][k] {
+						if o == p.Name {
+							continue
+						}
+						// Two directories of one name: a namespace both may
+						// share, unless it is the other's regular package.
+						if !last && !inits[filepath.Join(dir, c)][o] && !ownsFileNamed(keys[dir][k], o, dir, c, env, plans) {
+							continue
+						}
+						key := f.Path + "\x00" + o
+						if seen[key] {
+							continue
+						}
+						seen[key] = true
+						out = append(out, Conflict{Path: f.Path, Wheel: p.Wheel, Other: o,
+							Why: fmt.Sprintf("it would shadow or join %s's module %q (%s): Python would import this wheel's code in its place", o, k, filepath.Join(dir, c))})
+					}
+				}
+				dir = filepath.Join(dir, c)
+			}
+		}
+	}
+	return out
+}
+
+// ownsFileNamed says whether o owns a module file (not a directory) of the
+// key c stands for in dir: x.py or x.*.so beside a directory x.
+func ownsFileNamed(_ map[string]bool, o, dir, c string, env *Env, plans []*Plan) bool {
+	match := func(p string) bool {
+		if filepath.Dir(p) != dir {
+			return false
+		}
+		b := filepath.Base(p)
+		return b != c && moduleKey(b, false) == c
+	}
+	if env != nil {
+		for path, names := range env.owners {
+			if match(path) {
+				for _, n := range names {
+					if n == o {
+						return true
+					}
+				}
+			}
+		}
+	}
+	for _, p := range plans {
+		if p.Name != o {
+			continue
+		}
+		for _, f := range p.Files {
+			if match(f.Path) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -124,6 +124,10 @@ func Open(p string) (*Wheel, error) {
 		r.fail("it is not a zip archive (%v)", err)
 		return nil, r.err()
 	}
+	if err := zipUnambiguous(f, fi.Size(), zr); err != nil {
+		r.fail("%v", err)
+		return nil, r.err()
+	}
 	r.read(zr)
 	if len(r.reasons) > 0 {
 		return nil, r.err()

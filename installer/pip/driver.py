@@ -35,11 +35,24 @@ bytes: after a dry run's resolution, every file the report will list is
 copied (or hard-linked) into the keep directory, downloaded through pip's
 own downloader when pip did not download it.
 """
+import sys
+
+# The interpreter runs with -S: the site module's main() (which executes
+# every .pth file's import lines and sitecustomize) has not run, so no code
+# an installed distribution ships runs in this process before or after
+# pip. The site directories are put on sys.path as site would, without
+# their .pth files.
+if sys.flags.no_site:
+    import site as _site
+
+    for _d in _site.getsitepackages():
+        if _d not in sys.path:
+            sys.path.append(_d)
+
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
 # The distribution name the probe asks pip's install scheme for; pipguard
@@ -571,7 +584,7 @@ def run_separate(request):
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(request, f)
         env = dict(os.environ, PIPGUARD_DRIVER_CHILD=path)
-        child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SOURCE], stdin=subprocess.DEVNULL, env=env)
+        child = subprocess.Popen([sys.executable, "-I", "-S", "-B", "-c", SOURCE], stdin=subprocess.DEVNULL, env=env)
         while True:
             try:
                 status = child.wait()

@@ -108,7 +108,7 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 	rand.Read(nonce[:])
 	// -I: isolated mode, so neither the working directory nor PYTHONPATH
 	// nor the user's site directory can put other code in front of pip.
-	cmd := exec.CommandContext(ctx, o.Python, "-I", "-B", "-c", driver)
+	cmd := exec.CommandContext(ctx, o.Python, "-I", "-S", "-B", "-c", driver)
 	cmd.Env = Env(os.Environ())
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{reqR, ansW} // fd 3, fd 4

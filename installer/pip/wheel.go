@@ -17,7 +17,9 @@ import (
 // callers build only what was verified or what the policy allows. pip's
 // output goes to out (nil discards it).
 func (s *Session) Wheel(ctx context.Context, out io.Writer, reqFile, outDir string, args ...string) error {
-	full := append([]string{"-I", "-B", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", outDir, "-r", reqFile}, args...)
+	// -S: no .pth file or sitecustomize runs; the site directories are
+	// put on sys.path as site would, for pip itself.
+	full := append([]string{"-I", "-S", "-B", "-c", wheelMain, "wheel", "--no-deps", "--wheel-dir", outDir, "-r", reqFile}, args...)
 	cmd := exec.CommandContext(ctx, s.python, full...)
 	cmd.Env = Env(os.Environ())
 	tail := &tailBuffer{}
@@ -40,8 +42,12 @@ func (s *Session) Wheel(ctx context.Context, out io.Writer, reqFile, outDir stri
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	}
-	return &Error{Args: append([]string{"wheel"}, full[5:]...), ExitCode: code, Tail: strings.TrimSpace(tail.lastLines(6)), Hidden: out == nil}
+	return &Error{Args: full[5:], ExitCode: code, Tail: strings.TrimSpace(tail.lastLines(6)), Hidden: out == nil}
 }
+
+// wheelMain runs pip's CLI with the site directories on sys.path but no
+// .pth file processed.
+const wheelMain = "import site, sys\nfor d in site.getsitepackages():\n    d in sys.path or sys.path.append(d)\nsys.argv[0] = 'pip'\nfrom pip._internal.cli.main import main\nsys.exit(main(sys.argv[1:]))"
 
 // Python is the target interpreter, as the caller named it.
 func (s *Session) Python() string { return s.python }
