@@ -40,13 +40,39 @@ import sys
 # The interpreter runs with -S: the site module's main() (which executes
 # every .pth file's import lines and sitecustomize) has not run, so no code
 # an installed distribution ships runs in this process before or after
-# pip. The site directories are put on sys.path as site would, without
-# their .pth files.
+# pip. What main() would have done that pip needs is done here, without
+# any .pth file: a virtual environment's prefix (site.venv: pyvenv.cfg
+# beside the executable or one directory up makes the executable's parent
+# directory sys.prefix) and the site directories on sys.path.
 if sys.flags.no_site:
+    import os as _os
     import site as _site
 
-    for _d in _site.getsitepackages():
-        if _d not in sys.path:
+    def _venv():
+        exe = sys.executable
+        if sys.platform == "darwin" and "__PYVENV_LAUNCHER__" in _os.environ:
+            exe = _os.environ["__PYVENV_LAUNCHER__"]
+        exe_dir = _os.path.dirname(_os.path.abspath(exe))
+        site_prefix = _os.path.dirname(exe_dir)
+        for d in (exe_dir, site_prefix):
+            cfg = _os.path.join(d, "pyvenv.cfg")
+            if _os.path.isfile(cfg):
+                system_site = "true"
+                with open(cfg, encoding="utf-8") as f:
+                    for line in f:
+                        key, sep, value = line.partition("=")
+                        if sep and key.strip().lower() == "include-system-site-packages":
+                            system_site = value.strip().lower()
+                return site_prefix, system_site == "true"
+        return None, False
+
+    _prefix, _system_site = _venv()
+    _prefixes = [sys.prefix, sys.exec_prefix]
+    if _prefix is not None:
+        sys.prefix = sys.exec_prefix = _prefix
+        _prefixes = [_prefix] + (_prefixes if _system_site else [])
+    for _d in _site.getsitepackages(_prefixes):
+        if _os.path.isdir(_d) and _d not in sys.path:
             sys.path.append(_d)
 
 import json

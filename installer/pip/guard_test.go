@@ -578,3 +578,33 @@ func TestAllowedDirectReferencesPass(t *testing.T) {
 		}
 	})
 }
+
+// The driver runs without the site module's main (-S), so it finds the
+// virtual environment itself: the probe reports the venv's prefix and
+// site-packages, never the base interpreter's (which is where pip would
+// then install).
+func TestProbeFindsTheVirtualEnvironment(t *testing.T) {
+	py := pkgtest.NewVenv(t)
+	s, err := Start(context.Background(), Options{Python: py})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info, err := s.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	venv := filepath.Dir(filepath.Dir(py))
+	if !samePath(info.Prefix, venv) {
+		t.Errorf("prefix %s, want %s", info.Prefix, venv)
+	}
+	for _, site := range info.Site {
+		if !strings.HasPrefix(site, venv) {
+			t.Errorf("site-packages %s is outside the venv %s", site, venv)
+		}
+	}
+	sc := info.Scheme("demo")
+	if !strings.HasPrefix(sc.Purelib, venv) || !strings.HasPrefix(sc.Scripts, venv) {
+		t.Errorf("scheme %+v is outside the venv %s", sc, venv)
+	}
+}

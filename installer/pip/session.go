@@ -176,6 +176,12 @@ func (s *Session) probe(o Options) (*Info, error) {
 		return nil, &InterpreterError{Python: s.python, Reason: "unexpected answer from the interpreter probe"}
 	}
 	a.Info.Site = pep610.UniqueDirs(a.Info.Site)
+	if want := venvPrefix(s.python); want != "" && !samePath(want, a.Info.Prefix) {
+		// The driver finds the environment itself (it runs without the
+		// site module's main): one that disagrees with where the
+		// interpreter lives would install into another environment.
+		return nil, &InterpreterError{Python: s.python, Reason: fmt.Sprintf("it reports the environment %s, but it is the interpreter of the virtual environment %s", a.Info.Prefix, want)}
+	}
 	a.Info.Pip = a.Pip
 	return a.Info, nil
 }
@@ -473,4 +479,35 @@ func (s *Session) Close() error {
 		return nil // interrupted or killed; what failed was reported already
 	}
 	return err
+}
+
+// venvPrefix is the virtual environment python belongs to, as site.venv
+// finds it: pyvenv.cfg beside the executable or one directory up makes the
+// executable's parent directory the prefix; "" when there is none.
+func venvPrefix(python string) string {
+	exe, err := exec.LookPath(python)
+	if err != nil {
+		return ""
+	}
+	abs, err := filepath.Abs(exe)
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Dir(abs)
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if fi, err := os.Stat(filepath.Join(d, "pyvenv.cfg")); err == nil && fi.Mode().IsRegular() {
+			return filepath.Dir(dir)
+		}
+	}
+	return ""
+}
+
+// samePath compares two directories after resolving symbolic links.
+func samePath(a, b string) bool {
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return ra == rb
 }

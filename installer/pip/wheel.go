@@ -47,7 +47,12 @@ func (s *Session) Wheel(ctx context.Context, out io.Writer, reqFile, outDir stri
 
 // wheelMain runs pip's CLI with the site directories on sys.path but no
 // .pth file processed.
-const wheelMain = "import site, sys\nfor d in site.getsitepackages():\n    d in sys.path or sys.path.append(d)\nsys.argv[0] = 'pip'\nfrom pip._internal.cli.main import main\nsys.exit(main(sys.argv[1:]))"
+const wheelMain = "import os, site, sys\n" +
+	"d = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))\n" +
+	"if os.path.isfile(os.path.join(d, 'pyvenv.cfg')) or os.path.isfile(os.path.join(os.path.dirname(os.path.abspath(sys.executable)), 'pyvenv.cfg')):\n" +
+	"    sys.prefix = sys.exec_prefix = d\n" +
+	"for p in site.getsitepackages([sys.prefix]):\n    os.path.isdir(p) and p not in sys.path and sys.path.append(p)\n" +
+	"sys.argv[0] = 'pip'\nfrom pip._internal.cli.main import main\nsys.exit(main(sys.argv[1:]))"
 
 // Python is the target interpreter, as the caller named it.
 func (s *Session) Python() string { return s.python }
