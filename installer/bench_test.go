@@ -1,6 +1,8 @@
 package installer
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -219,4 +221,62 @@ func median(ds []time.Duration) time.Duration {
 func benchJobs() int {
 	n, _ := strconv.Atoi(os.Getenv("PIPGUARD_BENCH_JOBS"))
 	return n
+}
+
+// BenchmarkRollbackInterruptedUpgrade measures the rollback of issue 16's
+// demonstration: a 30,000-file wheel replacing a 2-file version,
+// interrupted while pip writes it (once 3,000 of its files exist); the
+// whole prefix must come back (TestInterruptedBigUpgradeIsRestored proves
+// that). It reports the rollback stage's median and how many of the new
+// files pip had written when the rollback began.
+//
+//	go test -run '^$' -bench RollbackInterruptedUpgrade -benchtime 1x ./installer
+func BenchmarkRollbackInterruptedUpgrade(b *testing.B) {
+	runs := benchRuns()
+	for b.Loop() {
+		w := newInstallWorld(b)
+		w.publish(b, githubtest.Publish{})
+		files := map[string]string{}
+		for i := 0; i < 30000; i++ {
+			files[fmt.Sprintf("big/m%02d/f%05d.py", i%100, i)] = fmt.Sprintf("N = %d\n", i)
+		}
+		links := b.TempDir()
+		big := pkgtest.Project{Name: "big", Version: "2.0", Files: files}
+		os.WriteFile(filepath.Join(links, big.WheelName()), big.Wheel(), 0o644)
+		var rollbacks []time.Duration
+		var written []int
+		for i := 0; i < runs; i++ {
+			w.python = pkgtest.NewVenv(b)
+			w.site = pkgtest.SitePackages(w.python)
+			w.preinstall(b, pkgtest.Project{Name: "big", Version: "1.0"})
+			ctx, cancel := context.WithCancelCause(context.Background())
+			n := 0
+			go func() {
+				for ctx.Err() == nil {
+					if m, _ := filepath.Glob(filepath.Join(w.site, "big", "m*", "*.py")); len(m) > 3000 {
+						n = len(m)
+						cancel(errors.New("benchmark signal"))
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}()
+			o := InstallOptions{Requirements: []string{w.req("v1.0.0"), "big==2.0"}, PipArgs: []string{"--find-links", links}}
+			o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
+			rep, err := Install(ctx, w.cfg, o)
+			cancel(nil)
+			if err == nil || !rep.RolledBack {
+				b.Fatalf("not interrupted and rolled back: %v", err)
+			}
+			for _, tm := range rep.Timings {
+				if tm.Stage == "rollback" {
+					rollbacks = append(rollbacks, tm.Elapsed)
+				}
+			}
+			written = append(written, n)
+		}
+		b.ReportMetric(float64(median(rollbacks).Milliseconds()), "ms-rollback")
+		sort.Ints(written)
+		b.ReportMetric(float64(written[len(written)/2]), "files-written-at-interrupt")
+	}
 }

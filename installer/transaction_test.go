@@ -24,7 +24,7 @@ import (
 
 // preinstall installs wheels into the venv with plain pip, as a user's
 // environment would already hold them.
-func (w *installWorld) preinstall(t *testing.T, ps ...pkgtest.Project) {
+func (w *installWorld) preinstall(t testing.TB, ps ...pkgtest.Project) {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"-m", "pip", "install", "-q", "--no-index", "--no-deps", "--disable-pip-version-check"}

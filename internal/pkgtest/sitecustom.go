@@ -20,7 +20,7 @@ func SiteRunning(t interface {
 	if python == wrapper {
 		return python
 	}
-	script := "#!/bin/bash\nargs=()\nfor a in \"$@\"; do [[ \"$a\" == -S ]] || args+=(\"$a\"); done\nexec " + shQuote(python) + " \"${args[@]}\"\n"
+	script := "#!/bin/bash\nargs=()\nfor a in \"$@\"; do [[ \"$a\" == -S ]] || args+=(\"$a\"); done\nexec -a \"$0\" " + shQuote(python) + " \"${args[@]}\"\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatalf("%v", err)
 	}
