@@ -36,7 +36,7 @@ const (
 
 // Media types of what ToBundle writes.
 const (
-	BundleMediaType  = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	BundleMediaType   = "application/vnd.dev.sigstore.bundle.v0.3+json"
 	InTotoPayloadType = "application/vnd.in-toto+json"
 )
 
