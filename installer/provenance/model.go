@@ -203,6 +203,25 @@ func ParseProvenance(data []byte) (*Provenance, error) {
 	return p, nil
 }
 
+// ParseDocument parses a provenance object, or a bare attestation object
+// (a .publish.attestation file), which it wraps in a provenance object
+// whose publisher object is empty (nothing to compare the certificate
+// with).
+func ParseDocument(data []byte) (*Provenance, error) {
+	if len(data) > MaxProvenance {
+		return nil, &FormatError{Err: fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), MaxProvenance)}
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) == nil && obj["attestation_bundles"] == nil && obj["envelope"] != nil {
+		a, err := ParseAttestation(data)
+		if err != nil {
+			return nil, err
+		}
+		return &Provenance{Version: 1, AttestationBundles: []AttestationBundle{{Attestations: []Attestation{*a}}}}, nil
+	}
+	return ParseProvenance(data)
+}
+
 // Count is the number of attestations in all bundles. Zero means "no
 // provenance", never a pass.
 func (p *Provenance) Count() int {

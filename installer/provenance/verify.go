@@ -342,7 +342,7 @@ func (v *Verifier) verify(source string, a *Attestation, ip *IndexPublisher, wan
 			d.Add(policy.Check{Name: "publisher", Outcome: policy.Pass, Actual: pub.String(), Reason: "no publisher pinned: any Trusted Publisher"})
 		}
 	}
-	if ip != nil {
+	if ip != nil && ip.Kind != "" {
 		d.Add(indexClaim(*ip, pub))
 	}
 	r.Verified = d.Verdict() == policy.Accept
