@@ -16,8 +16,8 @@ import (
 // publisher read from the certificate.
 func Example() {
 	var (
-		client   = http.DefaultClient // carries the index's credentials, never a GitHub token
-		material root.TrustedMaterial // the public-good trusted root (TUF, or --trusted-root)
+		client   = http.DefaultClient  // carries the index's credentials, never a GitHub token
+		material root.TrustedMaterial  // the public-good trusted root (TUF, or --trusted-root)
 		pinned   *provenance.Publisher // from the policy; nil when none is pinned
 	)
 	ctx := context.Background()
