@@ -11,6 +11,7 @@ import (
 	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/installer/lint"
 	"github.com/pipguard/pipguard/installer/pip"
+	"github.com/pipguard/pipguard/installer/provenance"
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
 	"github.com/pipguard/pipguard/installer/txn"
@@ -74,6 +75,7 @@ var exitRules = []struct {
 	{exitAudit, "check failed", is[*installer.DependencyError]},
 	{exitAudit, "check failed", findingsOf("check")},
 	{exitVerify, labelVerify, is[*attest.Error]},
+	{exitVerify, labelVerify, is[*provenance.Error]},
 	{exitVerify, labelVerify, is[*installer.ReleaseError]},
 	{exitVerify, labelVerify, is[*installer.WheelError]},
 	{exitVerify, labelVerify, is[*github.IntegrityError]},

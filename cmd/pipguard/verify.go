@@ -50,7 +50,7 @@ func verifyCommand(e *env) *cli.Command {
      pipguard verify sha256:ae5793… --repo o/r --predicate-type https://spdx.dev/Document/v2.3 --bundle sbom.jsonl
      pipguard verify gh_2.96.0_checksums.txt --repo cli/cli --tag v2.96.0 --bundle release.jsonl
      pipguard verify --repo Raze-Systems/fastapi-paseto --tag v1.3.1 --signer-workflow .github/workflows/release.yml`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "repo", Usage: "`OWNER/REPO` that must have built (or released) the artifact"},
 			&cli.StringFlag{Name: "signer-workflow", Usage: "workflow that must have signed: `PATH` (.github/workflows/release.yml), OWNER/REPO/PATH or a full URI"},
 			&cli.StringFlag{Name: "signer-repo", Usage: "`OWNER/REPO` of a reusable signer workflow (default: --repo)"},
@@ -70,8 +70,11 @@ func verifyCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "max-commit-distance", Usage: "accept a build `N` commits before the tag's commit (projects that tag a version-bump commit)"},
 			&cli.BoolFlag{Name: "require-sbom", Usage: "fail when an asset has no SBOM attestation"},
 			&cli.BoolFlag{Name: "require-release-attestation", Usage: "fail when GitHub's release attestation is missing, even for a mutable release"},
-		},
+		}, provenanceFlags()...),
 		Action: func(cCtx *cli.Context) error {
+			if len(cCtx.StringSlice("provenance")) > 0 {
+				return e.verifyProvenance(cCtx)
+			}
 			p := policyFromFlags(cCtx)
 			if cCtx.NArg() == 0 && p.Tag != "" {
 				return e.verifyRelease(cCtx, p)

@@ -1,0 +1,218 @@
+package provenance
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Dist is a parsed distribution file name, in the form two names compare
+// by: packaging's parse_wheel_filename (name, version, build tag, tag set)
+// and parse_sdist_filename (name, version).
+type Dist struct {
+	// Name is PEP 503-normalised ("pep740-sampleproject").
+	Name string
+	// Version is the PEP 440 normal form of the version, with trailing
+	// zero release segments dropped, so that equal versions are equal
+	// strings ("1.0.0" and "1.0" are "1").
+	Version string
+	// Build is the wheel's build tag ("" for none).
+	Build string
+	// Tags is the wheel's sorted, de-duplicated set of
+	// interpreter-abi-platform tags, lowercase; nil for an sdist.
+	Tags []string
+	// Sdist is the sdist's format, ".tar.gz" or ".zip"; "" for a wheel.
+	// packaging's parse_sdist_filename ignores it; here a .zip is not the
+	// .tar.gz of the same version.
+	Sdist string
+}
+
+// Equal reports whether two parsed names denote the same distribution.
+func (d Dist) Equal(o Dist) bool {
+	return d.Name == o.Name && d.Version == o.Version && d.Build == o.Build && d.Sdist == o.Sdist && slices.Equal(d.Tags, o.Tags)
+}
+
+func (d Dist) String() string {
+	if d.Sdist != "" {
+		return d.Name + " " + d.Version + " (sdist " + d.Sdist + ")"
+	}
+	s := d.Name + " " + d.Version
+	if d.Build != "" {
+		s += " build " + d.Build
+	}
+	return s + " [" + strings.Join(d.Tags, " ") + "]"
+}
+
+var (
+	// The wheel spec: a distribution name component is [\w\d._]*, with
+	// runs of "-_." escaped to "_"; packaging also rejects "__".
+	wheelNameRE = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
+	buildRE     = regexp.MustCompile(`^([0-9]+)(.*)$`)
+	tagPartRE   = regexp.MustCompile(`^[A-Za-z0-9_.+]+$`)
+	normRE      = regexp.MustCompile(`[-_.]+`)
+)
+
+// NormalizeName is PEP 503's normalisation: lowercase, runs of "-", "_"
+// and "." replaced by one "-".
+func NormalizeName(name string) string {
+	return normRE.ReplaceAllString(strings.ToLower(name), "-")
+}
+
+// ParseDist parses a wheel (PEP 427: NAME-VERSION[-BUILD]-PY-ABI-PLAT.whl)
+// or sdist (NAME-VERSION.tar.gz or .zip) file name.
+func ParseDist(filename string) (Dist, error) {
+	switch {
+	case strings.HasSuffix(filename, ".whl"):
+		stem := strings.TrimSuffix(filename, ".whl")
+		dashes := strings.Count(stem, "-")
+		if dashes != 4 && dashes != 5 {
+			return Dist{}, fmt.Errorf("invalid wheel file name %q: expected NAME-VERSION[-BUILD]-PY-ABI-PLATFORM.whl", printable(filename, 200))
+		}
+		parts := strings.SplitN(stem, "-", dashes-1)
+		if !wheelNameRE.MatchString(parts[0]) || strings.Contains(parts[0], "__") {
+			return Dist{}, fmt.Errorf("invalid wheel file name %q: bad project name %q", printable(filename, 200), printable(parts[0], 100))
+		}
+		v, err := CanonicalVersion(parts[1])
+		if err != nil {
+			return Dist{}, fmt.Errorf("invalid wheel file name %q: %v", printable(filename, 200), err)
+		}
+		d := Dist{Name: NormalizeName(parts[0]), Version: v}
+		if dashes == 5 {
+			m := buildRE.FindStringSubmatch(parts[2])
+			if m == nil {
+				return Dist{}, fmt.Errorf("invalid wheel file name %q: build tag %q does not start with a digit", printable(filename, 200), printable(parts[2], 100))
+			}
+			n, err := strconv.ParseUint(m[1], 10, 64)
+			if err != nil {
+				return Dist{}, fmt.Errorf("invalid wheel file name %q: build number too large", printable(filename, 200))
+			}
+			d.Build = strconv.FormatUint(n, 10) + m[2]
+		}
+		tags := strings.Split(parts[len(parts)-1], "-")
+		if len(tags) != 3 {
+			return Dist{}, fmt.Errorf("invalid wheel file name %q: bad tags", printable(filename, 200))
+		}
+		var split [3][]string
+		for i, t := range tags {
+			for _, x := range strings.Split(t, ".") {
+				if !tagPartRE.MatchString(x) {
+					return Dist{}, fmt.Errorf("invalid wheel file name %q: bad tag %q", printable(filename, 200), printable(t, 100))
+				}
+				split[i] = append(split[i], strings.ToLower(x))
+			}
+		}
+		if n := len(split[0]) * len(split[1]) * len(split[2]); n > 4096 {
+			return Dist{}, fmt.Errorf("invalid wheel file name %q: %d tags", printable(filename, 200), n)
+		}
+		for _, py := range split[0] {
+			for _, abi := range split[1] {
+				for _, plat := range split[2] {
+					d.Tags = append(d.Tags, py+"-"+abi+"-"+plat)
+				}
+			}
+		}
+		slices.Sort(d.Tags)
+		d.Tags = slices.Compact(d.Tags)
+		return d, nil
+	case strings.HasSuffix(filename, ".tar.gz") || strings.HasSuffix(filename, ".zip"):
+		format := ".zip"
+		if strings.HasSuffix(filename, ".tar.gz") {
+			format = ".tar.gz"
+		}
+		stem := strings.TrimSuffix(filename, format)
+		i := strings.LastIndexByte(stem, '-')
+		if i < 0 {
+			return Dist{}, fmt.Errorf("invalid sdist file name %q: expected NAME-VERSION.tar.gz", printable(filename, 200))
+		}
+		if i == 0 || !wheelNameRE.MatchString(strings.ReplaceAll(stem[:i], "-", "_")) {
+			return Dist{}, fmt.Errorf("invalid sdist file name %q: bad project name", printable(filename, 200))
+		}
+		v, err := CanonicalVersion(stem[i+1:])
+		if err != nil {
+			return Dist{}, fmt.Errorf("invalid sdist file name %q: %v", printable(filename, 200), err)
+		}
+		return Dist{Name: NormalizeName(stem[:i]), Version: v, Sdist: format}, nil
+	}
+	return Dist{}, fmt.Errorf("%q is neither a wheel (.whl) nor an sdist (.tar.gz, .zip)", printable(filename, 200))
+}
+
+// PEP 440, Appendix B: the version regular expression.
+var versionRE = regexp.MustCompile(`^\s*v?` +
+	`(?:(?:(?P<epoch>[0-9]+)!)?` +
+	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
+	`(?P<pre>[-_\.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_\.]?(?P<pre_n>[0-9]+)?)?` +
+	`(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_\.]?(?P<post_l>post|rev|r)[-_\.]?(?P<post_n2>[0-9]+)?))?` +
+	`(?P<dev>[-_\.]?(?P<dev_l>dev)[-_\.]?(?P<dev_n>[0-9]+)?)?)` +
+	`(?:\+(?P<local>[a-z0-9]+(?:[-_\.][a-z0-9]+)*))?\s*$`)
+
+var localSepRE = regexp.MustCompile(`[-_.]`)
+
+// CanonicalVersion parses a PEP 440 version and returns a string equal for
+// equal versions: the normal form (1.0RC1 is 1.0rc1, 1.0-1 is 1.0.post1),
+// without an epoch of 0, with trailing zero release segments dropped
+// (1.0.0 == 1) and numeric local segments without leading zeros.
+func CanonicalVersion(v string) (string, error) {
+	if len(v) > 200 {
+		return "", fmt.Errorf("version too long")
+	}
+	m := versionRE.FindStringSubmatch(strings.ToLower(v))
+	if m == nil {
+		return "", fmt.Errorf("invalid version %q (PEP 440)", printable(v, 100))
+	}
+	g := func(name string) string { return m[versionRE.SubexpIndex(name)] }
+	num := func(s string) string {
+		if s == "" {
+			return "0"
+		}
+		s = strings.TrimLeft(s, "0")
+		if s == "" {
+			return "0"
+		}
+		return s
+	}
+	var b strings.Builder
+	if e := g("epoch"); e != "" && num(e) != "0" {
+		b.WriteString(num(e) + "!")
+	}
+	rel := strings.Split(g("release"), ".")
+	for i := range rel {
+		rel[i] = num(rel[i])
+	}
+	for len(rel) > 1 && rel[len(rel)-1] == "0" {
+		rel = rel[:len(rel)-1]
+	}
+	b.WriteString(strings.Join(rel, "."))
+	if l := g("pre_l"); l != "" {
+		switch l {
+		case "alpha":
+			l = "a"
+		case "beta":
+			l = "b"
+		case "c", "pre", "preview":
+			l = "rc"
+		}
+		b.WriteString(l + num(g("pre_n")))
+	}
+	if g("post") != "" {
+		n := g("post_n1")
+		if n == "" {
+			n = g("post_n2")
+		}
+		b.WriteString(".post" + num(n))
+	}
+	if g("dev") != "" {
+		b.WriteString(".dev" + num(g("dev_n")))
+	}
+	if l := g("local"); l != "" {
+		parts := localSepRE.Split(l, -1)
+		for i, p := range parts {
+			if strings.Trim(p, "0123456789") == "" {
+				parts[i] = num(p)
+			}
+		}
+		b.WriteString("+" + strings.Join(parts, "."))
+	}
+	return b.String(), nil
+}
