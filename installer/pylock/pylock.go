@@ -685,13 +685,16 @@ func Redact(raw string) string {
 	if err != nil {
 		return "<unparsable URL>"
 	}
-	if u.User != nil {
-		u.User = url.User("***")
-	}
+	masked := u.User != nil
+	u.User = nil
 	if u.RawQuery != "" {
 		u.RawQuery = "***"
 	}
-	return u.String()
+	s := u.String()
+	if masked {
+		s = strings.Replace(s, "//", "//***@", 1)
+	}
+	return s
 }
 
 func redactErr(err error) string {
