@@ -87,12 +87,12 @@ func (m *Marker) String() string { return m.src }
 
 // normalizeExtra applies PEP 685 at parse time, as packaging does: the
 // other side of a comparison with "extra" is normalised (and becomes a
-// literal).
+// literal). Like packaging, it looks only at the top level, not inside
+// parentheses.
 func normalizeExtra(l *markerList) {
 	for i := range l.atoms {
 		a := &l.atoms[i]
 		if a.list != nil {
-			normalizeExtra(a.list)
 			continue
 		}
 		it := a.item

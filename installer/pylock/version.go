@@ -306,6 +306,12 @@ func (s Specifier) match(p Version) bool {
 	case "!=":
 		return !matchEqual(p, s.Version)
 	case "~=":
+		// packaging builds the "==prefix.*" half from the clause as
+		// written; with a leading "v" that prefix is not a version and
+		// matches nothing.
+		if strings.HasPrefix(s.Version, "v") || strings.HasPrefix(s.Version, "V") {
+			return false
+		}
 		sv := mustVersion(s.Version)
 		if p.public().Compare(sv) < 0 {
 			return false

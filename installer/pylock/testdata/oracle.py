@@ -67,8 +67,8 @@ def marker_case(case):
     except Exception as e:
         return {"parse_error": f"{type(e).__name__}: {e}"}
     env = dict(case["env"])
-    env["extras"] = frozenset(case.get("extras", []))
-    env["dependency_groups"] = frozenset(case.get("groups", []))
+    env["extras"] = frozenset(case.get("extras") or [])
+    env["dependency_groups"] = frozenset(case.get("groups") or [])
     try:
         return {"value": bool(m.evaluate(env, context="lock_file"))}
     except Exception as e:
