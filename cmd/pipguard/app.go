@@ -69,6 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		e.format = "json"
 	}
 	err = explainSCP(err)
+	if stopping.Load() {
+		// A second signal is ending the process and says why itself; what
+		// the command returned because that signal killed its children is
+		// not another message.
+		select {}
+	}
 	code := report(e, err)
 	if werr := e.finish(err, code); werr != nil && code == exitOK {
 		fmt.Fprintf(stderr, "pipguard: error: %v\n", werr)

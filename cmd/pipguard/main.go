@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -36,6 +37,10 @@ func signalName(s syscall.Signal) string {
 	}
 	return s.String()
 }
+
+// stopping is set once a second signal is ending the process: nothing
+// else reports anything then.
+var stopping atomic.Bool
 
 // beforeExit, when set, is told the exit code of a process a second signal
 // ends (tests record it).
@@ -72,6 +77,7 @@ func mainContext() context.Context {
 // pipguard install in that environment, from the journal it keeps
 // (pipguard audit reports it as unfinished-run).
 func secondSignal(w io.Writer, sig syscall.Signal, args []string) int {
+	stopping.Store(true)
 	fmt.Fprintf(w, "pipguard: interrupted: received %s again: stopping now, without waiting for the %s to stop\n", signalName(sig), commandName(args))
 	if commandName(args) == "install" {
 		fmt.Fprintln(w, "pipguard: hint: if the environment was being rolled back, the next pipguard install into it finishes restoring it first; pipguard audit reports it as unfinished-run")
