@@ -207,10 +207,12 @@ func (r *reader) standaloneTable(doc map[string]any) map[string]any {
 
 // The keys of the policy, with the scope they belong to.
 var (
-	ruleKeyNames = []string{"signer_workflow", "signer_repo", "source_refs", "max_commit_distance", "runner", "require", "install_from", "allow_sdist", "allow_source_builds", "verify"}
-	globalOnly   = []string{"index_pins", "dependency_conflicts", "indexes", "allow_direct", "audit_severity", "repo"}
-	globalKeys   = append(append([]string{}, ruleKeyNames...), globalOnly...)
-	repoKeys     = append([]string{"match"}, ruleKeyNames...)
+	ruleKeyNames  = []string{"signer_workflow", "signer_repo", "source_refs", "max_commit_distance", "runner", "require", "install_from", "allow_sdist", "allow_source_builds", "verify"}
+	globalOnly    = []string{"index_pins", "dependency_conflicts", "indexes", "allow_direct", "audit_severity", "repo", "index_attestations", "index"}
+	indexKeys     = []string{"match", "publisher", "require"}
+	publisherKeys = []string{"kind", "repository", "workflow", "workflow_filepath", "email", "environment"}
+	globalKeys    = append(append([]string{}, ruleKeyNames...), globalOnly...)
+	repoKeys      = append([]string{"match"}, ruleKeyNames...)
 )
 
 // unknown reports a key that is not one of known, suggesting the nearest
@@ -254,6 +256,13 @@ func (r *reader) policy(p *Policy, tbl map[string]any, prefix []string, src stri
 		}
 		p.DependencyConflicts = Value[string]{s, src}
 	}
+	if s, ok := r.str(tbl, prefix, "index_attestations"); ok {
+		if !oneOf(s, "off", "verify", "require") {
+			r.fail(with(prefix, "index_attestations"), "", "%q is not off, verify or require", s)
+		}
+		p.IndexAttestations = Value[string]{s, src}
+	}
+	r.indexTables(p, tbl, prefix)
 	if l, ok := r.strs(tbl, prefix, "indexes"); ok {
 		p.Indexes = Value[[]string]{l, src}
 	}
@@ -289,6 +298,113 @@ func (r *reader) policy(p *Policy, tbl map[string]any, prefix []string, src stri
 		}
 	}
 	r.repos(p, tbl, prefix)
+}
+
+// indexTables reads the [[index]] tables: per-project rules for index
+// files' PEP 740 attestations.
+func (r *reader) indexTables(p *Policy, tbl map[string]any, prefix []string) {
+	v, ok := tbl["index"]
+	if !ok {
+		return
+	}
+	header := "[[" + displayKey(with(prefix, "index")) + "]]"
+	list, ok := v.([]any)
+	if !ok {
+		r.fail(with(prefix, "index"), "write each project's table as "+header, "wrong type: a TOML %s where an array of tables belongs", tomlType(v))
+		return
+	}
+	seen := map[string]string{}
+	for i, e := range list {
+		path := with(prefix, "index", index(i))
+		t, ok := e.(map[string]any)
+		if !ok {
+			r.fail(path, "write each project's table as "+header, "wrong type: a TOML %s where a table belongs", tomlType(e))
+			continue
+		}
+		for _, k := range sortedKeys(t) {
+			if !contains(indexKeys, k) {
+				r.unknown(with(path, k), indexKeys)
+			}
+		}
+		rule := IndexRule{Where: r.where(path)}
+		m, ok := r.str(t, path, "match")
+		if !ok || m == "" {
+			r.fail(with(path, "match"), `match = "requests" (a project name, or a pattern such as "acme-*")`, "missing: every %s table needs a match", header)
+			continue
+		}
+		if stripped := strings.ReplaceAll(m, "*", ""); normalizeProject(stripped) != stripped {
+			r.fail(with(path, "match"), fmt.Sprintf("match = %q", normalizeProject(m)), "%q is not a normalised project name (PEP 503: lower case, runs of -_. as one -)", m)
+		}
+		rule.Match = m
+		if prev, dup := seen[m]; dup {
+			r.fail(with(path, "match"), "merge the two tables", "a second table for %q (the first is at %s)", m, prev)
+		}
+		seen[m] = rule.Where
+		if b, ok := t["require"]; ok {
+			if bv, ok := b.(bool); ok {
+				rule.Require = bv
+			} else {
+				r.fail(with(path, "require"), "require = true", "wrong type: a TOML %s where a boolean belongs", tomlType(b))
+			}
+		}
+		if pv, ok := t["publisher"]; ok {
+			pt, ok := pv.(map[string]any)
+			if !ok {
+				r.fail(with(path, "publisher"), `publisher = { kind = "GitHub", repository = "OWNER/REPO", workflow = "release.yml" }`, "wrong type: a TOML %s where a table belongs", tomlType(pv))
+			} else {
+				pub := &IndexPublisher{}
+				for _, k := range sortedKeys(pt) {
+					kp := with(path, "publisher", k)
+					if !contains(publisherKeys, k) {
+						r.unknown(kp, publisherKeys)
+						continue
+					}
+					sv, ok := pt[k].(string)
+					if !ok {
+						r.fail(kp, "", "wrong type: a TOML %s where a string belongs", tomlType(pt[k]))
+						continue
+					}
+					switch k {
+					case "kind":
+						pub.Kind = sv
+					case "repository":
+						pub.Repository = sv
+					case "workflow":
+						pub.Workflow = sv
+					case "workflow_filepath":
+						pub.WorkflowFilepath = sv
+					case "email":
+						pub.Email = sv
+					case "environment":
+						pub.Environment = sv
+					}
+				}
+				switch pub.Kind {
+				case "GitHub":
+					if pub.Repository == "" || pub.Workflow == "" {
+						r.fail(with(path, "publisher"), `publisher = { kind = "GitHub", repository = "OWNER/REPO", workflow = "release.yml" }`, "a GitHub publisher needs repository and workflow")
+					}
+				case "GitLab":
+					if pub.Repository == "" || pub.WorkflowFilepath == "" {
+						r.fail(with(path, "publisher"), `publisher = { kind = "GitLab", repository = "NAMESPACE/PROJECT", workflow_filepath = ".gitlab-ci.yml" }`, "a GitLab publisher needs repository and workflow_filepath")
+					}
+				case "Google":
+					if pub.Email == "" {
+						r.fail(with(path, "publisher"), `publisher = { kind = "Google", email = "NAME@PROJECT.iam.gserviceaccount.com" }`, "a Google publisher needs email")
+					}
+				default:
+					r.fail(with(path, "publisher", "kind"), `kind = "GitHub" (or "GitLab", "Google")`, "%q is not a publisher kind pipguard can verify (GitHub, GitLab, Google)", pub.Kind)
+				}
+				rule.Publisher = pub
+				if rule.Publisher != nil && !rule.Require {
+					// A pinned publisher is a requirement: a file without
+					// provenance cannot be the pinned publisher's.
+					rule.Require = true
+				}
+			}
+		}
+		p.IndexRules = append(p.IndexRules, rule)
+	}
 }
 
 // auditRules are pipguard audit's rule IDs, which audit_severity names.

@@ -127,6 +127,14 @@ type Policy struct {
 	// it) gets: "warn" (reported, the install stays) or "error" (the
 	// install fails and is rolled back).
 	DependencyConflicts Value[string] `json:"dependency_conflicts"`
+	// IndexAttestations says what index files' PEP 740 provenance does:
+	// "verify" (the default: a file whose index publishes provenance must
+	// verify), "require" (a file without provenance is refused too) or
+	// "off".
+	IndexAttestations Value[string] `json:"index_attestations"`
+	// IndexRules are the [[index]] tables: per project, the publisher
+	// its files must be attested by, and whether provenance is required.
+	IndexRules []IndexRule `json:"index"`
 	// AuditSeverity overrides pipguard audit's severity per rule ID.
 	AuditSeverity Value[map[string]string] `json:"audit_severity"`
 
@@ -135,7 +143,7 @@ type Policy struct {
 
 // Default is the policy with no file and no flags.
 func Default() *Policy {
-	return &Policy{Global: Defaults(), Repos: []RepoRules{}, IndexPins: def("warn"), DependencyConflicts: def("warn"), Indexes: def([]string(nil)), AllowDirect: def([]string{}),
+	return &Policy{Global: Defaults(), Repos: []RepoRules{}, IndexPins: def("warn"), DependencyConflicts: def("warn"), IndexAttestations: def("verify"), IndexRules: []IndexRule{}, Indexes: def([]string(nil)), AllowDirect: def([]string{}),
 		AuditSeverity: def(map[string]string{})}
 }
 

@@ -182,6 +182,14 @@ func renderPolicy(w io.Writer, p *policy.Policy) {
 		sev = append(sev, fmt.Sprintf("%q = %q", rule, p.AuditSeverity.V[rule]))
 	}
 	line("audit_severity", "{"+strings.Join(sev, ", ")+"}", p.AuditSeverity.From)
+	line("index_attestations", fmt.Sprintf("%q", p.IndexAttestations.V), p.IndexAttestations.From)
+	for _, r := range p.IndexRules {
+		pub := "any"
+		if r.Publisher != nil {
+			pub = r.Publisher.String()
+		}
+		fmt.Fprintf(w, "\nindex %q (%s):\n  %-20s %s\n  %-20s %v\n", r.Match, r.Where, "publisher", pub, "require", r.Require)
+	}
 	for _, r := range p.Repos {
 		fmt.Fprintf(w, "\nrepo %q (%s):\n", r.Match, r.Where)
 		show(p.For(r.Match).Rules)
