@@ -78,6 +78,10 @@ type InstallOptions struct {
 	Output io.Writer
 	// Concurrency bounds concurrent verifications; default 4.
 	Concurrency int
+	// ProvenanceDir, when set, holds index files' PEP 740 provenance as
+	// FILENAME.provenance: an offline install reads it there instead of
+	// asking the index.
+	ProvenanceDir string
 
 	// deferCacheWrites is set by Install for its releases.
 	deferCacheWrites func(func())
@@ -379,6 +383,14 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err := fetch(lk, plan.Kept, files); err != nil {
 		return rep, err
 	}
+	// Index files: their PEP 740 provenance, for the bytes pipguard just
+	// hashed, by the publisher the policy names.
+	warns, err := verifyIndexFiles(ctx, o, lk, plan.IndexURLs, o.ProvenanceDir)
+	rep.Lock = lk.items
+	if err != nil {
+		return rep, interrupted(ctx, "verifying index provenance", err, nil)
+	}
+	rep.Warnings = append(rep.Warnings, warns...)
 	pp, err := planPaths(lk, info)
 	rep.Lock = lk.items
 	if err != nil {

@@ -54,6 +54,9 @@ type Locked struct {
 	Size int64 `json:"size,omitempty"`
 	// Files is how many paths the plan says the wheel writes.
 	Files int `json:"files,omitempty"`
+	// Attestation is an index file's PEP 740 provenance as pipguard
+	// verified it (or found none).
+	Attestation *IndexAttestation `json:"attestation,omitempty"`
 
 	guarded *Guarded
 	// file is the locked file in pipguard's private directory, hashed

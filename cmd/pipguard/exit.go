@@ -64,6 +64,7 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*cache.Error]},
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
 	{exitRefused, labelRefused, is[*installer.ConflictError]},
+	{exitRefused, labelRefused, is[*installer.BuildError]},
 	{exitRefused, labelRefused, is[*txn.BusyError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},
@@ -78,6 +79,8 @@ var exitRules = []struct {
 	{exitVerify, labelVerify, is[*provenance.Error]},
 	{exitVerify, labelVerify, is[*installer.ReleaseError]},
 	{exitVerify, labelVerify, is[*installer.WheelError]},
+	{exitVerify, labelVerify, is[*installer.ProvenanceError]},
+
 	{exitVerify, labelVerify, is[*github.IntegrityError]},
 	{exitVerify, labelVerify, is[*attest.RootError]},
 	// No trusted root was given for the bundle's deployment: it cannot be

@@ -50,6 +50,7 @@ func installCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "from", Value: "release", Usage: "what pip installs for a git requirement: release (the verified asset) or git (the verified commit)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and ask pip what it would install; install nothing"},
 			&cli.BoolFlag{Name: "allow-sdist", Usage: "install the verified sdist when no wheel fits (runs its build code)"},
+			&cli.StringFlag{Name: "provenance-dir", Usage: "read index files' PEP 740 provenance from `DIR` (FILENAME.provenance) instead of asking the index"},
 			&cli.BoolFlag{Name: "allow-direct", Usage: "let pip install direct-URL or VCS requirements pipguard did not verify (unsafe)"},
 			&cli.BoolFlag{Name: "allow-source-builds", Usage: "let pip build index sdists, running their build code (unsafe; default: wheels only)"},
 			&cli.StringFlag{Name: "signer-workflow", Usage: "workflow that must have signed each release's provenance (`PATH` or URI)"},
@@ -108,7 +109,7 @@ func installCommand(e *env) *cli.Command {
 			rep, ierr := installer.Install(cCtx.Context, cfg, installer.InstallOptions{
 				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
 				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol, Version: pipguardVersion(),
-				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
+				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"), ProvenanceDir: cCtx.String("provenance-dir"),
 			})
 			ierr = oldPip(cCtx.Context, py, ierr)
 			if rep == nil {
@@ -215,6 +216,16 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 				pin = "commit " + l.Commit
 			case l.Commit != "":
 				pin += ", built from commit " + l.Commit
+			}
+			if a := l.Attestation; a != nil {
+				switch {
+				case a.State == installer.AttestVerified && a.Publisher != nil && a.Publisher.Kind != "":
+					pin += ", attested by " + a.Publisher.String()
+				case a.State == installer.AttestVerified:
+					pin += ", attested (" + a.Why + ")"
+				default:
+					pin += ", " + a.State
+				}
 			}
 			fmt.Fprintf(w, "locked   %s %s (%s, %s)\n", l.Name, l.Version, l.Source, pin)
 		}

@@ -156,6 +156,19 @@ def run_in_process(main, args):
     return 1 if status is None else status
 
 
+def index_urls(args):
+    """The package indexes pip's effective options name (its configuration,
+    PIP_* variables and the arguments merged), in pip's order: where the
+    files it resolved came from, and so where their provenance is."""
+    from pip._internal.commands import create_command
+
+    cmd = create_command("install", isolated=("--isolated" in args))
+    options, _ = cmd.parse_args(list(args[1:]))
+    if options.no_index:
+        return []
+    return [options.index_url] + list(options.extra_index_urls or [])
+
+
 def check(args, expect):
     """What is wrong with the options pip would run with.
 
@@ -722,6 +735,11 @@ def serve():
             result["mode"] = "separate"
             if result.get("guard_error"):
                 result = {"refused": [result["guard_error"]]}
+        if request["expect"].get("dry_run") and "refused" not in result:
+            try:
+                result["index_urls"] = index_urls(args)
+            except Exception:  # the options were read once already
+                result["index_urls"] = []
         synced(result)
 
 

@@ -345,6 +345,10 @@ type Report struct {
 	// per item of Install that has a file (not a VCS checkout or a local
 	// directory).
 	Kept []Kept `json:"-"`
+	// IndexURLs are the package indexes pip's effective options name (a
+	// dry run's): where provenance for its files is looked up. They may
+	// hold credentials (pip's configuration's): never print them.
+	IndexURLs []string `json:"-"`
 }
 
 // ArchiveInfo is a report item's archive_info.

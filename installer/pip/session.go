@@ -387,6 +387,7 @@ func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
 		Refused      []string      `json:"refused"`
 		RefusedLinks []RefusedLink `json:"refused_links"`
 		Kept         []Kept        `json:"kept"`
+		IndexURLs    []string      `json:"index_urls"`
 	}
 	if err := readLine(s.ans, &a); err != nil || a.Status == nil && len(a.Refused) == 0 {
 		return nil, s.died("pip install", err)
@@ -423,6 +424,7 @@ func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
 			rep.Kept = append(rep.Kept, k)
 		}
 	}
+	rep.IndexURLs = a.IndexURLs
 	return rep, nil
 }
 

@@ -1,0 +1,134 @@
+package installer
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/internal/githubtest"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
+	"github.com/sigstore/sigstore-go/pkg/root"
+)
+
+// indexWorld is an install world whose trust also holds a local
+// public-good Sigstore (index provenance is signed there), and a local
+// index that serves PEP 740 provenance.
+type indexWorld struct {
+	*installWorld
+	pg *sigstoretest.Instance
+	ix *pkgtest.ProvenanceIndex
+}
+
+func newIndexWorld(t *testing.T) *indexWorld {
+	t.Helper()
+	w := &indexWorld{installWorld: newInstallWorld(t)}
+	pg, err := sigstoretest.NewPublicGood()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgRoot, err := pg.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghRoot, err := w.signer.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.pg = pg
+	w.trust = attest.NewTrust(map[attest.Deployment]root.TrustedMaterial{attest.GitHub: ghRoot, attest.PublicGood: pgRoot})
+	w.ix = pkgtest.NewProvenanceIndex(t)
+	w.publish(t, githubtest.Publish{})
+	return w
+}
+
+// put publishes name 1.0 on the index, attested by repo's release.yml
+// (signed over the bytes of signed, which are the file's own unless the
+// test says otherwise).
+func (w *indexWorld) put(t *testing.T, name, repo string, signed []byte) []byte {
+	t.Helper()
+	p := pkgtest.Project{Name: name, Version: "1.0"}
+	data := p.Wheel()
+	if signed == nil {
+		signed = data
+	}
+	id := sigstoretest.GitHubActions(repo, ".github/workflows/release.yml", "refs/tags/v1.0", strings.Repeat("a", 40))
+	f, err := pkgtest.Signed(w.pg, id, sigstoretest.GitHubPublisher(repo, "release.yml"), name, "1.0", p.WheelName(), signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Data = data
+	w.ix.Put(f)
+	return data
+}
+
+// Index files are verified by their PEP 740 provenance before pip
+// installs anything: the publisher identity comes from the certificate
+// and is recorded in the lock; a provenance for other bytes, an identity
+// other than the one the policy pins, and a missing provenance the policy
+// requires are each refused, and nothing changes.
+func TestIndexFilesAreVerifiedByTheirProvenance(t *testing.T) {
+	w := newIndexWorld(t)
+	w.put(t, "plain", "acme/plain", nil)
+	w.put(t, "swapped", "acme/swapped", pkgtest.Project{Name: "swapped", Version: "1.0", Files: map[string]string{"swapped/x.py": "X = 1\n"}}.Wheel())
+	w.ix.Put(pkgtest.ProvenanceFile{Project: "bare", Version: "1.0", Filename: pkgtest.Project{Name: "bare", Version: "1.0"}.WheelName(), Data: pkgtest.Project{Name: "bare", Version: "1.0"}.Wheel()})
+	args := []string{"--index-url", w.ix.SimpleURL()}
+
+	rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0", "bare==1.0"}, PipArgs: args})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	states := map[string]*IndexAttestation{}
+	for _, l := range rep.Lock {
+		states[l.Name] = l.Attestation
+	}
+	if a := states["plain"]; a == nil || a.State != AttestVerified || a.Publisher == nil || a.Publisher.Repository != "acme/plain" || a.Publisher.Workflow != "release.yml" {
+		t.Errorf("plain: %+v", a)
+	}
+	if a := states["bare"]; a == nil || a.State != AttestNone {
+		t.Errorf("bare: %+v", a)
+	}
+	if !strings.Contains(strings.Join(rep.Warnings, "\n"), "1 index file(s) installed unattested") {
+		t.Errorf("warnings %v", rep.Warnings)
+	}
+
+	for _, c := range []struct {
+		name, req, policy, want string
+		refused                 bool
+	}{
+		{"provenance of other bytes", "swapped==1.0", "", "digest", false},
+		{"another publisher than the pinned one", "plain==1.0", `[[index]]
+match = "plain"
+publisher = { kind = "GitHub", repository = "acme/other", workflow = "release.yml" }`, "acme/other", false},
+		{"a look-alike repository", "plain==1.0", `[[index]]
+match = "plain"
+publisher = { kind = "GitHub", repository = "acme/plain-", workflow = "release.yml" }`, "acme/plain-", false},
+		{"required and missing", "bare==1.0", `index_attestations = "require"`, "has no provenance", true},
+		{"required by its table and missing", "bare==1.0", `[[index]]
+match = "bare"
+require = true`, "index \"bare\"", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w.python = pkgtest.NewVenv(t)
+			w.site = pkgtest.SitePackages(w.python)
+			prefix := prefixOf(w.python)
+			before := prefixState(t, prefix)
+			o := InstallOptions{Requirements: []string{w.req("v1.0.0"), c.req}, PipArgs: args}
+			if c.policy != "" {
+				o.Rules = mustPolicy(t, c.policy)
+			}
+			_, err := w.install(t, o)
+			var pe *ProvenanceError
+			var re *RefusedError
+			ok := errors.As(err, &pe)
+			if c.refused {
+				ok = errors.As(err, &re)
+			}
+			if !ok || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v (%T)\n%s", err, err, w.out.String())
+			}
+			sameState(t, before, prefixState(t, prefix))
+		})
+	}
+}
