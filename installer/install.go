@@ -85,6 +85,10 @@ type InstallOptions struct {
 
 	// deferCacheWrites is set by Install for its releases.
 	deferCacheWrites func(func())
+	// lockOnly (pipguard lock) resolves as if nothing were installed and
+	// stops once every file is fetched and verified: a lock describes the
+	// whole set, whatever the target environment holds now.
+	lockOnly bool
 }
 
 // Guarded is one git requirement and what pipguard did with it.
@@ -168,6 +172,7 @@ type InstallReport struct {
 	Timings []Timing `json:"timings"`
 	// Warnings are what the policy lets through but the user should see.
 	Warnings []string `json:"warnings,omitempty"`
+	pythonVersion string
 	// DependencyConflicts are what pip check reports after the install
 	// (a warning, or under dependency_conflicts = "error" a failure).
 	DependencyConflicts []string `json:"dependency_conflicts,omitempty"`
@@ -324,7 +329,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err != nil {
 		return rep, interrupted(ctx, "the interpreter probe", err, nil)
 	}
-	rep.Site, rep.Pip = info.Site, info.Pip
+	rep.Site, rep.Pip, rep.pythonVersion = info.Site, info.Pip, info.Version
 	rep.timed("probe, resolve and verify", start)
 	if err := checkPinsDidNotMove(info, rep.Guarded); err != nil {
 		return rep, err
@@ -350,7 +355,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	pipFile.Learn(reqFile, entries, rep.Guarded)
 	start = time.Now()
-	plan, err := resolveOnce(py, dir, reqFile, append(append([]string{}, o.PipArgs...), common...), rep.Guarded, func(u string) bool {
+	plan, err := resolveOnce(py, dir, reqFile, append(append([]string{}, o.PipArgs...), common...), o.lockOnly, rep.Guarded, func(u string) bool {
 		return o.AllowDirect || o.Rules.DirectAllowed(cfg.tokenHost(), u)
 	})
 	rep.PipMode = py.Mode
@@ -391,6 +396,9 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		return rep, interrupted(ctx, "verifying index provenance", err, nil)
 	}
 	rep.Warnings = append(rep.Warnings, warns...)
+	if o.lockOnly {
+		return rep, nil
+	}
 	pp, err := planPaths(lk, info)
 	rep.Lock = lk.items
 	if err != nil {
@@ -499,7 +507,7 @@ func runLabel(lk *lock) string {
 // --allow-direct) admits is allowed and the resolution asked again; any
 // other is refused with the chain that required it. Every file the
 // resolution read is kept in pipguard's directory for the fetch.
-func resolveOnce(py *pip.Session, dir, reqFile string, args []string, gs []*Guarded, allowDirect func(string) bool) (*pip.Report, error) {
+func resolveOnce(py *pip.Session, dir, reqFile string, args []string, fresh bool, gs []*Guarded, allowDirect func(string) bool) (*pip.Report, error) {
 	var allowed []string
 	for _, g := range gs {
 		if _, u, ok := strings.Cut(g.PipRequirement, " @ "); ok && g.Skipped == "" {
@@ -508,7 +516,7 @@ func resolveOnce(py *pip.Session, dir, reqFile string, args []string, gs []*Guar
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		plan, err := py.InstallWith(dir, pip.InstallRequest{DryRun: true, ReqFile: reqFile, Args: args, AllowLinks: allowed, KeepDir: filepath.Join(dir, "kept")})
+		plan, err := py.InstallWith(dir, pip.InstallRequest{DryRun: true, Fresh: fresh, ReqFile: reqFile, Args: args, AllowLinks: allowed, KeepDir: filepath.Join(dir, "kept")})
 		var le *pip.LinkError
 		if !errors.As(err, &le) {
 			return plan, err

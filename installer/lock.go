@@ -50,6 +50,8 @@ type Locked struct {
 	Requirement string `json:"requirement"`
 	// Reason says why an item pip would have left alone is in the lock.
 	Reason string `json:"reason,omitempty"`
+	// URL is where an index file came from (credentials masked).
+	URL string `json:"url,omitempty"`
 	// Size is the locked file's size, as pipguard read it.
 	Size int64 `json:"size,omitempty"`
 	// Files is how many paths the plan says the wheel writes.

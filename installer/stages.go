@@ -115,6 +115,7 @@ func fetch(lk *lock, kept []pip.Kept, files string) error {
 				continue
 			}
 			src = k.Path
+			it.URL = k.URL
 		}
 		dst := filepath.Join(files, filepath.Base(src))
 		f, err := copyHashed(src, dst)

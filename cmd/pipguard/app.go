@@ -138,6 +138,7 @@ func newApp(e *env) *cli.App {
 		},
 		Commands: []*cli.Command{
 			installCommand(e),
+			lockCommand(e),
 			resolveCommand(e),
 			verifyCommand(e),
 			auditCommand(e),

@@ -65,6 +65,7 @@ var exitRules = []struct {
 	{exitRefused, labelRefused, is[*installer.RefusedError]},
 	{exitRefused, labelRefused, is[*installer.ConflictError]},
 	{exitRefused, labelRefused, is[*installer.BuildError]},
+	{exitRefused, labelRefused, is[*installer.LockError]},
 	{exitRefused, labelRefused, is[*txn.BusyError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},

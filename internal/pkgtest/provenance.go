@@ -2,6 +2,8 @@ package pkgtest
 
 import (
 	"encoding/json"
+	"encoding/pem"
+	"os"
 	"fmt"
 	"html"
 	"net/http"
@@ -203,4 +205,22 @@ func (ix *ProvenanceIndex) page(w http.ResponseWriter, r *http.Request, proj str
 		fmt.Fprintf(w, "<a href=\"/files/%s#sha256=%s\"%s>%s</a>\n", f.Filename, hexSum(f.Data), attr, html.EscapeString(f.Filename))
 	}
 	fmt.Fprint(w, "</body></html>\n")
+}
+
+// NewProvenanceIndexTLS is NewProvenanceIndex over https (a lock file
+// names no http:// URL); CAFile writes the certificate clients must trust.
+func NewProvenanceIndexTLS(t interface{ Cleanup(func()) }) *ProvenanceIndex {
+	ix := &ProvenanceIndex{files: map[string]*ProvenanceFile{}, hits: map[string]int{}}
+	ix.Server = httptest.NewTLSServer(http.HandlerFunc(ix.handle))
+	t.Cleanup(ix.Close)
+	return ix
+}
+
+// CAFile writes the index's TLS certificate (PEM) to path.
+func (ix *ProvenanceIndex) CAFile(path string) error {
+	c := ix.Certificate()
+	if c == nil {
+		return fmt.Errorf("the index does not serve https")
+	}
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
 }

@@ -1,0 +1,139 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/pylock"
+)
+
+// LockError is a resolution pipguard cannot write as a lock file: a URL
+// that would need credentials inline, a file with no URL to fetch it from.
+type LockError struct{ Reasons []string }
+
+func (e *LockError) Error() string { return "cannot write the lock: " + strings.Join(e.Reasons, "; ") }
+
+// Hint says what to do.
+func (e *LockError) Hint() string {
+	return "a lock file is shared: it must name every file by a URL anyone with access can fetch, with no secret in it (give index credentials to pip's configuration or a keyring, not the URL)"
+}
+
+// Lock resolves exactly as Install does (one pip resolution for the
+// target interpreter, wheels only, nothing unverified run), verifies every
+// guarded requirement's release and every index file's provenance, and
+// returns what it resolved as a PEP 751 lock, installing nothing.
+func Lock(ctx context.Context, cfg Config, o InstallOptions) (*pylock.Lock, *InstallReport, error) {
+	o.DryRun, o.lockOnly = true, true
+	rep, err := Install(ctx, cfg, o)
+	if err != nil {
+		return nil, rep, err
+	}
+	l, err := ToPylock(rep)
+	return l, rep, err
+}
+
+// ToPylock turns an install's lock into a PEP 751 lock file for the
+// interpreter it was resolved for: each index package with its wheel (name,
+// URL, size, sha256) and the publisher identities its verified provenance
+// names; each guarded requirement's verified release asset as an archive,
+// or its commit as a vcs entry, with pipguard's records in
+// [packages.tool.pipguard] (they add checks; they never change what is
+// installed). It refuses a URL with credentials.
+func ToPylock(rep *InstallReport) (*pylock.Lock, error) {
+	l := &pylock.Lock{LockVersion: "1.0", CreatedBy: "pipguard"}
+	if v := rep.pythonVersion; v != "" {
+		parts := strings.SplitN(v, ".", 3)
+		if len(parts) >= 2 {
+			l.RequiresPython = "==" + parts[0] + "." + parts[1] + ".*"
+		}
+		env := fmt.Sprintf("python_full_version == %q", v)
+		if p := sysPlatform(); p != "" {
+			env = fmt.Sprintf("sys_platform == %q and %s", p, env)
+		}
+		l.Environments = []string{strings.ReplaceAll(env, `"`, "'")}
+	}
+	var reasons []string
+	for _, it := range rep.Lock {
+		p := pylock.Package{Name: pylock.Normalize(it.Name), Version: it.Version}
+		size := it.Size
+		switch {
+		case it.Source == SourceIndex:
+			if it.URL == "" || strings.Contains(it.URL, "****") {
+				reasons = append(reasons, fmt.Sprintf("%s %s: its file's URL %q holds credentials or is unknown", it.Name, it.Version, it.URL))
+				continue
+			}
+			name := filepath.Base(it.file)
+			if name == "." || name == "" {
+				name = it.URL[strings.LastIndex(it.URL, "/")+1:]
+			}
+			p.Wheels = []pylock.File{{Name: name, URL: it.URL, Size: &size, Hashes: map[string]string{"sha256": it.SHA256}}}
+			if a := it.Attestation; a != nil && a.State == AttestVerified && a.Publisher != nil && a.Publisher.Kind != "" {
+				p.AttestationIdentities = []pylock.Identity{{Kind: a.Publisher.Kind, Repository: a.Publisher.Repository, Workflow: a.Publisher.Workflow,
+					WorkflowFilepath: a.Publisher.WorkflowFilepath, Email: a.Publisher.Email, Environment: a.Publisher.Environment}}
+			}
+		case it.guarded != nil:
+			g := it.guarded
+			rec := pylock.Record{Repository: g.req.VCS.RepoURL(), Tag: g.Tag}
+			if g.Resolution != nil {
+				rec.Commit = g.Resolution.Commit
+			}
+			if g.Release != nil {
+				rec.RepositoryID = g.Release.RepositoryID
+				if a := g.Release.Asset(g.Asset); a != nil {
+					for _, r := range []*attest.Report{a.Provenance, a.SBOM, a.ReleaseAttestation} {
+						if r == nil || r.Accepted < 0 {
+							continue
+						}
+						b := r.Bundles[r.Accepted]
+						rec.Verified = append(rec.Verified, b.PredicateType)
+						if b.Identity != nil && rec.SignerWorkflow == "" && strings.Contains(b.PredicateType, "slsa.dev/provenance") {
+							rec.SignerWorkflow, rec.SourceRef = firstOf(b.Identity.BuildSignerURI, b.Identity.SAN), b.Identity.SourceRepositoryRef
+						}
+					}
+				}
+			}
+			if g.Pinned {
+				rec.Verified = []string{"pinned (verify = \"pin\"): not verified"}
+			}
+			if g.from == FromGit || g.Pinned {
+				p.VCS = &pylock.VCS{Type: "git", URL: g.req.VCS.RepoURL(), RequestedRevision: g.Tag, CommitID: rec.Commit}
+			} else {
+				asset := strings.TrimSuffix(g.req.VCS.RepoURL(), ".git") + "/releases/download/" + g.Tag + "/" + g.Asset
+				asize := size
+				if g.Built && g.Release != nil {
+					if a := g.Release.Asset(g.Asset); a != nil {
+						asize = a.Size
+					}
+				}
+				p.Archive = &pylock.Archive{URL: asset, Size: &asize, Hashes: map[string]string{"sha256": g.SHA256}}
+			}
+			p.SetPipguard(rec)
+		default:
+			reasons = append(reasons, fmt.Sprintf("%s %s: a direct reference pipguard did not verify (allow_direct) has no place in a lock pipguard vouches for", it.Name, it.Version))
+			continue
+		}
+		l.Packages = append(l.Packages, p)
+	}
+	if len(reasons) > 0 {
+		return nil, &LockError{Reasons: reasons}
+	}
+	sort.Slice(l.Packages, func(i, j int) bool { return l.Packages[i].Name < l.Packages[j].Name })
+	return l, nil
+}
+
+// sysPlatform is Python's sys.platform for the platform pipguard runs on
+// (the target interpreter runs there too).
+func sysPlatform() string {
+	switch runtime.GOOS {
+	case "linux", "darwin":
+		return runtime.GOOS
+	case "windows":
+		return "win32"
+	}
+	return ""
+}

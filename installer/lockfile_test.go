@@ -1,0 +1,98 @@
+package installer
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipguard/pipguard/installer/pylock"
+	"github.com/pipguard/pipguard/internal/pkgtest"
+)
+
+// pipguard lock writes what it verified as a PEP 751 lock: the index
+// package's wheel with the publisher identity its verified provenance
+// names, the guarded release's asset as an archive with pipguard's
+// records, nothing installed. pip 26's own reader installs that lock and
+// gets the same distributions.
+func TestLockWritesAPylockPip26Installs(t *testing.T) {
+	w := newIndexWorld(t)
+	// A lock names no http:// URL: this index serves https, with a CA
+	// pip (--cert) and Go (SSL_CERT_FILE) are told to trust.
+	w.ix = pkgtest.NewProvenanceIndexTLS(t)
+	w.put(t, "plain", "acme/plain", nil)
+	dir := t.TempDir()
+	ixCA := filepath.Join(dir, "index-ca.pem")
+	if err := w.ix.CAFile(ixCA); err != nil {
+		t.Fatal(err)
+	}
+	ghCA := filepath.Join(dir, "github-ca.pem")
+	if err := w.gh.WriteCA(ghCA); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(ixCA)
+	b, _ := os.ReadFile(ghCA)
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, append(a, b...), 0o644)
+	// requests (pip's) prefers REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE to
+	// --cert when they are set, as some machines set them.
+	for _, k := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT"} {
+		t.Setenv(k, ca)
+	}
+	args := []string{"--index-url", w.ix.SimpleURL(), "--cert", ca}
+	prefix := prefixOf(w.python)
+	before := prefixState(t, prefix)
+	o := InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: args}
+	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
+	l, _, err := Lock(context.Background(), w.cfg, o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	sameState(t, before, prefixState(t, prefix))
+	data, err := pylock.Write(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := pylock.Read("pylock.toml", data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	byName := map[string]pylock.Package{}
+	for _, p := range back.Packages {
+		byName[p.Name] = p
+	}
+	plain, demo := byName["plain"], byName["demo"]
+	if len(plain.Wheels) != 1 || plain.Wheels[0].Hashes["sha256"] == "" || plain.Wheels[0].Size == nil ||
+		len(plain.AttestationIdentities) != 1 || plain.AttestationIdentities[0].Repository != "acme/plain" || plain.AttestationIdentities[0].Workflow != "release.yml" {
+		t.Errorf("plain: %+v\n%s", plain, data)
+	}
+	rec, err := demo.Pipguard()
+	if demo.Archive == nil || demo.Archive.Hashes["sha256"] == "" || err != nil || rec == nil || len(rec.Commit) != 40 || len(rec.Verified) == 0 {
+		t.Errorf("demo: %+v %+v %v\n%s", demo, rec, err, data)
+	}
+	if back.CreatedBy != "pipguard" || len(back.Environments) != 1 || back.LockVersion != "1.0" {
+		t.Errorf("header: %+v", back)
+	}
+	if strings.Contains(string(data), "****") {
+		t.Errorf("a masked secret in the lock:\n%s", data)
+	}
+
+	pip26, why := pkgtest.Pip26()
+	if pip26 == "" {
+		t.Skip(why)
+	}
+	lock := filepath.Join(dir, "pylock.toml")
+	os.WriteFile(lock, data, 0o644)
+	target := pkgtest.NewVenv(t)
+	cmd := exec.Command(pip26, "-m", "pip", "--python", target, "install", "--disable-pip-version-check", "--cert", ca, "-r", lock)
+	cmd.Env = append(os.Environ(), "PIP_NO_INDEX=", "PIP_FIND_LINKS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pip 26 refused pipguard's lock: %v\n%s\n%s", err, out, data)
+	}
+	out, err := exec.Command(target, "-c", "import demo, plain; print(demo.VERSION, plain.VERSION)").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1.0.0 1.0" {
+		t.Errorf("pip 26 installed: %v %s", err, out)
+	}
+}
