@@ -171,7 +171,7 @@ type InstallReport struct {
 	// Timings says where the time went, per stage.
 	Timings []Timing `json:"timings"`
 	// Warnings are what the policy lets through but the user should see.
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings      []string `json:"warnings,omitempty"`
 	pythonVersion string
 	// DependencyConflicts are what pip check reports after the install
 	// (a warning, or under dependency_conflicts = "error" a failure).

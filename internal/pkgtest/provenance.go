@@ -3,11 +3,11 @@ package pkgtest
 import (
 	"encoding/json"
 	"encoding/pem"
-	"os"
 	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"sync"
