@@ -115,6 +115,12 @@ func verifyIndexFiles(ctx context.Context, o InstallOptions, lk *lock, indexURLs
 			continue
 		}
 		eff := pol.ForProject(it.Name)
+		if len(it.identities) > 0 {
+			// A lock file records who published the file: its provenance
+			// must verify for that identity, whatever the index says now.
+			p := it.identities[0]
+			eff.Publisher, eff.Require, eff.Rule = &p, true, "the lock's attestation-identities"
+		}
 		if eff.Mode.V == "off" && !eff.Require && eff.Publisher == nil {
 			results[i] = outcome{att: &IndexAttestation{State: AttestOff, Rule: eff.Rule}}
 			continue
@@ -126,7 +132,13 @@ func verifyIndexFiles(ctx context.Context, o InstallOptions, lk *lock, indexURLs
 			defer func() { <-sem }()
 			filename := filepath.Base(it.file)
 			att := &IndexAttestation{Rule: eff.Rule}
-			prov, source, why := findProvenance(ctx, fetchers, provDir, it.Name, it.Version, filename)
+			fs := fetchers
+			if it.index != "" {
+				if f, err := provenance.NewFetcher(client, it.index); err == nil {
+					fs = []*provenance.Fetcher{f}
+				}
+			}
+			prov, source, why := findProvenance(ctx, fs, provDir, it.Name, it.Version, filename)
 			att.Source = redact.String(source)
 			if prov == nil {
 				att.State, att.Why = AttestNone, why

@@ -173,6 +173,7 @@ type InstallReport struct {
 	// Warnings are what the policy lets through but the user should see.
 	Warnings      []string `json:"warnings,omitempty"`
 	pythonVersion string
+	indexURLs     []string
 	// DependencyConflicts are what pip check reports after the install
 	// (a warning, or under dependency_conflicts = "error" a failure).
 	DependencyConflicts []string `json:"dependency_conflicts,omitempty"`
@@ -390,6 +391,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	}
 	// Index files: their PEP 740 provenance, for the bytes pipguard just
 	// hashed, by the publisher the policy names.
+	rep.indexURLs = plan.IndexURLs
 	warns, err := verifyIndexFiles(ctx, o, lk, plan.IndexURLs, o.ProvenanceDir)
 	rep.Lock = lk.items
 	if err != nil {
@@ -399,6 +401,15 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if o.lockOnly {
 		return rep, nil
 	}
+	rep, err = installFiles(ctx, py, dir, files, lk, rep, info, o, start)
+	return rep, pipFile.MapError(err)
+}
+
+// installFiles is every stage after the fetch, for a lock whose every file
+// is in files, hashed by pipguard: the plan of paths and its conflicts
+// (where a dry run stops), the stash by plan with its journal, pip on the
+// local files alone, the check, and the commit or the rollback.
+func installFiles(ctx context.Context, py *pip.Session, dir, files string, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, start time.Time) (*InstallReport, error) {
 	pp, err := planPaths(lk, info)
 	rep.Lock = lk.items
 	if err != nil {
@@ -439,7 +450,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 		}
 		rep.RolledBack = rerr == nil
 		rep.timed("rollback", start)
-		return rep, interrupted(ctx, "pip install", pipFile.MapError(err), rerr)
+		return rep, interrupted(ctx, "pip install", err, rerr)
 	}
 	if err := tx.Commit(); err != nil {
 		return rep, fmt.Errorf("dropping the stash: %w", err)

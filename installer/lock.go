@@ -66,6 +66,11 @@ type Locked struct {
 	// verified (or allowed) source, before the fetch.
 	file, built string
 	plan        *layout.Plan
+	// index and identities come from a lock file: the index its package
+	// names, and the attestation identities it records (the file's
+	// provenance must verify for them).
+	index      string
+	identities []policy.IndexPublisher
 }
 
 type lock struct{ items []Locked }

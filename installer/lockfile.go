@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/pylock"
+	"github.com/pipguard/pipguard/internal/redact"
 )
 
 // LockError is a resolution pipguard cannot write as a lock file: a URL
@@ -72,6 +74,7 @@ func ToPylock(rep *InstallReport) (*pylock.Lock, error) {
 				name = it.URL[strings.LastIndex(it.URL, "/")+1:]
 			}
 			p.Wheels = []pylock.File{{Name: name, URL: it.URL, Size: &size, Hashes: map[string]string{"sha256": it.SHA256}}}
+			p.Index = indexOf(it.URL, rep.indexURLs)
 			if a := it.Attestation; a != nil && a.State == AttestVerified && a.Publisher != nil && a.Publisher.Kind != "" {
 				p.AttestationIdentities = []pylock.Identity{{Kind: a.Publisher.Kind, Repository: a.Publisher.Repository, Workflow: a.Publisher.Workflow,
 					WorkflowFilepath: a.Publisher.WorkflowFilepath, Email: a.Publisher.Email, Environment: a.Publisher.Environment}}
@@ -134,6 +137,32 @@ func sysPlatform() string {
 		return runtime.GOOS
 	case "windows":
 		return "win32"
+	}
+	return ""
+}
+
+// indexOf is the index a file's URL came from, as the lock names it: the
+// one index pip used, or the one on the file's host; "" when it cannot
+// tell, or when the index URL holds credentials (a lock holds no secret).
+func indexOf(fileURL string, indexes []string) string {
+	var pick []string
+	for _, ix := range indexes {
+		if strings.Contains(redact.String(ix), "****") {
+			continue
+		}
+		pick = append(pick, ix)
+	}
+	if len(pick) == 1 {
+		return pick[0]
+	}
+	fu, err := url.Parse(fileURL)
+	if err != nil {
+		return ""
+	}
+	for _, ix := range pick {
+		if iu, err := url.Parse(ix); err == nil && iu.Host == fu.Host {
+			return ix
+		}
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,4 +96,100 @@ func TestLockWritesAPylockPip26Installs(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "1.0.0 1.0" {
 		t.Errorf("pip 26 installed: %v %s", err, out)
 	}
+}
+
+// pipguard install pylock.toml installs exactly the lock, with no
+// resolution: every file fetched and checked against the lock's hashes,
+// each index file's provenance verified for the identity the lock records
+// (not the index's claim), the guarded release verified again. A file
+// whose bytes differ from the lock, an identity the provenance does not
+// carry, and provenance the index dropped since the lock are refused, and
+// nothing changes.
+func TestInstallALockFile(t *testing.T) {
+	w := newIndexWorld(t)
+	w.ix = pkgtest.NewProvenanceIndexTLS(t)
+	w.put(t, "plain", "acme/plain", nil)
+	dir := t.TempDir()
+	ixCA, ghCA, ca := filepath.Join(dir, "i.pem"), filepath.Join(dir, "g.pem"), filepath.Join(dir, "ca.pem")
+	w.ix.CAFile(ixCA)
+	w.gh.WriteCA(ghCA)
+	a, _ := os.ReadFile(ixCA)
+	b, _ := os.ReadFile(ghCA)
+	os.WriteFile(ca, append(a, b...), 0o644)
+	for _, k := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT"} {
+		t.Setenv(k, ca)
+	}
+	o := InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: []string{"--index-url", w.ix.SimpleURL(), "--cert", ca}}
+	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
+	l, _, err := Lock(context.Background(), w.cfg, o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	data, _ := pylock.Write(l)
+	lockPath := filepath.Join(dir, "pylock.toml")
+	os.WriteFile(lockPath, data, 0o644)
+
+	install := func(t *testing.T, path string) (*InstallReport, error) {
+		w.python = pkgtest.NewVenv(t)
+		w.site = pkgtest.SitePackages(w.python)
+		lo := InstallOptions{Python: w.python, Trust: w.trust, Output: &w.out}
+		return InstallLockFile(context.Background(), w.cfg, lo, LockFile{Path: path})
+	}
+	rep, err := install(t, lockPath)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if v := w.python3(t, "import demo, plain; print(demo.VERSION, plain.VERSION)"); v != "1.0.0 1.0" {
+		t.Errorf("installed %s", v)
+	}
+	for _, it := range rep.Lock {
+		if it.Name == "plain" && (it.Attestation == nil || it.Attestation.State != AttestVerified || it.Attestation.Rule != "the lock's attestation-identities") {
+			t.Errorf("plain: %+v", it.Attestation)
+		}
+		if it.Name == "demo" && it.Source != SourceVerified {
+			t.Errorf("demo: %+v", it)
+		}
+	}
+
+	for _, c := range []struct{ name, from, to, want string }{
+		{"another file's bytes", "", "", "the lock says"},
+		{"another identity", `repository = "acme/plain"`, `repository = "acme/other"`, "acme/other"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			changed := string(data)
+			if c.from != "" {
+				changed = strings.Replace(changed, c.from, c.to, 1)
+			} else {
+				back, _ := pylock.Read("x", data)
+				for _, p := range back.Packages {
+					if p.Name == "plain" {
+						changed = strings.Replace(changed, p.Wheels[0].Hashes["sha256"], strings.Repeat("0", 64), 1)
+					}
+				}
+			}
+			p := filepath.Join(t.TempDir(), "pylock.toml")
+			os.WriteFile(p, []byte(changed), 0o644)
+			w.python = pkgtest.NewVenv(t)
+			prefix := prefixOf(w.python)
+			before := prefixState(t, prefix)
+			lo := InstallOptions{Python: w.python, Trust: w.trust, Output: &w.out}
+			_, err := InstallLockFile(context.Background(), w.cfg, lo, LockFile{Path: p})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v", err)
+			}
+			sameState(t, before, prefixState(t, prefix))
+		})
+	}
+	// The index drops plain's provenance: the lock recorded an identity,
+	// so the install is refused.
+	w.ix.Update(pkgtest.Project{Name: "plain", Version: "1.0"}.WheelName(), func(f *pkgtest.ProvenanceFile) { f.Provenance = nil })
+	w.python = pkgtest.NewVenv(t)
+	prefix := prefixOf(w.python)
+	before := prefixState(t, prefix)
+	_, err = InstallLockFile(context.Background(), w.cfg, InstallOptions{Python: w.python, Trust: w.trust, Output: &w.out}, LockFile{Path: lockPath})
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "has no provenance") {
+		t.Fatalf("err = %v", err)
+	}
+	sameState(t, before, prefixState(t, prefix))
 }

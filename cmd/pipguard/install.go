@@ -51,6 +51,9 @@ func installCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and ask pip what it would install; install nothing"},
 			&cli.BoolFlag{Name: "allow-sdist", Usage: "install the verified sdist when no wheel fits (runs its build code)"},
 			&cli.StringFlag{Name: "provenance-dir", Usage: "read index files' PEP 740 provenance from `DIR` (FILENAME.provenance) instead of asking the index"},
+			&cli.StringFlag{Name: "files", Usage: "with a lock file: read every file it names from `DIR` (what pipguard fetch stored), downloading nothing"},
+			&cli.StringSliceFlag{Name: "extra", Usage: "with a lock file: select its extra `NAME` (repeatable)"},
+			&cli.StringSliceFlag{Name: "group", Usage: "with a lock file: select its dependency group `NAME` (repeatable; default: the lock's default-groups)"},
 			&cli.BoolFlag{Name: "allow-direct", Usage: "let pip install direct-URL or VCS requirements pipguard did not verify (unsafe)"},
 			&cli.BoolFlag{Name: "allow-source-builds", Usage: "let pip build index sdists, running their build code (unsafe; default: wheels only)"},
 			&cli.StringFlag{Name: "signer-workflow", Usage: "workflow that must have signed each release's provenance (`PATH` or URI)"},
@@ -106,11 +109,25 @@ func installCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, ierr := installer.Install(cCtx.Context, cfg, installer.InstallOptions{
+			opts := installer.InstallOptions{
 				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
 				Python: py, DryRun: cCtx.Bool("dry-run"), AllowDirect: cCtx.Bool("allow-direct"), Rules: pol, Version: pipguardVersion(),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"), ProvenanceDir: cCtx.String("provenance-dir"),
-			})
+			}
+			var rep *installer.InstallReport
+			var ierr error
+			if lockFile, err := lockFileArg(reqs, cCtx.StringSlice("requirement"), pipArgs); err != nil {
+				return err
+			} else if lockFile != "" {
+				// A PEP 751 lock: installed as the lock says, no resolution.
+				rep, ierr = installer.InstallLockFile(cCtx.Context, cfg, opts, installer.LockFile{Path: lockFile, From: cCtx.String("files"),
+					Extras: cCtx.StringSlice("extra"), Groups: groupsFlag(cCtx)})
+			} else {
+				if cCtx.String("files") != "" {
+					return usagef("--files DIR is for installing a lock file (pylock.toml): the files pipguard fetch stored")
+				}
+				rep, ierr = installer.Install(cCtx.Context, cfg, opts)
+			}
 			ierr = oldPip(cCtx.Context, py, ierr)
 			if rep == nil {
 				return ierr
@@ -278,4 +295,33 @@ func githubCost(rep *installer.ReleaseReport) string {
 		s += ", nothing cached (not verified)"
 	}
 	return s
+}
+
+// lockFileArg is the PEP 751 lock file an install names (as a requirement
+// or with -r), or "". A lock is installed alone: it says everything that
+// gets installed.
+func lockFileArg(reqs, files, pipArgs []string) (string, error) {
+	var locks []string
+	for _, r := range append(append([]string{}, reqs...), files...) {
+		if installer.IsLockFile(r) {
+			locks = append(locks, r)
+		}
+	}
+	switch {
+	case len(locks) == 0:
+		return "", nil
+	case len(locks) > 1 || len(reqs)+len(files) > 1:
+		return "", usagef("a lock file (%s) is installed alone: it names everything that gets installed", strings.Join(locks, ", "))
+	case len(pipArgs) > 0:
+		return "", usagef("a lock file is installed with no pip arguments: pip reads only pipguard's local files")
+	}
+	return locks[0], nil
+}
+
+// groupsFlag is --group: nil when not given (the lock's default-groups).
+func groupsFlag(cCtx *cli.Context) []string {
+	if !cCtx.IsSet("group") {
+		return nil
+	}
+	return cCtx.StringSlice("group")
 }

@@ -99,6 +99,7 @@ def probe(markers):
         "prefix": sys.prefix,
         "python": "%d.%d.%d" % sys.version_info[:3],
         "markers": {},
+        "environment": pmarkers.default_environment(),
         "cache_tag": sys.implementation.cache_tag or "",
     }
     for m in markers:

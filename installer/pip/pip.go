@@ -180,6 +180,9 @@ type Info struct {
 	Version string `json:"python"`
 	// Markers maps each marker asked about to true, false, or an error text.
 	Markers map[string]any `json:"markers"`
+	// Environment is the interpreter's PEP 508 marker environment, as
+	// pip's packaging computes it (default_environment()).
+	Environment map[string]string `json:"environment"`
 	// Pip is pip's version.
 	Pip string `json:"-"`
 	// CacheTag is sys.implementation.cache_tag ("cpython-311"), which
