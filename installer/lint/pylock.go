@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -20,6 +21,9 @@ import (
 // "pylock.<name>.toml" where the name has no dot ("The file name MUST
 // match the regex ^pylock\.([^.]+)\.toml$" for a named lock).
 var pylockName = regexp.MustCompile(`^pylock(\.[^.]+)?\.toml$`)
+
+// packageKey is the key path of one [[packages]] entry.
+var packageKey = regexp.MustCompile(`^packages\[[0-9]+\]$`)
 
 // IsPylock says whether check reads path as a PEP 751 lock file
 // (pylock.toml or pylock.NAME.toml) rather than as a pyproject.toml.
@@ -106,6 +110,13 @@ func (c *checker) pylock(path string) error {
 		} else {
 			errs = []error{err}
 		}
+		// The packages the document has, as far as it could be read.
+		for k := range pos {
+			if packageKey.MatchString(k) {
+				c.locked++
+			}
+		}
+		start := len(c.findings)
 		for _, e := range errs {
 			var fe *pylock.FieldError
 			if !errors.As(e, &fe) {
@@ -125,6 +136,14 @@ func (c *checker) pylock(path string) error {
 			}
 			c.add(where, pylockRule(fe), redact.String(msg), "")
 		}
+		// In the order of the file's lines, as the other files' findings.
+		mine := c.findings[start:]
+		sort.SliceStable(mine, func(i, j int) bool {
+			if mine[i].Line != mine[j].Line {
+				return mine[i].Line < mine[j].Line
+			}
+			return mine[i].Column < mine[j].Column
+		})
 		return nil
 	}
 	c.locked += len(l.Packages)

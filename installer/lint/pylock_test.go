@@ -56,7 +56,7 @@ func TestPylockFindings(t *testing.T) {
 		{"two kinds of source", lockHead + lockWheel(attrsWheel, `archive = {url = "https://x/a.zip", hashes = {sha256 = "`+lockSHA+`"}}`), "6:3 pylock-source error"},
 		{"no hashes", lockHead + "[[packages]]\nname = \"a\"\nsdist = {url = \"https://x/a-1.tar.gz\"}\n", "7:1 pylock-hash error"},
 		{"md5 only", lockHead + "[[packages]]\nname = \"a\"\nsdist = {url = \"https://x/a-1.tar.gz\", hashes = {md5 = \"00\"}}\n", "7:40 pylock-hash error"},
-		{"digest not hex", lockHead + "[[packages]]\nname = \"a\"\nsdist = {url = \"https://x/a-1.tar.gz\", hashes = {sha256 = \"xyz\"}}\n", "7:59 pylock-hash error; 7:40 pylock-hash error"},
+		{"digest not hex", lockHead + "[[packages]]\nname = \"a\"\nsdist = {url = \"https://x/a-1.tar.gz\", hashes = {sha256 = \"xyz\"}}\n", "7:40 pylock-hash error; 7:59 pylock-hash error"},
 		{"plain http", lockHead + lockWheel("http://files.example/attrs-25.1.0-py3-none-any.whl", ""), "12:7 pylock-http error"},
 		{"http index", lockHead + strings.Replace(lockWheel(attrsWheel, ""), "https://pypi.org", "http://pypi.org", 1), "9:9 pylock-http error"},
 		{"credential in url", lockHead + lockWheel("https://user:s3cret@files.example/attrs-25.1.0-py3-none-any.whl", ""), "12:7 pylock-credential error"},
@@ -67,7 +67,7 @@ func TestPylockFindings(t *testing.T) {
 		{"notes", "lock-version = \"1.1\"\ncreated-by = \"x\"\nnew-key = 1\n[[packages]]\nname = \"a\"\ndirectory = {path = \".\", sub = 1}\n",
 			"3:1 pylock-unknown-key info; 1:16 pylock-newer-version info; 6:26 pylock-unknown-key info; 1:1 pylock-no-environments info; 1:1 pylock-no-requires-python info"},
 		{"every problem at once", "lock-version = \"1.0\"\n[[packages]]\nname = \"A\"\nsdist = {url = \"http://x/a-1.tar.gz\"}\n",
-			"1:1 pylock-invalid error; 3:8 pylock-name error; 4:16 pylock-http error; 4:1 pylock-hash error; 4:1 pylock-invalid error"},
+			"1:1 pylock-invalid error; 3:8 pylock-name error; 4:1 pylock-hash error; 4:1 pylock-invalid error; 4:16 pylock-http error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := write(t, t.TempDir(), "pylock.toml", tc.body)
