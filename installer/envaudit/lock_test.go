@@ -63,7 +63,7 @@ func lockOf(t *testing.T, dir string, wheels map[string][]byte, projects []pkgte
 		size := int64(len(data))
 		l.Packages = append(l.Packages, pylock.Package{
 			Name: pylock.Normalize(p.Name), Version: p.Version, Index: "https://pypi.example/simple",
-			Wheels: []pylock.File{{Name: p.WheelName(), URL: "https://files.example/" + p.WheelName(), Size: &size, Hashes: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
+			Wheels:                []pylock.File{{Name: p.WheelName(), URL: "https://files.example/" + p.WheelName(), Size: &size, Hashes: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
 			AttestationIdentities: []pylock.Identity{{Kind: "GitHub", Repository: "acme/" + p.Name, Workflow: "release.yml"}},
 		})
 	}
