@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/pep610"
 )
 
 // probe is the interpreter's environment as pip's vendored packaging
@@ -231,6 +232,18 @@ wheels = [{url = "https://files.example/pip-23.2.1-py3-none-any.whl", hashes = {
 	}
 	if got := rulesByDist(rep); len(got) != 1 || strings.Join(got["pip"], ",") != "lock-extra" {
 		t.Errorf("findings %v, want pip's lock-extra", got)
+	}
+	// pipguard's receipt says another wheel was installed: lock-hash, even
+	// where direct_url.json agrees with the lock.
+	other := strings.Repeat("cd", 32)
+	dist(t, site, "app", "1.0", `{"url": "https://files.example/app-1.0-py3-none-any.whl", "archive_info": {"hashes": {"sha256": "`+sha+`"}}}`,
+		&pep610.Receipt{Repository: "https://github.com/acme/app", Commit: strings.Repeat("0", 40), From: "release", SHA256: sha, WheelSHA256: other, Asset: "app-1.0-py3-none-any.whl"})
+	rep, err = Audit([]string{site}, Options{GitHubHost: "github.com", Lock: &Lock{File: "pylock.toml", Lock: lockText(""), Env: env}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Rule != "lock-hash" || !strings.Contains(rep.Findings[0].Message, "got sha256:"+other+" (pipguard's receipt)") {
+		t.Errorf("findings %+v, want the receipt's lock-hash", rep.Findings)
 	}
 	// A lock for another environment: one finding, nothing compared.
 	rep, err = Audit([]string{site}, Options{Lock: &Lock{File: "pylock.toml", Lock: lockText("environments = [\"sys_platform == 'win32'\"]\n"), Env: env}})
