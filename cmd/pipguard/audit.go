@@ -47,16 +47,30 @@ func auditCommand(e *env) *cli.Command {
    not allow, malformed direct_url.json, receipts that no longer match, and
    direct-URL or VCS installs that no verified release vouches for.
 
+   --lock pylock.toml holds the environment to exactly the lock: the packages
+   it selects for this interpreter (its markers and tags, which the --python
+   interpreter reports when run once with -I -S, or --lock-environment FILE
+   gives) each installed at the locked version (lock-missing, lock-version),
+   from the locked file as far as direct_url.json and pipguard's receipt record
+   its hash (lock-hash; every audit also checks each file against RECORD:
+   files-changed), and nothing else installed (lock-extra; pip, setuptools and
+   wheel only when the lock names them).
+
    Exit 0 clean, 6 when a finding is at or above --fail-on (default error).
 
    Examples:
      pipguard audit                                # $VIRTUAL_ENV
      pipguard audit --python /app/.venv/bin/python --format sarif > pipguard.sarif
-     pipguard audit --path /usr/lib/python3/dist-packages --fail-on warning`,
+     pipguard audit --path /usr/lib/python3/dist-packages --fail-on warning
+     pipguard audit --python /app/.venv/bin/python --lock pylock.toml`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`; only locates its site-packages, never runs it (repeatable)"},
+			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`; only locates its site-packages, never runs it but for --lock (repeatable)"},
 			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR` (repeatable)"},
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: info, warning or error"},
+			&cli.StringFlag{Name: "lock", Usage: "a PEP 751 lock `FILE` (pylock.toml) the environment must be exactly: each package it selects installed at its version from its bytes, nothing else (pip, setuptools and wheel unless it names them); runs the --python interpreter once, isolated, for its markers and tags"},
+			&cli.StringFlag{Name: "lock-environment", Usage: "with --lock: the environment's markers and tags as JSON `FILE` ({\"markers\": {...}, \"tags\": [...]}) instead of asking the interpreter; needed with --path"},
+			&cli.StringSliceFlag{Name: "lock-extra", Usage: "with --lock: an `EXTRA` the lock was installed with (repeatable)"},
+			&cli.StringSliceFlag{Name: "lock-group", Usage: "with --lock: a dependency `GROUP` the lock was installed with (repeatable; default: the lock's default-groups)"},
 			&cli.BoolFlag{Name: "online", Usage: "ask each git origin on the GitHub host or in a verify = \"pin\" table again: tags that moved, release assets that changed; other hosts are reported as not re-checked"},
 		},
 		Action: func(cCtx *cli.Context) error {
@@ -78,11 +92,12 @@ func auditCommand(e *env) *cli.Command {
 					return err
 				}
 			}
-			for _, py := range pythons {
+			for i, py := range pythons {
 				py, err := auditPython(py)
 				if err != nil {
 					return err
 				}
+				pythons[i] = py
 				s, err := sitePackagesOf(py)
 				if err != nil {
 					return err
@@ -103,6 +118,21 @@ func auditCommand(e *env) *cli.Command {
 					return &policy.Error{Where: pol.AuditSeverity.From, Key: "audit_severity." + rule, Msg: "no such audit rule", Fix: "pipguard audit --help lists them; the README's Pre-deploy check section too"}
 				}
 				o.Severity[rule] = envaudit.Severity(sev)
+			}
+			if lock := cCtx.String("lock"); lock != "" {
+				var groups []string
+				if cCtx.IsSet("lock-group") {
+					groups = append([]string{}, cCtx.StringSlice("lock-group")...)
+				}
+				if o.Lock, err = auditLock(cCtx.Context, lock, cCtx.String("lock-environment"), pythons, cCtx.StringSlice("lock-extra"), groups); err != nil {
+					return err
+				}
+			} else {
+				for _, f := range []string{"lock-environment", "lock-extra", "lock-group"} {
+					if cCtx.IsSet(f) {
+						return usagef("--%s is for --lock, which is not given", f)
+					}
+				}
 			}
 			if cCtx.Bool("online") {
 				o.OnlineRef = func(repoURL, ref string) (string, error) {
@@ -221,8 +251,12 @@ func renderAudit(w io.Writer, rep *envaudit.Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%s, %d verified by pipguard; %s, %s, %s\n",
-		plural(rep.Distributions, "distribution"), rep.Verified, plural(rep.Count(envaudit.Error), "error"),
+	against := ""
+	if rep.Lock != "" {
+		against = " against " + rep.Lock
+	}
+	fmt.Fprintf(w, "%s%s, %d verified by pipguard; %s, %s, %s\n",
+		plural(rep.Distributions, "distribution"), against, rep.Verified, plural(rep.Count(envaudit.Error), "error"),
 		plural(rep.Count(envaudit.Warning), "warning"), plural(rep.Count(envaudit.Info), "note"))
 }
 

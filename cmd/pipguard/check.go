@@ -14,7 +14,7 @@ import (
 func checkCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "check",
-		Usage:     "lint requirements files and pyproject.toml dependencies, offline",
+		Usage:     "lint requirements files, pyproject.toml dependencies and pylock.toml lock files, offline",
 		ArgsUsage: "FILE...",
 		Description: `Reads requirements files (nested -r and -c files too) and pyproject.toml
    dependencies ([project] dependencies and optional-dependencies; any *.toml
@@ -29,11 +29,19 @@ func checkCommand(e *env) *cli.Command {
    written @refs/tags/NAME. Whether a tag-like ref really is a tag (and not also
    a branch) is for pipguard install or resolve to find out.
 
+   A PEP 751 lock file (pylock.toml, pylock.NAME.toml) is checked against the
+   spec and pipguard's rules: required keys and types, one kind of source per
+   package, normalised names, a sha256 (or sha384, sha512) on every file, no
+   http:// and no credentials in any URL (never printed); index packages
+   without attestation identities are warnings, and what the lock lacks (no
+   environments, no requires-python, no identities, no sizes) is info.
+
    Exit 0 clean, 6 when a finding is at or above --fail-on (default error),
    2 when a file cannot be read.
 
    Examples:
      pipguard check requirements.txt pyproject.toml
+     pipguard check pylock.toml
      pipguard check --format sarif requirements*.txt > pipguard-check.sarif`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: warning or error"},
@@ -100,8 +108,24 @@ func renderCheck(w io.Writer, rep *lint.Report, complete bool) {
 	if !complete {
 		return
 	}
-	fmt.Fprintf(w, "%s, %s: %s, %s\n", plural(len(rep.Files), "file"), plural(rep.Requirements, "requirement"),
-		plural(rep.Count(envaudit.Error), "error"), plural(rep.Count(envaudit.Warning), "warning"))
+	locks := 0
+	for _, f := range rep.Files {
+		if lint.IsPylock(f) {
+			locks++
+		}
+	}
+	read := plural(len(rep.Files), "file")
+	if rep.Requirements > 0 || locks < len(rep.Files) {
+		read += ", " + plural(rep.Requirements, "requirement")
+	}
+	if locks > 0 {
+		read += ", " + plural(rep.LockedPackages, "locked package")
+	}
+	counts := plural(rep.Count(envaudit.Error), "error") + ", " + plural(rep.Count(envaudit.Warning), "warning")
+	if n := rep.Count(envaudit.Info); n > 0 {
+		counts += ", " + plural(n, "note")
+	}
+	fmt.Fprintf(w, "%s: %s\n", read, counts)
 }
 
 // checkSARIF is the report's SARIF log, with each result's file as a

@@ -46,6 +46,7 @@ func TestPreCommitHook(t *testing.T) {
 	for path, want := range map[string]bool{
 		"requirements.txt": true, "requirements-dev.txt": true, "services/api/requirements_test.txt": true,
 		"requirements/base.txt": true, "pyproject.toml": true, "tools/x/pyproject.toml": true,
+		"pylock.toml": true, "deploy/pylock.prod.toml": true, "x.pylock.toml": false, "pylock.a.b.toml": false,
 		"setup.py": false, "myrequirements.txt": false, "requirements.in": false, "pyproject.toml.orig": false, "docs/requirements.md": false,
 	} {
 		if files.MatchString(path) != want {

@@ -5,7 +5,11 @@
 // hash, local and editable
 // installs, hosts the policy does not allow, malformed direct_url.json,
 // receipts that no longer match, and direct-URL installs that no verified
-// release vouches for.
+// release vouches for. Given a PEP 751 lock (Options.Lock), it also holds
+// the environment to exactly the packages the lock selects for the audited
+// interpreter (package pylock's Select): each installed at its locked
+// version, from the locked file's bytes as far as direct_url.json and
+// pipguard's receipt record them, and nothing else installed.
 //
 // What it trusts: nothing in the environment. It never runs the
 // environment's Python (its code could lie), reads files with size limits,
@@ -85,6 +89,11 @@ var Rules = map[string]Rule{
 	"files-changed":           {"files-changed", Error, "an installed file differs from the hash its RECORD gives, or is gone", "something changed the distribution after it was installed: reinstall it and investigate"},
 	"pinned":                  {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
 	"not-rechecked":           {"not-rechecked", Info, "an origin --online does not ask: only the GitHub host and the repositories of verify = \"pin\" tables are asked (--online)", "to have it asked, name the repository in a [[repo]] table with verify = \"pin\" (after checking it yourself)"},
+	"lock-missing":            {"lock-missing", Error, "a package the lock selects for this environment is not installed (--lock)", "install the lock: pipguard install pylock.toml"},
+	"lock-version":            {"lock-version", Error, "a locked package is installed at another version than the lock's (--lock)", "install the lock again, or lock again if the new version is wanted"},
+	"lock-hash":               {"lock-hash", Error, "a locked package was installed from other bytes than the lock's: its direct_url.json or pipguard's receipt records another hash (or commit, or kind of source) (--lock)", "reinstall it from the lock and find out where the other file came from"},
+	"lock-extra":              {"lock-extra", Error, "a distribution the lock does not select for this environment is installed (--lock; pip, setuptools and wheel only when the lock names them)", "uninstall it, or lock it"},
+	"lock-environment":        {"lock-environment", Error, "the lock is not for this environment: no environments marker matches, requires-python is unmet, or a package cannot be selected (--lock)", "audit with the lock made for this interpreter, or lock for it"},
 }
 
 // Finding is one rule broken by one distribution.
@@ -114,6 +123,9 @@ type Options struct {
 	OnlineRef func(repoURL, ref string) (string, error)
 	// Severity overrides rules' severities (the policy's audit_severity).
 	Severity map[string]Severity
+	// Lock, when set, is the lock the environment must be exactly
+	// (pipguard audit --lock): the lock-* rules.
+	Lock *Lock
 }
 
 // NotRecheckedError is what Online and OnlineRef return for an origin
@@ -129,11 +141,13 @@ func (e *NotRecheckedError) Error() string {
 
 // Report is an environment's audit.
 type Report struct {
-	Schema        string    `json:"schema"`
-	Sites         []string  `json:"site_packages"`
-	Distributions int       `json:"distributions"`
-	Verified      int       `json:"verified"`
-	Findings      []Finding `json:"findings"`
+	Schema        string   `json:"schema"`
+	Sites         []string `json:"site_packages"`
+	Distributions int      `json:"distributions"`
+	Verified      int      `json:"verified"`
+	// Lock is the lock file the environment was compared with (--lock).
+	Lock     string    `json:"lock,omitempty"`
+	Findings []Finding `json:"findings"`
 }
 
 // Worst is the highest severity found ("" when clean).
@@ -164,6 +178,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 	var dists []pep610.Dist
 	var keys [][]byte // each distribution's environment's receipt key
 	var legacy []Finding
+	var legacySeen []installed
 	seenPrefix := map[string]bool{}
 	for _, s := range rep.Sites {
 		ds, err := pep610.Listed(s)
@@ -190,6 +205,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 		}
 		ls, _ := pep610.LegacyInstalled(s)
 		for _, l := range ls {
+			legacySeen = append(legacySeen, installed{name: l.Name, version: l.Version, path: l.Path})
 			rule, msg := "legacy-install", "installed as "+filepath.Base(l.Path)
 			if l.Link {
 				rule, msg = "develop-install", "a develop install ("+filepath.Base(l.Path)+")"
@@ -200,7 +216,11 @@ func Audit(sites []string, o Options) (*Report, error) {
 	}
 	rep.Distributions += len(dists)
 	rep.Findings = append(rep.Findings, legacy...)
+	if o.Lock != nil && o.Lock.Lock == nil {
+		return nil, ErrLock
+	}
 	results := make([][]Finding, len(dists))
+	seen := make([]installed, len(dists))
 	verified := make([]bool, len(dists))
 	errs := make([]error, len(dists))
 	var wg sync.WaitGroup
@@ -213,7 +233,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 			defer wg.Done()
 			for i := range work {
 				dists[i].LoadMetadata()
-				results[i], verified[i], errs[i] = auditDist(dists[i], keys[i], o)
+				results[i], verified[i], errs[i] = auditDist(dists[i], keys[i], o, &seen[i])
 			}
 		}()
 	}
@@ -230,6 +250,10 @@ func Audit(sites []string, o Options) (*Report, error) {
 		if verified[i] {
 			rep.Verified++
 		}
+	}
+	if o.Lock != nil {
+		rep.Lock = o.Lock.File
+		rep.Findings = append(rep.Findings, lockFindings(append(seen, legacySeen...), o)...)
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {
 		a, b := rep.Findings[i], rep.Findings[j]
@@ -276,7 +300,11 @@ func newFinding(rule, name, version, path, msg string, o Options) Finding {
 
 // auditDist applies every rule to one distribution; verified says a
 // receipt ties it to a verified release.
-func auditDist(d pep610.Dist, key []byte, o Options) (out []Finding, verified bool, err error) {
+//
+// ev gets what the lock comparison reads: direct_url.json when it is valid,
+// and the receipt when it is authenticated.
+func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Finding, verified bool, err error) {
+	*ev = installed{name: d.Name, version: d.Version, path: d.Dir}
 	add := func(rule, msg string) {
 		out = append(out, newFinding(rule, d.Name, d.Version, d.Dir, msg, o))
 	}
@@ -295,6 +323,12 @@ func auditDist(d pep610.Dist, key []byte, o Options) (out []Finding, verified bo
 	if errors.As(rerr, &re) && re.Unauthenticated {
 		add("receipt-unauthenticated", rerr.Error())
 		receipt, rerr = nil, pep610.ErrNoReceipt
+	}
+	if derr == nil {
+		ev.du = du
+	}
+	if rerr == nil {
+		ev.receipt = receipt
 	}
 	switch {
 	case errors.Is(derr, pep610.ErrNoDirectURL):

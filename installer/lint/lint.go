@@ -9,7 +9,13 @@
 // allow_direct (a local archive such as pkg-1.0-py3-none-any.whl
 // included), editable installs, index requirements not pinned with ==
 // (index_pins), package sources outside indexes, and package sources over
-// plain http or --trusted-host (reqfile.Entry.Insecure).
+// plain http or --trusted-host (reqfile.Entry.Insecure). A PEP 751 lock
+// file (pylock.toml, pylock.NAME.toml) is read by package pylock: what
+// pylock.Read refuses (required keys and types, one source kind per
+// package, normalised names, a checkable hash on every file, no plain http,
+// no credentials in a URL), each at its key; index packages without
+// attestation identities; and what a valid lock lacks (pylock.Lock.Notes),
+// as info.
 //
 // What it trusts: the policy it is given, nothing it reads. It never
 // touches the network: whether a tag-like ref is really a tag, and not
@@ -58,6 +64,24 @@ const (
 	RuleUnpinned       = "index-unpinned"
 	RuleIndex          = "index-not-allowed"
 	RuleInsecureSource = "index-insecure"
+
+	// A PEP 751 lock file's (pylock.toml): what pylock.Read refuses.
+	RulePylockInvalid    = "pylock-invalid"
+	RulePylockSource     = "pylock-source"
+	RulePylockName       = "pylock-name"
+	RulePylockHash       = "pylock-hash"
+	RulePylockHTTP       = "pylock-http"
+	RulePylockCredential = "pylock-credential"
+	// What the policy asks of a lock.
+	RulePylockUnattested = "pylock-unattested"
+	// What a valid lock lacks or says (pylock.Lock.Notes), as info.
+	RulePylockNoEnvironments   = "pylock-no-environments"
+	RulePylockNoRequiresPython = "pylock-no-requires-python"
+	RulePylockNoIdentities     = "pylock-no-identities"
+	RulePylockNoSize           = "pylock-no-size"
+	RulePylockUnknownKey       = "pylock-unknown-key"
+	RulePylockNewerVersion     = "pylock-newer-version"
+	RulePylockNote             = "pylock-note"
 )
 
 // Rules are every rule check applies, by ID. index-unpinned's severity
@@ -75,6 +99,22 @@ var Rules = map[string]Rule{
 	RuleUnpinned:       {RuleUnpinned, envaudit.Warning, "an index requirement not pinned with ==: the next run may resolve another version", "pin it as name==version"},
 	RuleInsecureSource: {RuleInsecureSource, envaudit.Warning, "a package source over plain http, or a --trusted-host: pip fetches from it without TLS verification", "use https, and drop --trusted-host"},
 	RuleIndex:          {RuleIndex, envaudit.Error, "a package source (--index-url, --extra-index-url, --find-links) the policy's indexes do not list: an extra index can serve any name", "name only the package sources in the policy's indexes"},
+
+	RulePylockInvalid:    {RulePylockInvalid, envaudit.Error, "a lock file PEP 751 does not allow: not TOML, a required key missing, a value of the wrong type, an invalid version, marker or specifier, an unsupported lock-version, a file name that disagrees with its package", "fix the lock, or lock again (pipguard lock)"},
+	RulePylockSource:     {RulePylockSource, envaudit.Error, "a locked package with no source, or with more than one kind (sdist/wheels and a vcs, directory or archive; or two of those): an installer cannot tell what to install", "give each package exactly one kind of source, or lock again"},
+	RulePylockName:       {RulePylockName, envaudit.Error, "a package name or an extra not in its normal form (PEP 503), as PEP 751 requires", "write the name lower case, with runs of -, _ and . as one -"},
+	RulePylockHash:       {RulePylockHash, envaudit.Error, "a locked file without a hash pipguard can check (sha256, sha384 or sha512), or a digest that is not one: its bytes could be anything", "record each file's sha256, or lock again"},
+	RulePylockHTTP:       {RulePylockHTTP, envaudit.Error, "a URL over plain http in the lock: anyone on the path can change the bytes", "use https"},
+	RulePylockCredential: {RulePylockCredential, envaudit.Error, "a URL in the lock that carries a credential (user information, a token as the user, a credential query parameter): the lock publishes the secret", "remove the credential from the lock, give it to pip by keyring or netrc, and revoke it: it has been committed"},
+	RulePylockUnattested: {RulePylockUnattested, envaudit.Warning, "an index package that records no attestation identities: its provenance cannot be checked against the lock", "lock it with pipguard lock, which records the publisher identities it verified"},
+
+	RulePylockNoEnvironments:   {RulePylockNoEnvironments, envaudit.Info, "the lock does not say which environments it is for", "lock with an environments marker (pipguard lock records the interpreter's)"},
+	RulePylockNoRequiresPython: {RulePylockNoRequiresPython, envaudit.Info, "the lock does not say which Python versions it is for", "lock with requires-python"},
+	RulePylockNoIdentities:     {RulePylockNoIdentities, envaudit.Info, "packages record no attestation identities: their provenance cannot be checked against the lock", "lock with pipguard lock, which records the publisher identities it verified"},
+	RulePylockNoSize:           {RulePylockNoSize, envaudit.Info, "locked files record no size", "lock with a tool that records each file's size"},
+	RulePylockUnknownKey:       {RulePylockUnknownKey, envaudit.Info, "a key PEP 751 does not define, ignored", "check the key's spelling; a newer lock-version may define it"},
+	RulePylockNewerVersion:     {RulePylockNewerVersion, envaudit.Info, "a lock-version newer than 1.0: keys added since are ignored", "nothing, unless the lock relies on them"},
+	RulePylockNote:             {RulePylockNote, envaudit.Info, "something else about the lock a reader should know", "see the message"},
 }
 
 // Finding is one rule broken at one place.
@@ -101,8 +141,10 @@ type Report struct {
 	// PolicyFile is the policy file applied ("" for the defaults).
 	PolicyFile string `json:"policy_file"`
 	// Requirements counts the requirements read, nested files included.
-	Requirements int       `json:"requirements"`
-	Findings     []Finding `json:"findings"`
+	Requirements int `json:"requirements"`
+	// LockedPackages counts the packages of the lock files read.
+	LockedPackages int       `json:"locked_packages"`
+	Findings       []Finding `json:"findings"`
 }
 
 // Count says how many findings have severity s.
@@ -154,8 +196,11 @@ func (e *Error) Error() string {
 func (e *Error) Hint() string { return e.Fix }
 
 // IsPyproject says whether check reads path as a pyproject.toml (any
-// *.toml file) rather than as a requirements file.
-func IsPyproject(path string) bool { return strings.EqualFold(filepath.Ext(path), ".toml") }
+// *.toml file but a lock file, see IsPylock) rather than as a requirements
+// file.
+func IsPyproject(path string) bool {
+	return strings.EqualFold(filepath.Ext(path), ".toml") && !IsPylock(path)
+}
 
 // Check reads every file and reports what it finds. Files that cannot be
 // read are errors, joined; the report holds the findings of the others.
@@ -173,9 +218,12 @@ func Check(paths []string, o Options) (*Report, error) {
 	var errs []error
 	for _, p := range paths {
 		var err error
-		if IsPyproject(p) {
+		switch {
+		case IsPylock(p):
+			err = c.pylock(p)
+		case IsPyproject(p):
 			err = c.pyproject(p)
-		} else {
+		default:
 			err = c.requirements(p)
 		}
 		if err != nil {
@@ -183,6 +231,7 @@ func Check(paths []string, o Options) (*Report, error) {
 		}
 	}
 	rep.Requirements = c.requirementsRead
+	rep.LockedPackages = c.locked
 	// In the order pip reads them: a nested file's findings where it is
 	// included.
 	rep.Findings = append(rep.Findings, c.findings...)
@@ -195,6 +244,7 @@ type checker struct {
 	findings         []Finding
 	seen             map[Finding]bool
 	requirementsRead int
+	locked           int
 	// counted are the requirements counted, by file and line.
 	counted map[loc]bool
 }
