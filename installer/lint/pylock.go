@@ -70,7 +70,18 @@ var noteRules = map[string]string{
 // attestation identities (pylock-unattested), "" when the policy does
 // not ask for them. The policy has no key for index attestations yet: until
 // it has, such a package is a warning.
-func unattestedSeverity(*policy.Policy) Severity { return envaudit.Warning }
+func unattestedSeverity(pol *policy.Policy) Severity {
+	if pol == nil {
+		return envaudit.Warning
+	}
+	switch pol.IndexAttestations.V {
+	case "require":
+		return envaudit.Error // install refuses a file without provenance
+	case "off":
+		return ""
+	}
+	return envaudit.Warning
+}
 
 // pylock checks a PEP 751 lock file: every refusal of pylock.Read (the
 // spec's required keys and types, one source kind per package, normalised
