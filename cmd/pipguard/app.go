@@ -139,6 +139,7 @@ func newApp(e *env) *cli.App {
 		Commands: []*cli.Command{
 			installCommand(e),
 			lockCommand(e),
+			fetchCommand(e),
 			resolveCommand(e),
 			verifyCommand(e),
 			auditCommand(e),

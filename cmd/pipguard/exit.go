@@ -59,6 +59,7 @@ var exitRules = []struct {
 	{exitUsage, labelError, is[*installer.NotGitError]},
 	{exitUsage, labelError, is[*attest.PolicyError]},
 	{exitUsage, labelError, is[*reqfile.Error]},
+	{exitUsage, labelError, is[*installer.LockFileError]},
 	{exitUsage, labelError, is[*lint.Error]},
 	{exitUsage, "policy error", is[*policy.Error]},
 	{exitUsage, labelError, is[*cache.Error]},
