@@ -166,3 +166,114 @@ func indexOf(fileURL string, indexes []string) string {
 	}
 	return ""
 }
+
+// LockChange is one difference between a previous lock and a new one.
+type LockChange struct {
+	Name string `json:"name"`
+	// What: "added", "removed", "version", "identity".
+	What     string `json:"what"`
+	Previous string `json:"previous,omitempty"`
+	Now      string `json:"now,omitempty"`
+}
+
+func (c LockChange) String() string {
+	switch c.What {
+	case "added":
+		return fmt.Sprintf("%s %s added", c.Name, c.Now)
+	case "removed":
+		return fmt.Sprintf("%s %s removed", c.Name, c.Previous)
+	case "version":
+		return fmt.Sprintf("%s %s -> %s", c.Name, c.Previous, c.Now)
+	}
+	return fmt.Sprintf("%s: publisher identity %s -> %s", c.Name, c.Previous, c.Now)
+}
+
+// IdentityChangeError is a re-lock in which a package's publisher
+// identity changed or disappeared since the previous lock: trust on first
+// use, with the lock file as the record, refuses it unless the user
+// accepts it for that project.
+type IdentityChangeError struct{ Changes []LockChange }
+
+func (e *IdentityChangeError) Error() string {
+	var parts []string
+	for _, c := range e.Changes {
+		parts = append(parts, c.String())
+	}
+	return "the publisher identity changed since the previous lock: " + strings.Join(parts, "; ")
+}
+
+// Hint says what to do.
+func (e *IdentityChangeError) Hint() string {
+	var names []string
+	for _, c := range e.Changes {
+		names = append(names, "--accept-identity-change "+c.Name)
+	}
+	return "find out why another publisher (or none) signs these files now: a project that moved its release workflow says so; then accept it with " + strings.Join(names, " ")
+}
+
+func identityText(ids []pylock.Identity) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, id := range ids {
+		s := id.Kind + ":" + id.Repository
+		switch {
+		case id.Workflow != "":
+			s += "/" + id.Workflow
+		case id.WorkflowFilepath != "":
+			s += "//" + id.WorkflowFilepath
+		case id.Email != "":
+			s = id.Kind + ":" + id.Email
+		}
+		parts = append(parts, s)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// CompareLocks says what changed from prev to next, and refuses (an
+// *IdentityChangeError) a package whose previous lock recorded attestation
+// identities that the new one does not record the same, unless accepted
+// names it.
+func CompareLocks(prev, next *pylock.Lock, accepted []string) ([]LockChange, error) {
+	ok := map[string]bool{}
+	for _, a := range accepted {
+		ok[pylock.Normalize(a)] = true
+	}
+	was := map[string]pylock.Package{}
+	for _, p := range prev.Packages {
+		was[p.Name] = p
+	}
+	var changes, refused []LockChange
+	seen := map[string]bool{}
+	for _, p := range next.Packages {
+		seen[p.Name] = true
+		old, found := was[p.Name]
+		switch {
+		case !found:
+			changes = append(changes, LockChange{Name: p.Name, What: "added", Now: p.Version})
+			continue
+		case old.Version != p.Version:
+			changes = append(changes, LockChange{Name: p.Name, What: "version", Previous: old.Version, Now: p.Version})
+		}
+		if len(old.AttestationIdentities) > 0 {
+			if a, b := identityText(old.AttestationIdentities), identityText(p.AttestationIdentities); a != b {
+				c := LockChange{Name: p.Name, What: "identity", Previous: a, Now: b}
+				changes = append(changes, c)
+				if !ok[p.Name] {
+					refused = append(refused, c)
+				}
+			}
+		}
+	}
+	for _, p := range prev.Packages {
+		if !seen[p.Name] {
+			changes = append(changes, LockChange{Name: p.Name, What: "removed", Previous: p.Version})
+		}
+	}
+	if len(refused) > 0 {
+		return changes, &IdentityChangeError{Changes: refused}
+	}
+	return changes, nil
+}

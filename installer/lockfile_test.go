@@ -193,3 +193,41 @@ func TestInstallALockFile(t *testing.T) {
 	}
 	sameState(t, before, prefixState(t, prefix))
 }
+
+// Re-locking is trust on first use, with the lock file as the record: a
+// package whose publisher identity changed or disappeared since the
+// previous lock is refused, naming it and both identities, unless the user
+// accepts it for that project; other changes are listed.
+func TestRelockRefusesAnIdentityChange(t *testing.T) {
+	id := func(repo string) []pylock.Identity {
+		return []pylock.Identity{{Kind: "GitHub", Repository: repo, Workflow: "release.yml"}}
+	}
+	prev := &pylock.Lock{Packages: []pylock.Package{
+		{Name: "plain", Version: "1.0", AttestationIdentities: id("acme/plain")},
+		{Name: "gone", Version: "1.0", AttestationIdentities: id("acme/gone")},
+		{Name: "old", Version: "1.0"},
+	}}
+	next := &pylock.Lock{Packages: []pylock.Package{
+		{Name: "plain", Version: "1.1", AttestationIdentities: id("mallory/plain")},
+		{Name: "gone", Version: "1.0"},
+		{Name: "new", Version: "2.0"},
+	}}
+	changes, err := CompareLocks(prev, next, nil)
+	var ie *IdentityChangeError
+	if !errors.As(err, &ie) || len(ie.Changes) != 2 || !strings.Contains(err.Error(), "plain: publisher identity GitHub:acme/plain/release.yml -> GitHub:mallory/plain/release.yml") ||
+		!strings.Contains(err.Error(), "gone: publisher identity GitHub:acme/gone/release.yml -> none") || !strings.Contains(ie.Hint(), "--accept-identity-change plain") {
+		t.Fatalf("err = %v", err)
+	}
+	var text []string
+	for _, c := range changes {
+		text = append(text, c.String())
+	}
+	for _, want := range []string{"plain 1.0 -> 1.1", "new 2.0 added", "old 1.0 removed"} {
+		if !strings.Contains(strings.Join(text, "\n"), want) {
+			t.Errorf("changes %v lack %q", text, want)
+		}
+	}
+	if _, err := CompareLocks(prev, next, []string{"plain", "Gone"}); err != nil {
+		t.Errorf("accepted: %v", err)
+	}
+}

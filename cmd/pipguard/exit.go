@@ -67,6 +67,7 @@ var exitRules = []struct {
 	{exitRefused, labelRefused, is[*installer.ConflictError]},
 	{exitRefused, labelRefused, is[*installer.BuildError]},
 	{exitRefused, labelRefused, is[*installer.LockError]},
+	{exitRefused, labelRefused, is[*installer.IdentityChangeError]},
 	{exitRefused, labelRefused, is[*txn.BusyError]},
 	{exitRefused, labelRefused, is[*installer.NotGitHubError]},
 	{exitUsage, labelError, is[*pip.InterpreterError]},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/pip"
@@ -23,7 +24,9 @@ func lockCommand(e *env) *cli.Command {
 		}
 		flags = append(flags, f)
 	}
-	flags = append(flags, &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "pylock.toml", Usage: "write the lock to `FILE` (- for stdout)"})
+	flags = append(flags, &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "pylock.toml", Usage: "write the lock to `FILE` (- for stdout)"},
+		&cli.BoolFlag{Name: "upgrade", Usage: "when FILE exists, allow newer versions than it locks (default: keep them)"},
+		&cli.StringSliceFlag{Name: "accept-identity-change", Usage: "accept that project `NAME`'s publisher identity changed or disappeared since FILE was written (repeatable)"})
 	return &cli.Command{
 		Name:      "lock",
 		Usage:     "resolve and verify as install does, and write what was verified as a PEP 751 pylock.toml",
@@ -76,8 +79,30 @@ func lockCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			dest := cCtx.String("output")
+			files := cCtx.StringSlice("requirement")
+			// Re-locking over an existing lock: it is the record of what
+			// was trusted. Its versions are kept (as constraints) unless
+			// --upgrade, and a publisher identity it recorded may not
+			// change silently.
+			var prev *pylock.Lock
+			if dest != "-" {
+				if data, err := os.ReadFile(dest); err == nil {
+					if prev, err = pylock.Read(dest, data); err != nil {
+						return &installer.LockFileError{Path: dest, Err: err}
+					}
+					if !cCtx.Bool("upgrade") {
+						c, err := keepVersions(prev)
+						if err != nil {
+							return err
+						}
+						defer os.RemoveAll(filepath.Dir(c))
+						files = append(files, c)
+					}
+				}
+			}
 			l, rep, err := installer.Lock(cCtx.Context, cfg, installer.InstallOptions{
-				Requirements: reqs, Files: cCtx.StringSlice("requirement"), PipArgs: pipArgs,
+				Requirements: reqs, Files: files, PipArgs: pipArgs,
 				Python: py, AllowDirect: cCtx.Bool("allow-direct"), Rules: pol, Version: pipguardVersion(),
 				Trust: trust, Output: out, Concurrency: cCtx.Int("jobs"),
 			})
@@ -90,11 +115,21 @@ func lockCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if prev != nil {
+				changes, err := installer.CompareLocks(prev, l, cCtx.StringSlice("accept-identity-change"))
+				for _, c := range changes {
+					if !cCtx.Bool("quiet") {
+						fmt.Fprintf(e.stderr, "pipguard: changed: %s\n", c)
+					}
+				}
+				if err != nil {
+					return err
+				}
+			}
 			data, err := pylock.Write(l)
 			if err != nil {
 				return err
 			}
-			dest := cCtx.String("output")
 			if dest == "-" {
 				_, err = e.stdout.Write(data)
 				return err
@@ -147,4 +182,25 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// keepVersions writes a requirements file whose only line constrains the
+// resolution to the versions prev locks, and returns its path.
+func keepVersions(prev *pylock.Lock) (string, error) {
+	dir, err := os.MkdirTemp("", "pipguard-relock-")
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, p := range prev.Packages {
+		if p.Version != "" {
+			fmt.Fprintf(&b, "%s==%s\n", p.Name, p.Version)
+		}
+	}
+	cons := filepath.Join(dir, "constraints.txt")
+	if err := os.WriteFile(cons, []byte(b.String()), 0o600); err != nil {
+		return "", err
+	}
+	req := filepath.Join(dir, "requirements.txt")
+	return req, os.WriteFile(req, []byte("-c "+cons+"\n"), 0o600)
 }
