@@ -231,3 +231,44 @@ func TestRelockRefusesAnIdentityChange(t *testing.T) {
 		t.Errorf("accepted: %v", err)
 	}
 }
+
+// pipguard installs a lock that pip 26's own `pip lock` wrote (which
+// records no identities and no index: its files are installed, checked by
+// hash, and counted as unattested).
+func TestInstallALockPipWrote(t *testing.T) {
+	pip26, why := pkgtest.Pip26()
+	if pip26 == "" {
+		t.Skip(why)
+	}
+	w := newIndexWorld(t)
+	w.ix = pkgtest.NewProvenanceIndexTLS(t)
+	w.put(t, "plain", "acme/plain", nil)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	w.ix.CAFile(ca)
+	for _, k := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT"} {
+		t.Setenv(k, ca)
+	}
+	lock := filepath.Join(dir, "pylock.toml")
+	cmd := exec.Command(pip26, "-m", "pip", "lock", "--disable-pip-version-check", "--index-url", w.ix.SimpleURL(), "--cert", ca, "-o", lock, "plain==1.0")
+	cmd.Env = append(os.Environ(), "PIP_NO_INDEX=", "PIP_FIND_LINKS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pip lock: %v\n%s", err, out)
+	}
+	data, _ := os.ReadFile(lock)
+	if !strings.Contains(string(data), `created-by = "pip"`) {
+		t.Fatalf("not pip's lock:\n%s", data)
+	}
+	w.python = pkgtest.NewVenv(t)
+	rep, err := InstallLockFile(context.Background(), w.cfg, InstallOptions{Python: w.python, Trust: w.trust, Output: &w.out}, LockFile{Path: lock})
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, w.out.String(), data)
+	}
+	if v := w.python3(t, "import plain; print(plain.VERSION)"); v != "1.0" {
+		t.Errorf("installed %s", v)
+	}
+	// What pip's lock lacks is said, as notes.
+	if ws := strings.Join(rep.Warnings, "\n"); !strings.Contains(ws, "record no attestation identities (plain)") || !strings.Contains(ws, "does not say which environments") {
+		t.Errorf("warnings %v", rep.Warnings)
+	}
+}
