@@ -355,6 +355,11 @@ func (p *parser) pep508(off int, body string) (*Requirement, error) {
 	req := &Requirement{Name: name}
 	i := len(name)
 	if i < len(body) && (isWordByte(body[i]) || body[i] == '-' || body[i] == '.') {
+		if strings.Contains(body[i:], "@") {
+			// "name_@_text": pip 24 reads a URL requirement with a
+			// host-less URL where pip 23 refuses the name: url-form.
+			return nil, p.strictFail(StrictURLForm, off+i+1, "a project name ends in a letter or digit; a URL requirement is NAME @ SCHEME://...", "invalid project name %q", tail(body))
+		}
 		return nil, p.fail(off+i+1, "a project name ends in a letter or digit", "invalid project name %q", tail(body))
 	}
 	i = skipWS(body, i)
