@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/gitref"
@@ -291,7 +292,18 @@ func (c *checker) add(l loc, rule, msg, pol string) {
 	c.addSeverity(l, rule, Rules[rule].Severity, msg, pol)
 }
 
+// MaxMessage bounds a finding's message: a hostile line (megabytes long)
+// is quoted by its start, never whole.
+const MaxMessage = 1000
+
 func (c *checker) addSeverity(l loc, rule string, sev Severity, msg, pol string) {
+	if len(msg) > MaxMessage {
+		cut := MaxMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + fmt.Sprintf("… (%d more bytes)", len(msg)-cut)
+	}
 	f := Finding{File: c.show(l.file), Line: l.line, Column: l.col, Rule: rule, Severity: sev, Message: msg, Hint: Rules[rule].Hint, Policy: pol}
 	if c.seen[f] {
 		return

@@ -339,3 +339,23 @@ func TestReadsAsPipAndInstallDo(t *testing.T) {
 		t.Errorf("%d requirements, want 3", rep.Requirements)
 	}
 }
+
+// A hostile line megabytes long is quoted by its start in a finding,
+// never whole.
+func TestALongLineIsQuotedBounded(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "requirements.txt")
+	os.WriteFile(p, []byte(strings.Repeat("a", 2<<20)+"\n"), 0o644)
+	rep, err := Check([]string{p}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if len(f.Message) > MaxMessage+100 {
+			t.Errorf("a %d-byte message", len(f.Message))
+		}
+	}
+	if len(rep.Findings) == 0 {
+		t.Fatal("no finding")
+	}
+}
