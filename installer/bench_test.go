@@ -9,12 +9,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
+	"github.com/pipguard/pipguard/policy"
+	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
 // BenchmarkInstallVsBarePip (P2) measures pipguard install of a verified
@@ -278,5 +283,76 @@ func BenchmarkRollbackInterruptedUpgrade(b *testing.B) {
 		b.ReportMetric(float64(median(rollbacks).Milliseconds()), "ms-rollback")
 		sort.Ints(written)
 		b.ReportMetric(float64(written[len(written)/2]), "files-written-at-interrupt")
+	}
+}
+
+// BenchmarkIndexProvenance (P8) verifies the PEP 740 provenance of 100
+// index files of a lock (a local index over http serving provenance signed
+// by the local public-good Sigstore), as install's stage does: cold (no
+// cache: each file's project page and provenance asked, verified
+// concurrently) and warm (the verified results cached, authenticated). It
+// reports milliseconds per 100 files for both and requests per file cold.
+//
+//	go test -run '^$' -bench IndexProvenance -benchtime 1x ./installer
+func BenchmarkIndexProvenance(b *testing.B) {
+	for b.Loop() {
+		pg, err := sigstoretest.NewPublicGood()
+		if err != nil {
+			b.Fatal(err)
+		}
+		pgRoot, err := pg.TrustedRoot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ix := pkgtest.NewProvenanceIndex(b)
+		dir := b.TempDir()
+		lk := &lock{}
+		for i := 0; i < 100; i++ {
+			name := fmt.Sprintf("p8pkg%03d", i)
+			p := pkgtest.Project{Name: name, Version: "1.0"}
+			data := p.Wheel()
+			id := sigstoretest.GitHubActions("acme/"+name, ".github/workflows/release.yml", "refs/tags/v1.0", strings.Repeat("a", 40))
+			f, err := pkgtest.Signed(pg, id, sigstoretest.GitHubPublisher("acme/"+name, "release.yml"), name, "1.0", p.WheelName(), data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ix.Put(f)
+			path := filepath.Join(dir, p.WheelName())
+			os.WriteFile(path, data, 0o644)
+			lk.items = append(lk.items, Locked{Name: name, Version: "1.0", Source: SourceIndex, SHA256: hexSHA256(data), file: path})
+		}
+		o := InstallOptions{Rules: policy.Default(), Trust: attest.NewTrust(map[attest.Deployment]root.TrustedMaterial{attest.PublicGood: pgRoot})}
+		c, err := cache.Open(b.TempDir(), benchKey)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runs := benchRuns()
+		var cold, warm []time.Duration
+		requests := 0
+		for i := 0; i < runs; i++ {
+			before := ix.Hits("page") + ix.Hits("provenance") + ix.Hits("integrity")
+			start := time.Now()
+			if _, err := verifyIndexFiles(context.Background(), Config{}, o, lk, []string{ix.SimpleURL()}, ""); err != nil {
+				b.Fatal(err)
+			}
+			cold = append(cold, time.Since(start))
+			requests = ix.Hits("page") + ix.Hits("provenance") + ix.Hits("integrity") - before
+			if i == 0 {
+				verifyIndexFiles(context.Background(), Config{Cache: c}, o, lk, []string{ix.SimpleURL()}, "") // fills the cache
+			}
+			start = time.Now()
+			if _, err := verifyIndexFiles(context.Background(), Config{Cache: c}, o, lk, []string{ix.SimpleURL()}, ""); err != nil {
+				b.Fatal(err)
+			}
+			warm = append(warm, time.Since(start))
+		}
+		for _, it := range lk.items {
+			if it.Attestation == nil || it.Attestation.State != AttestVerified {
+				b.Fatalf("%s: %+v", it.Name, it.Attestation)
+			}
+		}
+		b.ReportMetric(float64(median(cold).Microseconds())/1000, "ms-cold-100-files")
+		b.ReportMetric(float64(median(warm).Microseconds())/1000, "ms-warm-100-files")
+		b.ReportMetric(float64(requests)/100, "requests-per-file-cold")
 	}
 }

@@ -69,7 +69,7 @@ func (e *ProvenanceError) Hint() string {
 // indexes pip's options name (pip's report says where each file is, not
 // where its provenance is), or read from provDir (FILENAME.provenance)
 // for an offline install. The index's HTTP client carries no GitHub token.
-func verifyIndexFiles(ctx context.Context, o InstallOptions, lk *lock, indexURLs []string, provDir string) (warnings []string, err error) {
+func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *lock, indexURLs []string, provDir string) (warnings []string, err error) {
 	pol := o.Rules
 	var verifier *provenance.Verifier
 	getVerifier := func() (*provenance.Verifier, error) {
@@ -132,6 +132,18 @@ func verifyIndexFiles(ctx context.Context, o InstallOptions, lk *lock, indexURLs
 			defer func() { <-sem }()
 			filename := filepath.Base(it.file)
 			att := &IndexAttestation{Rule: eff.Rule}
+			// A file verified before, for the same bytes and the same
+			// expected publisher, is not asked again (the cache's entries
+			// are authenticated: see package cache).
+			key := []string{filename, it.SHA256, publisherKey(eff.Publisher)}
+			if cfg.Cache != nil {
+				var cached IndexAttestation
+				if cfg.Cache.Get("pep740", key, &cached) && cached.State == AttestVerified {
+					cached.Rule = eff.Rule
+					results[i] = outcome{att: &cached}
+					return
+				}
+			}
 			fs := fetchers
 			if it.index != "" {
 				if f, err := provenance.NewFetcher(client, it.index); err == nil {
@@ -181,6 +193,9 @@ func verifyIndexFiles(ctx context.Context, o InstallOptions, lk *lock, indexURLs
 				// bytes, but no publisher identity to record.
 				att.Why = "signed by an identity that is not a Trusted Publisher"
 			}
+			if cfg.Cache != nil && provDir == "" {
+				cfg.Cache.Put("pep740", key, att)
+			}
 			results[i] = outcome{att: att}
 		}(i, it, eff)
 	}
@@ -214,6 +229,14 @@ func verifyIndexFiles(ctx context.Context, o InstallOptions, lk *lock, indexURLs
 		warnings = append(warnings, fmt.Sprintf("%d index file(s) installed unattested: their index publishes no PEP 740 provenance for them (index_attestations = \"require\" refuses such files)", unattested))
 	}
 	return warnings, nil
+}
+
+// publisherKey names an expected publisher in a cache key ("" for any).
+func publisherKey(p *policy.IndexPublisher) string {
+	if p == nil {
+		return ""
+	}
+	return strings.Join([]string{p.Kind, strings.ToLower(p.Repository), p.Workflow, p.WorkflowFilepath, p.Email, p.Environment}, "\x00")
 }
 
 // findProvenance finds a file's provenance: in provDir

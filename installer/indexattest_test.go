@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/cache"
 	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/internal/sigstoretest"
@@ -130,5 +131,41 @@ require = true`, "index \"bare\"", true},
 			}
 			sameState(t, before, prefixState(t, prefix))
 		})
+	}
+}
+
+// Verified provenance is cached like release bundles (authenticated): a
+// second install of the same bytes asks the index for no provenance, and
+// records the same publisher.
+func TestVerifiedProvenanceIsCached(t *testing.T) {
+	w := newIndexWorld(t)
+	w.put(t, "plain", "acme/plain", nil)
+	c, err := cache.Open(t.TempDir(), []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Cache = c
+	args := []string{"--index-url", w.ix.SimpleURL()}
+	for i := 0; i < 2; i++ {
+		w.python = pkgtest.NewVenv(t)
+		w.site = pkgtest.SitePackages(w.python)
+		before := w.ix.Hits("provenance") + w.ix.Hits("integrity")
+		rep, err := w.install(t, InstallOptions{Requirements: []string{w.req("v1.0.0"), "plain==1.0"}, PipArgs: args})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, w.out.String())
+		}
+		asked := w.ix.Hits("provenance") + w.ix.Hits("integrity") - before
+		var att *IndexAttestation
+		for _, l := range rep.Lock {
+			if l.Name == "plain" {
+				att = l.Attestation
+			}
+		}
+		if att == nil || att.State != AttestVerified || att.Publisher == nil || att.Publisher.Repository != "acme/plain" {
+			t.Fatalf("run %d: %+v", i, att)
+		}
+		if i == 0 && asked == 0 || i == 1 && asked != 0 {
+			t.Errorf("run %d asked the index for provenance %d times", i, asked)
+		}
 	}
 }

@@ -392,7 +392,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	// Index files: their PEP 740 provenance, for the bytes pipguard just
 	// hashed, by the publisher the policy names.
 	rep.indexURLs = plan.IndexURLs
-	warns, err := verifyIndexFiles(ctx, o, lk, plan.IndexURLs, o.ProvenanceDir)
+	warns, err := verifyIndexFiles(ctx, cfg, o, lk, plan.IndexURLs, o.ProvenanceDir)
 	rep.Lock = lk.items
 	if err != nil {
 		return rep, interrupted(ctx, "verifying index provenance", err, nil)

@@ -175,7 +175,7 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	if lf.From != "" {
 		provDir = lf.From
 	}
-	warns, err := verifyIndexFiles(ctx, o, lk, nil, provDir)
+	warns, err := verifyIndexFiles(ctx, cfg, o, lk, nil, provDir)
 	rep.Lock = lk.items
 	if err != nil {
 		return rep, interrupted(ctx, "verifying index provenance", err, nil)
