@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -92,17 +89,26 @@ func auditCommand(e *env) *cli.Command {
 					return err
 				}
 			}
+			var base, prefixes []string
+			var version [2]int
 			for i, py := range pythons {
 				py, err := auditPython(py)
 				if err != nil {
 					return err
 				}
 				pythons[i] = py
-				s, err := sitePackagesOf(py)
+				sp, err := probeSitePath(cCtx.Context, py)
 				if err != nil {
 					return err
 				}
-				sites = append(sites, s...)
+				v := [2]int{sp.Version[0], sp.Version[1]}
+				if i > 0 && v != version {
+					v = [2]int{} // the rules of every version
+				}
+				version = v
+				base = append(base, sp.Base...)
+				sites = append(sites, sp.Sites...)
+				prefixes = append(prefixes, sp.Prefix)
 			}
 			pol, err := e.policy(cCtx)
 			if err != nil {
@@ -112,7 +118,7 @@ func auditCommand(e *env) *cli.Command {
 			host := cfg.GitHubHost()
 			o := envaudit.Options{GitHubHost: host, Severity: map[string]envaudit.Severity{}, AllowDirect: func(u string) bool {
 				return pol.DirectAllowed(host, u)
-			}}
+			}, Base: base, Python: version, Prefixes: prefixes}
 			for rule, sev := range pol.AuditSeverity.V {
 				if _, ok := envaudit.Rules[rule]; !ok {
 					return &policy.Error{Where: pol.AuditSeverity.From, Key: "audit_severity." + rule, Msg: "no such audit rule", Fix: "pipguard audit --help lists them; the README's Pre-deploy check section too"}
@@ -178,21 +184,6 @@ func auditCommand(e *env) *cli.Command {
 	}
 }
 
-// siteDir refuses a --path that is no directory (a usage error, not an
-// audit of nothing).
-func siteDir(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return &usageError{err: fmt.Errorf("--path %s: no such directory", path), hint: "pass a site-packages directory, e.g. .venv/lib/python3.12/site-packages"}
-	case err != nil:
-		return &usageError{err: fmt.Errorf("--path %s: %v", path, errors.Unwrap(err)), hint: "pass a site-packages directory pipguard can read"}
-	case !fi.IsDir():
-		return &usageError{err: fmt.Errorf("--path %s is a file, not a site-packages directory", path), hint: "pass a site-packages directory, e.g. .venv/lib/python3.12/site-packages"}
-	}
-	return nil
-}
-
 // auditPython is --python for audit, which never runs it: a virtual
 // environment's directory stands for its interpreter, and a bare name is
 // looked up on $PATH (see pythonPath).
@@ -209,25 +200,6 @@ func auditPython(py string) (string, error) {
 		p = found
 	}
 	return p, nil
-}
-
-// sitePackagesOf locates a virtual environment's site-packages from its
-// interpreter's path, without running it (the environment's code could
-// lie): PY's environment is the directory above bin/ holding pyvenv.cfg.
-func sitePackagesOf(py string) ([]string, error) {
-	abs, err := filepath.Abs(py)
-	if err != nil {
-		return nil, err
-	}
-	root := filepath.Dir(filepath.Dir(abs))
-	if _, err := os.Stat(filepath.Join(root, "pyvenv.cfg")); err != nil {
-		return nil, usagef("%s is not a virtual environment's interpreter (no %s); pass --path SITE_PACKAGES: pipguard audit never runs the interpreter", py, filepath.Join(root, "pyvenv.cfg"))
-	}
-	sites, _ := filepath.Glob(filepath.Join(root, "lib*", "python3*", "site-packages"))
-	if len(sites) == 0 {
-		return nil, usagef("no site-packages under %s; pass --path SITE_PACKAGES", root)
-	}
-	return sites, nil
 }
 
 // renderAudit prints the findings as a table, what to do about each rule
