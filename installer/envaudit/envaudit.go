@@ -200,7 +200,15 @@ func (r *Report) Count(s Severity) int {
 // directories' .pth files add included; each .pth file that runs code is
 // a finding (pth-executes), never run.
 func Audit(sites []string, o Options) (*Report, error) {
-	sites = pep610.UniqueDirs(sites)
+	abs := make([]string, len(sites))
+	for i, s := range sites {
+		a, err := filepath.Abs(s)
+		if err != nil {
+			return nil, err
+		}
+		abs[i] = a
+	}
+	sites = pep610.UniqueDirs(abs)
 	path, pths := pep610.SitePath(o.Base, sites, o.Python)
 	rep := &Report{Schema: "pipguard.audit/v1", Sites: sites, Findings: []Finding{}}
 	var dists []pep610.Dist
