@@ -94,7 +94,8 @@ var Rules = map[string]Rule{
 	"lock-hash":               {"lock-hash", Error, "a locked package was installed from other bytes than the lock's: its direct_url.json or pipguard's receipt records another hash (or commit, or kind of source) (--lock)", "reinstall it from the lock and find out where the other file came from"},
 	"lock-extra":              {"lock-extra", Error, "a distribution the lock does not select for this environment is installed (--lock; pip, setuptools and wheel only when the lock names them)", "uninstall it, or lock it"},
 	"unfinished-run":          {"unfinished-run", Error, "a pipguard run into this environment was killed before it finished: its stash of the files it replaced is still there", "run pipguard install into the environment again: it finishes restoring it first"},
-	"pth-executes":            {"pth-executes", Warning, "a .pth file in a site directory holds a line Python runs at every start (\"import ...\"; setuptools' editable finder and distutils-precedence.pth are such lines)", "remove the .pth file, or the distribution that installed it, unless you trust the code it runs"},
+	"pth-executes":            {"pth-executes", Info, "a distribution installed a .pth file (its RECORD lists it, with the hash it has) holding a line Python runs at every start (\"import ...\"; setuptools' distutils-precedence.pth and editable finders are such)", "trust the distribution with code that runs whenever Python starts, or uninstall it"},
+	"pth-unrecorded":          {"pth-unrecorded", Warning, "a .pth file no installed distribution's RECORD lists (with the hash it has) holds a line Python runs at every start (\"import ...\")", "find out what wrote it (an old easy-install.pth, a tool, an attacker) and remove it unless you trust the code it runs"},
 	"pth-invalid":             {"pth-invalid", Error, "a .pth file Python cannot read (not UTF-8): Python fails to start", "remove or repair the .pth file"},
 	"path-unread":             {"path-unread", Warning, "a .pth file puts a file (a zip or .egg) on sys.path: importlib.metadata reads the distributions in it, pipguard does not", "install the distributions it holds with pip into site-packages instead"},
 	"metadata-invalid":        {"metadata-invalid", Error, "a .dist-info or .egg-info whose METADATA is missing, unreadable, or has no Name or Version: pip and importlib.metadata cannot name the distribution, but its files are installed", "reinstall the distribution, or remove its files and directory"},
@@ -235,9 +236,6 @@ func Audit(sites []string, o Options) (*Report, error) {
 			legacy = append(legacy, newFinding("unfinished-run", "", "", u.Dir, fmt.Sprintf("%s (started %s) did not finish; its stash is %s", u.Label, u.Started.Format("2006-01-02T15:04:05Z07:00"), u.Dir), o))
 		}
 	}
-	for _, p := range pths {
-		legacy = append(legacy, pthFindings(p, o)...)
-	}
 	var dirs []string
 	addedBy := map[string]string{}
 	for _, e := range path {
@@ -327,6 +325,16 @@ func Audit(sites []string, o Options) (*Report, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	for _, p := range pths {
+		var owner *pep610.Dist
+		for i := range dists {
+			if filepath.Dir(dists[i].Dir) == filepath.Dir(p.Path) && dists[i].Records(p.Path) {
+				owner = &dists[i]
+				break
+			}
+		}
+		rep.Findings = append(rep.Findings, pthFindings(p, owner, o)...)
+	}
 	for i, fs := range results {
 		rep.Findings = append(rep.Findings, fs...)
 		if verified[i] {
@@ -396,10 +404,12 @@ func eggInfoOf(dir string) *pep610.Legacy {
 // maxPthLine bounds the code a pth-executes finding quotes.
 const maxPthLine = 120
 
-// pthFindings are a .pth file's findings: each line Python runs at every
-// start (pth-executes; setuptools' editable finder is one), and a file
-// Python cannot read (pth-invalid).
-func pthFindings(p pep610.Pth, o Options) []Finding {
+// pthFindings are a .pth file's findings: its lines Python runs at every
+// start, in a file an installed distribution's RECORD lists with its hash
+// (pth-executes, on that distribution: setuptools' distutils-precedence.pth
+// and editable finder are such) or in one nothing accounts for
+// (pth-unrecorded), and a file Python cannot read (pth-invalid).
+func pthFindings(p pep610.Pth, owner *pep610.Dist, o Options) []Finding {
 	name := filepath.Base(p.Path)
 	if p.Err != nil {
 		return []Finding{newFinding("pth-invalid", "", "", p.Path, fmt.Sprintf("%s is %v", name, p.Err), o)}
@@ -419,7 +429,10 @@ func pthFindings(p pep610.Pth, o Options) []Finding {
 	if len(p.Code) > 1 {
 		msg += fmt.Sprintf(" (and %d more lines)", len(p.Code)-1)
 	}
-	return []Finding{newFinding("pth-executes", "", "", p.Path, msg, o)}
+	if owner == nil {
+		return []Finding{newFinding("pth-unrecorded", "", "", p.Path, msg+"; no installed distribution's RECORD lists it", o)}
+	}
+	return []Finding{newFinding("pth-executes", owner.Name, owner.Version, p.Path, msg, o)}
 }
 
 // maxFileProblems bounds the files-changed paths one distribution reports.
