@@ -111,15 +111,69 @@ func isHeaderLine(l string) bool {
 	return false
 }
 
-// HeaderValue is email.message.Message.get: the first header named name,
-// compared without case.
+// HeaderValue is importlib.metadata's PackageMetadata lookup: the first
+// header named name, compared without case (email.message.Message.get),
+// its value "repaired" as importlib.metadata._adapters.Message does for a
+// folded one: `textwrap.dedent(' ' * 8 + value)` when it holds a line break.
 func HeaderValue(hs []Header, name string) (string, bool) {
 	for _, h := range hs {
 		if strings.EqualFold(h.Name, name) {
+			if strings.Contains(h.Value, "\n") {
+				return dedent("        " + h.Value), true
+			}
 			return h.Value, true
 		}
 	}
 	return "", false
+}
+
+// dedent is Python's textwrap.dedent: lines of only spaces and tabs become
+// empty, and the longest run of leading spaces and tabs common to the
+// other lines is removed from each.
+func dedent(text string) string {
+	lines := strings.Split(text, "\n")
+	margin, first := "", true
+	for i, l := range lines {
+		if strings.Trim(l, " \t") == "" {
+			lines[i] = ""
+			continue
+		}
+		ws := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		switch {
+		case first:
+			margin, first = ws, false
+		case strings.HasPrefix(ws, margin):
+		case strings.HasPrefix(margin, ws):
+			margin = ws
+		default:
+			j := 0
+			for j < len(ws) && j < len(margin) && ws[j] == margin[j] {
+				j++
+			}
+			margin = margin[:j]
+		}
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(l, margin)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// validName is PEP 508's project name, which pip requires of an installed
+// distribution's name (BaseEnvironment.iter_all_distributions: "Ignoring
+// invalid distribution"): ^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$, any case.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !alnum(c) && !((c == '.' || c == '_' || c == '-') && i > 0 && i < len(s)-1) {
+			return false
+		}
+	}
+	return true
 }
 
 // MetadataError says why a distribution's metadata cannot name it: no
@@ -223,6 +277,8 @@ func metadataOf(dir string) (name, version, file string, err error) {
 		err = &MetadataError{Dir: dir, Why: filepath.Base(file) + " has no Name header"}
 	case !okV:
 		err = &MetadataError{Dir: dir, Why: filepath.Base(file) + " has no Version header"}
+	case !validName(name):
+		err = &MetadataError{Dir: dir, Why: fmt.Sprintf("%s's Name %q is not a project name (PEP 508): pip ignores the distribution", filepath.Base(file), name)}
 	}
 	return name, version, file, err
 }
