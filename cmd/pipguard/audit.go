@@ -37,9 +37,11 @@ func auditCommand(e *env) *cli.Command {
 		Name:      "audit",
 		Usage:     "check a whole environment before deploy",
 		ArgsUsage: "[--python PY | --path SITE_PACKAGES]...",
-		Description: `Reads every installed distribution (METADATA, INSTALLER, direct_url.json,
-   pipguard's receipt) in Go, without running the environment's Python, and
-   reports: git installs of a missing ref or a commit that is not a full SHA,
+		Description: `Reads every distribution Python would see (METADATA, INSTALLER,
+   direct_url.json, pipguard's receipt) in Go, without running the
+   environment's code: --python runs the interpreter once as -I -S for its
+   sys.path and site directories, and pipguard reads their .pth files itself
+   (a line that would run code is a finding, never run). It reports: git installs of a missing ref or a commit that is not a full SHA,
    archives without a hash, local and editable installs, hosts the policy does
    not allow, malformed direct_url.json, receipts that no longer match, and
    direct-URL or VCS installs that no verified release vouches for.
@@ -61,8 +63,8 @@ func auditCommand(e *env) *cli.Command {
      pipguard audit --path /usr/lib/python3/dist-packages --fail-on warning
      pipguard audit --python /app/.venv/bin/python --lock pylock.toml`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`; only locates its site-packages, never runs it but for --lock (repeatable)"},
-			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR` (repeatable)"},
+			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`, run once as PY -I -S (no .pth file or sitecustomize runs) for its sys.path (repeatable)"},
+			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR`, read with its .pth files as site.addsitedir reads them (repeatable)"},
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: info, warning or error"},
 			&cli.StringFlag{Name: "lock", Usage: "a PEP 751 lock `FILE` (pylock.toml) the environment must be exactly: each package it selects installed at its version from its bytes, nothing else (pip, setuptools and wheel unless it names them); runs the --python interpreter once, isolated, for its markers and tags"},
 			&cli.StringFlag{Name: "lock-environment", Usage: "with --lock: the environment's markers and tags as JSON `FILE` ({\"markers\": {...}, \"tags\": [...]}) instead of asking the interpreter; needed with --path"},
