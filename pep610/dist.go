@@ -1,9 +1,7 @@
 package pep610
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,13 +9,22 @@ import (
 	"strings"
 )
 
-// Dist is an installed distribution: a .dist-info directory.
+// Dist is an installed distribution: a .dist-info directory (any case of
+// the suffix, as importlib.metadata matches it).
 type Dist struct {
 	// Dir is the .dist-info directory.
 	Dir string
-	// Name and Version are from METADATA (falling back to the directory
-	// name).
+	// Name and Version are importlib.metadata's: METADATA's Name and
+	// Version headers (see ParseHeaders). Listed sets them from the
+	// directory's name; LoadMetadata from METADATA, keeping the directory's
+	// where METADATA has none.
 	Name, Version string
+	// Metadata is the file Name and Version were read from ("" before
+	// LoadMetadata, or when there is none).
+	Metadata string
+	// MetadataErr says why METADATA does not name the distribution (see
+	// MetadataError), after LoadMetadata.
+	MetadataErr error
 }
 
 var normRE = regexp.MustCompile(`[-_.]+`)
@@ -58,7 +65,9 @@ func Installed(site string) ([]Dist, error) {
 
 // Listed lists the distributions in a site-packages directory by their
 // .dist-info names alone (PEP 427 escaping: the version starts at the last
-// "-"); LoadMetadata then reads their METADATA.
+// "-"); LoadMetadata then reads their METADATA. Like importlib.metadata
+// (its Lookup: `child.lower().endswith(".dist-info")`) it matches the
+// suffix in any case and takes names without a version ("foo.dist-info").
 func Listed(site string) ([]Dist, error) {
 	entries, err := os.ReadDir(site)
 	if err != nil {
@@ -66,17 +75,23 @@ func Listed(site string) ([]Dist, error) {
 	}
 	var out []Dist
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".dist-info") || !isDir(site, e) {
+		n := e.Name()
+		if !hasSuffixFold(n, ".dist-info") {
 			continue
 		}
-		base := strings.TrimSuffix(e.Name(), ".dist-info")
-		i := strings.LastIndexByte(base, '-')
-		if i <= 0 {
-			continue
+		base := n[:len(n)-len(".dist-info")]
+		name, version := base, ""
+		if i := strings.LastIndexByte(base, '-'); i >= 0 {
+			name, version = base[:i], base[i+1:]
 		}
-		out = append(out, Dist{Dir: filepath.Join(site, e.Name()), Name: base[:i], Version: base[i+1:]})
+		out = append(out, Dist{Dir: filepath.Join(site, n), Name: name, Version: version})
 	}
 	return out, nil
+}
+
+// hasSuffixFold is strings.HasSuffix ignoring ASCII case.
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
 }
 
 // isDir says whether a directory entry is a directory, following a
@@ -100,9 +115,16 @@ type Legacy struct {
 	Name, Version string
 	// Link says it is a develop install (.egg-link): an editable.
 	Link bool
+	// Metadata and MetadataErr are as Dist's, for an .egg-info.
+	Metadata    string
+	MetadataErr error
 }
 
-// LegacyInstalled lists the legacy installations in site.
+// LegacyInstalled lists the legacy installations in site: .egg-info
+// directories and files (any case of the suffix, as importlib.metadata
+// matches it), .egg directories and files, and .egg-link files. An
+// .egg-info's name and version come from its PKG-INFO as importlib.metadata
+// reads it (or the file itself, for an .egg-info file), else its name.
 func LegacyInstalled(site string) ([]Legacy, error) {
 	entries, err := os.ReadDir(site)
 	if err != nil {
@@ -112,13 +134,16 @@ func LegacyInstalled(site string) ([]Legacy, error) {
 	for _, e := range entries {
 		n := e.Name()
 		switch {
-		case strings.HasSuffix(n, ".egg-info"), strings.HasSuffix(n, ".egg"):
-			base := strings.TrimSuffix(strings.TrimSuffix(n, ".egg-info"), ".egg")
+		case hasSuffixFold(n, ".egg-info"), hasSuffixFold(n, ".egg"):
+			base := n[:strings.LastIndexByte(n, '.')]
 			name, rest, _ := strings.Cut(base, "-")
 			version, _, _ := strings.Cut(rest, "-")
 			l := Legacy{Path: filepath.Join(site, n), Name: name, Version: version}
-			if isDir(site, e) {
-				if nm, v, err := readMetadata(filepath.Join(l.Path, "PKG-INFO")); err == nil {
+			if hasSuffixFold(n, ".egg-info") {
+				l.loadMetadata()
+			} else if isDir(site, e) {
+				// an .egg directory: its EGG-INFO, when it is on sys.path
+				if nm, v, _, err := metadataOf(filepath.Join(l.Path, "EGG-INFO")); err == nil {
 					l.Name, l.Version = nm, v
 				}
 			}
@@ -130,12 +155,43 @@ func LegacyInstalled(site string) ([]Legacy, error) {
 	return out, nil
 }
 
-// LoadMetadata sets Name and Version from METADATA, keeping the directory
-// name's when METADATA cannot be read.
-func (d *Dist) LoadMetadata() {
-	if n, v, err := readMetadata(filepath.Join(d.Dir, "METADATA")); err == nil {
-		d.Name, d.Version = n, v
+// loadMetadata sets an .egg-info's name and version from its metadata.
+func (l *Legacy) loadMetadata() {
+	nm, v, file, err := metadataOf(l.Path)
+	l.Metadata, l.MetadataErr = file, err
+	if nm != "" {
+		l.Name = nm
 	}
+	if v != "" {
+		l.Version = v
+	}
+}
+
+// LoadMetadata sets Name and Version from METADATA as importlib.metadata
+// reads it (ParseHeaders), keeping the directory name's where METADATA has
+// no such header or cannot be read; MetadataErr says why.
+func (d *Dist) LoadMetadata() {
+	nm, v, file, err := metadataOf(d.Dir)
+	d.Metadata, d.MetadataErr = file, err
+	if nm != "" {
+		d.Name = nm
+	}
+	if v != "" {
+		d.Version = v
+	}
+}
+
+// DirProject is the project name the directory's name gives (up to its
+// first "-"), which pip names the distribution by when the suffix is
+// exactly ".dist-info" or ".egg-info"; importlib.metadata names it by
+// METADATA's Name.
+func (d Dist) DirProject() string { return projectOfDir(d.Dir) }
+
+// NameMismatch says whether METADATA names another project than the
+// directory (PEP 503 normalised): pip and importlib.metadata then call one
+// distribution by two names.
+func (d Dist) NameMismatch() bool {
+	return d.Metadata != "" && d.Name != "" && Normalize(d.Name) != Normalize(d.DirProject())
 }
 
 // Find returns the installed distributions named name (PEP 503 compare).
@@ -151,34 +207,6 @@ func Find(site, name string) ([]Dist, error) {
 		}
 	}
 	return out, nil
-}
-
-// readMetadata reads Name and Version from the header of a METADATA file.
-func readMetadata(path string) (string, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", "", err
-	}
-	defer f.Close()
-	var name, version string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			break // end of the headers
-		}
-		if v, ok := strings.CutPrefix(line, "Name: "); ok && name == "" {
-			name = strings.TrimSpace(v)
-		}
-		if v, ok := strings.CutPrefix(line, "Version: "); ok && version == "" {
-			version = strings.TrimSpace(v)
-		}
-	}
-	if name == "" || version == "" {
-		return "", "", fmt.Errorf("%s: no Name or Version", path)
-	}
-	return name, version, nil
 }
 
 // ErrNoDirectURL means the distribution has no direct_url.json: it was

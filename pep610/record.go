@@ -97,3 +97,39 @@ func fileSHA256(p string) (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)), nil
 }
+
+// Records says whether the distribution's RECORD lists path (absolute, or
+// relative to the site directory) with a sha256 that the file on disk has:
+// the distribution installed that file, as it is now.
+func (d Dist) Records(path string) bool {
+	f, err := os.Open(filepath.Join(d.Dir, "RECORD"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	site := filepath.Dir(d.Dir)
+	r := csv.NewReader(bufio.NewReader(io.LimitReader(f, 64<<20)))
+	r.FieldsPerRecord = -1
+	for {
+		row, err := r.Read()
+		if err != nil {
+			return false
+		}
+		if len(row) < 2 {
+			continue
+		}
+		p := row[0]
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(site, p)
+		}
+		if filepath.Clean(p) != filepath.Clean(path) {
+			continue
+		}
+		alg, want, ok := strings.Cut(row[1], "=")
+		if !ok || alg != "sha256" {
+			return false
+		}
+		got, err := fileSHA256(path)
+		return err == nil && got == want
+	}
+}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -40,9 +37,11 @@ func auditCommand(e *env) *cli.Command {
 		Name:      "audit",
 		Usage:     "check a whole environment before deploy",
 		ArgsUsage: "[--python PY | --path SITE_PACKAGES]...",
-		Description: `Reads every installed distribution (METADATA, INSTALLER, direct_url.json,
-   pipguard's receipt) in Go, without running the environment's Python, and
-   reports: git installs of a missing ref or a commit that is not a full SHA,
+		Description: `Reads every distribution Python would see (METADATA, INSTALLER,
+   direct_url.json, pipguard's receipt) in Go, without running the
+   environment's code: --python runs the interpreter once as -I -S for its
+   sys.path and site directories, and pipguard reads their .pth files itself
+   (a line that would run code is a finding, never run). It reports: git installs of a missing ref or a commit that is not a full SHA,
    archives without a hash, local and editable installs, hosts the policy does
    not allow, malformed direct_url.json, receipts that no longer match, and
    direct-URL or VCS installs that no verified release vouches for.
@@ -64,8 +63,8 @@ func auditCommand(e *env) *cli.Command {
      pipguard audit --path /usr/lib/python3/dist-packages --fail-on warning
      pipguard audit --python /app/.venv/bin/python --lock pylock.toml`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`; only locates its site-packages, never runs it but for --lock (repeatable)"},
-			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR` (repeatable)"},
+			&cli.StringSliceFlag{Name: "python", Usage: "an environment's interpreter `PY`, run once as PY -I -S (no .pth file or sitecustomize runs) for its sys.path (repeatable)"},
+			&cli.StringSliceFlag{Name: "path", Usage: "a site-packages `DIR`, read with its .pth files as site.addsitedir reads them (repeatable)"},
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "lowest `SEVERITY` that fails the check: info, warning or error"},
 			&cli.StringFlag{Name: "lock", Usage: "a PEP 751 lock `FILE` (pylock.toml) the environment must be exactly: each package it selects installed at its version from its bytes, nothing else (pip, setuptools and wheel unless it names them); runs the --python interpreter once, isolated, for its markers and tags"},
 			&cli.StringFlag{Name: "lock-environment", Usage: "with --lock: the environment's markers and tags as JSON `FILE` ({\"markers\": {...}, \"tags\": [...]}) instead of asking the interpreter; needed with --path"},
@@ -92,17 +91,26 @@ func auditCommand(e *env) *cli.Command {
 					return err
 				}
 			}
+			var base, prefixes []string
+			var version [2]int
 			for i, py := range pythons {
 				py, err := auditPython(py)
 				if err != nil {
 					return err
 				}
 				pythons[i] = py
-				s, err := sitePackagesOf(py)
+				sp, err := probeSitePath(cCtx.Context, py)
 				if err != nil {
 					return err
 				}
-				sites = append(sites, s...)
+				v := [2]int{sp.Version[0], sp.Version[1]}
+				if i > 0 && v != version {
+					v = [2]int{} // the rules of every version
+				}
+				version = v
+				base = append(base, sp.Base...)
+				sites = append(sites, sp.Sites...)
+				prefixes = append(prefixes, sp.Prefix)
 			}
 			pol, err := e.policy(cCtx)
 			if err != nil {
@@ -112,7 +120,7 @@ func auditCommand(e *env) *cli.Command {
 			host := cfg.GitHubHost()
 			o := envaudit.Options{GitHubHost: host, Severity: map[string]envaudit.Severity{}, AllowDirect: func(u string) bool {
 				return pol.DirectAllowed(host, u)
-			}}
+			}, Base: base, Python: version, Prefixes: prefixes}
 			for rule, sev := range pol.AuditSeverity.V {
 				if _, ok := envaudit.Rules[rule]; !ok {
 					return &policy.Error{Where: pol.AuditSeverity.From, Key: "audit_severity." + rule, Msg: "no such audit rule", Fix: "pipguard audit --help lists them; the README's Pre-deploy check section too"}
@@ -178,21 +186,6 @@ func auditCommand(e *env) *cli.Command {
 	}
 }
 
-// siteDir refuses a --path that is no directory (a usage error, not an
-// audit of nothing).
-func siteDir(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return &usageError{err: fmt.Errorf("--path %s: no such directory", path), hint: "pass a site-packages directory, e.g. .venv/lib/python3.12/site-packages"}
-	case err != nil:
-		return &usageError{err: fmt.Errorf("--path %s: %v", path, errors.Unwrap(err)), hint: "pass a site-packages directory pipguard can read"}
-	case !fi.IsDir():
-		return &usageError{err: fmt.Errorf("--path %s is a file, not a site-packages directory", path), hint: "pass a site-packages directory, e.g. .venv/lib/python3.12/site-packages"}
-	}
-	return nil
-}
-
 // auditPython is --python for audit, which never runs it: a virtual
 // environment's directory stands for its interpreter, and a bare name is
 // looked up on $PATH (see pythonPath).
@@ -209,25 +202,6 @@ func auditPython(py string) (string, error) {
 		p = found
 	}
 	return p, nil
-}
-
-// sitePackagesOf locates a virtual environment's site-packages from its
-// interpreter's path, without running it (the environment's code could
-// lie): PY's environment is the directory above bin/ holding pyvenv.cfg.
-func sitePackagesOf(py string) ([]string, error) {
-	abs, err := filepath.Abs(py)
-	if err != nil {
-		return nil, err
-	}
-	root := filepath.Dir(filepath.Dir(abs))
-	if _, err := os.Stat(filepath.Join(root, "pyvenv.cfg")); err != nil {
-		return nil, usagef("%s is not a virtual environment's interpreter (no %s); pass --path SITE_PACKAGES: pipguard audit never runs the interpreter", py, filepath.Join(root, "pyvenv.cfg"))
-	}
-	sites, _ := filepath.Glob(filepath.Join(root, "lib*", "python3*", "site-packages"))
-	if len(sites) == 0 {
-		return nil, usagef("no site-packages under %s; pass --path SITE_PACKAGES", root)
-	}
-	return sites, nil
 }
 
 // renderAudit prints the findings as a table, what to do about each rule

@@ -93,6 +93,13 @@ var Rules = map[string]Rule{
 	"lock-version":            {"lock-version", Error, "a locked package is installed at another version than the lock's (--lock)", "install the lock again, or lock again if the new version is wanted"},
 	"lock-hash":               {"lock-hash", Error, "a locked package was installed from other bytes than the lock's: its direct_url.json or pipguard's receipt records another hash (or commit, or kind of source) (--lock)", "reinstall it from the lock and find out where the other file came from"},
 	"lock-extra":              {"lock-extra", Error, "a distribution the lock does not select for this environment is installed (--lock; pip, setuptools and wheel only when the lock names them)", "uninstall it, or lock it"},
+	"unfinished-run":          {"unfinished-run", Error, "a pipguard run into this environment was killed before it finished: its stash of the files it replaced is still there", "run pipguard install into the environment again: it finishes restoring it first"},
+	"pth-executes":            {"pth-executes", Info, "a distribution installed a .pth file (its RECORD lists it, with the hash it has) holding a line Python runs at every start (\"import ...\"; setuptools' distutils-precedence.pth and editable finders are such)", "trust the distribution with code that runs whenever Python starts, or uninstall it"},
+	"pth-unrecorded":          {"pth-unrecorded", Warning, "a .pth file no installed distribution's RECORD lists (with the hash it has) holds a line Python runs at every start (\"import ...\")", "find out what wrote it (an old easy-install.pth, a tool, an attacker) and remove it unless you trust the code it runs"},
+	"pth-invalid":             {"pth-invalid", Error, "a .pth file Python cannot read (not UTF-8): Python fails to start", "remove or repair the .pth file"},
+	"path-unread":             {"path-unread", Warning, "a .pth file puts a file (a zip or .egg) on sys.path: importlib.metadata reads the distributions in it, pipguard does not", "install the distributions it holds with pip into site-packages instead"},
+	"metadata-invalid":        {"metadata-invalid", Error, "a .dist-info or .egg-info whose METADATA is missing, unreadable, or has no Name or Version: pip and importlib.metadata cannot name the distribution, but its files are installed", "reinstall the distribution, or remove its files and directory"},
+	"metadata-name-mismatch":  {"metadata-name-mismatch", Error, "METADATA names another project than its .dist-info directory: pip calls the distribution by the directory's name, importlib.metadata by METADATA's", "reinstall the distribution and find out what wrote that METADATA"},
 	"lock-environment":        {"lock-environment", Error, "the lock is not for this environment: no environments marker matches, requires-python is unmet, or a package cannot be selected (--lock)", "audit with the lock made for this interpreter, or lock for it"},
 }
 
@@ -126,6 +133,19 @@ type Options struct {
 	// Lock, when set, is the lock the environment must be exactly
 	// (pipguard audit --lock): the lock-* rules.
 	Lock *Lock
+	// Base is the interpreter's own sys.path (pipguard audit --python:
+	// sys.path under -I -S, without the script's directory): searched
+	// before the site directories, as Python searches it; site reads no
+	// .pth file in it.
+	Base []string
+	// Python is the interpreter's version ({3, 12}), whose site module
+	// reads the .pth files; zero (pipguard audit --path) applies the rules
+	// of every version (see pep610.SitePath).
+	Python [2]int
+	// Prefixes are the environments' sys.prefix, where the stashes of
+	// unfinished runs are looked for (besides the environment each site
+	// directory is in).
+	Prefixes []string
 }
 
 // NotRecheckedError is what Online and OnlineRef return for an origin
@@ -141,8 +161,11 @@ func (e *NotRecheckedError) Error() string {
 
 // Report is an environment's audit.
 type Report struct {
-	Schema        string   `json:"schema"`
-	Sites         []string `json:"site_packages"`
+	Schema string   `json:"schema"`
+	Sites  []string `json:"site_packages"`
+	// Path is every directory read, in sys.path order: the interpreter's
+	// own, the site directories, and what their .pth files add.
+	Path          []string `json:"sys_path"`
 	Distributions int      `json:"distributions"`
 	Verified      int      `json:"verified"`
 	// Lock is the lock file the environment was compared with (--lock).
@@ -172,28 +195,72 @@ func (r *Report) Count(s Severity) int {
 	return n
 }
 
-// Audit reads every distribution in sites (each directory once).
+// Audit reads every distribution Python sees with sites as its site
+// directories and o.Base as its own entries: every directory of the
+// sys.path pep610.SitePath computes (each once), the directories the site
+// directories' .pth files add included; each .pth file that runs code is
+// a finding (pth-executes), never run.
 func Audit(sites []string, o Options) (*Report, error) {
-	rep := &Report{Schema: "pipguard.audit/v1", Sites: pep610.UniqueDirs(sites), Findings: []Finding{}}
+	abs := make([]string, len(sites))
+	for i, s := range sites {
+		a, err := filepath.Abs(s)
+		if err != nil {
+			return nil, err
+		}
+		abs[i] = a
+	}
+	sites = pep610.UniqueDirs(abs)
+	path, pths := pep610.SitePath(o.Base, sites, o.Python)
+	rep := &Report{Schema: "pipguard.audit/v1", Sites: sites, Findings: []Finding{}}
 	var dists []pep610.Dist
 	var keys [][]byte // each distribution's environment's receipt key
 	var legacy []Finding
 	var legacySeen []installed
 	seenPrefix := map[string]bool{}
-	for _, s := range rep.Sites {
+	prefixes := append([]string{}, o.Prefixes...)
+	for _, s := range sites {
+		if p := envPrefix(s); p != "" {
+			prefixes = append(prefixes, p)
+		}
+	}
+	for _, prefix := range prefixes {
+		if seenPrefix[prefix] {
+			continue
+		}
+		seenPrefix[prefix] = true
+		runs, err := txn.Pending(prefix)
+		if err != nil {
+			return nil, fmt.Errorf("looking for unfinished runs in %s: %w", prefix, err)
+		}
+		for _, u := range runs {
+			legacy = append(legacy, newFinding("unfinished-run", "", "", u.Dir, fmt.Sprintf("%s (started %s) did not finish; its stash is %s", u.Label, u.Started.Format("2006-01-02T15:04:05Z07:00"), u.Dir), o))
+		}
+	}
+	var dirs []string
+	addedBy := map[string]string{}
+	for _, e := range path {
+		fi, err := os.Stat(e.Dir)
+		switch {
+		case err != nil:
+			continue // Python skips an entry that is not there
+		case !fi.IsDir():
+			if e.Pth != "" {
+				legacy = append(legacy, newFinding("path-unread", "", "", e.Dir, fmt.Sprintf("%s puts the file %s on sys.path; importlib.metadata reads the distributions in a zip or .egg file, pipguard does not", filepath.Base(e.Pth), e.Dir), o))
+			}
+			continue
+		}
+		dirs = append(dirs, e.Dir)
+		if e.Pth != "" {
+			addedBy[e.Dir] = e.Pth
+		}
+	}
+	dirs = pep610.UniqueDirs(dirs)
+	rep.Path = dirs
+	seenLegacy := map[string]bool{}
+	for _, s := range dirs {
 		ds, err := pep610.Listed(s)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", s, err)
-		}
-		if prefix := envPrefix(s); prefix != "" && !seenPrefix[prefix] {
-			seenPrefix[prefix] = true
-			runs, err := txn.Pending(prefix)
-			if err != nil {
-				return nil, fmt.Errorf("looking for unfinished runs in %s: %w", prefix, err)
-			}
-			for _, u := range runs {
-				legacy = append(legacy, newFinding("unfinished-run", "", "", u.Dir, fmt.Sprintf("%s (started %s) did not finish; its stash is %s", u.Label, u.Started.Format("2006-01-02T15:04:05Z07:00"), u.Dir), o))
-			}
 		}
 		key, err := pep610.FindReceiptKey(s)
 		if err != nil {
@@ -204,15 +271,28 @@ func Audit(sites []string, o Options) (*Report, error) {
 			keys = append(keys, key)
 		}
 		ls, _ := pep610.LegacyInstalled(s)
+		if eggInfo := eggInfoOf(s); eggInfo != nil {
+			ls = append(ls, *eggInfo)
+		}
 		for _, l := range ls {
+			if seenLegacy[l.Path] {
+				continue
+			}
+			seenLegacy[l.Path] = true
+			rep.Distributions++
 			legacySeen = append(legacySeen, installed{name: l.Name, version: l.Version, path: l.Path})
 			rule, msg := "legacy-install", "installed as "+filepath.Base(l.Path)
-			if l.Link {
+			switch {
+			case l.Link:
 				rule, msg = "develop-install", "a develop install ("+filepath.Base(l.Path)+")"
+			case addedBy[s] != "":
+				rule, msg = "develop-install", fmt.Sprintf("a develop install: %s is in %s, which %s puts on sys.path", filepath.Base(l.Path), s, filepath.Base(addedBy[s]))
 			}
 			legacy = append(legacy, newFinding(rule, l.Name, l.Version, l.Path, msg, o))
+			if l.MetadataErr != nil && !l.Link {
+				legacy = append(legacy, newFinding("metadata-invalid", l.Name, l.Version, l.Path, l.MetadataErr.Error()+": pip and importlib.metadata cannot name it, but its files are installed", o))
+			}
 		}
-		rep.Distributions += len(ls)
 	}
 	rep.Distributions += len(dists)
 	rep.Findings = append(rep.Findings, legacy...)
@@ -244,6 +324,16 @@ func Audit(sites []string, o Options) (*Report, error) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	for _, p := range pths {
+		var owner *pep610.Dist
+		for i := range dists {
+			if filepath.Dir(dists[i].Dir) == filepath.Dir(p.Path) && dists[i].Records(p.Path) {
+				owner = &dists[i]
+				break
+			}
+		}
+		rep.Findings = append(rep.Findings, pthFindings(p, owner, o)...)
 	}
 	for i, fs := range results {
 		rep.Findings = append(rep.Findings, fs...)
@@ -282,6 +372,69 @@ func envPrefix(site string) string {
 	return ""
 }
 
+// eggInfoOf is the distribution of a sys.path entry that is an .egg
+// directory (easy_install's, which easy-install.pth puts on sys.path):
+// importlib.metadata reads its EGG-INFO (any case). Its Path is the .egg,
+// as LegacyInstalled lists it in the directory that holds it.
+func eggInfoOf(dir string) *pep610.Legacy {
+	if !strings.HasSuffix(strings.ToLower(dir), ".egg") {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		if strings.EqualFold(e.Name(), "EGG-INFO") {
+			ls, _ := pep610.LegacyInstalled(filepath.Dir(dir))
+			for _, l := range ls {
+				if l.Path == dir {
+					return &l
+				}
+			}
+			base := strings.TrimSuffix(filepath.Base(dir), filepath.Ext(dir))
+			name, rest, _ := strings.Cut(base, "-")
+			version, _, _ := strings.Cut(rest, "-")
+			return &pep610.Legacy{Path: dir, Name: name, Version: version}
+		}
+	}
+	return nil
+}
+
+// maxPthLine bounds the code a pth-executes finding quotes.
+const maxPthLine = 120
+
+// pthFindings are a .pth file's findings: its lines Python runs at every
+// start, in a file an installed distribution's RECORD lists with its hash
+// (pth-executes, on that distribution: setuptools' distutils-precedence.pth
+// and editable finder are such) or in one nothing accounts for
+// (pth-unrecorded), and a file Python cannot read (pth-invalid).
+func pthFindings(p pep610.Pth, owner *pep610.Dist, o Options) []Finding {
+	name := filepath.Base(p.Path)
+	if p.Err != nil {
+		return []Finding{newFinding("pth-invalid", "", "", p.Path, fmt.Sprintf("%s is %v", name, p.Err), o)}
+	}
+	if len(p.Code) == 0 {
+		return nil
+	}
+	code := p.Code[0].Text
+	if len(code) > maxPthLine {
+		code = code[:maxPthLine] + "..."
+	}
+	what := ""
+	if strings.HasPrefix(name, "__editable__") {
+		what = " (an editable install's finder)"
+	}
+	msg := fmt.Sprintf("%s%s runs code at every start of Python, line %d: %q", name, what, p.Code[0].N, code)
+	if len(p.Code) > 1 {
+		msg += fmt.Sprintf(" (and %d more lines)", len(p.Code)-1)
+	}
+	if owner == nil {
+		return []Finding{newFinding("pth-unrecorded", "", "", p.Path, msg+"; no installed distribution's RECORD lists it", o)}
+	}
+	return []Finding{newFinding("pth-executes", owner.Name, owner.Version, p.Path, msg, o)}
+}
+
 // maxFileProblems bounds the files-changed paths one distribution reports.
 const maxFileProblems = 10
 
@@ -307,6 +460,12 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 	*ev = installed{name: d.Name, version: d.Version, path: d.Dir}
 	add := func(rule, msg string) {
 		out = append(out, newFinding(rule, d.Name, d.Version, d.Dir, msg, o))
+	}
+	switch {
+	case d.MetadataErr != nil:
+		add("metadata-invalid", d.MetadataErr.Error()+": pip and importlib.metadata cannot name it, but its files are installed")
+	case d.NameMismatch():
+		add("metadata-name-mismatch", fmt.Sprintf("METADATA names %q, its directory %s another project: pip calls it %s, importlib.metadata %s", d.Name, filepath.Base(d.Dir), pep610.Normalize(d.DirProject()), pep610.Normalize(d.Name)))
 	}
 	if problems, err := d.CheckRecord(maxFileProblems); err != nil {
 		add("files-changed", err.Error())
