@@ -18,6 +18,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxSize bounds direct_url.json.
@@ -88,6 +89,11 @@ func Parse(data []byte) (*DirectURL, error) {
 	if len(data) > MaxSize {
 		return nil, invalid("larger than %d KiB", MaxSize>>10)
 	}
+	if !utf8.Valid(data) {
+		// pip decodes the file as UTF-8 strictly and refuses it; Go's
+		// decoder would replace the bytes and accept it.
+		return nil, invalid("not valid UTF-8")
+	}
 	if err := noDuplicateKeys(data); err != nil {
 		return nil, err
 	}
@@ -145,6 +151,9 @@ func Parse(data []byte) (*DirectURL, error) {
 		if err := field(a, "hash", &d.ArchiveInfo.Hash, false); err != nil {
 			return nil, err
 		}
+		if _, ok := a["hash"]; ok && d.ArchiveInfo.Hash == "" {
+			return nil, invalid(`"hash" must be <algorithm>=<hex digest>, got ""`)
+		}
 		if h, ok := a["hashes"]; ok {
 			if err := json.Unmarshal(h, &d.ArchiveInfo.Hashes); err != nil || d.ArchiveInfo.Hashes == nil {
 				return nil, invalid(`"hashes" must be an object of strings`)
@@ -160,7 +169,8 @@ func Parse(data []byte) (*DirectURL, error) {
 		}
 		d.DirInfo = &DirInfo{}
 		if e, ok := di["editable"]; ok {
-			if err := json.Unmarshal(e, &d.DirInfo.Editable); err != nil {
+			// null is not a boolean (pip refuses it too).
+			if err := json.Unmarshal(e, &d.DirInfo.Editable); err != nil || bytes.Equal(bytes.TrimSpace(e), []byte("null")) {
 				return nil, invalid(`"editable" must be a boolean`)
 			}
 		}
