@@ -21,7 +21,8 @@ package reqfile
 //   - url-form: git queries, fragments other than egg= and subdirectory=,
 //     egg=/subdirectory= outside the fragment, egg= that is not a name,
 //     host-less and scp-like URLs, "../" in file: URLs, [...] after a URL.
-//   - git-ref: refs git refuses, subdirectories that leave the repository.
+//   - git-ref: refs git refuses, percent-encoded refs (pip 26 decodes
+//     them, pip 23 and 24 do not), subdirectories that leave the repository.
 //   - local-directory: a local directory (pipguard reads without the FS).
 //   - encoding: a coding comment naming a codec other than UTF-8, ASCII or
 //     Latin-1 (unicode_escape, UTF-7, ...).

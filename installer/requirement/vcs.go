@@ -236,6 +236,11 @@ func (p *parser) vcsURL(off int, raw string) (*VCSURL, error) {
 		if badRefRE.MatchString(v.Ref) {
 			return nil, p.strictFail(StrictGitRef, off+1, "use a tag name or a full 40-character commit SHA", "%q is not a valid git ref name", v.Ref)
 		}
+		if strings.Contains(v.Ref, "%") {
+			// pip 23 and 24 hand git the ref as written; pip 26 decodes
+			// it first: "v1%2F0" is two different refs to them.
+			return nil, p.strictFail(StrictGitRef, at, "write the ref as git names it, without percent-encoding", "ref %q is percent-encoded, which pip versions read differently", v.Ref)
+		}
 	}
 	if strings.HasPrefix(repoPath, "//") {
 		// Python's urlunsplit turns git+file:////h/r into file://h/r.
