@@ -250,9 +250,11 @@ type checker struct {
 	counted map[loc]bool
 }
 
-// count counts a requirement once, however many files include its file.
+// count counts a requirement once, however many files include its file:
+// a requirements file's by its line (one requirement a line), a
+// pyproject.toml's by where its string starts (a list may hold several on
+// one line).
 func (c *checker) count(l loc) {
-	l.col = 0
 	if !c.counted[l] {
 		c.counted[l] = true
 		c.requirementsRead++

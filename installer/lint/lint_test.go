@@ -359,3 +359,18 @@ func TestALongLineIsQuotedBounded(t *testing.T) {
 		t.Fatal("no finding")
 	}
 }
+
+// A pyproject.toml list may hold several requirements on one line; each
+// is counted, and each is counted once however many files name the file.
+func TestPyprojectCountsEachRequirement(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "pyproject.toml", "[project]\nname = \"x\"\ndependencies = [\"a==1\", \"b==1\"]\n"+
+		"optional-dependencies = { dev = [\"c==1\", \"d==1\", \"e==1\"] }\n")
+	rep, err := Check([]string{p, p}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requirements != 5 {
+		t.Errorf("%d requirements, want 5", rep.Requirements)
+	}
+}

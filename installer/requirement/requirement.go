@@ -193,8 +193,13 @@ func badChar(s string) (int, bool) {
 func (p *parser) parse() (*Requirement, error) {
 	s := p.raw
 	if i, bad := badChar(s); bad {
-		if strings.ContainsAny(s, "\n\r\x00") {
-			return nil, p.strictFail(StrictCharacters, 0, "pass one requirement per argument", "contains a line break or NUL byte")
+		if strings.ContainsAny(s, "\n\r") {
+			return nil, p.strictFail(StrictCharacters, 0, "pass one requirement per argument", "contains a line break")
+		}
+		if n := strings.IndexByte(s, 0); n >= 0 {
+			// Not a second requirement: a binary file, or UTF-16 text
+			// without the BOM that says so.
+			return nil, p.strictFail(StrictCharacters, n+1, "remove the NUL byte; a UTF-16 file needs a byte order mark, or save it as UTF-8", "contains a NUL byte")
 		}
 		return nil, p.strictFail(StrictCharacters, i+1, "remove the control or Unicode whitespace character", "contains the character %q", []rune(s[i:])[0])
 	}

@@ -177,6 +177,7 @@ func TestParseErrors(t *testing.T) {
 		{"name (>=1.0", "unbalanced parenthesis", 12},
 		{"name~=1", "not a PEP 440 version specifier", 5},
 		{"pkg\n@ git+https://h/o/r@v1", "line break", 0},
+		{"p\x00k\x00g\x00", "NUL byte", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -193,6 +194,10 @@ func TestParseErrors(t *testing.T) {
 			}
 			if pe.Hint() == "" {
 				t.Errorf("no hint for %q", pe.Msg)
+			}
+			// One requirement, not two: an argument split is no fix.
+			if strings.Contains(tt.in, "\x00") && strings.Contains(pe.Hint(), "per argument") {
+				t.Errorf("hint %q for a NUL byte", pe.Hint())
 			}
 		})
 	}
