@@ -5,8 +5,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/envaudit"
@@ -59,6 +61,7 @@ func auditCommand(e *env) *cli.Command {
 
    Examples:
      pipguard audit                                # $VIRTUAL_ENV
+     pipguard audit -v                             # and list every distribution
      pipguard audit --python /app/.venv/bin/python --format sarif > pipguard.sarif
      pipguard audit --path /usr/lib/python3/dist-packages --fail-on warning
      pipguard audit --python /app/.venv/bin/python --lock pylock.toml`,
@@ -166,7 +169,7 @@ func auditCommand(e *env) *cli.Command {
 				err = e.writeJSON(rep.SARIF(pipguardVersion()))
 			default:
 				if !cCtx.Bool("quiet") {
-					renderAudit(e.stdout, rep)
+					renderAudit(e.stdout, rep, cCtx.Bool("verbose"))
 				}
 			}
 			if err != nil {
@@ -206,12 +209,27 @@ func auditPython(py string) (string, error) {
 
 // renderAudit prints the findings as a table, what to do about each rule
 // they break (the hints JSON carries per finding), and a summary.
-func renderAudit(w io.Writer, rep *envaudit.Report) {
+func renderAudit(w io.Writer, rep *envaudit.Report, verbose bool) {
+	if verbose && len(rep.Packages) > 0 {
+		// Every distribution read, and what vouches for it: the table a
+		// reviewer reads to see what the summary's numbers count.
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "DISTRIBUTION\tVERSION\tVERIFIED\tPATH")
+		for _, p := range rep.Packages {
+			v := "no"
+			if p.Verified {
+				v = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(p.Name), shown(p.Version), v, shown(p.Path))
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
 	if len(rep.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "DISTRIBUTION\tVERSION\tSEVERITY\tRULE\tFINDING")
 		for _, f := range rep.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Dist, f.Version, f.Severity, f.Rule, f.Message)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shown(f.Dist), shown(f.Version), f.Severity, f.Rule, shown(f.Message))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -232,6 +250,20 @@ func renderAudit(w io.Writer, rep *envaudit.Report) {
 	fmt.Fprintf(w, "%s%s, %d verified by pipguard; %s, %s, %s\n",
 		plural(rep.Distributions, "distribution"), against, rep.Verified, plural(rep.Count(envaudit.Error), "error"),
 		plural(rep.Count(envaudit.Warning), "warning"), plural(rep.Count(envaudit.Info), "note"))
+}
+
+// shown is text an installed distribution chose (its METADATA name and
+// version, its directory's name) as a terminal may print it: quoted, with
+// escapes, when it holds a control, format (bidi) or other unprintable
+// character, which would otherwise reach the terminal as an escape sequence
+// or make the table lie about what it lists.
+func shown(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // plural is "1 error", "2 errors".

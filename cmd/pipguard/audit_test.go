@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/pipguard/pipguard/installer/envaudit"
 )
@@ -37,5 +38,46 @@ func TestAuditRulesInREADME(t *testing.T) {
 	}
 	for id := range listed {
 		t.Errorf("README.md lists %q, which pipguard audit does not apply", id)
+	}
+}
+
+// --verbose lists every distribution the summary counts, and which are
+// verified; without it only findings and the summary are printed.
+func TestAuditVerboseListsEveryDistribution(t *testing.T) {
+	rep := &envaudit.Report{Distributions: 2, Verified: 1, Findings: []envaudit.Finding{}, Packages: []envaudit.Package{
+		{Name: "demo", Version: "1.0.0", Path: "/v/lib/site-packages/demo-1.0.0.dist-info", Verified: true},
+		{Name: "six", Version: "1.16.0", Path: "/v/lib/site-packages/six-1.16.0.dist-info"},
+	}}
+	var quiet, verbose strings.Builder
+	renderAudit(&quiet, rep, false)
+	renderAudit(&verbose, rep, true)
+	if strings.Contains(quiet.String(), "six") {
+		t.Errorf("without --verbose:\n%s", quiet.String())
+	}
+	lines := strings.Split(verbose.String(), "\n")
+	if len(lines) < 3 || strings.Fields(lines[1])[2] != "yes" || strings.Fields(lines[2])[0] != "six" || strings.Fields(lines[2])[2] != "no" {
+		t.Errorf("with --verbose:\n%s", verbose.String())
+	}
+	if !strings.Contains(verbose.String(), "2 distributions, 1 verified by pipguard") {
+		t.Errorf("summary missing:\n%s", verbose.String())
+	}
+}
+
+// A distribution's METADATA chooses its name and version: an escape
+// sequence or a bidi override in them reaches the terminal quoted, never
+// as a control sequence.
+func TestAuditTextNeverPrintsControlCharacters(t *testing.T) {
+	rep := &envaudit.Report{Distributions: 1, Findings: []envaudit.Finding{
+		{Dist: "evil\x1b[31mRED", Version: "1.0\x1b[2J", Path: "/s/evil\u202e-1.0.dist-info", Severity: envaudit.Error, Rule: "metadata-invalid", Message: "name \x1b]0;x\x07"},
+	}, Packages: []envaudit.Package{{Name: "evil\x1b[31mRED", Version: "1.0\x1b[2J", Path: "/s/evil\u202e-1.0.dist-info"}}}
+	var out strings.Builder
+	renderAudit(&out, rep, true)
+	for _, r := range out.String() {
+		if r != '\n' && !unicode.IsPrint(r) {
+			t.Fatalf("printed %U:\n%q", r, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), `"evil\x1b[31mRED"`) {
+		t.Errorf("the name is not shown quoted:\n%s", out.String())
 	}
 }

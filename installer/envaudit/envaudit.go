@@ -171,6 +171,22 @@ type Report struct {
 	// Lock is the lock file the environment was compared with (--lock).
 	Lock     string    `json:"lock,omitempty"`
 	Findings []Finding `json:"findings"`
+	// Packages is every distribution read: the .dist-info ones in sys.path
+	// order, then legacy installs (.egg-info, .egg-link), each with whether
+	// it counts among Verified.
+	Packages []Package `json:"packages"`
+}
+
+// Package is one distribution as the audit found it on disk.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Path is its .dist-info, .egg-info or .egg-link.
+	Path string `json:"path"`
+	// Verified is true when pipguard's receipt, authenticated with the
+	// environment's key, matches its direct_url.json, the install was
+	// verified (not only pinned) and --online found no drift.
+	Verified bool `json:"verified"`
 }
 
 // Worst is the highest severity found ("" when clean).
@@ -211,7 +227,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 	}
 	sites = pep610.UniqueDirs(abs)
 	path, pths := pep610.SitePath(o.Base, sites, o.Python)
-	rep := &Report{Schema: "pipguard.audit/v1", Sites: sites, Findings: []Finding{}}
+	rep := &Report{Schema: "pipguard.audit/v1", Sites: sites, Findings: []Finding{}, Packages: []Package{}}
 	var dists []pep610.Dist
 	var keys [][]byte // each distribution's environment's receipt key
 	var legacy []Finding
@@ -335,11 +351,16 @@ func Audit(sites []string, o Options) (*Report, error) {
 		}
 		rep.Findings = append(rep.Findings, pthFindings(p, owner, o)...)
 	}
+	rep.Packages = make([]Package, 0, len(dists)+len(legacySeen))
 	for i, fs := range results {
 		rep.Findings = append(rep.Findings, fs...)
 		if verified[i] {
 			rep.Verified++
 		}
+		rep.Packages = append(rep.Packages, Package{Name: seen[i].name, Version: seen[i].version, Path: seen[i].path, Verified: verified[i]})
+	}
+	for _, l := range legacySeen {
+		rep.Packages = append(rep.Packages, Package{Name: l.name, Version: l.version, Path: l.path})
 	}
 	if o.Lock != nil {
 		rep.Lock = o.Lock.File

@@ -102,6 +102,18 @@ func TestAuditRules(t *testing.T) {
 	if rep.Distributions != 13 || rep.Verified != 2 || rep.Worst() != Error || len(rep.Sites) != 1 {
 		t.Errorf("distributions %d verified %d worst %s sites %v", rep.Distributions, rep.Verified, rep.Worst(), rep.Sites)
 	}
+	// Every distribution is listed once, the two the summary counts as
+	// verified marked so, and nothing else: a pinned, tampered or forged
+	// receipt is not.
+	var vouched []string
+	for _, p := range rep.Packages {
+		if p.Verified {
+			vouched = append(vouched, p.Name)
+		}
+	}
+	if len(rep.Packages) != rep.Distributions || strings.Join(sortedCopy(vouched), ",") != "verified,viagit" {
+		t.Errorf("%d packages listed for %d distributions, verified %v", len(rep.Packages), rep.Distributions, vouched)
+	}
 	for _, f := range rep.Findings {
 		if f.Rule == "receipt-mismatch" && f.Dist == "tampered" && !strings.Contains(f.Message, "archive_info.hashes.sha256: expected") {
 			t.Errorf("receipt mismatch says %q", f.Message)
