@@ -102,7 +102,8 @@ func checkCommand(e *env) *cli.Command {
 // summary when every file was read.
 func renderCheck(w io.Writer, rep *lint.Report, complete bool) {
 	for _, f := range rep.Findings {
-		fmt.Fprintf(w, "%s:%d:%d: %s: %s [%s]\n", f.File, f.Line, f.Column, f.Severity, f.Text(), f.Rule)
+		// A nested file's name is the including file's text.
+		fmt.Fprintf(w, "%s:%d:%d: %s: %s [%s]\n", shown(f.File), f.Line, f.Column, f.Severity, shown(f.Text()), f.Rule)
 		fmt.Fprintf(w, "    hint: %s\n", f.Hint)
 	}
 	if !complete {

@@ -96,3 +96,22 @@ func TestCheckExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// A requirements file names the files it includes: a hostile one cannot
+// send an escape sequence to the terminal through a nested file's name.
+func TestCheckTextNeverPrintsControlCharacters(t *testing.T) {
+	dir := t.TempDir()
+	nested := "a\x1b[31m.txt"
+	os.WriteFile(filepath.Join(dir, nested), []byte("x\n"), 0o644)
+	top := filepath.Join(dir, "requirements.txt")
+	os.WriteFile(top, []byte("-r "+nested+"\n"), 0o644)
+	rep, err := lint.Check([]string{top}, lint.Options{Dir: dir})
+	if err != nil || len(rep.Findings) == 0 {
+		t.Fatalf("findings %v, err %v", rep.Findings, err)
+	}
+	var out strings.Builder
+	renderCheck(&out, rep, true)
+	if strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), `"a\x1b[31m.txt"`) {
+		t.Errorf("printed:\n%q", out.String())
+	}
+}
