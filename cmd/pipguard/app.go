@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	code := report(e, err)
 	if werr := e.finish(err, code); werr != nil && code == exitOK {
-		fmt.Fprintf(stderr, "pipguard: error: %v\n", werr)
+		fmt.Fprintf(stderr, "pipguard: error: %s\n", safeLines(werr.Error()))
 		code = exitInternal
 	}
 	return code

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/envaudit"
@@ -258,12 +259,39 @@ func renderAudit(w io.Writer, rep *envaudit.Report, verbose bool) {
 // character, which would otherwise reach the terminal as an escape sequence
 // or make the table lie about what it lists.
 func shown(s string) string {
+	if !utf8.ValidString(s) {
+		// An invalid byte reads as U+FFFD, printable, but the terminal
+		// gets the byte: 0x9b is an 8-bit CSI.
+		return strconv.Quote(s)
+	}
 	for _, r := range s {
 		if !unicode.IsPrint(r) {
 			return strconv.Quote(s)
 		}
 	}
 	return s
+}
+
+// safeLines is an error message as stderr may print it: its line breaks
+// and tabs kept, every other control, format or unprintable character and
+// every invalid byte written as an escape. Error messages carry names a
+// file, a wheel or an environment chose.
+func safeLines(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n' || r == '\t' || unicode.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // plural is "1 error", "2 errors".

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/pipguard/pipguard/installer/envaudit"
 )
@@ -79,5 +80,30 @@ func TestAuditTextNeverPrintsControlCharacters(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"evil\x1b[31mRED"`) {
 		t.Errorf("the name is not shown quoted:\n%s", out.String())
+	}
+}
+
+// An invalid byte decodes as the printable U+FFFD, but the terminal gets
+// the byte: 0x9b is an 8-bit CSI. A directory name can hold any bytes.
+func TestShownQuotesInvalidUTF8(t *testing.T) {
+	if got := shown("evil\x9b2J"); got != `"evil\x9b2J"` {
+		t.Errorf("shown = %s", got)
+	}
+}
+
+// Error messages carry names a file or an environment chose: stderr gets
+// them with line breaks kept and every other control escaped.
+func TestErrorsNeverPrintControlCharacters(t *testing.T) {
+	var stderr strings.Builder
+	e := &env{stderr: &stderr}
+	report(e, usagef("-r \x1b]0;PWNED\x07x\x9b\u202e.txt: no such file\nsecond line"))
+	out := stderr.String()
+	for i, r := range out {
+		if r == utf8.RuneError || r != '\n' && !unicode.IsPrint(r) {
+			t.Fatalf("printed %U at %d:\n%q", r, i, out)
+		}
+	}
+	if !strings.Contains(out, `\x1b]0;PWNED\ax\x9b\u202e.txt`) || !strings.Contains(out, "\nsecond line") {
+		t.Errorf("printed:\n%q", out)
 	}
 }

@@ -146,10 +146,10 @@ func report(e *env, err error) int {
 		if code == exitOK {
 			code = c
 		}
-		fmt.Fprintf(e.stderr, "pipguard: %s: %v\n", label, err)
+		fmt.Fprintf(e.stderr, "pipguard: %s: %s\n", label, safeLines(err.Error()))
 		var h interface{ Hint() string }
 		if errors.As(err, &h) && h.Hint() != "" {
-			fmt.Fprintf(e.stderr, "pipguard: hint: %s\n", h.Hint())
+			fmt.Fprintf(e.stderr, "pipguard: hint: %s\n", safeLines(h.Hint()))
 		}
 	}
 	return code
