@@ -31,35 +31,15 @@ type lockEnvironment struct {
 // driver adds them (installer/pip/driver.py's top block: site.venv's
 // rule, pyvenv.cfg beside the executable or one directory up makes its
 // parent sys.prefix, without any .pth file).
-const envProbe = `import sys
-import os as _os
-import site as _site
-
-def _venv():
-    exe = sys.executable
-    if sys.platform == "darwin" and "__PYVENV_LAUNCHER__" in _os.environ:
-        exe = _os.environ["__PYVENV_LAUNCHER__"]
-    exe_dir = _os.path.dirname(_os.path.abspath(exe))
-    site_prefix = _os.path.dirname(exe_dir)
-    for d in (exe_dir, site_prefix):
-        cfg = _os.path.join(d, "pyvenv.cfg")
-        if _os.path.isfile(cfg):
-            system_site = "true"
-            with open(cfg, encoding="utf-8") as f:
-                for line in f:
-                    key, sep, value = line.partition("=")
-                    if sep and key.strip().lower() == "include-system-site-packages":
-                        system_site = value.strip().lower()
-            return site_prefix, system_site == "true"
-    return None, False
+const envProbe = venvRule + `import site
 
 _prefix, _system_site = _venv()
 _prefixes = [sys.prefix, sys.exec_prefix]
 if _prefix is not None:
     sys.prefix = sys.exec_prefix = _prefix
     _prefixes = [_prefix] + (_prefixes if _system_site else [])
-for _d in _site.getsitepackages(_prefixes):
-    if _os.path.isdir(_d) and _d not in sys.path:
+for _d in site.getsitepackages(_prefixes):
+    if os.path.isdir(_d) and _d not in sys.path:
         sys.path.append(_d)
 
 import json

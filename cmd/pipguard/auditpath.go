@@ -30,7 +30,30 @@ import (
 // own directory ("" in sys.path) is dropped: it is where a program starts,
 // not part of the environment. pipguard reads the .pth files itself
 // (pep610.SitePath).
-const sitePathProbe = `import json, os, site, sys
+const sitePathProbe = venvRule + `import json, site
+
+base = [p for p in sys.path if p]
+prefixes = [sys.prefix, sys.exec_prefix]
+prefix, system_site = _venv()
+sites = []
+if prefix is not None:
+    sites += site.getsitepackages([prefix])
+    prefixes = [prefix] + prefixes if system_site else [prefix]
+user = None
+if system_site and hasattr(os, "getuid") and os.getuid() == os.geteuid() and os.getgid() == os.getegid():
+    user = site.getusersitepackages()
+    sites.append(user)
+sites += site.getsitepackages(prefixes)
+sites = [d for d in sites if os.path.isdir(d)]
+json.dump({"version": list(sys.version_info[:2]), "prefix": prefix or sys.prefix, "base": base, "sites": sites, "user_site": user}, sys.stdout)
+`
+
+// venvRule is site.venv's rule as a probe run with -I -S applies it
+// itself (installer/pip/driver.py holds the same rule for the pip driver):
+// _venv() is the environment's prefix when pyvenv.cfg is beside the
+// executable or one directory up, and whether its
+// include-system-site-packages is true; (None, True) outside one.
+const venvRule = `import os, sys
 
 def _venv():
     exe = sys.executable
@@ -51,20 +74,6 @@ def _venv():
             return site_prefix, system_site == "true"
     return None, True
 
-base = [p for p in sys.path if p]
-prefixes = [sys.prefix, sys.exec_prefix]
-prefix, system_site = _venv()
-sites = []
-if prefix is not None:
-    sites += site.getsitepackages([prefix])
-    prefixes = [prefix] + prefixes if system_site else [prefix]
-user = None
-if system_site and hasattr(os, "getuid") and os.getuid() == os.geteuid() and os.getgid() == os.getegid():
-    user = site.getusersitepackages()
-    sites.append(user)
-sites += site.getsitepackages(prefixes)
-sites = [d for d in sites if os.path.isdir(d)]
-json.dump({"version": list(sys.version_info[:2]), "prefix": prefix or sys.prefix, "base": base, "sites": sites, "user_site": user}, sys.stdout)
 `
 
 // sitePath is an interpreter's answer to sitePathProbe.
