@@ -2,8 +2,14 @@
 FUZZTIME ?= 5000x
 
 .PHONY: test build fuzz bench demo
+# Everything the tests write outside their t.TempDir (built binaries,
+# venv templates, servers' repositories) goes to a directory of this run's
+# own, removed when it ends, failed or not.
 test:
-	go test -count=1 -timeout 30m ./...
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/pipguard-make-test.XXXXXX") && \
+	trap 'chmod -R u+w "$$tmp" 2>/dev/null; rm -rf "$$tmp"' EXIT && \
+	export TMPDIR="$$tmp" && \
+	go test -count=1 -timeout 30m ./... && \
 	$(MAKE) fuzz
 
 build:
@@ -23,6 +29,8 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParseAttestationsPage$$' -fuzztime $(FUZZTIME) ./installer/github
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pep610
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policy
+	go test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/pep440
+	PIPGUARD_PARITY_SCALE=10 go test -count=1 -run '^TestCanonicalAgainstPackaging$$' ./internal/pep440
 
 # Benchmarks, published in docs/benchmarks.md with the machine they ran on.
 # bench/ is issue 11's harness (P1, P3, P4, P6, startup): the real binary,

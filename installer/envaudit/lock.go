@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pipguard/pipguard/installer/pylock"
+	"github.com/pipguard/pipguard/internal/pep440"
 	"github.com/pipguard/pipguard/pep610"
 )
 
@@ -149,8 +150,8 @@ func sameVersion(locked, got string) bool {
 	if locked == "" {
 		return true
 	}
-	lv, err1 := pylock.ParseVersion(locked)
-	gv, err2 := pylock.ParseVersion(got)
+	lv, err1 := pep440.Parse(locked)
+	gv, err2 := pep440.Parse(got)
 	if err1 != nil || err2 != nil {
 		return locked == got
 	}

@@ -131,7 +131,7 @@ func TestOpenBadFileName(t *testing.T) {
 	_, err = openBytes(t, "demo-1.0-x1-py3-none-any.whl", base().Bytes())
 	wantReasons(t, err, "build tag")
 	_, err = openBytes(t, "demo-notaversion-py3-none-any.whl", base().Bytes())
-	wantReasons(t, err, "not a PEP 440 version")
+	wantReasons(t, err, "invalid version \"notaversion\" (PEP 440)")
 }
 
 func TestOpenMemberNames(t *testing.T) {

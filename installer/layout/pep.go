@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // normalize is PEP 503 name normalisation: "the name should be lowercased
@@ -12,65 +14,10 @@ func normalize(name string) string { return normRE.ReplaceAllString(strings.ToLo
 
 var normRE = regexp.MustCompile(`[-_.]+`)
 
-// pep440 is PEP 440's "appendix B" version pattern (case-insensitive,
-// surrounding whitespace allowed), as packaging.version reads it.
-var pep440 = regexp.MustCompile(`(?i)^\s*v?(?:(?:(?P<epoch>[0-9]+)!)?(?P<release>[0-9]+(?:\.[0-9]+)*)` +
-	`(?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
-	`(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?` +
-	`(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?)` +
-	`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*$`)
-
-// canonicalVersion is packaging.utils.canonicalize_version: the PEP 440
-// normal form with trailing ".0" release segments dropped, so that 1.0 and
-// 1.0.0 compare equal. It fails for a string that is not a PEP 440 version.
-func canonicalVersion(v string) (string, error) {
-	m := pep440.FindStringSubmatch(v)
-	if m == nil {
-		return "", fmt.Errorf("%q is not a PEP 440 version", v)
-	}
-	g := func(name string) string { return m[pep440.SubexpIndex(name)] }
-	num := func(s string) string {
-		s = strings.TrimLeft(s, "0")
-		if s == "" {
-			return "0"
-		}
-		return s
-	}
-	var b strings.Builder
-	if e := g("epoch"); e != "" && num(e) != "0" {
-		b.WriteString(num(e) + "!")
-	}
-	rel := strings.Split(g("release"), ".")
-	for i := range rel {
-		rel[i] = num(rel[i])
-	}
-	for len(rel) > 1 && rel[len(rel)-1] == "0" {
-		rel = rel[:len(rel)-1]
-	}
-	b.WriteString(strings.Join(rel, "."))
-	if g("pre") != "" {
-		l := strings.ToLower(g("pre_l"))
-		switch l {
-		case "alpha":
-			l = "a"
-		case "beta":
-			l = "b"
-		case "c", "pre", "preview":
-			l = "rc"
-		}
-		b.WriteString(l + num(g("pre_n")))
-	}
-	if g("post") != "" {
-		b.WriteString(".post" + num(g("post_n1")+g("post_n2")))
-	}
-	if g("dev") != "" {
-		b.WriteString(".dev" + num(g("dev_n")))
-	}
-	if l := g("local"); l != "" {
-		b.WriteString("+" + strings.ToLower(normRE.ReplaceAllString(l, ".")))
-	}
-	return b.String(), nil
-}
+// canonicalVersion is packaging's canonicalize_version of a valid
+// version, so that 1.0 and 1.0.0 compare equal; it fails for a string
+// that is not a PEP 440 version (internal/pep440).
+func canonicalVersion(v string) (string, error) { return pep440.Canonical(v) }
 
 // splitLines is Python's str.splitlines(): the line boundaries are \n, \r,
 // \r\n, \v, \f, \x1c, \x1d, \x1e, \x85, U+2028 and U+2029; no empty

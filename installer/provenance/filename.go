@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // Dist is a parsed distribution file name, in the form two names compare
@@ -138,81 +140,7 @@ func ParseDist(filename string) (Dist, error) {
 	return Dist{}, fmt.Errorf("%q is neither a wheel (.whl) nor an sdist (.tar.gz, .zip)", printable(filename, 200))
 }
 
-// PEP 440, Appendix B: the version regular expression.
-var versionRE = regexp.MustCompile(`^\s*v?` +
-	`(?:(?:(?P<epoch>[0-9]+)!)?` +
-	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
-	`(?P<pre>[-_\.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_\.]?(?P<pre_n>[0-9]+)?)?` +
-	`(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_\.]?(?P<post_l>post|rev|r)[-_\.]?(?P<post_n2>[0-9]+)?))?` +
-	`(?P<dev>[-_\.]?(?P<dev_l>dev)[-_\.]?(?P<dev_n>[0-9]+)?)?)` +
-	`(?:\+(?P<local>[a-z0-9]+(?:[-_\.][a-z0-9]+)*))?\s*$`)
-
-var localSepRE = regexp.MustCompile(`[-_.]`)
-
 // CanonicalVersion parses a PEP 440 version and returns a string equal for
-// equal versions: the normal form (1.0RC1 is 1.0rc1, 1.0-1 is 1.0.post1),
-// without an epoch of 0, with trailing zero release segments dropped
-// (1.0.0 == 1) and numeric local segments without leading zeros.
-func CanonicalVersion(v string) (string, error) {
-	if len(v) > 200 {
-		return "", fmt.Errorf("version too long")
-	}
-	m := versionRE.FindStringSubmatch(strings.ToLower(v))
-	if m == nil {
-		return "", fmt.Errorf("invalid version %q (PEP 440)", printable(v, 100))
-	}
-	g := func(name string) string { return m[versionRE.SubexpIndex(name)] }
-	num := func(s string) string {
-		if s == "" {
-			return "0"
-		}
-		s = strings.TrimLeft(s, "0")
-		if s == "" {
-			return "0"
-		}
-		return s
-	}
-	var b strings.Builder
-	if e := g("epoch"); e != "" && num(e) != "0" {
-		b.WriteString(num(e) + "!")
-	}
-	rel := strings.Split(g("release"), ".")
-	for i := range rel {
-		rel[i] = num(rel[i])
-	}
-	for len(rel) > 1 && rel[len(rel)-1] == "0" {
-		rel = rel[:len(rel)-1]
-	}
-	b.WriteString(strings.Join(rel, "."))
-	if l := g("pre_l"); l != "" {
-		switch l {
-		case "alpha":
-			l = "a"
-		case "beta":
-			l = "b"
-		case "c", "pre", "preview":
-			l = "rc"
-		}
-		b.WriteString(l + num(g("pre_n")))
-	}
-	if g("post") != "" {
-		n := g("post_n1")
-		if n == "" {
-			n = g("post_n2")
-		}
-		b.WriteString(".post" + num(n))
-	}
-	if g("dev") != "" {
-		b.WriteString(".dev" + num(g("dev_n")))
-	}
-	if l := g("local"); l != "" {
-		parts := localSepRE.Split(l, -1)
-		for i, p := range parts {
-			if strings.Trim(p, "0123456789") == "" {
-				parts[i] = num(p)
-			}
-		}
-		b.WriteString("+" + strings.Join(parts, "."))
-	}
-	return b.String(), nil
-}
+// equal versions (internal/pep440 says how, and proves it against
+// packaging).
+func CanonicalVersion(v string) (string, error) { return pep440.Canonical(v) }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 type pySelected struct {
@@ -43,7 +45,7 @@ func goSelected(sel []Selected) []pySelected {
 	var out []pySelected
 	for _, s := range sel {
 		r := pySelected{Index: s.Index, Name: s.Package.Name, Kind: string(s.Kind)}
-		if v, err := ParseVersion(s.Package.Version); err == nil {
+		if v, err := pep440.Parse(s.Package.Version); err == nil {
 			r.Version = v.String()
 		}
 		switch {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // PEP 508 environment markers with PEP 751's extensions ("extras" and
@@ -344,7 +346,7 @@ func (m *Marker) check(ctx string) error {
 			if it.lhs.variable && !setKeys[key] && (it.op == "~=" || it.op == "===") {
 				if !versionKeys[key] {
 					errs = append(errs, fmt.Errorf("operator %s is undefined on %s", it.op, key))
-				} else if _, err := ParseSpecifier(it.op + it.rhs.value); err != nil {
+				} else if _, err := pep440.ParseSpecifier(it.op + it.rhs.value); err != nil {
 					errs = append(errs, fmt.Errorf("%s %s %q is not a version comparison", key, it.op, it.rhs.value))
 				}
 			}
@@ -440,7 +442,7 @@ func evalItem(it *markerItem, env markerEnv) (bool, error) {
 		rhsSet = norm
 	}
 	if versionKeys[key] && rhsSet == nil {
-		if sp, err := ParseSpecifier(it.op + rhs); err == nil {
+		if sp, err := pep440.ParseSpecifier(it.op + rhs); err == nil {
 			return sp.Contains(lhs), nil
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 type markerCase struct {
@@ -191,7 +193,7 @@ func TestSpecifierDiff(t *testing.T) {
 	oracle(t, "spec", cases, &py)
 	agree := 0
 	for i, c := range cases {
-		ss, err := ParseSpecifierSet(c.Spec)
+		ss, err := pep440.ParseSpecifierSet(c.Spec)
 		if (err != nil) != (py[i].ParseError != "") {
 			t.Errorf("spec %q: go parse error %v, packaging %q", c.Spec, err, py[i].ParseError)
 			continue

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // Normalize is PEP 503 name normalisation (packaging's canonicalize_name):
@@ -29,7 +31,7 @@ func IsNormalized(name string) bool {
 // spec): "{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl".
 type WheelName struct {
 	Name    string // normalised
-	Version Version
+	Version pep440.Version
 	Build   string
 	// Tags is the expanded compressed tag set, lower case, each
 	// "python-abi-platform".
@@ -56,7 +58,7 @@ func ParseWheelName(filename string) (WheelName, error) {
 	if strings.Contains(name, "__") || strings.IndexFunc(name, func(r rune) bool { return !isWordOrDot(r) }) >= 0 {
 		return WheelName{}, fmt.Errorf("invalid project name in wheel filename %q", filename)
 	}
-	v, err := ParseVersion(parts[1])
+	v, err := pep440.Parse(parts[1])
 	if err != nil || strings.TrimSpace(parts[1]) != parts[1] {
 		return WheelName{}, fmt.Errorf("invalid version in wheel filename %q", filename)
 	}
@@ -90,7 +92,7 @@ func expandTag(tag string) []string {
 
 // ParseSdistName parses "{name}-{version}.tar.gz" or ".zip" as packaging's
 // parse_sdist_filename does, returning the normalised name.
-func ParseSdistName(filename string) (string, Version, error) {
+func ParseSdistName(filename string) (string, pep440.Version, error) {
 	var stem string
 	switch {
 	case strings.HasSuffix(filename, ".tar.gz"):
@@ -98,15 +100,15 @@ func ParseSdistName(filename string) (string, Version, error) {
 	case strings.HasSuffix(filename, ".zip"):
 		stem = strings.TrimSuffix(filename, ".zip")
 	default:
-		return "", Version{}, fmt.Errorf("invalid sdist filename %q (extension must be .tar.gz or .zip)", filename)
+		return "", pep440.Version{}, fmt.Errorf("invalid sdist filename %q (extension must be .tar.gz or .zip)", filename)
 	}
 	i := strings.LastIndexByte(stem, '-')
 	if i < 0 {
-		return "", Version{}, fmt.Errorf("invalid sdist filename %q", filename)
+		return "", pep440.Version{}, fmt.Errorf("invalid sdist filename %q", filename)
 	}
-	v, err := ParseVersion(stem[i+1:])
+	v, err := pep440.Parse(stem[i+1:])
 	if err != nil {
-		return "", Version{}, fmt.Errorf("invalid version in sdist filename %q", filename)
+		return "", pep440.Version{}, fmt.Errorf("invalid version in sdist filename %q", filename)
 	}
 	return Normalize(stem[:i]), v, nil
 }

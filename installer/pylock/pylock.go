@@ -25,6 +25,8 @@ import (
 	"time"
 
 	toml "github.com/pelletier/go-toml/v2"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // Sentinels for errors.Is.
@@ -347,13 +349,13 @@ func (d *decoder) lock(doc map[string]any) *Lock {
 	// SHOULD warn when an unknown key is seen."
 	l.LockVersion = d.str(doc, "", "lock-version", true)
 	if _, ok := doc["lock-version"].(string); ok {
-		v, err := ParseVersion(l.LockVersion)
+		v, err := pep440.Parse(l.LockVersion)
 		switch {
 		case err != nil:
 			d.fail("lock-version", "%q is not a version", l.LockVersion)
-		case v.Compare(mustVersion("1")) < 0 || v.Compare(mustVersion("2")) >= 0:
+		case v.Compare(pep440.MustParse("1")) < 0 || v.Compare(pep440.MustParse("2")) >= 0:
 			d.failAs(ErrUnsupportedVersion, "lock-version", "lock-version %q is not supported (this reader reads 1.x)", l.LockVersion)
-		case v.Compare(mustVersion("1.0")) > 0:
+		case v.Compare(pep440.MustParse("1.0")) > 0:
 			d.notes = append(d.notes, Note{Code: "newer-minor-version", Path: "lock-version", Msg: fmt.Sprintf("lock-version %q is newer than 1.0; keys added since are ignored", l.LockVersion)})
 		}
 	}
@@ -400,7 +402,7 @@ func (d *decoder) specifiers(path, s string) {
 	if s == "" {
 		return
 	}
-	if _, err := ParseSpecifierSet(s); err != nil {
+	if _, err := pep440.ParseSpecifierSet(s); err != nil {
 		d.fail(path, "%v", err)
 	}
 }
@@ -413,9 +415,9 @@ func (d *decoder) pkg(path string, t map[string]any) Package {
 		d.fail(join(path, "name"), "name %q is not normalised (PEP 503: %q)", p.Name, Normalize(p.Name))
 	}
 	p.Version = d.str(t, path, "version", false)
-	var version *Version
+	var version *pep440.Version
 	if p.Version != "" {
-		if v, err := ParseVersion(p.Version); err != nil {
+		if v, err := pep440.Parse(p.Version); err != nil {
 			d.fail(join(path, "version"), "%q is not a PEP 440 version", p.Version)
 		} else {
 			version = &v
@@ -522,7 +524,7 @@ func (d *decoder) pkg(path string, t map[string]any) Package {
 	return p
 }
 
-func (d *decoder) consistent(path, fn, name string, version *Version, gotName string, gotVersion Version) {
+func (d *decoder) consistent(path, fn, name string, version *pep440.Version, gotName string, gotVersion pep440.Version) {
 	if name != "" && gotName != name {
 		d.fail(path, "file %q is for project %q, not %q", fn, gotName, name)
 	}

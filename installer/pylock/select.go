@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // Sentinels for Select's errors.
@@ -91,7 +93,7 @@ func (l *Lock) Select(env Environment, extras, groups []string) ([]Selected, err
 	// installed for meets the requirement; an error MUST be raised if it
 	// is not met."
 	if l.RequiresPython != "" {
-		ss, err := ParseSpecifierSet(l.RequiresPython)
+		ss, err := pep440.ParseSpecifierSet(l.RequiresPython)
 		if err != nil {
 			return nil, fmt.Errorf("%w: requires-python: %v", ErrInvalid, err)
 		}
@@ -160,7 +162,7 @@ func (l *Lock) Select(env Environment, extras, groups []string) ([]Selected, err
 		// "If requires-python is specified, check if it is satisfied; an
 		// error MUST be raised if it isn't."
 		if p.RequiresPython != "" {
-			ss, err := ParseSpecifierSet(p.RequiresPython)
+			ss, err := pep440.ParseSpecifierSet(p.RequiresPython)
 			if err != nil {
 				return nil, fmt.Errorf("%w: packages[%d].requires-python: %v", ErrInvalid, i, err)
 			}

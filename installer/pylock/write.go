@@ -12,6 +12,8 @@ import (
 	"time"
 
 	toml "github.com/pelletier/go-toml/v2"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // ToolName is pipguard's key under [packages.tool] and [tool].
@@ -115,8 +117,8 @@ func Write(l *Lock) ([]byte, error) {
 			return a.Name < b.Name
 		}
 		if a.Version != b.Version {
-			va, ea := ParseVersion(a.Version)
-			vb, eb := ParseVersion(b.Version)
+			va, ea := pep440.Parse(a.Version)
+			vb, eb := pep440.Parse(b.Version)
 			if ea == nil && eb == nil && va.Compare(vb) != 0 {
 				return va.Compare(vb) < 0
 			}

@@ -1,4 +1,4 @@
-package pylock
+package pep440
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"strings"
 )
 
-// PEP 440 versions and specifiers, as far as a lock needs them: the
-// requires-python checks, the version comparisons in markers, and the
-// consistency of a file name's version with the package's.
+// PEP 440 versions and specifiers, as packaging reads and orders them:
+// what a lock's requires-python checks, a marker's version comparisons and
+// a file name's version need.
 
 // versionRE is PEP 440's "canonical public version" pattern extended with
 // its normalisations (Appendix B), anchored, case-insensitive.
@@ -21,7 +21,7 @@ var versionRE = regexp.MustCompile(`(?i)^\s*v?` +
 	`(?P<dev>[._-]?(?P<dev_l>dev)[._-]?(?P<dev_n>[0-9]+)?)?` +
 	`(?:\+(?P<local>[a-z0-9]+(?:[._-][a-z0-9]+)*))?\s*$`)
 
-// Version is a parsed PEP 440 version.
+// Version is a parsed PEP 440 version, in packaging's normal form.
 type Version struct {
 	Epoch   int
 	Release []int
@@ -34,11 +34,23 @@ type Version struct {
 	Local string
 }
 
-// ParseVersion parses a PEP 440 version.
-func ParseVersion(s string) (Version, error) {
+// Parse parses a PEP 440 version. It refuses, stricter than packaging on
+// purpose, a string longer than MaxLen, one with characters outside ASCII
+// (Python's \s and case-insensitive matching read Unicode spaces and case
+// folds into a version; no published version needs them) and a number too
+// large for an int.
+func Parse(s string) (Version, error) {
+	if len(s) > MaxLen {
+		return Version{}, fmt.Errorf("version too long (%d bytes; at most %d)", len(s), MaxLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return Version{}, fmt.Errorf("invalid version %q: pipguard reads ASCII versions only", printable(s, 100))
+		}
+	}
 	m := versionRE.FindStringSubmatch(s)
 	if m == nil {
-		return Version{}, fmt.Errorf("invalid version %q", s)
+		return Version{}, fmt.Errorf("invalid version %q (PEP 440)", printable(s, 100))
 	}
 	g := func(name string) string { return m[versionRE.SubexpIndex(name)] }
 	num := func(s string) (int, error) {
@@ -47,7 +59,7 @@ func ParseVersion(s string) (Version, error) {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return 0, fmt.Errorf("invalid version number %q", s)
+			return 0, fmt.Errorf("version number %q is too large", printable(s, 40))
 		}
 		return n, nil
 	}
@@ -92,7 +104,17 @@ func ParseVersion(s string) (Version, error) {
 		}
 	}
 	if l := g("local"); l != "" {
-		v.Local = strings.NewReplacer("-", ".", "_", ".").Replace(strings.ToLower(l))
+		// packaging keeps a numeric segment as a number: +01 is +1.
+		parts := strings.FieldsFunc(strings.ToLower(l), func(r rune) bool { return r == '-' || r == '_' || r == '.' })
+		for i, p := range parts {
+			if isDigits(p) {
+				if p = strings.TrimLeft(p, "0"); p == "" {
+					p = "0"
+				}
+				parts[i] = p
+			}
+		}
+		v.Local = strings.Join(parts, ".")
 	}
 	return v, nil
 }
@@ -292,7 +314,7 @@ func (s Specifier) Contains(item string) bool {
 	if s.Op == "===" {
 		return strings.EqualFold(item, s.Version)
 	}
-	v, err := ParseVersion(item)
+	v, err := Parse(item)
 	if err != nil {
 		return false
 	}
@@ -362,7 +384,7 @@ func (s Specifier) match(p Version) bool {
 }
 
 func mustVersion(s string) Version {
-	v, err := ParseVersion(s)
+	v, err := Parse(s)
 	if err != nil {
 		return Version{Release: []int{0}, Post: -1, Dev: -1}
 	}
@@ -458,4 +480,14 @@ func (ss SpecifierSet) String() string {
 		parts[i] = s.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// MustParse parses a version written in the program (a constant); it
+// panics if it is not one.
+func MustParse(s string) Version {
+	v, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
