@@ -246,8 +246,10 @@ type checker struct {
 	seen             map[Finding]bool
 	requirementsRead int
 	locked           int
-	// counted are the requirements counted, by file and line.
+	// counted are the requirements counted, by file and line; files are
+	// keyed by identity (fileKey).
 	counted map[loc]bool
+	keys    map[string]string
 }
 
 // count counts a requirement once, however many files include its file:
@@ -255,10 +257,34 @@ type checker struct {
 // pyproject.toml's by where its string starts (a list may hold several on
 // one line).
 func (c *checker) count(l loc) {
+	l.file = c.fileKey(l.file)
 	if !c.counted[l] {
 		c.counted[l] = true
 		c.requirementsRead++
 	}
+}
+
+// fileKey names the file at path by what it is, not how a line spelled
+// it: "sub/c.txt", "./sub/c.txt", "sub/../sub/c.txt" and a symlink to it
+// are one file (the real absolute path; the cleaned absolute path when it
+// cannot be resolved).
+func (c *checker) fileKey(path string) string {
+	if k, ok := c.keys[path]; ok {
+		return k
+	}
+	k, err := filepath.Abs(path)
+	if err == nil {
+		if r, err := filepath.EvalSymlinks(k); err == nil {
+			k = r
+		}
+	} else {
+		k = filepath.Clean(path)
+	}
+	if c.keys == nil {
+		c.keys = map[string]string{}
+	}
+	c.keys[path] = k
+	return k
 }
 
 // show is path as it is reported: relative to Options.Dir when inside it.

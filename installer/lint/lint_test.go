@@ -374,3 +374,22 @@ func TestPyprojectCountsEachRequirement(t *testing.T) {
 		t.Errorf("%d requirements, want 5", rep.Requirements)
 	}
 }
+
+// A file included under several spellings (./sub, sub/../sub, a symlink)
+// is one file: its requirements are counted once.
+func TestCountsAFileOnceHoweverItIsSpelled(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "sub/c.txt", "six==1\nurllib3==2\n")
+	if err := os.Symlink(filepath.Join("sub", "c.txt"), filepath.Join(dir, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	a := write(t, dir, "a.txt", "-r sub/c.txt\nidna==3\n")
+	b := write(t, dir, "b.txt", "-r ./sub/c.txt\n-r sub/../sub/c.txt\n-r link.txt\n")
+	rep, err := Check([]string{a, b, filepath.Join(dir, "sub", "c.txt")}, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requirements != 3 {
+		t.Errorf("%d requirements, want 3 (six, urllib3, idna)", rep.Requirements)
+	}
+}
