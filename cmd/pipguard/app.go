@@ -16,6 +16,7 @@ import (
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/internal/redact"
+	"github.com/pipguard/pipguard/internal/termsafe"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,7 +24,10 @@ import (
 // how to read the environment (tests pass their own).
 type env struct {
 	stdout, stderr io.Writer
-	getenv         func(string) string
+	// rawStderr is stderr before termsafe: only the progress bar, whose
+	// text is pipguard's own, writes its control sequences there.
+	rawStderr io.Writer
+	getenv    func(string) string
 	// format is the --format the command runs with, once its flags parsed.
 	format string
 	// doc is the JSON document a command produced, written by finish with
@@ -44,9 +48,11 @@ type env struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	// Everything pipguard prints (results, JSON and SARIF documents,
 	// errors and hints, pip's output) passes here: credentials are masked
-	// whoever wrote the text.
-	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, args: args}
+	// whoever wrote the text, and no character reaches the terminal that
+	// it would obey (termsafe; a JSON document stays the same document).
+	rawStderr := stderr
+	stdout, stderr = redact.Writer(termsafe.Writer(stdout)), redact.Writer(termsafe.Writer(stderr))
+	e := &env{stdout: stdout, stderr: stderr, rawStderr: rawStderr, getenv: getenv, args: args}
 	app := newApp(e)
 	if len(args) > 0 && args[len(args)-1] == completionFlag {
 		// A completion request: answered from the definitions alone,

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pipguard/pipguard/installer/github"
-	"github.com/pipguard/pipguard/internal/redact"
 )
 
 // progressDelay is how long downloads run before a bar appears: quick ones
@@ -24,14 +23,25 @@ func (e *env) progress(cCtx *cli.Context) github.Progress {
 	if cCtx.Bool("quiet") || e.format == "json" || e.getenv("CI") == "true" || !e.isTerminal(e.stderr) {
 		return nil
 	}
-	return newDownloadBar(e.stderr, progressDelay)
+	w := e.rawStderr
+	if w == nil {
+		w = e.stderr
+	}
+	return newDownloadBar(w, progressDelay)
 }
 
 func (e *env) isTerminal(w io.Writer) bool {
 	if e.terminal != nil {
 		return e.terminal(w)
 	}
-	f, ok := redact.Unwrap(w).(*os.File)
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
+	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
