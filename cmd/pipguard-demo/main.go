@@ -14,6 +14,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -28,7 +29,19 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Stdout, os.Stderr))
+	keep := len(os.Args) > 1 && os.Args[1] == "-keep"
+	if len(os.Args) > 1 && !keep {
+		fmt.Fprintln(os.Stderr, "usage: pipguard-demo [-keep]\n  -keep: after the steps, keep the local GitHub running until Enter, to rerun the commands shown")
+		os.Exit(2)
+	}
+	d := &demo{out: os.Stdout}
+	if keep {
+		d.wait = func() {
+			fmt.Fprintln(os.Stdout, "The local GitHub keeps running: paste the export lines and any command above into another shell. Press Enter to stop.")
+			bufio.NewReader(os.Stdin).ReadString('\n')
+		}
+	}
+	os.Exit(d.run(os.Stdout, os.Stderr))
 }
 
 // demo is the harness's TB: a fatal error stops the demo.
@@ -36,6 +49,12 @@ type demo struct {
 	work     string
 	cleanups []func()
 	out      io.Writer
+	// ran is each command the demo ran, as its argument list (pipguard
+	// first), and env the variables the printed commands use; wait, when
+	// set, runs before the servers stop.
+	ran  [][]string
+	env  map[string]string
+	wait func()
 }
 
 type fatal struct{ error }
@@ -61,13 +80,13 @@ type step struct {
 	want  string // in the combined output
 }
 
-func run(stdout, stderr io.Writer) (code int) {
+func (d *demo) run(stdout, stderr io.Writer) (code int) {
 	work, err := os.MkdirTemp("", "pipguard-demo-")
 	if err != nil {
 		fmt.Fprintln(stderr, "pipguard-demo:", err)
 		return 1
 	}
-	d := &demo{work: work, out: stdout}
+	d.work, d.out = work, stdout
 	defer func() {
 		for i := len(d.cleanups) - 1; i >= 0; i-- {
 			d.cleanups[i]()
@@ -141,19 +160,35 @@ max_commit_distance = 1
 	if err := os.WriteFile(filepath.Join(app, "pyproject.toml"), []byte(policy), 0o644); err != nil {
 		d.Fatalf("%v", err)
 	}
-	say("GitHub:  %s (set as $GITHUB below)", gh.URL())
-	say("venv:    %s", venv)
 	say("policy:  app/pyproject.toml")
 	for _, l := range strings.Split(strings.TrimSpace(policy), "\n") {
 		say("           %s", l)
 	}
 	say("")
 
-	env := append(os.Environ(), "PIPGUARD_CACHE_DIR="+filepath.Join(work, "cache"), "SSL_CERT_FILE="+ca, "GIT_SSL_CAINFO="+ca, "VIRTUAL_ENV="+venv, "GH_TOKEN=", "GITHUB_TOKEN=")
+	// Every command below runs with exactly these settings, printed so
+	// that each line can be pasted into a shell (while the demo runs,
+	// with -keep): the local GitHub's URL and CA, the local Sigstore's
+	// trusted root, a cache of the demo's own, the venv, no token.
+	d.env = map[string]string{"GITHUB": gh.URL(), "TRUSTED_ROOT": trusted, "PIPGUARD_CACHE_DIR": filepath.Join(work, "cache"),
+		"SSL_CERT_FILE": ca, "GIT_SSL_CAINFO": ca, "VIRTUAL_ENV": venv, "GH_TOKEN": "", "GITHUB_TOKEN": ""}
+	names := []string{"GITHUB", "TRUSTED_ROOT", "PIPGUARD_CACHE_DIR", "SSL_CERT_FILE", "GIT_SSL_CAINFO", "VIRTUAL_ENV", "GH_TOKEN", "GITHUB_TOKEN"}
+	say("Every command runs with these settings (the local GitHub, its CA and the local Sigstore's")
+	say("trusted root, which --github-url and --trusted-root name; a cache of its own; no token):")
+	for _, n := range names {
+		say("   $ export %s=%s", n, shellWord(d.env[n], nil))
+	}
+	say("   $ cd %s", shellWord(app, nil))
+	say("")
+	env := os.Environ()
+	for _, n := range names[2:] {
+		env = append(env, n+"="+d.env[n])
+	}
 	common := []string{"--github-url", gh.URL(), "--trusted-root", trusted}
 	req := func(repo, name, ref string) string {
 		return name + " @ git+" + gh.URL() + "/" + repo + ".git@" + ref
 	}
+	vars := map[string]string{gh.URL(): "$GITHUB", trusted: "$TRUSTED_ROOT"}
 	show := func(s string) string { return strings.ReplaceAll(s, gh.URL(), "$GITHUB") }
 
 	steps := []struct {
@@ -163,7 +198,7 @@ max_commit_distance = 1
 		{step: step{"a branch is mutable: refused", []string{"install", req("Raze-Systems/fastapi-paseto", "fastapi-paseto", "main")}, 3, "is a branch"}},
 		{step: step{"someone pushes a branch named v1.3.1 beside the tag: the name is both a branch and a tag, refused (pip would take the branch)", []string{"install", req("Raze-Systems/fastapi-paseto", "fastapi-paseto", "v1.3.1")}, 3, "both a branch and a tag"},
 			before: func() { paseto.Git.Branch("v1.3.1") }},
-		{step: step{"(the v1.3.1 branch is deleted again) a release asset replaced after publication: refused", []string{"install", req("acme/widget", "widget", "v2.0.0")}, 4, "widget"},
+		{step: step{"(the v1.3.1 branch is deleted again) a release asset replaced after publication: refused, for two reasons that each suffice: SHA256SUMS, published with the release, lists other bytes, and no provenance attestation exists for the new bytes (the build signed the digest it made)", []string{"install", req("acme/widget", "widget", "v2.0.0")}, 4, "no provenance attestation"},
 			before: func() { paseto.Git.Git("branch", "-D", "v1.3.1") }},
 		{step: step{"the real release, verified against the project's policy (-v: every check and the rule that decided it), then installed", []string{"install", "-v", req("Raze-Systems/fastapi-paseto", "fastapi-paseto", "v1.3.1")}, 0, "audited fastapi-paseto 1.3.1: installed"}},
 		{step: step{"the environment before deploy", []string{"audit"}, 0, "1 verified by pipguard; 0 errors"}},
@@ -179,17 +214,12 @@ max_commit_distance = 1
 			args = append(args, "--", "--no-index")
 		}
 		say("%d. %s", i+1, s.title)
-		shown := []string{"pipguard", s.args[0]}
-		for _, a := range args[1:] {
-			if a == trusted || a == gh.URL() || a == "--github-url" || a == "--trusted-root" {
-				continue // the same on every line; see above
-			}
-			if strings.Contains(a, " ") {
-				a = "'" + a + "'"
-			}
-			shown = append(shown, a)
+		shown := []string{"pipguard"}
+		for _, a := range args {
+			shown = append(shown, shellWord(a, vars))
 		}
-		say("   $ %s", show(strings.Join(shown, " ")))
+		say("   $ %s", strings.Join(shown, " "))
+		d.ran = append(d.ran, append([]string{"pipguard"}, args...))
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = app, env
 		var out bytes.Buffer
@@ -215,6 +245,10 @@ max_commit_distance = 1
 		say("   -> exit %d, %s", got, verdict)
 		say("")
 	}
+	if d.wait != nil {
+		say("(pipguard is %s; put its directory on PATH to rerun a command)", bin)
+		d.wait()
+	}
 	if failed > 0 {
 		fmt.Fprintf(stderr, "pipguard-demo: %d step(s) did not behave as shown\n", failed)
 		return 1
@@ -222,6 +256,47 @@ max_commit_distance = 1
 	say("Every step behaved as shown. Against the real GitHub (needs the network):")
 	say("   $ pipguard install 'fastapi-paseto @ git+https://github.com/Raze-Systems/fastapi-paseto.git@v1.3.1'   # with the policy above")
 	return 0
+}
+
+// shellWord is a as a POSIX shell reads it back: bare when it holds only
+// characters no shell treats specially, else in double quotes; each
+// occurrence of a key of vars becomes the variable it maps to ($GITHUB),
+// which the shell expands.
+func shellWord(a string, vars map[string]string) string {
+	var b strings.Builder
+	special := false
+	for i := 0; i < len(a); {
+		if v, k := varAt(a[i:], vars); k > 0 {
+			b.WriteString(v)
+			i += k
+			continue
+		}
+		c := a[i]
+		switch {
+		case c == '"' || c == '\\' || c == '$' || c == '`':
+			b.WriteByte('\\')
+			special = true
+		case !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("@%+=:,./_-", c) >= 0):
+			special = true
+		}
+		b.WriteByte(c)
+		i++
+	}
+	if special || a == "" {
+		return `"` + b.String() + `"`
+	}
+	return b.String()
+}
+
+// varAt says whether s starts with a key of vars: the variable and the
+// key's length.
+func varAt(s string, vars map[string]string) (string, int) {
+	for k, v := range vars {
+		if k != "" && strings.HasPrefix(s, k) {
+			return v, len(k)
+		}
+	}
+	return "", 0
 }
 
 // pipChatter is pip's own progress, which the demo leaves out.
