@@ -189,6 +189,15 @@ func TestInstallFailuresChangeNothing(t *testing.T) {
 				Requires: []string{"evil @ git+" + w.gh.URL() + "/mallory/evil.git@v0.1"}}})
 			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}
 		}, msg: "/mallory/evil.git@v0.1, which pipguard did not verify (demo 1.0.0 requires", errType: new(*RefusedError)},
+		{name: "direct sdist in a requirements file", setup: func(t *testing.T, w *installWorld) InstallOptions {
+			w.publish(t, githubtest.Publish{})
+			dir := t.TempDir()
+			sdist := filepath.Join(dir, "foo-1.0.tar.gz")
+			os.WriteFile(sdist, nil, 0o644)
+			reqs := filepath.Join(dir, "req.txt")
+			os.WriteFile(reqs, []byte(w.req("v1.0.0")+"\nfoo @ file://"+sdist+"\n"), 0o644)
+			return InstallOptions{Files: []string{reqs}}
+		}, msg: "/req.txt:2); nothing was downloaded", errType: new(*RefusedError)},
 		{name: "wrong wheel uploaded", setup: func(t *testing.T, w *installWorld) InstallOptions {
 			w.publish(t, githubtest.Publish{Wheel: pkgtest.Project{Name: "other", Version: "1.0.0"}.Wheel()})
 			return InstallOptions{Requirements: []string{w.req("v1.0.0")}}

@@ -88,11 +88,19 @@ func (p *PipFile) Rewrite(s string) string {
 	})
 }
 
-// MapError rewrites pip's words in err (a *pip.Error's tail) the same way.
+// MapError rewrites pip's words in err the same way: a *pip.Error's
+// tail, and the reasons of a *RefusedError (which quote the chain pip's
+// report gives, "-r FILE (line N)").
 func (p *PipFile) MapError(err error) error {
 	var pe *pip.Error
 	if errors.As(err, &pe) {
 		pe.Tail = p.Rewrite(pe.Tail)
+	}
+	var re *RefusedError
+	if errors.As(err, &re) {
+		for i, r := range re.Reasons {
+			re.Reasons[i] = p.Rewrite(r)
+		}
 	}
 	return err
 }
