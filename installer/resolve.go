@@ -9,16 +9,18 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/pipguard/pipguard/installer/cache"
-	"github.com/pipguard/pipguard/installer/github"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/pipguard/pipguard/installer/cache"
+	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
 )
 
@@ -106,6 +108,15 @@ func Resolve(ctx context.Context, cfg Config, input string) (*Resolved, error) {
 	}
 	res, err := resolveVCS(ctx, cfg, v)
 	if res == nil {
+		// A ref refused by its text alone (no ref, a branch's name, a short
+		// SHA) is refused whatever the remote says: an unreachable remote
+		// must not turn it into "remote unavailable, retry".
+		if rerr := RefuseByText([]reqfile.Entry{{Req: req}}); rerr != nil {
+			var re *gitref.RefusedError
+			if errors.As(rerr, &re) {
+				return nil, re
+			}
+		}
 		return nil, err
 	}
 	out.Resolution = res
