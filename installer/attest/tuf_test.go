@@ -26,20 +26,21 @@ import (
 // version 2, like the root pipguard embeds. It returns the directory and
 // the expired 1.root.json a client starts from.
 func tufRepo(t *testing.T, trustedRoot []byte) (string, []byte) {
+	r := newTUFRepo(t, trustedRoot)
+	return r.dir, r.first
+}
+
+// testTUF is a TUF repository on disk and the key that signs every role.
+type testTUF struct {
+	dir    string
+	first  []byte
+	signer signature.Signer
+}
+
+func newTUFRepo(t *testing.T, trustedRoot []byte) *testTUF {
 	t.Helper()
 	dir := t.TempDir()
-	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signature.LoadSigner(priv, crypto.Hash(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := metadata.KeyFromPublicKey(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, key := tufKey(t)
 	week := time.Now().Add(7 * 24 * time.Hour)
 
 	targets := metadata.Targets(week)
@@ -54,38 +55,21 @@ func tufRepo(t *testing.T, trustedRoot []byte) (string, []byte) {
 			t.Fatal(err)
 		}
 	}
-	sign := func(m interface {
-		Sign(signature.Signer) (*metadata.Signature, error)
-	}) {
-		if _, err := m.Sign(signer); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func(name string, m interface{ ToFile(string, bool) error }) {
-		if err := m.ToFile(filepath.Join(dir, name), true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sign(root)
-	write("1.root.json", root)
+	r := &testTUF{dir: dir, signer: signer}
+	r.signWrite(t, "1.root.json", root)
 	first, err := os.ReadFile(filepath.Join(dir, "1.root.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.first = first
 	root.Signed.Version = 2
 	root.Signed.Expires = week
 	root.ClearSignatures()
-	sign(root)
-	write("2.root.json", root)
+	r.signWrite(t, "2.root.json", root)
 
-	sign(targets)
-	write("1.targets.json", targets)
-	snapshot := metadata.Snapshot(week)
-	sign(snapshot)
-	write("1.snapshot.json", snapshot)
-	ts := metadata.Timestamp(week)
-	sign(ts)
-	write("timestamp.json", ts)
+	r.signWrite(t, "1.targets.json", targets)
+	r.signWrite(t, "1.snapshot.json", metadata.Snapshot(week))
+	r.signWrite(t, "timestamp.json", metadata.Timestamp(week))
 
 	if err := os.MkdirAll(filepath.Join(dir, "targets"), 0o755); err != nil {
 		t.Fatal(err)
@@ -94,7 +78,44 @@ func tufRepo(t *testing.T, trustedRoot []byte) (string, []byte) {
 	if err := os.WriteFile(filepath.Join(dir, "targets", hex.EncodeToString(sum[:])+".trusted_root.json"), trustedRoot, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir, first
+	return r
+}
+
+// tufKey is a fresh ed25519 signer and its TUF key.
+func tufKey(t *testing.T) (signature.Signer, *metadata.Key) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signature.LoadSigner(priv, crypto.Hash(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := metadata.KeyFromPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, key
+}
+
+// signWrite signs m with the repository's key and writes it as name
+// under dir (the repository's, unless another is given).
+func (r *testTUF) signWrite(t *testing.T, name string, m interface {
+	Sign(signature.Signer) (*metadata.Signature, error)
+	ToFile(string, bool) error
+}, dir ...string) {
+	t.Helper()
+	if _, err := m.Sign(r.signer); err != nil {
+		t.Fatal(err)
+	}
+	d := r.dir
+	if len(dir) > 0 {
+		d = dir[0]
+	}
+	if err := m.ToFile(filepath.Join(d, name), true); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestTUFUpdatesThroughNewRootThenWorksOffline(t *testing.T) {
