@@ -45,10 +45,11 @@ func TestHermeticInstallFromAFetchedDirectory(t *testing.T) {
 	lockPath := filepath.Join(dir, "pylock.toml")
 	os.WriteFile(lockPath, data, 0o644)
 	files := filepath.Join(dir, "files")
-	got, err := FetchLockFile(context.Background(), InstallOptions{Python: w.python, Output: &w.out}, LockFile{Path: lockPath}, files)
-	if err != nil || len(got) != 1 || !got[0].Provenance {
-		t.Fatalf("fetch: %v %+v", err, got)
+	fr, err := FetchLockFile(context.Background(), w.cfg, InstallOptions{Python: w.python, Output: &w.out, Trust: w.trust}, LockFile{Path: lockPath}, files)
+	if err != nil || len(fr.Files) != 1 || !fr.Files[0].Provenance {
+		t.Fatalf("fetch: %v %+v", err, fr)
 	}
+	got := fr.Files
 	rootJSON, err := w.pg.TrustedRootJSON()
 	if err != nil {
 		t.Fatal(err)

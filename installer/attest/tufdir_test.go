@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/internal/sigstoretest"
+	"github.com/pipguard/pipguard/internal/tuftest"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // recordedTUF serves a real signed TUF repository for a local GitHub
 // Sigstore instance, records it into a fetch directory with RecordTUF, and
 // stops serving: what is left is the directory.
-func recordedTUF(t *testing.T) (r *testTUF, dir string, o TUFOptions, verify func(*Trust) error) {
+func recordedTUF(t *testing.T) (r *tuftest.Repo, dir string, o TUFOptions, verify func(*Trust) error) {
 	t.Helper()
 	gh, err := sigstoretest.NewGitHub()
 	if err != nil {
@@ -29,13 +30,13 @@ func recordedTUF(t *testing.T) (r *testTUF, dir string, o TUFOptions, verify fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = newTUFRepo(t, trJSON)
+	r = tuftest.New(t, trJSON)
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		hits.Add(1)
-		http.FileServer(http.Dir(r.dir)).ServeHTTP(w, req)
+		http.FileServer(http.Dir(r.Dir)).ServeHTTP(w, req)
 	}))
-	o = TUFOptions{GitHubURL: srv.URL, GitHubRoot: r.first}
+	o = TUFOptions{GitHubURL: srv.URL, GitHubRoot: r.First}
 	dir = t.TempDir()
 	rec, err := RecordTUF(o, GitHub, dir)
 	if err != nil {
@@ -125,8 +126,8 @@ func TestTUFDirRefusesARootSignedByAnotherKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, key := tufKey(t)
-	m := &testTUF{dir: TUFDir(dir, GitHub), signer: signer}
+	signer, key := tuftest.Key(t)
+	m := &tuftest.Repo{Dir: TUFDir(dir, GitHub), Signer: signer}
 	week := time.Now().Add(7 * 24 * time.Hour)
 	root := metadata.Root(week)
 	root.Signed.Version = 2
@@ -135,21 +136,21 @@ func TestTUFDirRefusesARootSignedByAnotherKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m.signWrite(t, "2.root.json", root)
+	m.SignWrite(t, "2.root.json", root)
 	targets := metadata.Targets(week)
 	tf, err := metadata.TargetFile().FromBytes("trusted_root.json", theirs, "sha256")
 	if err != nil {
 		t.Fatal(err)
 	}
 	targets.Signed.Targets["trusted_root.json"] = tf
-	m.signWrite(t, "1.targets.json", targets)
-	m.signWrite(t, "1.snapshot.json", metadata.Snapshot(week))
-	m.signWrite(t, "timestamp.json", metadata.Timestamp(week))
-	old, _ := filepath.Glob(filepath.Join(m.dir, "targets", "*"))
+	m.SignWrite(t, "1.targets.json", targets)
+	m.SignWrite(t, "1.snapshot.json", metadata.Snapshot(week))
+	m.SignWrite(t, "timestamp.json", metadata.Timestamp(week))
+	old, _ := filepath.Glob(filepath.Join(m.Dir, "targets", "*"))
 	for _, f := range old {
 		os.Remove(f)
 	}
-	os.WriteFile(filepath.Join(m.dir, "targets", sha256Hex(theirs)+".trusted_root.json"), theirs, 0o644)
+	os.WriteFile(filepath.Join(m.Dir, "targets", sha256Hex(theirs)+".trusted_root.json"), theirs, 0o644)
 	_ = r
 
 	err = verify(TrustFromDir(dir, o))
@@ -164,7 +165,7 @@ func TestTUFDirRefusesARootSignedByAnotherKey(t *testing.T) {
 // own key signs a timestamp that expired: what time does to a recording.)
 func TestTUFDirRefusesExpiredMetadata(t *testing.T) {
 	r, dir, o, verify := recordedTUF(t)
-	r.signWrite(t, "timestamp.json", metadata.Timestamp(time.Now().Add(-time.Hour)), TUFDir(dir, GitHub))
+	r.SignWrite(t, "timestamp.json", metadata.Timestamp(time.Now().Add(-time.Hour)), TUFDir(dir, GitHub))
 	err := verify(TrustFromDir(dir, o))
 	var de *TUFDirError
 	if !errors.As(err, &de) || !de.Expired || !strings.Contains(err.Error(), "has expired") || !strings.Contains(de.Hint(), "fetch again") {
