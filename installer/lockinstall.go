@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -125,6 +126,8 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	}
 	lk := &lock{items: []Locked{}}
 	var reasons []string
+	fix := "lock again (pipguard lock) and install the new lock; a file whose bytes differ from the lock's hashes is not the file that was locked"
+
 	client := &http.Client{Timeout: 5 * time.Minute}
 	for _, s := range sel {
 		p := s.Package
@@ -168,6 +171,15 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 				h = &hermetic{dir: lf.From}
 			}
 			g, _, err := reverify(ctx, cfg, o, p, rec, filepath.Base(f.path), &f, dir, h)
+			var de *attest.TUFDirError
+			if errors.As(err, &de) {
+				// No trusted root: nothing in the lock can verify.
+				return rep, err
+			}
+			var me *RecordMissingError
+			if errors.As(err, &me) {
+				fix = me.Hint()
+			}
 			if err != nil {
 				reasons = append(reasons, fmt.Sprintf("%s %s: %v", p.Name, p.Version, err))
 				continue
@@ -180,7 +192,7 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	}
 	rep.Lock = lk.items
 	if len(reasons) > 0 {
-		return rep, &RefusedError{Reasons: reasons, Fix: "lock again (pipguard lock) and install the new lock; a file whose bytes differ from the lock's hashes is not the file that was locked"}
+		return rep, &RefusedError{Reasons: reasons, Fix: fix}
 	}
 	var provDir string
 	if lf.From != "" {
