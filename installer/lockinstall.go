@@ -2,10 +2,10 @@ package installer
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
