@@ -4,19 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
+	"github.com/pipguard/pipguard/internal/sigstoretest"
 	"github.com/pipguard/pipguard/internal/tuftest"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/pipguard/pipguard/policy"
 )
 
@@ -32,6 +36,8 @@ type hermeticWorld struct {
 	tuf                attest.TUFOptions
 	fetched            *FetchReport
 	v2                 *githubtest.Published
+	// tufRepos are the TUF repositories the fetch recorded, by deployment.
+	tufRepos map[attest.Deployment]*tuftest.Repo
 }
 
 func newHermeticWorld(t *testing.T) *hermeticWorld {
@@ -74,6 +80,7 @@ func newHermeticWorld(t *testing.T) *hermeticWorld {
 	pgRepo, ghRepo := tuftest.New(t, pgJSON), tuftest.New(t, ghJSON)
 	pgSrv, ghSrv := pgRepo.Serve(t), ghRepo.Serve(t)
 	w.tuf = attest.TUFOptions{PublicGoodURL: pgSrv.URL, PublicGoodRoot: pgRepo.First, GitHubURL: ghSrv.URL, GitHubRoot: ghRepo.First}
+	w.tufRepos = map[attest.Deployment]*tuftest.Repo{attest.PublicGood: pgRepo, attest.GitHub: ghRepo}
 
 	// Fetch with no trusted root given: trust comes from TUF, recorded.
 	w.files = filepath.Join(dir, "files")
@@ -355,6 +362,7 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 		dir  func(dir string)
 		lock func(t *testing.T) string
 		want []string
+		hint string
 	}{
 		{name: "a tampered asset", dir: func(dir string) {
 			p := filepath.Join(dir, wheel.Name)
@@ -410,6 +418,24 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 		}, lock: func(t *testing.T) string {
 			return lockWith(t, w.v2.Commit, other.Commit)
 		}, want: []string{"is not the lock's commit " + other.Commit, "release-attestation"}},
+		{name: "a trusted root planted in the TUF files", dir: func(dir string) {
+			mallory, err := sigstoretest.NewGitHub()
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs, _ := mallory.TrustedRootJSON()
+			targets, _ := filepath.Glob(filepath.Join(attest.TUFDir(dir, attest.GitHub), "targets", "*.trusted_root.json"))
+			for _, f := range targets {
+				os.Remove(f)
+				os.WriteFile(f, theirs, 0o644)
+			}
+		}, want: []string{"does not verify from pipguard's embedded root"}},
+		{name: "TUF metadata that expired since the fetch", dir: func(dir string) {
+			for d, r := range w.tufRepos {
+				os.Remove(filepath.Join(attest.TUFDir(dir, d), "timestamp.json"))
+				r.SignWrite(t, "timestamp.json", metadata.Timestamp(time.Now().Add(-time.Minute)), attest.TUFDir(dir, d))
+			}
+		}, want: []string{"has expired"}, hint: "fetch again (pipguard fetch pylock.toml DIR) shortly before the install"},
 		{name: "a recording that lacks an answer", dir: func(dir string) {
 			w.editRecord(t, dir, func(r *releaseRecord) { delete(r.Attestations, digest) })
 		}, want: []string{"holds no recorded answer for the attestations of " + digest}},
@@ -430,6 +456,10 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("err lacks %q: %v", want, err)
 				}
+			}
+			var h interface{ Hint() string }
+			if c.hint != "" && (!errors.As(err, &h) || !strings.Contains(h.Hint(), c.hint)) {
+				t.Errorf("hint %v, not %q", h, c.hint)
 			}
 		})
 	}
