@@ -20,8 +20,8 @@ import (
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/internal/sigstoretest"
 	"github.com/pipguard/pipguard/internal/tuftest"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/pipguard/pipguard/policy"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // hermeticWorld is a lock of an index wheel with PEP 740 provenance
