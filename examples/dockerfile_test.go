@@ -22,12 +22,15 @@ import (
 
 // sandboxed are the absolute paths the Dockerfile uses; the test runs them
 // under a directory of its own.
-var sandboxed = []string{"/usr/local/bin", "/opt/venv", "/app", "/tmp/pipguard", "/var/cache/pipguard", "/root"}
+var sandboxed = []string{"/usr/local/bin", "/opt/venv", "/opt/hermetic", "/wheels", "/app", "/tmp/pipguard", "/var/cache/pipguard", "/root"}
 
 // build runs the Dockerfile's instructions as a shell script would: ARG,
-// FROM (stages share one file system), ADD (from the local release), COPY,
-// ENV, WORKDIR, and RUN with its cache and secret mounts. The image's
-// python is the machine's python3.
+// FROM (stages share one file system; each starts with no ENV and no
+// WORKDIR, as in Docker), ADD (from the local release), COPY, ENV, WORKDIR,
+// and RUN with its cache and secret mounts and --network=none (in a
+// network namespace with no interfaces, unshare -n, when the machine
+// permits it; else with the network, said in the log). The image's python
+// is the machine's python3.
 type build struct {
 	t        *testing.T
 	root     string            // the image's file system
@@ -40,6 +43,47 @@ type build struct {
 	env      map[string]string
 	workdir  string
 	logLines []string
+	// isolated counts the RUN --network=none that ran with no network.
+	isolated int
+	// target, when set, is the stage to build (docker build --target):
+	// only it and the stages it copies from run.
+	target string
+}
+
+// stagesFor are the stages docker build --target builds for target: it,
+// and those it copies from, transitively.
+func stagesFor(ins []string, target string) map[string]bool {
+	deps := map[string][]string{}
+	cur := ""
+	for _, in := range ins {
+		f := strings.Fields(in)
+		switch {
+		case f[0] == "FROM" && len(f) >= 4 && strings.EqualFold(f[2], "AS"):
+			cur = f[3]
+		case f[0] == "COPY" && len(f) > 1 && strings.HasPrefix(f[1], "--from="):
+			deps[cur] = append(deps[cur], strings.TrimPrefix(f[1], "--from="))
+		}
+	}
+	need := map[string]bool{}
+	var add func(string)
+	add = func(s string) {
+		if !need[s] {
+			need[s] = true
+			for _, d := range deps[s] {
+				add(d)
+			}
+		}
+	}
+	add(target)
+	return need
+}
+
+// canUnshare says whether unshare -n works here.
+func canUnshare() bool {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		return false
+	}
+	return exec.Command("unshare", "-n", "true").Run() == nil
 }
 
 func (b *build) path(p string) string {
@@ -90,8 +134,18 @@ func instructions(t *testing.T, path string) []string {
 
 func (b *build) run(dockerfile string) error {
 	global := true
-	for _, in := range instructions(b.t, dockerfile) {
+	ins := instructions(b.t, dockerfile)
+	need := stagesFor(ins, b.target)
+	skip := false
+	for _, in := range ins {
 		op, rest, _ := strings.Cut(in, " ")
+		if op == "FROM" && b.target != "" {
+			f := strings.Fields(rest)
+			skip = len(f) < 3 || !need[f[2]]
+		}
+		if skip {
+			continue
+		}
 		b.logLines = append(b.logLines, in)
 		switch op {
 		case "ARG":
@@ -106,6 +160,7 @@ func (b *build) run(dockerfile string) error {
 			}
 		case "FROM":
 			global = false
+			b.env, b.workdir = map[string]string{}, ""
 		case "ADD":
 			fields := strings.Fields(b.expand(rest))
 			var checksum string
@@ -161,6 +216,13 @@ func (b *build) run(dockerfile string) error {
 		case "RUN":
 			env := map[string]string{}
 			fields := strings.Fields(rest)
+			noNetwork := false
+			for len(fields) > 0 && strings.HasPrefix(fields[0], "--network=") {
+				if v := strings.TrimPrefix(fields[0], "--network="); v != "none" {
+					return fmt.Errorf("RUN --network=%s: only none is understood", v)
+				}
+				noNetwork, fields = true, fields[1:]
+			}
 			for len(fields) > 0 && strings.HasPrefix(fields[0], "--mount=") {
 				opts := map[string]string{}
 				for _, o := range strings.Split(strings.TrimPrefix(fields[0], "--mount="), ",") {
@@ -178,6 +240,14 @@ func (b *build) run(dockerfile string) error {
 				fields = fields[1:]
 			}
 			cmd := exec.Command("sh", "-c", b.path(strings.Join(fields, " ")))
+			if noNetwork {
+				if canUnshare() {
+					cmd = exec.Command("unshare", "-n", "sh", "-c", b.path(strings.Join(fields, " ")))
+					b.isolated++
+				} else {
+					b.logLines = append(b.logLines, "note: RUN --network=none ran with the network: unshare -n is not permitted here")
+				}
+			}
 			cmd.Dir = b.workdir
 			if cmd.Dir == "" {
 				cmd.Dir = b.root
@@ -244,6 +314,14 @@ func TestDockerfile(t *testing.T) {
 	os.MkdirAll(context, 0o755)
 	os.WriteFile(filepath.Join(context, "requirements.txt"), []byte("demo @ git+"+gh.URL()+"/acme/demo.git@v1.0.0\n"), 0o644)
 	os.WriteFile(filepath.Join(context, "pyproject.toml"), []byte("[project]\nname = \"app\"\nversion = \"0\"\n\n[tool.pipguard]\nrequire = [\"provenance\", \"checksums\"]\n"), 0o644)
+	// The project's pylock.toml, as pipguard lock writes it.
+	lock := exec.Command(bin, "lock", "--python", "python3", "--github-url", gh.URL(), "--trusted-root", trusted, "-o", filepath.Join(context, "pylock.toml"),
+		"-r", filepath.Join(context, "requirements.txt"), "--", "--no-index")
+	lock.Dir = context
+	lock.Env = append(os.Environ(), "SSL_CERT_FILE="+ca, "GIT_SSL_CAINFO="+ca, "GH_TOKEN=ghs_BUILDSECRET")
+	if out, err := lock.CombinedOutput(); err != nil {
+		t.Fatalf("pipguard lock: %v\n%s", err, out)
+	}
 
 	newBuild := func(root string, args map[string]string) *build {
 		os.MkdirAll(filepath.Join(root, "usr/local/bin"), 0o755)
@@ -273,16 +351,27 @@ func TestDockerfile(t *testing.T) {
 		t.Fatalf("demo in the image: %v %s", err, out)
 	}
 	log := strings.Join(b.logLines, "\n")
-	for _, want := range []string{"pipguard_linux_" + runtime.GOARCH + ": OK", "audited demo 1.0.0: installed", "1 verified by pipguard; 0 errors"} {
+	for _, want := range []string{"pipguard_linux_" + runtime.GOARCH + ": OK", "audited demo 1.0.0: installed", "1 verified by pipguard; 0 errors",
+		"fetched 1 file(s) into " + filepath.Join(root, "wheels") + " (0 with provenance, 1 guarded release(s))",
+		"tag not re-resolved: hermetic install; the lock's commit is used"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the build log lacks %q:\n%s", want, log)
 		}
 	}
+	// The hermetic stage's venv, installed from /wheels with no network.
+	out, err = exec.Command(filepath.Join(root, "opt/hermetic/bin/python"), "-c", "import demo; print(demo.VERSION)").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1.0.0" {
+		t.Fatalf("demo in the hermetic stage: %v %s", err, out)
+	}
+	if canUnshare() && b.isolated != 2 {
+		t.Errorf("%d RUN --network=none ran in a network namespace, not 2", b.isolated)
+	}
 
-	// A rebuild of the install layer (another image, the same cache
-	// mount) asks GitHub's REST API nothing.
+	// A rebuild of the install layer (another image of the default
+	// target, the same cache mount) asks GitHub's REST API nothing.
 	n := len(gh.Requests())
 	again := newBuild(filepath.Join(work, "image2"), args)
+	again.target = "app"
 	os.MkdirAll(filepath.Join(work, "image2", "var/cache"), 0o755)
 	if err := exec.Command("cp", "-a", filepath.Join(root, "var/cache/pipguard"), filepath.Join(work, "image2", "var/cache/")).Run(); err != nil {
 		t.Fatal(err)

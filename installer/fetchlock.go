@@ -6,15 +6,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/provenance"
 	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/internal/redact"
+	"github.com/pipguard/pipguard/policy"
 )
 
-// Fetched is what pipguard fetch stored for one locked package.
+// FetchedFile is what pipguard fetch stored for one locked package.
 type FetchedFile struct {
 	Name       string `json:"name"`
 	Version    string `json:"version"`
@@ -23,14 +26,49 @@ type FetchedFile struct {
 	Provenance bool   `json:"provenance"`
 }
 
-// FetchLockFile stores every file a lock names for the target interpreter
-// in dir, each checked against the lock's size and hashes, with the PEP 740
-// provenance its index publishes (FILENAME.provenance) for a package that
-// records attestation identities or names an index: what `pipguard install
-// --files DIR pylock.toml` then installs with no network. Guarded release
-// assets (pipguard's records) are not fetched: verifying their release
-// again needs GitHub, so a hermetic install refuses them.
-func FetchLockFile(ctx context.Context, o InstallOptions, lf LockFile, dir string) ([]FetchedFile, error) {
+// FetchedRelease is a guarded release asset's release, verified by
+// pipguard fetch as install verifies it, with GitHub's answers recorded.
+type FetchedRelease struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Repo    string `json:"repo"`
+	Tag     string `json:"tag"`
+	Commit  string `json:"commit"`
+	Asset   string `json:"asset"`
+	SHA256  string `json:"sha256"`
+	// Record is the file holding GitHub's answers.
+	Record string `json:"record"`
+	// Checks are the release's and the asset's checks.
+	Checks []policy.Check `json:"checks"`
+}
+
+// FetchReport is what pipguard fetch stored in a directory.
+type FetchReport struct {
+	Dir      string           `json:"dir"`
+	Files    []FetchedFile    `json:"files"`
+	Releases []FetchedRelease `json:"releases"`
+	// Trust are the TUF files recorded per Sigstore deployment; empty
+	// when the trusted roots were given as files (TrustNote says so).
+	Trust     []*attest.TUFRecord `json:"trust"`
+	TrustNote string              `json:"trust_note,omitempty"`
+}
+
+// FetchLockFile stores in dir what `pipguard install --files DIR
+// pylock.toml` needs to install the lock for the target interpreter with
+// no network:
+//   - every file the lock names, each checked against the lock's size and
+//     hashes, with the PEP 740 provenance its index publishes
+//     (FILENAME.provenance) for a package that names an index;
+//   - for a guarded release asset (pipguard's record), its release verified
+//     as install verifies it (the tag listed and compared with the lock's
+//     commit, every bundle against the trusted root and the policy), with
+//     every answer GitHub gave recorded (DIR/releases/...) and the asset
+//     at DIR/NAME;
+//   - unless o.Trust is given, the TUF files of each Sigstore deployment
+//     the lock needs (DIR/tuf/DEPLOYMENT), recorded from the embedded root
+//     and verified; the releases are verified with trust read back from
+//     them, as the install will read it.
+func FetchLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockFile, dir string) (*FetchReport, error) {
 	data, err := os.ReadFile(lf.Path)
 	if err != nil {
 		return nil, &LockFileError{Path: lf.Path, Err: err}
@@ -39,6 +77,11 @@ func FetchLockFile(ctx context.Context, o InstallOptions, lf LockFile, dir strin
 	if err != nil {
 		return nil, &LockFileError{Path: lf.Path, Err: err}
 	}
+	pol, err := o.policy()
+	if err != nil {
+		return nil, err
+	}
+	o.Rules = pol
 	py, err := pip.Start(ctx, pip.Options{Python: o.Python, Output: o.Output})
 	if err != nil {
 		return nil, err
@@ -55,13 +98,50 @@ func FetchLockFile(ctx context.Context, o InstallOptions, lf LockFile, dir strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	rep := &FetchReport{Dir: dir, Files: []FetchedFile{}, Releases: []FetchedRelease{}, Trust: []*attest.TUFRecord{}}
+
+	// Trust: what the install will read from dir, recorded first.
+	var needPG, needGH bool
+	for _, s := range sel {
+		if rec, err := s.Package.Pipguard(); err == nil && rec != nil && rec.Commit != "" {
+			needPG, needGH = true, true
+		} else if s.Package.Index != "" || len(s.Package.AttestationIdentities) > 0 {
+			needPG = true
+		}
+	}
+	if o.Trust != nil {
+		rep.TrustNote = "trusted roots were given as files: no TUF metadata stored; pass the same --trusted-root to install"
+	} else {
+		for _, d := range []attest.Deployment{attest.PublicGood, attest.GitHub} {
+			if d == attest.PublicGood && !needPG || d == attest.GitHub && !needGH {
+				continue
+			}
+			r, err := attest.RecordTUF(lf.TUF, d, dir)
+			if err != nil {
+				return rep, err
+			}
+			rep.Trust = append(rep.Trust, r)
+		}
+		o.Trust = attest.TrustFromDir(dir, lf.TUF)
+	}
+
+	work, cleanup, err := DownloadDir()
+	if err != nil {
+		return rep, err
+	}
+	defer cleanup()
 	client := &http.Client{Timeout: 5 * time.Minute}
-	var out []FetchedFile
 	var reasons []string
 	for _, s := range sel {
 		p := s.Package
 		if rec, err := p.Pipguard(); err == nil && rec != nil && rec.Commit != "" {
-			reasons = append(reasons, fmt.Sprintf("%s %s: a guarded release asset is verified again against GitHub at install time, which a hermetic install cannot reach", p.Name, p.Version))
+			fr, why := fetchRelease(ctx, cfg, o, s, rec, work, dir)
+			if why != "" {
+				reasons = append(reasons, fmt.Sprintf("%s %s: %s", p.Name, p.Version, why))
+				continue
+			}
+			rep.Releases = append(rep.Releases, *fr)
+			rep.Files = append(rep.Files, FetchedFile{Name: p.Name, Version: p.Version, File: filepath.Join(dir, fr.Asset), SHA256: fr.SHA256})
 			continue
 		}
 		if s.Kind != pylock.SourceWheel || s.File == nil {
@@ -88,7 +168,7 @@ func FetchLockFile(ctx context.Context, o InstallOptions, lf LockFile, dir strin
 				switch {
 				case err == nil && got.Raw != nil:
 					if err := os.WriteFile(dst+".provenance", got.Raw, 0o644); err != nil {
-						return nil, err
+						return rep, err
 					}
 					ff.Provenance = true
 				case len(p.AttestationIdentities) > 0:
@@ -97,10 +177,39 @@ func FetchLockFile(ctx context.Context, o InstallOptions, lf LockFile, dir strin
 				}
 			}
 		}
-		out = append(out, ff)
+		rep.Files = append(rep.Files, ff)
 	}
 	if len(reasons) > 0 {
-		return out, &RefusedError{Reasons: reasons, Fix: "lock again with pipguard lock; a hermetic install holds index wheels and their provenance"}
+		return rep, &RefusedError{Reasons: reasons, Fix: "lock again with pipguard lock, then fetch again; a hermetic install holds the lock's wheels, their provenance, and its guarded releases verified"}
 	}
-	return out, nil
+	return rep, nil
+}
+
+// fetchRelease verifies a guarded release asset's release as install
+// does, recording GitHub's answers, checks the verified asset against the
+// lock's size and hashes, and stores the record and the assets in dir.
+// It returns why not, when not.
+func fetchRelease(ctx context.Context, cfg Config, o InstallOptions, s pylock.Selected, rec *pylock.Record, work, dir string) (*FetchedRelease, string) {
+	p := s.Package
+	if s.Kind != pylock.SourceArchive || s.Archive == nil || !strings.HasSuffix(strings.SplitN(s.Archive.URL, "?", 2)[0], ".whl") {
+		return nil, fmt.Sprintf("its source in the lock is %s; pipguard installs a guarded release's wheel", s.Kind)
+	}
+	u := strings.SplitN(s.Archive.URL, "?", 2)[0]
+	asset := u[strings.LastIndex(u, "/")+1:]
+	g, rc, err := reverify(ctx, cfg, o, p, rec, asset, nil, work, &hermetic{dir: dir, record: true})
+	if err != nil {
+		return nil, err.Error()
+	}
+	if why := checkFile(fetched{path: g.assetPath, sha256: g.SHA256, size: g.Release.Asset(asset).Size}, s.Archive.Size, s.Archive.Hashes); why != "" {
+		return nil, fmt.Sprintf("the release's verified %s is not the locked file: %s", asset, why)
+	}
+	if err := rc.save(asset); err != nil {
+		return nil, err.Error()
+	}
+	fr := &FetchedRelease{Name: p.Name, Version: p.Version, Repo: g.Repo, Tag: g.Tag, Commit: g.Resolution.Commit, Asset: asset, SHA256: g.SHA256, Record: rc.path, Checks: []policy.Check{}}
+	fr.Checks = append(fr.Checks, g.Release.Decision.Checks...)
+	if a := g.Release.Asset(asset); a != nil {
+		fr.Checks = append(fr.Checks, a.Decision.Checks...)
+	}
+	return fr, ""
 }

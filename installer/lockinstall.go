@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipguard/pipguard/installer/attest"
+	"github.com/pipguard/pipguard/installer/gitref"
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/installer/requirement"
@@ -26,13 +29,18 @@ import (
 type LockFile struct {
 	// Path is the pylock.toml (or pylock.NAME.toml).
 	Path string
-	// From, when set, is a directory holding every file the lock names
-	// (as pipguard fetch stores them: FILENAME, FILENAME.provenance): no
-	// file is downloaded.
+	// From, when set, is a directory pipguard fetch filled (FILENAME,
+	// FILENAME.provenance, releases/..., tuf/...): no file is downloaded
+	// and GitHub is not asked; a guarded release is verified again from
+	// the answers recorded there.
 	From string
 	// Extras and Groups select the lock's extras and dependency groups
 	// (nil Groups: the lock's default-groups).
 	Extras, Groups []string
+	// TUF (pipguard fetch, when InstallOptions.Trust is nil) are the TUF
+	// repositories and embedded roots whose files are recorded in the
+	// directory; zero: Sigstore's public-good and GitHub's.
+	TUF attest.TUFOptions
 }
 
 // LockFileError is a lock file pipguard cannot read: malformed, or of an
@@ -118,6 +126,8 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	}
 	lk := &lock{items: []Locked{}}
 	var reasons []string
+	fix := "lock again (pipguard lock) and install the new lock; a file whose bytes differ from the lock's hashes is not the file that was locked"
+
 	client := &http.Client{Timeout: 5 * time.Minute}
 	for _, s := range sel {
 		p := s.Package
@@ -156,7 +166,20 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 				WorkflowFilepath: id.WorkflowFilepath, Email: id.Email, Environment: id.Environment})
 		}
 		if rec, err := p.Pipguard(); err == nil && rec != nil && rec.Commit != "" {
-			g, err := reverify(ctx, cfg, o, p, rec, f, dir)
+			var h *hermetic
+			if lf.From != "" {
+				h = &hermetic{dir: lf.From}
+			}
+			g, _, err := reverify(ctx, cfg, o, p, rec, filepath.Base(f.path), &f, dir, h)
+			var de *attest.TUFDirError
+			if errors.As(err, &de) {
+				// No trusted root: nothing in the lock can verify.
+				return rep, err
+			}
+			var me *RecordMissingError
+			if errors.As(err, &me) {
+				fix = me.Hint()
+			}
 			if err != nil {
 				reasons = append(reasons, fmt.Sprintf("%s %s: %v", p.Name, p.Version, err))
 				continue
@@ -169,7 +192,7 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	}
 	rep.Lock = lk.items
 	if len(reasons) > 0 {
-		return rep, &RefusedError{Reasons: reasons, Fix: "lock again (pipguard lock) and install the new lock; a file whose bytes differ from the lock's hashes is not the file that was locked"}
+		return rep, &RefusedError{Reasons: reasons, Fix: fix}
 	}
 	var provDir string
 	if lf.From != "" {
@@ -257,46 +280,98 @@ func download(ctx context.Context, client *http.Client, rawURL, dst string) (fet
 	return fetched{path: dst, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, nil
 }
 
+// hermetic says how reverify reaches GitHub: recording its answers into
+// a fetch directory (pipguard fetch), or replaying them from one with no
+// network (install --files). nil: online.
+type hermetic struct {
+	dir    string
+	record bool
+}
+
 // reverify verifies again the release a lock's pipguard record names, as
 // install does (the tag listed once, the asset's provenance bound to the
 // tag's commit, the repository's policy), and checks that the release
-// asset is the locked file and the tag still names the locked commit.
-func reverify(ctx context.Context, cfg Config, o InstallOptions, p *pylock.Package, rec *pylock.Record, f fetched, dir string) (*Guarded, error) {
+// asset is the locked file and the tag still names the locked commit. It
+// never asks for less than the lock says was verified: the signer workflow
+// it records, its SBOM and release attestation when it records them.
+//
+// f is the locked file as fetched (nil for pipguard fetch, which takes the
+// release's verified asset and checks it against the lock itself). With
+// h replaying a fetch directory the tag is not listed (no git offline):
+// the lock's commit is used, and every signed statement must bind to it.
+func reverify(ctx context.Context, cfg Config, o InstallOptions, p *pylock.Package, rec *pylock.Record, asset string, f *fetched, dir string, h *hermetic) (*Guarded, *recording, error) {
 	req, err := requirement.Parse(p.Name + " @ git+" + strings.TrimSuffix(strings.TrimSuffix(rec.Repository, "/"), ".git") + ".git@" + rec.Tag)
 	if err != nil {
-		return nil, fmt.Errorf("its pipguard record names repository %q and tag %q: %v", rec.Repository, rec.Tag, err)
+		return nil, nil, fmt.Errorf("its pipguard record names repository %q and tag %q: %v", rec.Repository, rec.Tag, err)
 	}
 	repo, onGitHub := req.VCS.Repo(cfg.tokenHost())
 	if !onGitHub {
-		return nil, &NotGitHubError{Requirement: p.Name, Host: cfg.tokenHost(), Repo: repo}
+		return nil, nil, &NotGitHubError{Requirement: p.Name, Host: cfg.tokenHost(), Repo: repo}
 	}
 	eff := o.Rules.For(repo)
-	res, err := resolveVCS(ctx, cfg, req.VCS)
-	if err != nil {
-		return nil, err
+	var res *gitref.Resolution
+	var rc *recording
+	if h != nil && !h.record {
+		if !fullCommit.MatchString(strings.ToLower(rec.Commit)) {
+			return nil, nil, fmt.Errorf("its pipguard record names commit %q, not a full commit", rec.Commit)
+		}
+		res = &gitref.Resolution{Requested: rec.Tag, RefName: "refs/tags/" + rec.Tag, Commit: strings.ToLower(rec.Commit), TagsAtCommit: []string{rec.Tag}}
+		if rc, err = openRecording(h.dir, cfg.tokenHost(), repo, rec.Tag); err != nil {
+			return nil, nil, err
+		}
+		if !strings.EqualFold(rc.rec.Commit, rec.Commit) {
+			return nil, nil, fmt.Errorf("the lock records tag %s at commit %s; %s was fetched for commit %s: fetch again for this lock", rec.Tag, rec.Commit, h.dir, rc.rec.Commit)
+		}
+	} else {
+		if res, err = resolveVCS(ctx, cfg, req.VCS); err != nil {
+			return nil, nil, err
+		}
+		if !strings.EqualFold(res.Commit, rec.Commit) {
+			return nil, nil, fmt.Errorf("the lock records tag %s at commit %s; it now names commit %s: find out why the tag moved before trusting either", rec.Tag, rec.Commit, res.Commit)
+		}
+		if h != nil {
+			if rc, err = newRecording(h.dir, cfg.tokenHost(), repo, rec.Tag, res.Commit); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
-	if !strings.EqualFold(res.Commit, rec.Commit) {
-		return nil, fmt.Errorf("the lock records tag %s at commit %s; it now names commit %s: find out why the tag moved before trusting either", rec.Tag, rec.Commit, res.Commit)
-	}
-	asset := filepath.Base(f.path)
 	adir := filepath.Join(dir, "asset-"+p.Name)
 	if err := os.Mkdir(adir, 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ro := ReleaseOptionsFor(eff)
 	ro.Repo, ro.Tag, ro.Dir, ro.Trust, ro.Resolution, ro.Assets = repo, rec.Tag, adir, o.Trust, res, []string{asset}
+	ro.record = rc
+	for _, v := range rec.Verified {
+		switch v {
+		case attest.ReleaseV01, attest.ReleaseV02:
+			ro.RequireReleaseAttestation = true
+		case attest.SPDXv23:
+			ro.RequireSBOM = true
+		}
+	}
+	if ro.Policy.SignerWorkflow == "" && strings.HasPrefix(rec.SignerWorkflow, "https://") {
+		// The workflow that signed when the lock was made, with its ref.
+		ro.Policy.SignerWorkflow = rec.SignerWorkflow
+	}
 	rr, err := VerifyRelease(ctx, cfg, ro)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := rr.Asset(asset)
-	if a == nil || !strings.EqualFold(a.SHA256, f.sha256) {
-		return nil, fmt.Errorf("the release's verified %s is not the locked file (sha256:%s)", asset, f.sha256)
+	if a == nil {
+		return nil, nil, fmt.Errorf("the release has no verified %s", asset)
+	}
+	if f == nil {
+		f = &fetched{path: a.Path, sha256: a.SHA256, size: a.Size}
+	}
+	if !strings.EqualFold(a.SHA256, f.sha256) {
+		return nil, nil, fmt.Errorf("the release's verified %s is not the locked file (sha256:%s)", asset, f.sha256)
 	}
 	fu := url.URL{Scheme: "file", Path: f.path, Fragment: "sha256=" + f.sha256}
 	g := &Guarded{Requirement: req.String(), Source: "lock", Name: p.Name, Repo: repo, Resolution: res,
 		Tag: rec.Tag, Asset: asset, SHA256: a.SHA256, AssetReason: "the lock's file", Release: rr, Policy: &eff,
 		req: req, from: FromRelease, assetPath: f.path, wheelPath: f.path, wheelSHA: f.sha256}
 	g.PipRequirement = p.Name + " @ " + fu.String()
-	return g, nil
+	return g, rc, nil
 }

@@ -66,6 +66,9 @@ type ReleaseOptions struct {
 	// the caller must run them before it removes Dir (they copy the assets
 	// from there). pipguard install makes them while pip resolves.
 	DeferCacheWrites func(write func())
+	// record, when set, records GitHub's answers (pipguard fetch) or
+	// replays them with no network (install --files); no cache is used.
+	record *recording
 }
 
 // AssetReport is the outcome for one asset.
@@ -189,10 +192,15 @@ func VerifyRelease(ctx context.Context, cfg Config, o ReleaseOptions) (*ReleaseR
 
 func verifyRelease(ctx context.Context, cfg Config, o ReleaseOptions, readCache bool) (*ReleaseReport, error, *source) {
 	rep := &ReleaseReport{Repo: o.Repo, Tag: o.Tag, Assets: []AssetReport{}}
+	if o.record != nil {
+		// A recording holds GitHub's answers, not the cache's.
+		cfg.Cache = nil
+	}
 	src, err := newSource(cfg, readCache)
 	if err != nil {
 		return nil, err, nil
 	}
+	src.rec = o.record
 	rep, err = verifyFrom(ctx, cfg, o, src, rep)
 	rep.APIRequests = src.gh.RESTCalls()
 	switch {
@@ -226,7 +234,7 @@ func verifyFrom(ctx context.Context, cfg Config, o ReleaseOptions, src *source, 
 			// git answers "authentication required" for a repository that
 			// does not exist as for a private one; the API tells them apart.
 			if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrRepositoryNotFound) {
-				if _, rerr := src.gh.Repository(ctx, o.Repo); errors.Is(rerr, github.ErrNotFound) {
+				if _, rerr := src.repository(ctx, o.Repo); errors.Is(rerr, github.ErrNotFound) {
 					what := "repository " + o.Repo + " not found"
 					if cfg.Token == "" {
 						what += " (or private: no token was given)"
@@ -238,13 +246,20 @@ func verifyFrom(ctx context.Context, cfg Config, o ReleaseOptions, src *source, 
 		}
 	}
 	rep.Commit, rep.TagKind = res.Commit, string(res.Kind)
-	d.Add(policy.Check{Name: "tag", Outcome: policy.Pass, Expected: "a tag that is not a branch", Actual: string(res.Kind) + " -> " + res.Commit})
+	if src.replaying() {
+		// No git offline: the lock's commit stands for the tag's, and
+		// every signed statement below must bind to it.
+		d.Add(policy.Check{Name: "tag", Outcome: policy.NotChecked, Expected: "a tag that is not a branch", Actual: "the lock's commit " + res.Commit,
+			Reason: "tag not re-resolved: hermetic install; the lock's commit is used"})
+	} else {
+		d.Add(policy.Check{Name: "tag", Outcome: policy.Pass, Expected: "a tag that is not a branch", Actual: string(res.Kind) + " -> " + res.Commit})
+	}
 
 	rel, err := src.release(ctx, o.Repo, o.Tag, res.Commit)
 	if errors.Is(err, github.ErrNotFound) {
 		// Which is missing, the repository or its release? Only a failure
 		// pays for the second question.
-		if _, rerr := src.gh.Repository(ctx, o.Repo); errors.Is(rerr, github.ErrNotFound) {
+		if _, rerr := src.repository(ctx, o.Repo); errors.Is(rerr, github.ErrNotFound) {
 			return rep, &ReleaseError{Repo: o.Repo, Tag: o.Tag, Reasons: []string{"repository " + o.Repo + " not found"}, Fix: "check the repository's name; a private repository needs GH_TOKEN"}
 		}
 	}
@@ -357,7 +372,7 @@ func repositoryID(ctx context.Context, src *source, repo string, atts []github.A
 	if id > 0 {
 		return id, nil
 	}
-	r, err := src.gh.Repository(ctx, repo)
+	r, err := src.repository(ctx, repo)
 	if err != nil {
 		return 0, err
 	}
@@ -553,6 +568,13 @@ func verifyAsset(ctx context.Context, src *source, rel *github.Release, name str
 		// commit only when the asset's listing has none that verifies.
 		if !verifiesQuietly(o.Trust, rp, artifact, bundles) {
 			more, err := src.attestations(ctx, o.Repo, "sha1:"+rep.Commit)
+			var missing *RecordMissingError
+			if errors.As(err, &missing) {
+				// Replayed: the fetch did not need this listing (the
+				// asset's verified), so the lock's commit is not the one
+				// the fetch verified; what is here fails below.
+				more, err = nil, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -704,11 +726,21 @@ func checkBinding(ctx context.Context, src *source, o ReleaseOptions, tagCommit,
 		d.Add(c)
 		return nil
 	}
+	var missing *RecordMissingError
+	if errors.As(err, &missing) {
+		// A hermetic install: the fetch verified another commit than the
+		// one the lock names now.
+		c.Outcome = policy.Fail
+		c.Reason = fmt.Sprintf("the build's commit %s is not the lock's commit %s, and the fetch recorded no comparison of the two", built, tagCommit)
+		c.Hint = "the lock's commit is not the one the release was built from: lock again, then fetch again"
+		d.Add(c)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	switch {
-	case cmp.Status == "ahead" && cmp.AheadBy <= o.MaxCommitDistance:
+	case cmp.Status == "ahead" && cmp.AheadBy >= 1 && cmp.AheadBy <= o.MaxCommitDistance:
 		c.Outcome, c.Reason = policy.Pass, fmt.Sprintf("built %d commit(s) before the tag's commit", cmp.AheadBy)
 	case cmp.Status == "ahead":
 		c.Outcome = policy.Fail

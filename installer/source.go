@@ -37,6 +37,9 @@ type source struct {
 	// files are the assets written into the download directory.
 	files []string
 	now   func() time.Time
+	// rec, when set, records every answer (pipguard fetch) or replays
+	// them with no network (install --files); see recording.go.
+	rec *recording
 }
 
 func newSource(cfg Config, read bool) (*source, error) {
@@ -115,6 +118,9 @@ func (s *source) repoKey(repo string) string { return s.host + "/" + strings.ToL
 // release is the release of tag, keyed by the commit the tag resolves to.
 func (s *source) release(ctx context.Context, repo, tag, commit string) (*github.Release, error) {
 	key := []string{s.repoKey(repo), tag, commit}
+	if s.replaying() {
+		return s.rec.release(tag)
+	}
 	var e releaseEntry
 	if s.get("release", key, &e) && e.Release.TagName == tag && s.now().Sub(e.Read) < ReleaseMaxAge && github.CheckRelease(&e.Release, tag) == nil {
 		return &e.Release, nil
@@ -122,6 +128,9 @@ func (s *source) release(ctx context.Context, repo, tag, commit string) (*github
 	r, err := s.gh.ReleaseByTag(ctx, repo, tag)
 	if err != nil {
 		return nil, err
+	}
+	if s.recordingNow() {
+		s.rec.keepRelease(r)
 	}
 	read := s.now()
 	s.later(func() error { return s.cache.Put("release", key, releaseEntry{Release: *r, Read: read}) })
@@ -132,6 +141,9 @@ func (s *source) release(ctx context.Context, repo, tag, commit string) (*github
 // predicate type (one listing serves provenance, SBOM and release checks).
 func (s *source) attestations(ctx context.Context, repo, digest string) ([]github.Attestation, error) {
 	key := []string{s.repoKey(repo), strings.ToLower(digest)}
+	if s.replaying() {
+		return s.rec.attestations(digest)
+	}
 	var atts []github.Attestation
 	if s.get("attestations", key, &atts) {
 		return atts, nil
@@ -139,6 +151,9 @@ func (s *source) attestations(ctx context.Context, repo, digest string) ([]githu
 	atts, err := s.gh.Attestations(ctx, repo, digest, "")
 	if err != nil {
 		return nil, err
+	}
+	if s.recordingNow() {
+		s.rec.keepAttestations(digest, atts)
 	}
 	s.later(func() error { return s.cache.Put("attestations", key, atts) })
 	return atts, nil
@@ -148,6 +163,9 @@ func (s *source) attestations(ctx context.Context, repo, digest string) ([]githu
 // SHAs, which never changes).
 func (s *source) compare(ctx context.Context, repo, base, head string) (*github.Comparison, error) {
 	key := []string{s.repoKey(repo), base, head}
+	if s.replaying() {
+		return s.rec.compare(base, head)
+	}
 	var cmp github.Comparison
 	if s.get("compare", key, &cmp) && cmp.Status != "" {
 		return &cmp, nil
@@ -155,6 +173,9 @@ func (s *source) compare(ctx context.Context, repo, base, head string) (*github.
 	c, err := s.gh.Compare(ctx, repo, base, head)
 	if err != nil {
 		return nil, err
+	}
+	if s.recordingNow() {
+		s.rec.keepCompare(base, head, c)
 	}
 	s.later(func() error { return s.cache.Put("compare", key, c) })
 	return c, nil
@@ -170,6 +191,15 @@ type assetBlob struct {
 // are there and hash to what was stored (and to the API's digest, when it
 // gives one), else from GitHub.
 func (s *source) download(ctx context.Context, repo string, a github.Asset, dir string) (*github.Downloaded, error) {
+	if s.replaying() {
+		dl, err := s.rec.download(a, dir)
+		if err == nil {
+			s.mu.Lock()
+			s.files = append(s.files, dl.Path)
+			s.mu.Unlock()
+		}
+		return dl, err
+	}
 	key := []string{s.repoKey(repo), fmt.Sprint(a.ID), a.Name, fmt.Sprint(a.Size)}
 	var ab assetBlob
 	if s.read && s.cache.Get("asset", key, &ab) && (a.Digest == "" || strings.EqualFold(a.Digest, "sha256:"+ab.SHA256)) {
@@ -198,6 +228,9 @@ func (s *source) download(ctx context.Context, repo string, a github.Asset, dir 
 	dl, err := s.gh.Download(ctx, a, dir)
 	if err != nil {
 		return nil, err
+	}
+	if s.recordingNow() {
+		s.rec.keepDownload(a.Name, dl.Path)
 	}
 	s.mu.Lock()
 	s.files = append(s.files, dl.Path)

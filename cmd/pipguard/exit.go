@@ -89,6 +89,9 @@ var exitRules = []struct {
 	// No trusted root was given for the bundle's deployment: it cannot be
 	// verified, which no retry changes.
 	{exitVerify, labelVerify, func(err error) bool { return errors.Is(err, attest.ErrNoTrustedRoot) }},
+	// A fetch directory's TUF files that do not verify (tampered, expired):
+	// fetching again helps, retrying does not.
+	{exitVerify, labelVerify, is[*attest.TUFDirError]},
 	{exitRemote, labelUnavailbl, is[*attest.TrustError]},
 	{exitRemote, labelUnavailbl, is[*github.RateLimitError]},
 	{exitRemote, labelUnavailbl, is[*github.UnavailableError]},

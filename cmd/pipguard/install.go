@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pipguard/pipguard/installer"
+	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/policy"
 	"github.com/urfave/cli/v2"
@@ -51,7 +52,7 @@ func installCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and ask pip what it would install; install nothing"},
 			&cli.BoolFlag{Name: "allow-sdist", Usage: "install the verified sdist when no wheel fits (runs its build code)"},
 			&cli.StringFlag{Name: "provenance-dir", Usage: "read index files' PEP 740 provenance from `DIR` (FILENAME.provenance) instead of asking the index"},
-			&cli.StringFlag{Name: "files", Usage: "with a lock file: read every file it names from `DIR` (what pipguard fetch stored), downloading nothing"},
+			&cli.StringFlag{Name: "files", Usage: "with a lock file: install from `DIR` (what pipguard fetch stored) with no network: its files, provenance, recorded releases and TUF metadata (the trusted roots, unless --trusted-root)"},
 			&cli.StringSliceFlag{Name: "extra", Usage: "with a lock file: select its extra `NAME` (repeatable)"},
 			&cli.StringSliceFlag{Name: "group", Usage: "with a lock file: select its dependency group `NAME` (repeatable; default: the lock's default-groups)"},
 			&cli.BoolFlag{Name: "allow-direct", Usage: "let pip install direct-URL or VCS requirements pipguard did not verify (unsafe)"},
@@ -96,6 +97,11 @@ func installCommand(e *env) *cli.Command {
 			trust, err := e.trust(cCtx)
 			if err != nil {
 				return err
+			}
+			if dir := cCtx.String("files"); dir != "" && len(cCtx.StringSlice("trusted-root")) == 0 {
+				// Hermetic: the trusted roots from the TUF metadata pipguard
+				// fetch recorded in DIR, verified from the embedded roots.
+				trust = attest.TrustFromDir(dir, attest.TUFOptions{})
 			}
 			pol, err := e.policy(cCtx)
 			if err != nil {
@@ -190,6 +196,14 @@ func renderInstall(w io.Writer, rep *installer.InstallReport, ok, verbose bool) 
 		case g.PipRequirement != "":
 			fmt.Fprintf(w, "verified %s %s -> %s\n", g.Name, g.Tag, g.Resolution.Commit)
 			fmt.Fprintf(w, "         %s sha256:%s (%s)\n", g.Asset, g.SHA256, g.AssetReason)
+			if g.Release != nil {
+				// What a hermetic install took from the lock, said always.
+				for _, c := range g.Release.Decision.Checks {
+					if c.Name == "tag" && c.Outcome == policy.NotChecked {
+						fmt.Fprintf(w, "         %s (%s)\n", c.Reason, c.Actual)
+					}
+				}
+			}
 			if verbose && g.Release != nil {
 				fmt.Fprintf(w, "         %s\n", githubCost(g.Release))
 				for _, a := range g.Release.Assets {

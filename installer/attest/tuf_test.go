@@ -1,100 +1,27 @@
 package attest
 
 import (
-	"crypto"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/pipguard/pipguard/internal/sigstoretest"
-	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/pipguard/pipguard/internal/tuftest"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // tufRepo writes a TUF repository serving trustedRoot as the target
-// trusted_root.json, in the layout of tuf-repo.github.com: consistent
-// snapshots, and a first root version that has expired and was replaced by
-// version 2, like the root pipguard embeds. It returns the directory and
-// the expired 1.root.json a client starts from.
+// trusted_root.json, in the layout of tuf-repo.github.com (see tuftest).
+// It returns the directory and the expired 1.root.json a client starts
+// from.
 func tufRepo(t *testing.T, trustedRoot []byte) (string, []byte) {
-	t.Helper()
-	dir := t.TempDir()
-	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signature.LoadSigner(priv, crypto.Hash(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := metadata.KeyFromPublicKey(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	week := time.Now().Add(7 * 24 * time.Hour)
-
-	targets := metadata.Targets(week)
-	tf, err := metadata.TargetFile().FromBytes("trusted_root.json", trustedRoot, "sha256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets.Signed.Targets["trusted_root.json"] = tf
-	root := metadata.Root(time.Now().Add(-24 * time.Hour)) // version 1: expired
-	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
-		if err := root.Signed.AddKey(key, role); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sign := func(m interface {
-		Sign(signature.Signer) (*metadata.Signature, error)
-	}) {
-		if _, err := m.Sign(signer); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func(name string, m interface{ ToFile(string, bool) error }) {
-		if err := m.ToFile(filepath.Join(dir, name), true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sign(root)
-	write("1.root.json", root)
-	first, err := os.ReadFile(filepath.Join(dir, "1.root.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root.Signed.Version = 2
-	root.Signed.Expires = week
-	root.ClearSignatures()
-	sign(root)
-	write("2.root.json", root)
-
-	sign(targets)
-	write("1.targets.json", targets)
-	snapshot := metadata.Snapshot(week)
-	sign(snapshot)
-	write("1.snapshot.json", snapshot)
-	ts := metadata.Timestamp(week)
-	sign(ts)
-	write("timestamp.json", ts)
-
-	if err := os.MkdirAll(filepath.Join(dir, "targets"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(trustedRoot)
-	if err := os.WriteFile(filepath.Join(dir, "targets", hex.EncodeToString(sum[:])+".trusted_root.json"), trustedRoot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir, first
+	r := tuftest.New(t, trustedRoot)
+	return r.Dir, r.First
 }
 
 func TestTUFUpdatesThroughNewRootThenWorksOffline(t *testing.T) {

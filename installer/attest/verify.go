@@ -219,9 +219,12 @@ func (v *Verifier) verifyOne(a *Artifact, b Bundle) (BundleReport, error) {
 
 	material, err := v.trust.Material(br.Deployment)
 	if err != nil {
-		var te *TrustError
-		errors.As(err, &te)
-		fail("trusted-root", "trusted root of "+string(br.Deployment), "", err.Error(), te.Fix)
+		fix := ""
+		var h interface{ Hint() string }
+		if errors.As(err, &h) {
+			fix = h.Hint()
+		}
+		fail("trusted-root", "trusted root of "+string(br.Deployment), "", err.Error(), fix)
 		if errors.Is(err, ErrNoTrustedRoot) {
 			return br, nil // a verification failure, not an outage
 		}
