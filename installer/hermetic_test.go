@@ -363,6 +363,9 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 		lock func(t *testing.T) string
 		want []string
 		hint string
+		// verification: the release did not verify (exit 4), rather
+		// than a refusal.
+		verification bool
 	}{
 		{name: "a tampered asset", dir: func(dir string) {
 			p := filepath.Join(dir, wheel.Name)
@@ -375,13 +378,13 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			os.Remove(p)
 			os.WriteFile(p, bytes.Replace(b, []byte(strings.TrimPrefix(digest, "sha256:")), []byte(strings.Repeat("0", 64)), 1), 0o644)
-		}, want: []string{"SHA256SUMS", "digest"}},
+		}, want: []string{"SHA256SUMS", "digest"}, verification: true},
 		{name: "a provenance bundle for other bytes", dir: func(dir string) {
 			w.editRecord(t, dir, func(r *releaseRecord) { replaceProvenance(t, r, digest, otherBundle) })
-		}, want: []string{"provenance"}},
+		}, want: []string{"provenance"}, verification: true},
 		{name: "a provenance bundle signed by another workflow", dir: func(dir string) {
 			w.editRecord(t, dir, func(r *releaseRecord) { replaceProvenance(t, r, digest, byOther[1]) })
-		}, want: []string{"provenance", "other.yml"}},
+		}, want: []string{"provenance", "other.yml"}, verification: true},
 		{name: "a release that claims another tag", dir: func(dir string) {
 			w.editRecord(t, dir, func(r *releaseRecord) { r.Release.TagName = "v3.0.0" })
 		}, want: []string{`release "v3.0.0" for tag "v2.0.0"`}},
@@ -393,7 +396,7 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 					}
 				}
 			})
-		}, want: []string{"expected digest " + other.Wheel.Digest()}},
+		}, want: []string{"expected digest " + other.Wheel.Digest()}, verification: true},
 		{name: "a release that claims to be mutable, without its release attestation", dir: func(dir string) {
 			// The lock recorded a verified release attestation: a
 			// directory that says there is none is refused, not believed.
@@ -409,7 +412,7 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 					r.Attestations[d] = keep
 				}
 			})
-		}, want: []string{"no release-attestation attestation published"}},
+		}, want: []string{"no release-attestation attestation published"}, verification: true},
 		{name: "a lock whose commit was edited", lock: func(t *testing.T) string {
 			return lockWith(t, w.v2.Commit, other.Commit)
 		}, want: []string{"was fetched for commit " + w.v2.Commit}},
@@ -417,7 +420,7 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 			w.editRecord(t, dir, func(r *releaseRecord) { r.Commit = other.Commit })
 		}, lock: func(t *testing.T) string {
 			return lockWith(t, w.v2.Commit, other.Commit)
-		}, want: []string{"is not the lock's commit " + other.Commit, "release-attestation"}},
+		}, want: []string{"is not the lock's commit " + other.Commit, "release-attestation"}, verification: true},
 		{name: "a trusted root planted in the TUF files", dir: func(dir string) {
 			mallory, err := sigstoretest.NewGitHub()
 			if err != nil {
@@ -456,6 +459,10 @@ func TestHermeticGuardedReleaseAttacks(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("err lacks %q: %v", want, err)
 				}
+			}
+			var re *ReleaseError
+			if errors.As(err, &re) != c.verification {
+				t.Errorf("a release verification failure: %v, want %v (%T)", !c.verification, c.verification, err)
 			}
 			var h interface{ Hint() string }
 			if c.hint != "" && (!errors.As(err, &h) || !strings.Contains(h.Hint(), c.hint)) {

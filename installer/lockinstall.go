@@ -126,6 +126,8 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	}
 	lk := &lock{items: []Locked{}}
 	var reasons []string
+	// failed are the guarded releases that did not verify.
+	var failed []error
 	fix := "lock again (pipguard lock) and install the new lock; a file whose bytes differ from the lock's hashes is not the file that was locked"
 
 	client := &http.Client{Timeout: 5 * time.Minute}
@@ -180,6 +182,13 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 			if errors.As(err, &me) {
 				fix = me.Hint()
 			}
+			var ve *ReleaseError
+			if errors.As(err, &ve) {
+				// The release did not verify: a verification failure
+				// (exit 4), as install's, not a refusal.
+				failed = append(failed, fmt.Errorf("%s %s: %w", p.Name, p.Version, err))
+				continue
+			}
 			if err != nil {
 				reasons = append(reasons, fmt.Sprintf("%s %s: %v", p.Name, p.Version, err))
 				continue
@@ -192,7 +201,13 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	}
 	rep.Lock = lk.items
 	if len(reasons) > 0 {
+		for _, err := range failed {
+			reasons = append(reasons, err.Error())
+		}
 		return rep, &RefusedError{Reasons: reasons, Fix: fix}
+	}
+	if len(failed) > 0 {
+		return rep, errors.Join(failed...)
 	}
 	var provDir string
 	if lf.From != "" {
