@@ -48,7 +48,11 @@ func auditCommand(e *env) *cli.Command {
    (a line that would run code is a finding, never run). It reports: git installs of a missing ref or a commit that is not a full SHA,
    archives without a hash, local and editable installs, hosts the policy does
    not allow, malformed direct_url.json, receipts that no longer match, and
-   direct-URL or VCS installs that no verified release vouches for.
+   direct-URL or VCS installs that no verified release vouches for; index
+   installs by the PEP 740 provenance state their receipt records
+   (index-unattested: a note, an error where the policy requires provenance;
+   index-identity-mismatch: another publisher than the policy's [[index]]
+   table names).
 
    --lock pylock.toml holds the environment to exactly the lock: the packages
    it selects for this interpreter (its markers and tags, which the --python
