@@ -550,7 +550,7 @@ func (c *checker) indexTables() {
 				file, line = file[:i], n
 			}
 		}
-		c.add(loc{file, line, 1}, RuleIndexTableNeverMatches, fmt.Sprintf("[[index]] match = %q can never match: %s", pr.Table.Match, pr.Why), fmt.Sprintf("index %q (%s)", pr.Table.Match, pr.Table.Where))
+		c.add(loc{file, line, 1}, RuleIndexTableNeverMatches, fmt.Sprintf("[[index]] match = %q can never match: %s", pr.Table.Match, pr.Why), "")
 	}
 }
 
@@ -566,5 +566,5 @@ func (c *checker) provenanceRequired(r *requirement.Requirement, at loc) {
 	if eff.Publisher != nil {
 		what += " attested by " + eff.Publisher.String()
 	}
-	c.add(at, RuleProvenanceRequired, fmt.Sprintf("%s is an index requirement, and %s requires %s for its files: pipguard install refuses it (exit 3) if its index publishes none", r.Name, eff.Rule, what), eff.Rule)
+	c.add(at, RuleProvenanceRequired, fmt.Sprintf("%s is an index requirement whose files must have %s: pipguard install refuses it (exit 3) if its index publishes none", r.Name, what), eff.Rule)
 }
