@@ -152,6 +152,15 @@ func TestIndexInstallsHaveReceiptsAuditReads(t *testing.T) {
 			}
 		})
 	}
+	// Under a global require, an index install no receipt vouches for
+	// (pip itself, installed by venv) is an error too.
+	if got := findings(audit(mustPolicy(t, `index_attestations = "require"`), false)); strings.Join(got["pip"], ",") != "index-unattested:error" {
+		t.Errorf("pip under require: %v", got["pip"])
+	}
+	// --online asks only an index the policy's indexes still list.
+	if got := findings(audit(mustPolicy(t, `indexes = ["https://pypi.org/simple/"]`), true)); strings.Join(got["plain"], ",") != "not-rechecked:info" {
+		t.Errorf("an index the policy no longer lists: %v", got["plain"])
+	}
 	// The same identity, its owner/repo in another case: GitHub's
 	// comparison.
 	if got := findings(audit(mustPolicy(t, "[[index]]\nmatch = \"plain\"\npublisher = { kind = \"GitHub\", repository = \"ACME/Plain\", workflow = \"release.yml\" }"), false)); len(got["plain"]) > 0 {
