@@ -131,8 +131,15 @@ func TestIndexInstallsHaveReceiptsAuditReads(t *testing.T) {
 	if pk := pkgOf(rep, "bare"); pk.Verified || pk.Attestation != "unattested" {
 		t.Errorf("bare listed as %+v", pk)
 	}
+	hits := func() int { return w.ix.Hits("page") + w.ix.Hits("provenance") + w.ix.Hits("integrity") + w.ix.Hits("file") }
+	before := hits()
 	if got := audit(policy.Default(), true); len(findings(got)["plain"]) > 0 || !pkgOf(got, "plain").Verified {
 		t.Errorf("--online with nothing changed: %v", findings(got))
+	}
+	// Only the verified index install is asked again: its project page and
+	// its provenance, never the file.
+	if n := hits() - before; n != 2 {
+		t.Errorf("--online made %d requests to the index, want 2", n)
 	}
 
 	for _, c := range []struct{ name, policy, dist, want string }{
