@@ -131,7 +131,9 @@ func TestIndexInstallsHaveReceiptsAuditReads(t *testing.T) {
 	if pk := pkgOf(rep, "bare"); pk.Verified || pk.Attestation != "unattested" {
 		t.Errorf("bare listed as %+v", pk)
 	}
-	hits := func() int { return w.ix.Hits("page") + w.ix.Hits("provenance") + w.ix.Hits("integrity") + w.ix.Hits("file") }
+	hits := func() int {
+		return w.ix.Hits("page") + w.ix.Hits("provenance") + w.ix.Hits("integrity") + w.ix.Hits("file")
+	}
 	before := hits()
 	if got := audit(policy.Default(), true); len(findings(got)["plain"]) > 0 || !pkgOf(got, "plain").Verified {
 		t.Errorf("--online with nothing changed: %v", findings(got))
