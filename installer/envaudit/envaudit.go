@@ -568,7 +568,7 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 			add("receipt-mismatch", rerr.Error())
 		case o.Index != nil:
 			if ip := o.Index(d.Name); ip.Require {
-				f := newFinding("index-unattested", d.Name, d.Version, d.Dir, fmt.Sprintf("no pipguard receipt records that its PEP 740 provenance verified, and %s requires provenance", ip.Rule), o)
+				f := newFinding("index-unattested", d.Name, d.Version, d.Dir, fmt.Sprintf("no pipguard receipt records that its PEP 740 provenance verified, and the policy requires provenance (%s)", ip.Rule), o)
 				if _, set := o.Severity["index-unattested"]; !set {
 					f.Severity = Error
 				}
@@ -704,10 +704,10 @@ func indexInstall(d pep610.Dist, r *pep610.Receipt, o Options, add func(rule str
 		sev := Severity("")
 		switch {
 		case ip.Publisher != nil:
-			msg += fmt.Sprintf("; %s requires it attested by %s", ip.Rule, ip.Publisher)
+			msg += fmt.Sprintf("; the policy requires it attested by %s (%s)", ip.Publisher, ip.Rule)
 			sev = Error
 		case ip.Require:
-			msg += fmt.Sprintf("; %s requires provenance", ip.Rule)
+			msg += fmt.Sprintf("; the policy requires provenance (%s)", ip.Rule)
 			sev = Error
 		}
 		add("index-unattested", sev, msg)
