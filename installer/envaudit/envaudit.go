@@ -4,8 +4,9 @@
 // must not let through: VCS installs of a missing ref, archives without a
 // hash, local and editable
 // installs, hosts the policy does not allow, malformed direct_url.json,
-// receipts that no longer match, and direct-URL installs that no verified
-// release vouches for. Given a PEP 751 lock (Options.Lock), it also holds
+// receipts that no longer match, direct-URL installs that no verified
+// release vouches for, and index installs by the PEP 740 provenance state
+// their receipts record, judged by the policy (Options.Index). Given a PEP 751 lock (Options.Lock), it also holds
 // the environment to exactly the packages the lock selects for the audited
 // interpreter (package pylock's Select): each installed at its locked
 // version, from the locked file's bytes as far as direct_url.json and

@@ -15,7 +15,10 @@
 // package, normalised names, a checkable hash on every file, no plain http,
 // no credentials in a URL), each at its key; index packages without
 // attestation identities; and what a valid lock lacks (pylock.Lock.Notes),
-// as info.
+// as info. From the policy itself: [[index]] tables that can never match
+// (policy.Policy.UnmatchableIndexTables), and, as info, each index line a
+// require rule refuses at install when its index publishes no PEP 740
+// provenance.
 //
 // What it trusts: the policy it is given, nothing it reads. It never
 // touches the network: whether a tag-like ref is really a tag, and not
