@@ -86,9 +86,7 @@ func installedWheel(info *pip.Info, g *Guarded, key []byte) (sha string, why str
 		if err != nil {
 			return "", err.Error()
 		}
-		// pipguard's receipt, which it writes after pip.
-		pl.Files = append(pl.Files, layout.File{Path: filepath.Join(pl.DistInfo, pep610.ReceiptFile), Kind: layout.Metadata})
-		sort.Slice(pl.Files, func(i, j int) bool { return pl.Files[i].Path < pl.Files[j].Path })
+		withReceipt(pl)
 		if probs := layout.Check([]*layout.Plan{pl}); len(probs) > 0 {
 			return "", fmt.Sprintf("its files are not the verified wheel's: %s: %s", probs[0].Path, probs[0].Why)
 		}
@@ -108,4 +106,19 @@ func installedWheel(info *pip.Info, g *Guarded, key []byte) (sha string, why str
 		return "", probs[0].String()
 	}
 	return r.WheelSHA256, ""
+}
+
+// withReceipt adds pipguard's receipt, which it writes after pip (for
+// every verified, pinned or index install), to a wheel's plan, so that
+// comparing an installed distribution with the plan does not take the
+// receipt for a file the wheel does not write.
+func withReceipt(pl *layout.Plan) {
+	path := filepath.Join(pl.DistInfo, pep610.ReceiptFile)
+	for _, f := range pl.Files {
+		if f.Path == path {
+			return // the wheel ships one (the plan refuses such a wheel)
+		}
+	}
+	pl.Files = append(pl.Files, layout.File{Path: path, Kind: layout.Metadata})
+	sort.Slice(pl.Files, func(i, j int) bool { return pl.Files[i].Path < pl.Files[j].Path })
 }

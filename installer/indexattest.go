@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,6 +41,13 @@ type IndexAttestation struct {
 	LogIndex int64 `json:"log_index,omitempty"`
 	// Source is where the provenance came from (credentials masked).
 	Source string `json:"source,omitempty"`
+	// Index is the index whose project page listed the file (its simple
+	// URL, without credentials), when one was asked.
+	Index string `json:"index,omitempty"`
+	// Cached says the verification is pipguard's own from before, for the
+	// same bytes and expected publisher, read from its authenticated
+	// cache.
+	Cached bool `json:"cached,omitempty"`
 	// Rule is the policy rule that decided (index_attestations, or an
 	// [[index]] table).
 	Rule string `json:"rule"`
@@ -91,13 +99,13 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 		return v, nil
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	var fetchers []*provenance.Fetcher
+	var fetchers []indexFetcher
 	for _, u := range indexURLs {
 		f, err := provenance.NewFetcher(client, u)
 		if err != nil {
 			continue // not an index provenance can come from (a file: URL)
 		}
-		fetchers = append(fetchers, f)
+		fetchers = append(fetchers, indexFetcher{f, IndexName(u)})
 	}
 
 	type outcome struct {
@@ -139,7 +147,7 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 			if cfg.Cache != nil {
 				var cached IndexAttestation
 				if cfg.Cache.Get("pep740", key, &cached) && cached.State == AttestVerified {
-					cached.Rule = eff.Rule
+					cached.Rule, cached.Cached = eff.Rule, true
 					results[i] = outcome{att: &cached}
 					return
 				}
@@ -147,11 +155,11 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 			fs := fetchers
 			if it.index != "" {
 				if f, err := provenance.NewFetcher(client, it.index); err == nil {
-					fs = []*provenance.Fetcher{f}
+					fs = []indexFetcher{{f, IndexName(it.index)}}
 				}
 			}
-			prov, source, why := findProvenance(ctx, fs, provDir, it.Name, it.Version, filename)
-			att.Source = redact.String(source)
+			prov, source, index, why := findProvenance(ctx, fs, provDir, it.Name, it.Version, filename)
+			att.Source, att.Index = redact.String(source), index
 			if prov == nil {
 				att.State, att.Why = AttestNone, why
 				out := outcome{att: att}
@@ -239,29 +247,49 @@ func publisherKey(p *policy.IndexPublisher) string {
 	return strings.Join([]string{p.Kind, strings.ToLower(p.Repository), p.Workflow, p.WorkflowFilepath, p.Email, p.Environment}, "\x00")
 }
 
+// indexFetcher is an index's provenance fetcher and the index's name as
+// receipts record it (IndexName).
+type indexFetcher struct {
+	*provenance.Fetcher
+	name string
+}
+
+// IndexName is an index URL as a receipt records it: without user
+// information, query or fragment (where credentials go), never printed
+// with a secret.
+func IndexName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return redact.String(raw)
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}
+
 // findProvenance finds a file's provenance: in provDir
 // (FILENAME.provenance) when set, else on the first index whose project
-// page lists the file. It returns nil and why when there is none.
-func findProvenance(ctx context.Context, fetchers []*provenance.Fetcher, provDir, project, version, filename string) (*provenance.Provenance, string, string) {
+// page lists the file (index names it). It returns nil and why when there
+// is none.
+func findProvenance(ctx context.Context, fetchers []indexFetcher, provDir, project, version, filename string) (prov *provenance.Provenance, source, index, why string) {
 	if provDir != "" {
 		p := filepath.Join(provDir, filename+".provenance")
 		data, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, p, "no " + filename + ".provenance in " + provDir
+			return nil, p, "", "no " + filename + ".provenance in " + provDir
 		}
 		if err != nil {
-			return nil, p, err.Error()
+			return nil, p, "", err.Error()
 		}
 		prov, err := provenance.ParseDocument(data)
 		if err != nil {
-			return nil, p, err.Error()
+			return nil, p, "", err.Error()
 		}
 		if prov.Count() == 0 {
-			return nil, p, "it lists no attestation"
+			return nil, p, "", "it lists no attestation"
 		}
-		return prov, p, ""
+		return prov, p, "", ""
 	}
-	why := "its index publishes none"
+	why = "its index publishes none"
 	if len(fetchers) == 0 {
 		why = "it came from no index (--no-index, or a find-links directory)"
 	}
@@ -277,16 +305,16 @@ func findProvenance(ctx context.Context, fetchers []*provenance.Fetcher, provDir
 		got, err := f.Fetch(ctx, project, version, filename)
 		switch {
 		case errors.Is(err, provenance.ErrNoProvenance):
-			return nil, "", "its index publishes none"
+			return nil, "", f.name, "its index publishes none"
 		case errors.Is(err, provenance.ErrDisabled):
-			return nil, "", "its index's Integrity API is disabled (403)"
+			return nil, "", f.name, "its index's Integrity API is disabled (403)"
 		case err != nil:
-			return nil, "", err.Error()
+			return nil, "", f.name, err.Error()
 		}
 		if got.Provenance == nil || got.Provenance.Count() == 0 {
-			return nil, got.URL, "its provenance lists no attestation"
+			return nil, got.URL, f.name, "its provenance lists no attestation"
 		}
-		return got.Provenance, got.URL, ""
+		return got.Provenance, got.URL, f.name, ""
 	}
-	return nil, "", why
+	return nil, "", "", why
 }

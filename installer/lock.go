@@ -18,6 +18,7 @@ import (
 	"github.com/pipguard/pipguard/installer/pip"
 	"github.com/pipguard/pipguard/installer/requirement"
 	"github.com/pipguard/pipguard/installer/txn"
+	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/policy"
 )
@@ -365,7 +366,7 @@ func compareLock(items []Locked, done []pip.InstallItem) []string {
 
 // writeReceipts records, in each verified (or pinned) distribution's
 // .dist-info, what was verified: pipguard audit ties the distribution to it
-// by digest or commit. The receipts are written inside the transaction, so
+// by digest or commit. Each index install gets one too (indexReceipt). The receipts are written inside the transaction, so
 // a rollback removes them with the distributions.
 func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 	pol, _ := json.Marshal(o.Rules)
@@ -376,7 +377,36 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	var key []byte
+	getKey := func() ([]byte, error) {
+		if key == nil {
+			// Made on the first receipt, so that a run that installs
+			// nothing leaves the prefix as it was.
+			k, err := pep610.LoadReceiptKey(info.Prefix, true)
+			if err != nil {
+				return nil, fmt.Errorf("the environment's receipt key: %w", err)
+			}
+			key = k
+		}
+		return key, nil
+	}
 	for _, it := range lk.items {
+		if it.Source == SourceIndex {
+			dists := findDist(info, it.Name)
+			if len(dists) != 1 {
+				return fmt.Errorf("writing the receipt: %d distributions named %s", len(dists), it.Name)
+			}
+			r := indexReceipt(it)
+			r.Name, r.Version = dists[0].Name, dists[0].Version
+			r.PolicySHA256, r.Pipguard, r.InstalledAt = hex.EncodeToString(sum[:]), version, now
+			k, err := getKey()
+			if err != nil {
+				return err
+			}
+			if err := dists[0].WriteReceipt(r, k); err != nil {
+				return fmt.Errorf("writing the receipt of %s: %w", it.Name, err)
+			}
+			continue
+		}
 		g := it.guarded
 		if it.Source != SourceVerified && it.Source != SourcePinned || g == nil {
 			continue
@@ -411,20 +441,52 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 				}
 			}
 		}
-		if key == nil {
-			// Made on the first receipt, so that a run that installs
-			// nothing pipguard vouches for leaves the prefix as it was.
-			k, err := pep610.LoadReceiptKey(info.Prefix, true)
-			if err != nil {
-				return fmt.Errorf("the environment's receipt key: %w", err)
-			}
-			key = k
+		k, err := getKey()
+		if err != nil {
+			return err
 		}
-		if err := dists[0].WriteReceipt(r, key); err != nil {
+		if err := dists[0].WriteReceipt(r, k); err != nil {
 			return fmt.Errorf("writing the receipt of %s: %w", g.Name, err)
 		}
 	}
 	return nil
+}
+
+// indexReceipt is the receipt of an index install: the file pipguard
+// hashed (its name and sha256: the bytes pip installed), where it came
+// from, and what its PEP 740 provenance said in this install. Only a
+// provenance that verified (here, or as pipguard's own cached verdict for
+// the same bytes and expected publisher) is recorded as verified, with the
+// certificate's identity and the log index.
+func indexReceipt(it Locked) pep610.Receipt {
+	r := pep610.Receipt{Requirement: it.Requirement, From: pep610.FromIndex, SHA256: it.SHA256, WheelSHA256: it.SHA256,
+		File: filepath.Base(it.file), URL: redact.String(it.URL)}
+	p := &pep610.IndexProvenance{State: pep610.ProvenanceUnattested, Why: "pipguard did not check its provenance"}
+	if a := it.Attestation; a != nil {
+		p = &pep610.IndexProvenance{Source: a.Source, Rule: a.Rule, Why: a.Why, Cached: a.Cached}
+		r.Index = a.Index
+		switch a.State {
+		case AttestVerified:
+			p.State = pep610.ProvenanceVerified
+			li := a.LogIndex
+			p.LogIndex = &li
+			pub := &pep610.Publisher{}
+			if b := a.Publisher; b != nil {
+				*pub = pep610.Publisher{Kind: b.Kind, Repository: b.Repository, Workflow: b.Workflow, WorkflowFilepath: b.WorkflowFilepath,
+					Email: b.Email, Issuer: b.Issuer, SAN: b.SAN, Ref: b.Ref, Digest: b.Digest}
+			}
+			p.Publisher = pub
+		case AttestOff:
+			p.State = pep610.ProvenanceOff
+		default:
+			p.State = pep610.ProvenanceUnattested
+		}
+	}
+	if r.Index == "" && it.index != "" {
+		r.Index = IndexName(it.index)
+	}
+	r.Provenance = p
+	return r
 }
 
 func firstOf(s ...string) string {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/envaudit"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/gitref"
+	"github.com/pipguard/pipguard/installer/provenance"
 	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/policy"
 )
@@ -129,4 +134,112 @@ func mayAsk(cfg Config, pol *policy.Policy, repoURL string) error {
 	}
 	return &envaudit.NotRecheckedError{URL: pep610.StripCredentials(repoURL),
 		Why: fmt.Sprintf("--online asks only the GitHub host (%s) and the repositories of verify = \"pin\" tables, and no table names %s", host, repo)}
+}
+
+// IndexRecheck asks again, for pipguard audit --online, the index an
+// index install's receipt names: whether it still lists the installed
+// file and publishes provenance for it that verifies, for the bytes
+// pipguard hashed (the receipt's sha256) and the file's name, by the
+// identity the receipt records. It is safe for concurrent use.
+type IndexRecheck struct {
+	cfg    Config
+	pol    *policy.Policy
+	trust  *attest.Trust
+	client *http.Client
+
+	mu       sync.Mutex
+	verifier *provenance.Verifier
+}
+
+// NewIndexRecheck returns a re-check of index installs under pol, with
+// Sigstore's public-good trusted root from trust.
+func NewIndexRecheck(cfg Config, pol *policy.Policy, trust *attest.Trust) *IndexRecheck {
+	return &IndexRecheck{cfg: cfg, pol: pol, trust: trust, client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+func (c *IndexRecheck) getVerifier() (*provenance.Verifier, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.verifier != nil {
+		return c.verifier, nil
+	}
+	if c.trust == nil {
+		return nil, errors.New("no Sigstore trusted root to verify index provenance with")
+	}
+	m, err := c.trust.Material(attest.PublicGood)
+	if err != nil {
+		return nil, fmt.Errorf("index provenance is signed by Sigstore's public-good instance: %w", err)
+	}
+	v, err := provenance.NewVerifier(m)
+	if err != nil {
+		return nil, err
+	}
+	c.verifier = v
+	return v, nil
+}
+
+// Recheck re-checks one index receipt. A receipt whose provenance did not
+// verify at install has nothing to re-check. The index asked is the one
+// the receipt (authenticated: pipguard wrote it) names, and only when the
+// policy's indexes, if set, still allow it; any other is an
+// *envaudit.NotRecheckedError. An index that cannot be reached is an
+// error, not a finding. Drift rules: "index-provenance-gone" (the file is
+// no longer listed, or has no provenance that verifies),
+// "index-identity-changed" (it verifies, by another publisher).
+func (c *IndexRecheck) Recheck(ctx context.Context, r *pep610.Receipt) ([]Drift, error) {
+	p := r.Provenance
+	if r.From != pep610.FromIndex || p == nil || p.State != pep610.ProvenanceVerified || p.Publisher == nil {
+		return nil, nil
+	}
+	if r.Index == "" {
+		return nil, &envaudit.NotRecheckedError{URL: r.File, Why: "its receipt names no index (its provenance was read from a directory, offline)"}
+	}
+	if c.pol != nil && len(c.pol.Indexes.V) > 0 && !c.pol.SourceAllowed(r.Index) {
+		return nil, &envaudit.NotRecheckedError{URL: r.Index, Why: "the policy's indexes no longer list the index its receipt names"}
+	}
+	f, err := provenance.NewFetcher(c.client, r.Index)
+	if err != nil {
+		return nil, &envaudit.NotRecheckedError{URL: r.Index, Why: err.Error()}
+	}
+	links, err := f.Links(ctx, r.Name)
+	if err != nil {
+		return nil, err
+	}
+	gone := func(format string, a ...any) ([]Drift, error) {
+		return []Drift{{"index-provenance-gone", fmt.Sprintf(format, a...)}}, nil
+	}
+	if _, ok := links[r.File]; !ok {
+		return gone("%s no longer lists %s", r.Index, r.File)
+	}
+	got, err := f.Fetch(ctx, r.Name, r.Version, r.File)
+	switch {
+	case errors.Is(err, provenance.ErrNoProvenance), errors.Is(err, provenance.ErrDisabled):
+		return gone("%s no longer publishes provenance for %s (%v); pipguard verified it by %s at install", r.Index, r.File, err, p.Publisher)
+	case err != nil:
+		return nil, err
+	}
+	if got.Provenance == nil || got.Provenance.Count() == 0 {
+		return gone("%s's provenance for %s lists no attestation now; pipguard verified it by %s at install", r.Index, r.File, p.Publisher)
+	}
+	v, err := c.getVerifier()
+	if err != nil {
+		return nil, err
+	}
+	res, err := v.VerifyProvenance(got.Provenance, provenance.Expected{Filename: r.File, SHA256: r.SHA256})
+	if err != nil {
+		return gone("the provenance %s serves for %s no longer verifies for the installed bytes (sha256:%s): %v", r.Index, r.File, r.SHA256, err)
+	}
+	now := pep610.Publisher{}
+	if res.Publisher != nil {
+		b := res.Publisher
+		now = pep610.Publisher{Kind: b.Kind, Repository: b.Repository, Workflow: b.Workflow, WorkflowFilepath: b.WorkflowFilepath, Email: b.Email, Issuer: b.Issuer, SAN: b.SAN}
+	}
+	same := envaudit.SamePublisher(now, *p.Publisher)
+	if p.Publisher.Kind == "" {
+		same = now.Kind == "" && now.Issuer == p.Publisher.Issuer && now.SAN == p.Publisher.SAN
+	}
+	if !same {
+		return []Drift{{"index-identity-changed", fmt.Sprintf("%s's provenance for %s is now by %s; pipguard verified it by %s at install", r.Index, r.File, now, p.Publisher)}}, nil
+	}
+	return nil, nil
 }

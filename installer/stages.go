@@ -499,6 +499,7 @@ func sameAsInstalled(path string, info *pip.Info, name string) string {
 	if err != nil {
 		return err.Error()
 	}
+	withReceipt(pl) // pipguard's receipt of an index install
 	if probs := layout.Check([]*layout.Plan{pl}); len(probs) > 0 {
 		return fmt.Sprintf("%s: %s", probs[0].Path, probs[0].Why)
 	}

@@ -25,7 +25,36 @@ const ReceiptFile = "pipguard-receipt.json"
 // ReceiptSchema versions the receipt. Version 2 is authenticated (MAC)
 // and bound to the installed RECORD and the verified wheel; a version 1
 // receipt is read as unauthenticated.
+//
+// Index receipts (From "index") added the keys file, index, url and
+// provenance to version 2 without a new version: every one is omitted
+// when empty, so a release or git receipt is the same bytes (and the same
+// MAC) as before, and a pipguard that does not know the keys refuses an
+// index receipt as not its own (its reader allows no unknown key) rather
+// than reading it as something else.
 const ReceiptSchema = "pipguard.receipt/v2"
+
+// From values of a receipt.
+const (
+	FromRelease = "release"
+	FromGit     = "git"
+	// FromIndex is a distribution pip installed from a package index:
+	// the file pipguard hashed (SHA256) and what its PEP 740 provenance
+	// said (Provenance).
+	FromIndex = "index"
+)
+
+// States of an index receipt's provenance.
+const (
+	// ProvenanceVerified: the file's PEP 740 provenance verified, in the
+	// install that wrote the receipt, for the bytes pipguard hashed.
+	ProvenanceVerified = "verified"
+	// ProvenanceUnattested: the index published no provenance for the
+	// file (or none pipguard can verify), and the policy let it in.
+	ProvenanceUnattested = "unattested"
+	// ProvenanceOff: index_attestations = "off"; nothing was asked.
+	ProvenanceOff = "off"
+)
 
 // Receipt is what pipguard verified (or pinned) for one installed
 // distribution, kept with it for pipguard audit.
@@ -44,7 +73,7 @@ type Receipt struct {
 	// install).
 	Asset  string `json:"asset,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
-	// From is "release" or "git".
+	// From is "release", "git" or "index".
 	From string `json:"from"`
 	// Pinned: resolved and pinned, never verified (policy verify = "pin").
 	Pinned       bool          `json:"pinned,omitempty"`
@@ -65,6 +94,17 @@ type Receipt struct {
 	// wrote it (without the receipt's own row): a file added, removed or
 	// rehashed in RECORD since breaks the receipt.
 	RecordSHA256 string `json:"record_sha256"`
+	// File, Index and URL are an index install's file name, the index
+	// whose page listed it (its simple URL, without credentials; "" when
+	// none was asked) and where pip's resolution found the file (without
+	// credentials). SHA256 is the file's sha256: the bytes pipguard
+	// hashed and pip installed.
+	File  string `json:"file,omitempty"`
+	Index string `json:"index,omitempty"`
+	URL   string `json:"url,omitempty"`
+	// Provenance is an index install's PEP 740 provenance as the install
+	// found it.
+	Provenance *IndexProvenance `json:"provenance,omitempty"`
 	// MAC is HMAC-SHA256, under the environment's receipt key, of the
 	// receipt with MAC empty: a receipt a wheel ships (or anyone without
 	// the key writes) never passes for pipguard's.
@@ -77,6 +117,61 @@ type Attestation struct {
 	Signer        string `json:"signer"`
 	SourceRef     string `json:"source_ref,omitempty"`
 	SourceDigest  string `json:"source_digest,omitempty"`
+}
+
+// IndexProvenance is what an install found of an index file's PEP 740
+// provenance.
+type IndexProvenance struct {
+	// State is ProvenanceVerified, ProvenanceUnattested or ProvenanceOff.
+	State string `json:"state"`
+	// Publisher is the identity the verified attestation's signing
+	// certificate names (never the index's own claim); only when
+	// verified.
+	Publisher *Publisher `json:"publisher,omitempty"`
+	// LogIndex is the transparency log index of the verified
+	// attestation's entry; only when verified.
+	LogIndex *int64 `json:"log_index,omitempty"`
+	// Source is where the provenance came from (credentials masked).
+	Source string `json:"source,omitempty"`
+	// Cached says the verification was pipguard's own, of the same bytes
+	// for the same expected publisher, read from its authenticated cache.
+	Cached bool `json:"cached,omitempty"`
+	// Rule is the policy rule that decided; Why says why a file is
+	// unattested.
+	Rule string `json:"rule,omitempty"`
+	Why  string `json:"why,omitempty"`
+}
+
+// Publisher is a PEP 740 Trusted Publisher identity as a verified
+// certificate names it: Kind "GitHub" (Repository OWNER/REPO, Workflow
+// FILE.yml), "GitLab" (Repository, WorkflowFilepath) or "Google" (Email);
+// Kind "" for an identity that is not a Trusted Publisher (Issuer and SAN
+// say who).
+type Publisher struct {
+	Kind             string `json:"kind"`
+	Repository       string `json:"repository,omitempty"`
+	Workflow         string `json:"workflow,omitempty"`
+	WorkflowFilepath string `json:"workflow_filepath,omitempty"`
+	Email            string `json:"email,omitempty"`
+	Issuer           string `json:"issuer,omitempty"`
+	SAN              string `json:"san,omitempty"`
+	Ref              string `json:"ref,omitempty"`
+	Digest           string `json:"digest,omitempty"`
+}
+
+// String is the identity as pipguard verify --publisher takes it.
+func (p Publisher) String() string {
+	switch p.Kind {
+	case "GitHub":
+		return "GitHub:" + p.Repository + "/" + p.Workflow
+	case "GitLab":
+		return "GitLab:" + p.Repository + "//" + p.WorkflowFilepath
+	case "Google":
+		return "Google:" + p.Email
+	case "":
+		return "(no Trusted Publisher: " + p.SAN + " from " + p.Issuer + ")"
+	}
+	return p.Kind + ":" + p.Repository
 }
 
 // MaxReceipt bounds a receipt.
@@ -182,13 +277,50 @@ func (d Dist) Receipt(key []byte) (*Receipt, error) {
 	if sum := sha256.Sum256(rec); hex.EncodeToString(sum[:]) != r.RecordSHA256 {
 		return nil, &ReceiptError{Dist: d.Name, Reason: fmt.Sprintf("RECORD changed since pipguard installed it (expected sha256:%s, got sha256:%s)", r.RecordSHA256, hex.EncodeToString(sum[:]))}
 	}
-	if r.Commit == "" || (r.From == "release") == (r.SHA256 == "") || !strings.EqualFold(Normalize(r.Name), Normalize(d.Name)) || !r.Pinned && r.Tag == "" {
+	if !strings.EqualFold(Normalize(r.Name), Normalize(d.Name)) {
+		return nil, fmt.Errorf("%s does not describe %s (name %q, from %q, tag %q)", ReceiptFile, d.Name, r.Name, r.From, r.Tag)
+	}
+	if r.From == FromIndex {
+		if why := r.indexProblem(); why != "" {
+			return nil, fmt.Errorf("%s does not describe an index install of %s: %s", ReceiptFile, d.Name, why)
+		}
+	} else if r.Commit == "" || (r.From == FromRelease) == (r.SHA256 == "") || !r.Pinned && r.Tag == "" || r.Provenance != nil || r.File != "" || r.Index != "" {
 		return nil, fmt.Errorf("%s does not describe %s (name %q, from %q, tag %q)", ReceiptFile, d.Name, r.Name, r.From, r.Tag)
 	}
 	if err := d.receiptListedByPipguard(data); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// indexProblem says what makes r, an index receipt, not one pipguard
+// writes ("" when nothing does): the file and its sha256, a known state,
+// and a publisher and log index exactly when verified.
+func (r Receipt) indexProblem() string {
+	p := r.Provenance
+	switch {
+	case len(r.SHA256) != 64 || strings.Trim(strings.ToLower(r.SHA256), "0123456789abcdef") != "":
+		return fmt.Sprintf("sha256 %q is not a sha256 digest", r.SHA256)
+	case r.File == "":
+		return "it names no file"
+	case r.Commit != "" || r.Tag != "" || r.Repository != "" || r.Pinned || r.Built || len(r.Attestations) > 0:
+		return "it records a repository, commit or tag, as only a release or git install does"
+	case p == nil:
+		return "it records no provenance state"
+	}
+	switch p.State {
+	case ProvenanceVerified:
+		if p.Publisher == nil || p.LogIndex == nil {
+			return "verified provenance without its publisher or log index"
+		}
+	case ProvenanceUnattested, ProvenanceOff:
+		if p.Publisher != nil || p.LogIndex != nil {
+			return "a publisher or log index for provenance that did not verify"
+		}
+	default:
+		return fmt.Sprintf("provenance state %q is not verified, unattested or off", p.State)
+	}
+	return ""
 }
 
 // receiptMAC authenticates r (with r.MAC as it is; callers clear it).

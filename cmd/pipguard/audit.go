@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -47,7 +48,11 @@ func auditCommand(e *env) *cli.Command {
    (a line that would run code is a finding, never run). It reports: git installs of a missing ref or a commit that is not a full SHA,
    archives without a hash, local and editable installs, hosts the policy does
    not allow, malformed direct_url.json, receipts that no longer match, and
-   direct-URL or VCS installs that no verified release vouches for.
+   direct-URL or VCS installs that no verified release vouches for; index
+   installs by the PEP 740 provenance state their receipt records
+   (index-unattested: a note, an error where the policy requires provenance;
+   index-identity-mismatch: another publisher than the policy's [[index]]
+   table names).
 
    --lock pylock.toml holds the environment to exactly the lock: the packages
    it selects for this interpreter (its markers and tags, which the --python
@@ -74,7 +79,8 @@ func auditCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "lock-environment", Usage: "with --lock: the environment's markers and tags as JSON `FILE` ({\"markers\": {...}, \"tags\": [...]}) instead of asking the interpreter; needed with --path"},
 			&cli.StringSliceFlag{Name: "lock-extra", Usage: "with --lock: an `EXTRA` the lock was installed with (repeatable)"},
 			&cli.StringSliceFlag{Name: "lock-group", Usage: "with --lock: a dependency `GROUP` the lock was installed with (repeatable; default: the lock's default-groups)"},
-			&cli.BoolFlag{Name: "online", Usage: "ask each git origin on the GitHub host or in a verify = \"pin\" table again: tags that moved, release assets that changed; other hosts are reported as not re-checked"},
+			&cli.BoolFlag{Name: "online", Usage: "ask each git origin on the GitHub host or in a verify = \"pin\" table again: tags that moved, release assets that changed; other hosts are reported as not re-checked; and each index install's index (the one its receipt names) for the file's PEP 740 provenance again: gone, or by another publisher"},
+			&cli.StringSliceFlag{Name: "trusted-root", EnvVars: []string{"PIPGUARD_TRUSTED_ROOT"}, Usage: "with --online: Sigstore trusted_root.json `FILE` index provenance is verified with (repeatable); default: TUF"},
 		},
 		Action: func(cCtx *cli.Context) error {
 			failOn, err := envaudit.ParseSeverity(cCtx.String("fail-on"))
@@ -124,7 +130,9 @@ func auditCommand(e *env) *cli.Command {
 			host := cfg.GitHubHost()
 			o := envaudit.Options{GitHubHost: host, Severity: map[string]envaudit.Severity{}, AllowDirect: func(u string) bool {
 				return pol.DirectAllowed(host, u)
-			}, Base: base, Python: version, Prefixes: prefixes}
+			}, Base: base, Python: version, Prefixes: prefixes, Index: func(project string) envaudit.IndexPolicy {
+				return auditIndexPolicy(pol, project)
+			}}
 			for rule, sev := range pol.AuditSeverity.V {
 				if _, ok := envaudit.Rules[rule]; !ok {
 					return &policy.Error{Where: pol.AuditSeverity.From, Key: "audit_severity." + rule, Msg: "no such audit rule", Fix: "pipguard audit --help lists them; the README's Pre-deploy check section too"}
@@ -150,8 +158,19 @@ func auditCommand(e *env) *cli.Command {
 				o.OnlineRef = func(repoURL, ref string) (string, error) {
 					return installer.MutableRef(cCtx.Context, cfg, pol, repoURL, ref)
 				}
+				trust, err := e.trust(cCtx)
+				if err != nil {
+					return err
+				}
+				ix := installer.NewIndexRecheck(cfg, pol, trust)
 				o.Online = func(r *pep610.Receipt) ([][2]string, error) {
-					drifts, err := installer.Recheck(cCtx.Context, cfg, pol, r)
+					recheck := installer.Recheck
+					if r.From == pep610.FromIndex {
+						recheck = func(ctx context.Context, _ installer.Config, _ *policy.Policy, r *pep610.Receipt) ([]installer.Drift, error) {
+							return ix.Recheck(ctx, r)
+						}
+					}
+					drifts, err := recheck(cCtx.Context, cfg, pol, r)
 					var out [][2]string
 					for _, d := range drifts {
 						out = append(out, [2]string{d.Rule, d.Message})
@@ -190,6 +209,17 @@ func auditCommand(e *env) *cli.Command {
 	}
 }
 
+// auditIndexPolicy is what the policy asks of project's index files, as
+// audit judges an index install's receipt.
+func auditIndexPolicy(pol *policy.Policy, project string) envaudit.IndexPolicy {
+	eff := pol.ForProject(project)
+	ip := envaudit.IndexPolicy{Require: eff.Require, Rule: eff.Rule}
+	if p := eff.Publisher; p != nil {
+		ip.Publisher = &pep610.Publisher{Kind: p.Kind, Repository: p.Repository, Workflow: p.Workflow, WorkflowFilepath: p.WorkflowFilepath, Email: p.Email}
+	}
+	return ip
+}
+
 // auditPython is --python for audit, which never runs it: a virtual
 // environment's directory stands for its interpreter, and a bare name is
 // looked up on $PATH (see pythonPath).
@@ -215,13 +245,26 @@ func renderAudit(w io.Writer, rep *envaudit.Report, verbose bool) {
 		// Every distribution read, and what vouches for it: the table a
 		// reviewer reads to see what the summary's numbers count.
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "DISTRIBUTION\tVERSION\tVERIFIED\tPATH")
+		fmt.Fprintln(tw, "DISTRIBUTION\tVERSION\tVERIFIED\tSOURCE\tIDENTITY\tPATH")
 		for _, p := range rep.Packages {
 			v := "no"
 			if p.Verified {
 				v = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(p.Name), shown(p.Version), v, shown(p.Path))
+			// SOURCE is what an authenticated receipt records; IDENTITY an
+			// index install's provenance: the verified publisher, or its
+			// state.
+			src, id := "-", "-"
+			if p.Source != "" {
+				src = p.Source
+			}
+			switch {
+			case p.Publisher != nil && p.Attestation == pep610.ProvenanceVerified:
+				id = p.Publisher.String()
+			case p.Attestation != "":
+				id = p.Attestation
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shown(p.Name), shown(p.Version), v, src, shown(id), shown(p.Path))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)

@@ -25,7 +25,10 @@ func checkCommand(e *env) *cli.Command {
    the policy does not pin, a direct URL outside allow_direct, editable installs
    (-e), index requirements not pinned with == (index_pins: "require" is an error,
    "warn" a warning), and package sources (-i, --extra-index-url, -f) outside
-   the policy's indexes. A tag without a digit, or one that looks like hex, is
+   the policy's indexes; [[tool.pipguard.index]] tables that can never match
+   (index-table-never-matches), and, as notes, index requirements a require
+   rule refuses at install when their index publishes no PEP 740 provenance
+   (index-provenance-required). A tag without a digit, or one that looks like hex, is
    written @refs/tags/NAME. Whether a tag-like ref really is a tag (and not also
    a branch) is for pipguard install or resolve to find out.
 

@@ -4,8 +4,9 @@
 // must not let through: VCS installs of a missing ref, archives without a
 // hash, local and editable
 // installs, hosts the policy does not allow, malformed direct_url.json,
-// receipts that no longer match, and direct-URL installs that no verified
-// release vouches for. Given a PEP 751 lock (Options.Lock), it also holds
+// receipts that no longer match, direct-URL installs that no verified
+// release vouches for, and index installs by the PEP 740 provenance state
+// their receipts record, judged by the policy (Options.Index). Given a PEP 751 lock (Options.Lock), it also holds
 // the environment to exactly the packages the lock selects for the audited
 // interpreter (package pylock's Select): each installed at its locked
 // version, from the locked file's bytes as far as direct_url.json and
@@ -100,6 +101,10 @@ var Rules = map[string]Rule{
 	"path-unread":             {"path-unread", Warning, "a .pth file puts a file (a zip or .egg) on sys.path: importlib.metadata reads the distributions in it, pipguard does not", "install the distributions it holds with pip into site-packages instead"},
 	"metadata-invalid":        {"metadata-invalid", Error, "a .dist-info or .egg-info whose METADATA is missing, unreadable, or has no Name or Version: pip and importlib.metadata cannot name the distribution, but its files are installed", "reinstall the distribution, or remove its files and directory"},
 	"metadata-name-mismatch":  {"metadata-name-mismatch", Error, "METADATA names another project than its .dist-info directory: pip calls the distribution by the directory's name, importlib.metadata by METADATA's", "reinstall the distribution and find out what wrote that METADATA"},
+	"index-unattested":        {"index-unattested", Info, "an index install whose PEP 740 provenance did not verify when pipguard installed it (its index published none, or index_attestations = \"off\"), or, where the policy requires provenance, an index install with no pipguard receipt; an error where the policy requires provenance for the project (index_attestations = \"require\", or an [[index]] table with require or a publisher)", "install it from an index that publishes its PEP 740 provenance (PyPI does for Trusted Publishing uploads), with pipguard install"},
+	"index-identity-mismatch": {"index-identity-mismatch", Error, "an index install whose receipt records a publisher identity other than the one the policy's [[index]] table now names", "find out which identity publishes the project; reinstall it with pipguard under the policy you mean"},
+	"index-provenance-gone":   {"index-provenance-gone", Error, "the index no longer lists the installed file, or no longer publishes provenance for it that verifies (--online)", "find out why the index changed the file's provenance before trusting it; reinstall with pipguard"},
+	"index-identity-changed":  {"index-identity-changed", Error, "the index's provenance for the installed file now names another publisher identity than the one pipguard verified at install (--online)", "find out why the publisher changed before trusting the file; reinstall with pipguard"},
 	"lock-environment":        {"lock-environment", Error, "the lock is not for this environment: no environments marker matches, requires-python is unmet, or a package cannot be selected (--lock)", "audit with the lock made for this interpreter, or lock for it"},
 }
 
@@ -146,6 +151,22 @@ type Options struct {
 	// unfinished runs are looked for (besides the environment each site
 	// directory is in).
 	Prefixes []string
+	// Index, when set, is what the policy asks of a project's index
+	// files: index-unattested's severity, and the identity a receipt must
+	// record (index-identity-mismatch).
+	Index func(project string) IndexPolicy
+}
+
+// IndexPolicy is what the policy asks of one project's index files.
+type IndexPolicy struct {
+	// Require: the project's files must have provenance that verifies
+	// (index_attestations = "require", or an [[index]] table).
+	Require bool
+	// Publisher, when set, is the identity the files must be attested by
+	// (Kind, and Repository and Workflow, WorkflowFilepath or Email).
+	Publisher *pep610.Publisher
+	// Rule names the policy rule.
+	Rule string
 }
 
 // NotRecheckedError is what Online and OnlineRef return for an origin
@@ -185,8 +206,19 @@ type Package struct {
 	Path string `json:"path"`
 	// Verified is true when pipguard's receipt, authenticated with the
 	// environment's key, matches its direct_url.json, the install was
-	// verified (not only pinned) and --online found no drift.
+	// verified (not only pinned) and --online found no drift; for an
+	// index install, when its receipt records provenance that verified,
+	// by the identity the policy names if it names one, and --online found
+	// no drift.
 	Verified bool `json:"verified"`
+	// Source is where its authenticated receipt says pipguard installed
+	// it from: "release", "git" or "index" ("" without one).
+	Source string `json:"source,omitempty"`
+	// Attestation is an index install's provenance state, as its receipt
+	// records it: "verified", "unattested" or "off"; Publisher is the
+	// verified identity.
+	Attestation string            `json:"attestation,omitempty"`
+	Publisher   *pep610.Publisher `json:"publisher,omitempty"`
 }
 
 // Worst is the highest severity found ("" when clean).
@@ -357,7 +389,14 @@ func Audit(sites []string, o Options) (*Report, error) {
 		if verified[i] {
 			rep.Verified++
 		}
-		rep.Packages = append(rep.Packages, Package{Name: seen[i].name, Version: seen[i].version, Path: seen[i].path, Verified: verified[i]})
+		pkg := Package{Name: seen[i].name, Version: seen[i].version, Path: seen[i].path, Verified: verified[i]}
+		if r := seen[i].receipt; r != nil {
+			pkg.Source = r.From
+			if r.From == pep610.FromIndex && r.Provenance != nil {
+				pkg.Attestation, pkg.Publisher = r.Provenance.State, r.Provenance.Publisher
+			}
+		}
+		rep.Packages = append(rep.Packages, pkg)
 	}
 	for _, l := range legacySeen {
 		rep.Packages = append(rep.Packages, Package{Name: l.name, Version: l.version, Path: l.path})
@@ -512,10 +551,32 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 	}
 	switch {
 	case errors.Is(derr, pep610.ErrNoDirectURL):
-		if rerr == nil {
+		// An index install (PEP 610: pip writes direct_url.json only for
+		// a direct URL requirement).
+		switch {
+		case rerr == nil && receipt.From == pep610.FromIndex:
+			ok, err := indexInstall(d, receipt, o, func(rule string, sev Severity, msg string) {
+				f := newFinding(rule, d.Name, d.Version, d.Dir, msg, o)
+				if _, set := o.Severity[rule]; !set && sev != "" {
+					f.Severity = sev
+				}
+				out = append(out, f)
+			})
+			return out, ok, err
+		case rerr == nil:
 			add("receipt-mismatch", "a receipt says pipguard installed it from "+receipt.Repository+", but it has no direct_url.json now")
+		case !errors.Is(rerr, pep610.ErrNoReceipt):
+			add("receipt-mismatch", rerr.Error())
+		case o.Index != nil:
+			if ip := o.Index(d.Name); ip.Require {
+				f := newFinding("index-unattested", d.Name, d.Version, d.Dir, fmt.Sprintf("no pipguard receipt records that its PEP 740 provenance verified, and the policy requires provenance (%s)", ip.Rule), o)
+				if _, set := o.Severity["index-unattested"]; !set {
+					f.Severity = Error
+				}
+				out = append(out, f)
+			}
 		}
-		return out, false, nil // an index install
+		return out, false, nil
 	case derr != nil:
 		add("direct-url-invalid", derr.Error()) // a commit_id that is not a full SHA is one
 		return out, false, nil
@@ -535,6 +596,11 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 		if du.VCSInfo.RequestedRevision == "" {
 			add("vcs-no-ref", "installed from "+pep610.StripCredentials(du.URL)+" without a ref")
 		}
+	}
+	if receipt != nil && receipt.From == pep610.FromIndex {
+		add("receipt-mismatch", fmt.Sprintf("a receipt says pipguard installed it from the index (%s), but it has a direct_url.json: pip installed it from %s since", receipt.File, pep610.StripCredentials(du.URL)))
+		receipt = nil
+		ev.receipt = nil
 	}
 	if receipt != nil {
 		var mism []pep610.Mismatch
@@ -604,4 +670,90 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 		}
 	}
 	return out, false, nil
+}
+
+// indexInstall judges an index install by its authenticated receipt: the
+// state its PEP 740 provenance had when pipguard installed it
+// (index-unattested, an error where the policy requires provenance for the
+// project), the recorded identity against the one the policy names now
+// (index-identity-mismatch), and with --online the index's provenance now
+// (index-provenance-gone, index-identity-changed). verified says the
+// provenance verified and nothing contradicts it.
+func indexInstall(d pep610.Dist, r *pep610.Receipt, o Options, add func(rule string, sev Severity, msg string)) (verified bool, err error) {
+	if r.Version != d.Version {
+		add("receipt-mismatch", "", fmt.Sprintf("the receipt says %s %s was installed, not %s", r.Name, r.Version, d.Version))
+		return false, nil
+	}
+	var ip IndexPolicy
+	if o.Index != nil {
+		ip = o.Index(d.Name)
+	}
+	p := r.Provenance
+	from := r.File
+	if r.Index != "" {
+		from += " from " + r.Index
+	}
+	if p.State != pep610.ProvenanceVerified {
+		why := "its index published no provenance"
+		if p.State == pep610.ProvenanceOff {
+			why = "index_attestations was \"off\""
+		}
+		if p.Why != "" && p.State != pep610.ProvenanceOff {
+			why = p.Why
+		}
+		msg := fmt.Sprintf("%s was installed unattested: %s", from, why)
+		sev := Severity("")
+		switch {
+		case ip.Publisher != nil:
+			msg += fmt.Sprintf("; the policy requires it attested by %s (%s)", ip.Publisher, ip.Rule)
+			sev = Error
+		case ip.Require:
+			msg += fmt.Sprintf("; the policy requires provenance (%s)", ip.Rule)
+			sev = Error
+		}
+		add("index-unattested", sev, msg)
+		return false, nil
+	}
+	got := p.Publisher
+	if ip.Publisher != nil && !SamePublisher(*got, *ip.Publisher) {
+		add("index-identity-mismatch", "", fmt.Sprintf("%s: expected publisher %s (%s), its receipt records %s", from, ip.Publisher, ip.Rule, got))
+		return false, nil
+	}
+	if o.Online != nil {
+		drifts, err := o.Online(r)
+		var nr *NotRecheckedError
+		if errors.As(err, &nr) {
+			add("not-rechecked", "", nr.Error())
+			err = nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", d.Name, err)
+		}
+		for _, dr := range drifts {
+			add(dr[0], "", dr[1])
+		}
+		if len(drifts) > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// SamePublisher says whether got, a verified certificate's identity, is
+// the publisher want names: the kind, a GitHub or GitLab repository
+// case-insensitively (as those hosts compare), the workflow or CI file and
+// a Google email exactly.
+func SamePublisher(got, want pep610.Publisher) bool {
+	if got.Kind != want.Kind {
+		return false
+	}
+	switch want.Kind {
+	case "GitHub":
+		return strings.EqualFold(got.Repository, want.Repository) && got.Workflow == want.Workflow
+	case "GitLab":
+		return strings.EqualFold(got.Repository, want.Repository) && got.WorkflowFilepath == want.WorkflowFilepath
+	case "Google":
+		return got.Email == want.Email
+	}
+	return false
 }

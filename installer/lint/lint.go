@@ -15,7 +15,10 @@
 // package, normalised names, a checkable hash on every file, no plain http,
 // no credentials in a URL), each at its key; index packages without
 // attestation identities; and what a valid lock lacks (pylock.Lock.Notes),
-// as info.
+// as info. From the policy itself: [[index]] tables that can never match
+// (policy.Policy.UnmatchableIndexTables), and, as info, each index line a
+// require rule refuses at install when its index publishes no PEP 740
+// provenance.
 //
 // What it trusts: the policy it is given, nothing it reads. It never
 // touches the network: whether a tag-like ref is really a tag, and not
@@ -31,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -65,6 +69,9 @@ const (
 	RuleUnpinned       = "index-unpinned"
 	RuleIndex          = "index-not-allowed"
 	RuleInsecureSource = "index-insecure"
+	// The policy's [[index]] tables, and what they ask of index lines.
+	RuleIndexTableNeverMatches = "index-table-never-matches"
+	RuleProvenanceRequired     = "index-provenance-required"
 
 	// A PEP 751 lock file's (pylock.toml): what pylock.Read refuses.
 	RulePylockInvalid    = "pylock-invalid"
@@ -89,17 +96,19 @@ const (
 // comes from the policy's index_pins ("require": error, "warn": warning,
 // "off": not reported).
 var Rules = map[string]Rule{
-	RuleNoRef:          {RuleNoRef, envaudit.Error, "a git requirement without a ref: pip installs whatever the default branch points at when it runs", "pin a tag or a full commit, e.g. @v1.2.3"},
-	RuleBranchRef:      {RuleBranchRef, envaudit.Error, "a git ref that is a branch by name: it moves with every push", "pin a tag or a full commit, e.g. @v1.2.3"},
-	RuleRefNotTag:      {RuleRefNotTag, envaudit.Error, "a git ref that looks like neither a release tag (it has no version number, or is another kind of ref) nor a full commit", "pin a tag or a full commit; write a tag without a digit as @refs/tags/NAME"},
-	RuleShortSHA:       {RuleShortSHA, envaudit.Error, "a short commit SHA: it can become ambiguous, and pip fetches it as a name", "write the full 40-character commit SHA; write a tag that looks like hex as @refs/tags/NAME"},
-	RulePlainHTTP:      {RulePlainHTTP, envaudit.Error, "git over plain http: anyone on the path can change what is fetched", "use git+https:// (or git+ssh://)"},
-	RuleHostNotAllowed: {RuleHostNotAllowed, envaudit.Error, "a git repository off the GitHub host that no policy table pins: pipguard install refuses it", `point it at the GitHub repository, or add [[tool.pipguard.repo]] match = "HOST/OWNER/REPO" verify = "pin" to the policy`},
-	RuleDirectURL:      {RuleDirectURL, envaudit.Error, "a direct URL the policy's allow_direct does not list: pipguard install refuses it", "install a verified release instead, or list the URL in the policy's allow_direct"},
-	RuleEditable:       {RuleEditable, envaudit.Error, "an editable install: a mutable local checkout, which cannot be verified", "install a tagged release instead"},
-	RuleUnpinned:       {RuleUnpinned, envaudit.Warning, "an index requirement not pinned with ==: the next run may resolve another version", "pin it as name==version"},
-	RuleInsecureSource: {RuleInsecureSource, envaudit.Warning, "a package source over plain http, or a --trusted-host: pip fetches from it without TLS verification", "use https, and drop --trusted-host"},
-	RuleIndex:          {RuleIndex, envaudit.Error, "a package source (--index-url, --extra-index-url, --find-links) the policy's indexes do not list: an extra index can serve any name", "name only the package sources in the policy's indexes"},
+	RuleNoRef:                  {RuleNoRef, envaudit.Error, "a git requirement without a ref: pip installs whatever the default branch points at when it runs", "pin a tag or a full commit, e.g. @v1.2.3"},
+	RuleBranchRef:              {RuleBranchRef, envaudit.Error, "a git ref that is a branch by name: it moves with every push", "pin a tag or a full commit, e.g. @v1.2.3"},
+	RuleRefNotTag:              {RuleRefNotTag, envaudit.Error, "a git ref that looks like neither a release tag (it has no version number, or is another kind of ref) nor a full commit", "pin a tag or a full commit; write a tag without a digit as @refs/tags/NAME"},
+	RuleShortSHA:               {RuleShortSHA, envaudit.Error, "a short commit SHA: it can become ambiguous, and pip fetches it as a name", "write the full 40-character commit SHA; write a tag that looks like hex as @refs/tags/NAME"},
+	RulePlainHTTP:              {RulePlainHTTP, envaudit.Error, "git over plain http: anyone on the path can change what is fetched", "use git+https:// (or git+ssh://)"},
+	RuleHostNotAllowed:         {RuleHostNotAllowed, envaudit.Error, "a git repository off the GitHub host that no policy table pins: pipguard install refuses it", `point it at the GitHub repository, or add [[tool.pipguard.repo]] match = "HOST/OWNER/REPO" verify = "pin" to the policy`},
+	RuleDirectURL:              {RuleDirectURL, envaudit.Error, "a direct URL the policy's allow_direct does not list: pipguard install refuses it", "install a verified release instead, or list the URL in the policy's allow_direct"},
+	RuleEditable:               {RuleEditable, envaudit.Error, "an editable install: a mutable local checkout, which cannot be verified", "install a tagged release instead"},
+	RuleUnpinned:               {RuleUnpinned, envaudit.Warning, "an index requirement not pinned with ==: the next run may resolve another version", "pin it as name==version"},
+	RuleInsecureSource:         {RuleInsecureSource, envaudit.Warning, "a package source over plain http, or a --trusted-host: pip fetches from it without TLS verification", "use https, and drop --trusted-host"},
+	RuleIndexTableNeverMatches: {RuleIndexTableNeverMatches, envaudit.Error, "a [[tool.pipguard.index]] table no project's index files can ever be judged by: its match is not a normalised project name (nor a pattern any fits), or an earlier pattern matches everything it matches", "write the project's normalised name (lower case, runs of -_. as one -) or a pattern with *, before any broader pattern; or remove the table"},
+	RuleProvenanceRequired:     {RuleProvenanceRequired, envaudit.Info, "an index requirement whose files the policy requires PEP 740 provenance for (index_attestations = \"require\", or an [[index]] table with require or a publisher): pipguard install refuses it if its index publishes none (check cannot tell offline whether it does)", "make sure its index publishes PEP 740 provenance for it (PyPI does for Trusted Publishing uploads), or relax the rule that requires it"},
+	RuleIndex:                  {RuleIndex, envaudit.Error, "a package source (--index-url, --extra-index-url, --find-links) the policy's indexes do not list: an extra index can serve any name", "name only the package sources in the policy's indexes"},
 
 	RulePylockInvalid:    {RulePylockInvalid, envaudit.Error, "a lock file PEP 751 does not allow: not TOML, a required key missing, a value of the wrong type, an invalid version, marker or specifier, an unsupported lock-version, a file name that disagrees with its package", "fix the lock, or lock again (pipguard lock)"},
 	RulePylockSource:     {RulePylockSource, envaudit.Error, "a locked package with no source, or with more than one kind (sdist/wheels and a vcs, directory or archive; or two of those): an installer cannot tell what to install", "give each package exactly one kind of source, or lock again"},
@@ -231,6 +240,7 @@ func Check(paths []string, o Options) (*Report, error) {
 			errs = append(errs, err)
 		}
 	}
+	c.indexTables()
 	rep.Requirements = c.requirementsRead
 	rep.LockedPackages = c.locked
 	// In the order pip reads them: a nested file's findings where it is
@@ -484,6 +494,9 @@ func (c *checker) requirement(r *requirement.Requirement, t text, start int, con
 	pol := c.o.Policy
 	switch r.Kind {
 	case requirement.KindIndex:
+		if !constraint {
+			c.provenanceRequired(r, t.at(start))
+		}
 		if constraint || requirement.IsPinned(r.Specifier) {
 			return
 		}
@@ -553,4 +566,34 @@ func (c *checker) vcs(v *requirement.VCSURL, t text, u int) {
 	case gitref.ShapeShortSHA:
 		c.add(t.at(refAt), RuleShortSHA, fmt.Sprintf("ref %q is a short commit SHA", ref), "")
 	}
+}
+
+// indexTables reports the policy's [[index]] tables that can never match
+// (policy.Policy.UnmatchableIndexTables says the rule), at the table in
+// the policy file.
+func (c *checker) indexTables() {
+	for _, pr := range c.o.Policy.UnmatchableIndexTables() {
+		file, line := pr.Table.Where, 0
+		if i := strings.LastIndexByte(file, ':'); i >= 0 {
+			if n, err := strconv.Atoi(file[i+1:]); err == nil {
+				file, line = file[:i], n
+			}
+		}
+		c.add(loc{file, line, 1}, RuleIndexTableNeverMatches, fmt.Sprintf("[[index]] match = %q can never match: %s", pr.Table.Match, pr.Why), "")
+	}
+}
+
+// provenanceRequired reports an index requirement whose project the
+// policy requires provenance for: statically, that the line exists; only
+// the install can ask its index whether it publishes provenance.
+func (c *checker) provenanceRequired(r *requirement.Requirement, at loc) {
+	eff := c.o.Policy.ForProject(r.Name)
+	if !eff.Require {
+		return
+	}
+	what := "PEP 740 provenance"
+	if eff.Publisher != nil {
+		what += " attested by " + eff.Publisher.String()
+	}
+	c.add(at, RuleProvenanceRequired, fmt.Sprintf("%s is an index requirement whose files must have %s: pipguard install refuses it (exit 3) if its index publishes none", r.Name, what), eff.Rule)
 }

@@ -391,5 +391,61 @@ func TestCountsAFileOnceHoweverItIsSpelled(t *testing.T) {
 	}
 	if rep.Requirements != 3 {
 		t.Errorf("%d requirements, want 3 (six, urllib3, idna)", rep.Requirements)
+
+// The policy's [[index]] tables: one that can never match is an error at
+// the table (policy.Policy.UnmatchableIndexTables has the rule), and an
+// index line whose project must have provenance is a note at the line,
+// under a require table (by its normalised name, or a pattern) or a
+// global index_attestations = "require"; constraints, git lines and other
+// projects are not.
+func TestIndexTables(t *testing.T) {
+	dir := t.TempDir()
+	req := write(t, dir, "r.txt", "Acme_Tool==1.0\nrequests==2.0\n-c c.txt\nother @ git+https://github.com/o/other@v1.0\nacme-web==2\n")
+	write(t, dir, "c.txt", "acme-tool==1.0\n")
+	pol := parsePolicy(t, `
+[[index]]
+match = "acme-*"
+publisher = { kind = "GitHub", repository = "acme/tools", workflow = "release.yml" }
+
+[[index]]
+match = "acme-tool-*"
+require = true
+
+[[index]]
+match = "a?b"
+`)
+	rep, err := Check([]string{req}, Options{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := short(rep.Findings); got != "1:1 index-provenance-required info; 5:1 index-provenance-required info; 6:1 index-table-never-matches error; 10:1 index-table-never-matches error" {
+		t.Errorf("findings: %s", got)
+	}
+	for _, f := range rep.Findings {
+		switch f.Rule {
+		case RuleIndexTableNeverMatches:
+			if f.File != "pipguard.toml" || !strings.Contains(f.Message, "can never match") {
+				t.Errorf("%+v", f)
+			}
+		case RuleProvenanceRequired:
+			if !strings.Contains(f.Message, "attested by GitHub acme/tools release.yml") || !strings.Contains(f.Policy, `index "acme-*"`) {
+				t.Errorf("%+v", f)
+			}
+		}
+	}
+
+	rep, err = Check([]string{req}, Options{Policy: parsePolicy(t, `index_attestations = "require"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := short(rep.Findings); got != "1:1 index-provenance-required info; 2:1 index-provenance-required info; 5:1 index-provenance-required info" {
+		t.Errorf("under require: %s", got)
+	}
+	rep, err = Check([]string{req}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 {
+		t.Errorf("under the defaults: %s", short(rep.Findings))
 	}
 }
