@@ -391,6 +391,8 @@ func TestCountsAFileOnceHoweverItIsSpelled(t *testing.T) {
 	}
 	if rep.Requirements != 3 {
 		t.Errorf("%d requirements, want 3 (six, urllib3, idna)", rep.Requirements)
+	}
+}
 
 // The policy's [[index]] tables: one that can never match is an error at
 // the table (policy.Policy.UnmatchableIndexTables has the rule), and an
