@@ -364,6 +364,16 @@ func compareLock(items []Locked, done []pip.InstallItem) []string {
 	return reasons
 }
 
+// receiptRoots are the trusted root files that replaced TUF in this
+// install, as a receipt records them.
+func receiptRoots(t *attest.Trust) []pep610.TrustedRoot {
+	var out []pep610.TrustedRoot
+	for _, f := range t.Files() {
+		out = append(out, pep610.TrustedRoot{Path: f.Path, SHA256: f.SHA256, FromEnv: f.FromEnv})
+	}
+	return out
+}
+
 // writeReceipts records, in each verified (or pinned) distribution's
 // .dist-info, what was verified: pipguard audit ties the distribution to it
 // by digest or commit. Each index install gets one too (indexReceipt). The receipts are written inside the transaction, so
@@ -396,6 +406,9 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 				return fmt.Errorf("writing the receipt: %d distributions named %s", len(dists), it.Name)
 			}
 			r := indexReceipt(it)
+			if r.Provenance != nil && r.Provenance.State == pep610.ProvenanceVerified {
+				r.TrustedRoots = receiptRoots(o.Trust)
+			}
 			r.Name, r.Version = dists[0].Name, dists[0].Version
 			r.PolicySHA256, r.Pipguard, r.InstalledAt = hex.EncodeToString(sum[:]), version, now
 			k, err := getKey()
@@ -420,6 +433,9 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 			PolicySHA256: hex.EncodeToString(sum[:]), Pipguard: version, InstalledAt: now}
 		if g.from == FromRelease {
 			r.Asset, r.SHA256 = g.Asset, g.SHA256
+		}
+		if !g.Pinned {
+			r.TrustedRoots = receiptRoots(o.Trust)
 		}
 		// The wheel pip installed: the verified asset, or the one pipguard
 		// built from the verified source.

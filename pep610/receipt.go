@@ -105,10 +105,25 @@ type Receipt struct {
 	// Provenance is an index install's PEP 740 provenance as the install
 	// found it.
 	Provenance *IndexProvenance `json:"provenance,omitempty"`
+	// TrustedRoots are the Sigstore trusted root files that replaced the
+	// TUF roots in the install that wrote the receipt (--trusted-root, or
+	// $PIPGUARD_TRUSTED_ROOT: FromEnv); none when the roots came from TUF.
+	// Omitted when empty, like the index keys, so receipts of installs
+	// that trusted TUF are the bytes they were.
+	TrustedRoots []TrustedRoot `json:"trusted_roots,omitempty"`
 	// MAC is HMAC-SHA256, under the environment's receipt key, of the
 	// receipt with MAC empty: a receipt a wheel ships (or anyone without
 	// the key writes) never passes for pipguard's.
 	MAC string `json:"mac"`
+}
+
+// TrustedRoot is a trusted root file an install verified against: its
+// path, the sha256 of its bytes, and whether only $PIPGUARD_TRUSTED_ROOT
+// named it.
+type TrustedRoot struct {
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+	FromEnv bool   `json:"from_env,omitempty"`
 }
 
 // Attestation is one verified attestation's predicate and signer.

@@ -300,11 +300,17 @@ func renderRelease(w io.Writer, rep *installer.ReleaseReport, verbose bool) {
 // document (trusted_roots_from_env).
 func (e *env) trust(cCtx *cli.Context) (*attest.Trust, error) {
 	if files := cCtx.StringSlice("trusted-root"); len(files) > 0 {
-		if !flagGiven(e.args, "trusted-root") && e.getenv("PIPGUARD_TRUSTED_ROOT") != "" && e.rootsFromEnv == nil {
+		fromEnv := !flagGiven(e.args, "trusted-root") && e.getenv("PIPGUARD_TRUSTED_ROOT") != ""
+		if fromEnv && e.rootsFromEnv == nil {
 			e.rootsFromEnv = files
 			fmt.Fprintf(e.stderr, "pipguard: warning: trusted roots from $PIPGUARD_TRUSTED_ROOT replace Sigstore's: %s: unset it, or pass --trusted-root, unless this run should trust them\n", strings.Join(files, ", "))
 		}
-		return attest.TrustFromFiles(files...)
+		t, err := attest.TrustFromFiles(files...)
+		if err == nil && fromEnv {
+			// Receipts of what this run verifies say so.
+			t.FromEnvironment()
+		}
+		return t, err
 	}
 	dir, _, err := e.cacheDir(cCtx)
 	if err != nil {

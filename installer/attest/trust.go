@@ -2,8 +2,10 @@ package attest
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +77,9 @@ func deploymentOfRoot(tm root.TrustedMaterial) (Deployment, error) {
 // Material is loaded on first use, so verifying a public-good bundle never
 // fetches GitHub's root.
 type Trust struct {
+	// files are the trusted root files this Trust was made from (none
+	// for TUF).
+	files   []RootFile
 	mu      sync.Mutex
 	loaded  map[Deployment]root.TrustedMaterial
 	errs    map[Deployment]error
@@ -115,6 +120,32 @@ func (e *TrustError) Hint() string { return e.Fix }
 
 func (e *TrustError) Unwrap() error { return e.Err }
 
+// RootFile is a trusted root file that replaced Sigstore's TUF roots: its
+// path, the sha256 of the bytes read, and whether only
+// $PIPGUARD_TRUSTED_ROOT named it.
+type RootFile struct {
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+	FromEnv bool   `json:"from_env,omitempty"`
+}
+
+// Files are the trusted root files t was made from (TrustFromFiles); none
+// when its material comes from TUF.
+func (t *Trust) Files() []RootFile {
+	if t == nil {
+		return nil
+	}
+	return append([]RootFile(nil), t.files...)
+}
+
+// FromEnvironment marks t's files as named by the environment
+// ($PIPGUARD_TRUSTED_ROOT), not the command line: receipts record it.
+func (t *Trust) FromEnvironment() {
+	for i := range t.files {
+		t.files[i].FromEnv = true
+	}
+}
+
 // ErrNoTrustedRoot means no trusted material was given for a deployment.
 var ErrNoTrustedRoot = errors.New("no trusted root given for this deployment")
 
@@ -128,8 +159,11 @@ func NewTrust(material map[Deployment]root.TrustedMaterial) *Trust {
 // deployment. Several files of one deployment are all trusted.
 func TrustFromFiles(paths ...string) (*Trust, error) {
 	by := map[Deployment]root.TrustedMaterialCollection{}
+	var files []RootFile
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
+		sum := sha256.Sum256(data)
+		files = append(files, RootFile{Path: p, SHA256: hex.EncodeToString(sum[:])})
 		if err == nil && !json.Valid(data) {
 			err = errors.New("not JSON")
 		}
@@ -153,7 +187,9 @@ func TrustFromFiles(paths ...string) (*Trust, error) {
 	for d, c := range by {
 		material[d] = c
 	}
-	return NewTrust(material), nil
+	t := NewTrust(material)
+	t.files = files
+	return t, nil
 }
 
 //go:embed embed/tuf-repo.github.com-root.json

@@ -105,6 +105,7 @@ var Rules = map[string]Rule{
 	"index-identity-mismatch": {"index-identity-mismatch", Error, "an index install whose receipt records a publisher identity other than the one the policy's [[index]] table now names", "find out which identity publishes the project; reinstall it with pipguard under the policy you mean"},
 	"index-provenance-gone":   {"index-provenance-gone", Error, "the index no longer lists the installed file, or no longer publishes provenance for it that verifies (--online)", "find out why the index changed the file's provenance before trusting it; reinstall with pipguard"},
 	"index-identity-changed":  {"index-identity-changed", Error, "the index's provenance for the installed file now names another publisher identity than the one pipguard verified at install (--online)", "find out why the publisher changed before trusting the file; reinstall with pipguard"},
+	"trusted-root-from-env":   {"trusted-root-from-env", Warning, "verified against Sigstore trusted roots that only $PIPGUARD_TRUSTED_ROOT named, not Sigstore's TUF roots (its receipt records each file and its sha256)", "reinstall it without $PIPGUARD_TRUSTED_ROOT (or with --trusted-root, if those roots are meant) and find out who set the variable"},
 	"lock-environment":        {"lock-environment", Error, "the lock is not for this environment: no environments marker matches, requires-python is unmet, or a package cannot be selected (--lock)", "audit with the lock made for this interpreter, or lock for it"},
 }
 
@@ -548,6 +549,15 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 	}
 	if rerr == nil {
 		ev.receipt = receipt
+		var named []string
+		for _, tr := range receipt.TrustedRoots {
+			if tr.FromEnv {
+				named = append(named, tr.Path+" (sha256:"+tr.SHA256+")")
+			}
+		}
+		if len(named) > 0 {
+			add("trusted-root-from-env", "pipguard verified it against trusted roots only $PIPGUARD_TRUSTED_ROOT named: "+strings.Join(named, ", "))
+		}
 	}
 	switch {
 	case errors.Is(derr, pep610.ErrNoDirectURL):
