@@ -144,6 +144,9 @@ func sysPlatform() string {
 // indexOf is the index a file's URL came from, as the lock names it: the
 // one index pip used, or the one on the file's host; "" when it cannot
 // tell, or when the index URL holds credentials (a lock holds no secret).
+// An index left out for its credentials still counts: with it and one
+// other, the other is named only if the file is on its host (the file may
+// well be the credentialed index's).
 func indexOf(fileURL string, indexes []string) string {
 	var pick []string
 	for _, ix := range indexes {
@@ -152,7 +155,7 @@ func indexOf(fileURL string, indexes []string) string {
 		}
 		pick = append(pick, ix)
 	}
-	if len(pick) == 1 {
+	if len(pick) == 1 && len(indexes) == 1 {
 		return pick[0]
 	}
 	fu, err := url.Parse(fileURL)

@@ -119,6 +119,18 @@ func MutableRef(ctx context.Context, cfg Config, pol *policy.Policy, repoURL, re
 // *envaudit.NotRecheckedError for those.
 func mayAsk(cfg Config, pol *policy.Policy, repoURL string) error {
 	u, err := url.Parse(repoURL)
+	if err == nil && u.Scheme == "file" && u.Host == "" && strings.HasPrefix(u.Path, "/") {
+		// A git+file:// repository: a policy table names it
+		// file:///ABS/PATH, pipguard names it /ABS/PATH (see
+		// requirement.VCSURL.Repo), and only a verify = "pin" table lets
+		// it be asked.
+		repo := "/" + strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+		if pol != nil && pol.For(repo).Verify.V == policy.VerifyPin {
+			return nil
+		}
+		return &envaudit.NotRecheckedError{URL: repoURL,
+			Why: fmt.Sprintf("--online asks only the GitHub host (%s) and the repositories of verify = \"pin\" tables, and no table names file://%s", cfg.tokenHost(), repo)}
+	}
 	if err != nil || u.Host == "" {
 		return &envaudit.NotRecheckedError{URL: pep610.StripCredentials(repoURL), Why: "not a URL pipguard asks"}
 	}

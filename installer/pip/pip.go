@@ -24,8 +24,9 @@
 // pip prints is relayed to the caller's writer (stderr in the CLI); its JSON
 // report is parsed with size limits and treated as a description of what pip
 // did, which the installer then checks on disk. Children never see a GitHub
-// token: GH_TOKEN, GITHUB_TOKEN, GH_ENTERPRISE_TOKEN and
-// GITHUB_ENTERPRISE_TOKEN are removed from their environment.
+// token or the cache key: GH_TOKEN, GITHUB_TOKEN, GH_ENTERPRISE_TOKEN,
+// GITHUB_ENTERPRISE_TOKEN and PIPGUARD_CACHE_KEY (redact.SecretEnv) are
+// removed from their environment.
 package pip
 
 import (
@@ -39,6 +40,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/pipguard/pipguard/internal/redact"
 )
 
 //go:embed driver.py
@@ -87,25 +90,11 @@ func (e *InterpreterError) Hint() string {
 	return "pass --python with a Python 3 interpreter that has pip 23.0 or later (python -m pip --version)"
 }
 
-// secretEnv are the variables that hold GitHub tokens; no child sees them.
-var secretEnv = []string{"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
-
 // Env is the environment of every child process: the caller's, without
-// GitHub tokens, version-check noise or prompts (pip's, git's and ssh's).
+// pipguard's secrets (redact.SecretEnv: GitHub tokens and the cache key),
+// version-check noise or prompts (pip's, git's and ssh's).
 func Env(environ []string) []string {
-	out := make([]string, 0, len(environ)+3)
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		secret := false
-		for _, s := range secretEnv {
-			if k == s {
-				secret = true
-			}
-		}
-		if !secret {
-			out = append(out, kv)
-		}
-	}
+	out := redact.Environ(environ)
 	out = append(out, "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1",
 		// git (with --from git) must never wait on a prompt: the
 		// interpreter runs in a process group of its own, where reading

@@ -10,14 +10,16 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/pipguard/pipguard/pep610"
 )
 
-// No child ever sees a GitHub token; everything else passes through.
+// No child ever sees a GitHub token or the cache key; everything else
+// passes through.
 func TestEnvDropsTokens(t *testing.T) {
-	got := Env([]string{"GH_TOKEN=a", "GITHUB_TOKEN=b", "GH_ENTERPRISE_TOKEN=c", "GITHUB_ENTERPRISE_TOKEN=d", "GH_TOKENX=keep", "PATH=/bin", "HOME=/h"})
+	got := Env([]string{"GH_TOKEN=a", "GITHUB_TOKEN=b", "GH_ENTERPRISE_TOKEN=c", "GITHUB_ENTERPRISE_TOKEN=d", "PIPGUARD_CACHE_KEY=e", "GH_TOKENX=keep", "PATH=/bin", "HOME=/h"})
 	for _, kv := range got {
-		for _, s := range secretEnv {
+		for _, s := range redact.SecretEnv {
 			if len(kv) > len(s) && kv[:len(s)+1] == s+"=" {
 				t.Errorf("%s reached a child", kv)
 			}
