@@ -157,7 +157,7 @@ var reqSeeds = []string{
 // expansion); a requirement seed is also used as a line.
 var lineSeeds = []string{
 	"--index-url https://pypi.example/simple", "-ihttps://pypi.example/simple", "-i https://a -i https://b",
-	"--index=https://x", "--pypi-url https://x", "--extra-index-url http://insecure.example/simple", "--trusted-host insecure.example",
+	"--index=https://x", "--index= --pre", "-i https://a -i ''", "--index-url=", "--pypi-url https://x", "--extra-index-url http://insecure.example/simple", "--trusted-host insecure.example",
 	"--prefer-bin", "--pre", "--pre=yes", "--no-index=1", "--no-index", "--p", "--require-hashes", "--in https://x", "--con inc.txt",
 	"-r ./inc.txt", "-r realdir/../inc.txt", "-r .//inc.txt", "-r nodir/../inc.txt", "-c ./con.txt", "-r realdir/./inc.txt",
 	"-r link/../realdir/inc.txt", "-r link/up.txt", "-r realdir/sub/up.txt", "-r link/../../inc.txt", "-c link/../con.txt",

@@ -330,7 +330,9 @@ func (pl parsedLine) globalOptions(file string) [][]string {
 	if pl.has("--no-index") {
 		out = append(out, []string{"--no-index"})
 	}
-	if v := pl.all("--index-url"); len(v) > 0 {
+	// The last --index-url of the line; an empty one sets nothing (pip:
+	// "if opts.index_url and not no_index").
+	if v := pl.all("--index-url"); len(v) > 0 && v[len(v)-1] != "" {
 		out = append(out, []string{"--index-url", v[len(v)-1]})
 	}
 	for _, v := range pl.all("--extra-index-url") {
