@@ -147,7 +147,7 @@ func resolveLong(s string) (string, error) {
 		return "", &optError{msg: errs[len(errs)-1].Error()}
 	case fails == 0 && longs[pip230] == newest && longs[pip231] == newest:
 		return newest, nil
-	case fails == pip26 && longs[pip230] == "--install-option":
+	case fails == pip231|pip26 && longs[pip230] == "--install-option":
 		return "", &optError{msg: "unsupported per-requirement option --install-option: it runs setup.py install with arbitrary arguments", strict: StrictOption}
 	case fails == pip230 && longs[pip231] == "--config-settings" && newest == "--config-settings":
 		// pip 23.0 has no --config-settings: it fails on the file
