@@ -97,6 +97,7 @@ type optValue struct {
 type optError struct {
 	msg    string
 	strict string
+	fix    string
 }
 
 func (e *optError) Error() string { return e.msg }
@@ -131,6 +132,7 @@ func matchLong(s string, g gen) (string, error) {
 // strict refusal when the generations read s differently.
 func resolveLong(s string) (string, error) {
 	longs := map[gen]string{}
+	ambiguous := map[gen]bool{}
 	var errs []error
 	var fails gen
 	for _, g := range gens {
@@ -139,6 +141,7 @@ func resolveLong(s string) (string, error) {
 		if err != nil {
 			errs = append(errs, err)
 			fails |= g
+			ambiguous[g] = strings.HasPrefix(err.Error(), "ambiguous")
 		}
 	}
 	newest := longs[pip26]
@@ -154,11 +157,29 @@ func resolveLong(s string) (string, error) {
 		// (counted apart by the differential test).
 		return newest, nil
 	case fails == pip26 && longs[pip230] == "--global-option" && longs[pip231] == "--global-option":
-		return "", &optError{msg: "option --global-option: pip 23 and 24 pass it to setup.py, pip 26 has no such option", strict: StrictOption}
+		return "", &optError{msg: "option --global-option: pip 23 and 24 pass it to setup.py, pip 26 has no such option", strict: StrictOption,
+			fix: "drop it: it only ever reached setup.py builds"}
 	case fails == pip230|pip231 && newest != "":
-		return "", &optError{msg: fmt.Sprintf("option %s exists in pip 26 only (%s): pip 23 and 24 refuse the file", s, newest), strict: StrictOption}
+		name := s
+		if newest != s {
+			name = s + " (" + newest + ")"
+		}
+		return "", &optError{msg: fmt.Sprintf("option %s exists in pip 26 only: pip 23 and 24 refuse the file", name), strict: StrictOption,
+			fix: "use options every pip reads (--pre for --all-releases :all:)"}
 	}
-	return "", &optError{msg: fmt.Sprintf("option %s means different things to different pip versions", s), strict: StrictOption}
+	var reads []string
+	for _, g := range gens {
+		switch {
+		case longs[g] != "":
+			reads = append(reads, g.String()+" reads "+longs[g])
+		case ambiguous[g]:
+			reads = append(reads, g.String()+" finds it ambiguous")
+		default:
+			reads = append(reads, g.String()+" has no such option")
+		}
+	}
+	return "", &optError{msg: fmt.Sprintf("option %s means different things to different pip versions (%s)", s, strings.Join(reads, ", ")), strict: StrictOption,
+		fix: "write the option's full name"}
 }
 
 func findDef(long string) optDef {
@@ -257,7 +278,8 @@ func checkValue(name, opt, v string) error {
 		case g == 0:
 			return &optError{msg: fmt.Sprintf("option %s: invalid choice: %q", opt, v)}
 		case g != allGens:
-			return &optError{msg: fmt.Sprintf("option %s: feature %q exists in pip 26 only: pip 23 and 24 refuse the file", opt, v), strict: StrictOption}
+			return &optError{msg: fmt.Sprintf("option %s: feature %q exists in pip 26 only: pip 23 and 24 refuse the file", opt, v), strict: StrictOption,
+				fix: "drop it"}
 		}
 	case "--no-binary", "--only-binary":
 		if strings.HasPrefix(v, "-") {

@@ -368,7 +368,7 @@ func lineEntries(path, lex string, l logicalLine, depth int, open []os.FileInfo,
 	pl, err := parseLine(l.text)
 	if err != nil {
 		oe := err.(*optError)
-		return fail(oe.msg, "", oe.strict)
+		return fail(oe.msg, oe.fix, oe.strict)
 	}
 	switch {
 	case pl.args != "":

@@ -358,8 +358,12 @@ func (p *parser) wheelName(off int, file string, req *Requirement) error {
 	// the normalised version, and refuses "__" in the name. pipguard reads
 	// only a file name that all of them read the same way.
 	if v, err := pep440.Parse(m[2]); name != Normalize(m[1]) || strings.Contains(m[1], "__") || err != nil || v.String() != m[2] {
+		pip26 := "refuses it"
+		if err == nil && !strings.Contains(m[1], "__") {
+			pip26 = "reads " + Normalize(m[1]) + "==" + v.String()
+		}
 		return p.strictFail(StrictWheelName, off+1, "rename the wheel as wheels are named today (lower case, \"_\" between words, a normalised version, e.g. my_pkg-1.0-py3-none-any.whl)",
-			"wheel file name %q: pip 23 and 24 read %s==%s, pip 26 reads its normal form", file, name, version)
+			"wheel file name %q: pip 23 and 24 read %s==%s, pip 26 %s", file, name, version, pip26)
 	}
 	req.Name, req.Specifier = name, spec
 	return nil
