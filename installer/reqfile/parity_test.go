@@ -148,6 +148,7 @@ var reqSeeds = []string{
 	"name @ https://h/x.tar.gz#egg=", "name @ https://h/x.tar.gz#egg=.bad", "name @ https://h/x.zip#egg=ok&egg=.bad",
 	"https://h/pkg-1.0-py3-none-any.whl#egg=b!d", "https://h/foo.tar.gz#egg=foo-", "name @ https://h/x.whl#sha256=aa&egg=_x",
 	"name @ https://u&egg=bad!@h/x.tar.gz", "name @ https://h/x.tar.gz#egg=foo[bar]",
+	" git+https://github.com/o/r.git@v1 ;python_version>'3'", "  https://h/x.tar.gz;python_version>'3'", " pkg;python_version>'3'",
 	"Django-4.2-py3-none-any.whl", "pkg-1.00-py3-none-any.whl", "a__b-1.0-py3-none-any.whl", "a.b-1.0-py3-none-any.whl",
 	"my_pkg-1.0-py3-none-any.whl", "pkg-1.0-1bld-py3-none-any.whl", "pkg-1.0-x-py3-none-any.whl", "https://h/Foo-1.0-py3-none-any.whl",
 	"pkg-1.0_1-py3-none-any.whl", "pkg-v1.0-py3-none-any.whl", "pkg-1.0.post1-py3-none-any.whl", "pkg-1.0-py3.py2-none-any.whl",

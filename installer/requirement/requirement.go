@@ -209,6 +209,12 @@ func (p *parser) parse() (*Requirement, error) {
 		// pip 24's URL parsing drops tabs: g\tit+https://... is a URL.
 		return nil, p.strictFail(StrictCharacters, strings.IndexByte(s, '\t')+1, "remove the tab", "a tab inside the URL scheme")
 	}
+	if strings.Contains(s, ";") && pipIsURL(strings.TrimLeft(s, " \t")) != pipIsURL(s) {
+		// pip 24 and later find the scheme with urllib's urlsplit, which
+		// skips leading blanks: " git+https://...@v1;marker" is a URL to
+		// them (its marker follows "; "), not to pip 23 (the first ";").
+		return nil, p.strictFail(StrictCharacters, 1, "remove the blanks before the URL", "blanks before a URL with a \";\" in it")
+	}
 	// As pip: the marker of a URL follows "; ", that of anything else
 	// the first ";".
 	sep := ";"
