@@ -163,6 +163,11 @@ func Parse(data []byte) (*DirectURL, error) {
 			return nil, err
 		}
 	default:
+		// pip 26 (packaging's DirectUrl) refuses a dir_info whose url is
+		// not file://; pip 23 and 24 read it.
+		if !strings.HasPrefix(d.URL, "file://") {
+			return nil, invalid(`"dir_info" needs a "url" that starts with file://, got %q`, d.URL)
+		}
 		var di map[string]json.RawMessage
 		if err := json.Unmarshal(raw["dir_info"], &di); err != nil || di == nil {
 			return nil, invalid(`"dir_info" must be an object`)
@@ -203,8 +208,17 @@ func (a *ArchiveInfo) validate() error {
 		if !ok || !algRE.MatchString(alg) || h == "" || !hexRE.MatchString(h) || len(h)%2 != 0 {
 			return invalid(`"hash" must be <algorithm>=<hex digest>, got %q`, a.Hash)
 		}
-		if other, ok := a.Hashes[alg]; ok && !strings.EqualFold(other, h) {
-			return invalid(`"hash" and "hashes" disagree about %s`, alg)
+		// pip 26 (packaging's ArchiveInfo) refuses a legacy hash whose
+		// algorithm "hashes" lacks or gives another value (compared
+		// exactly); pip 23 and 24 read it (and 23.2 adds it to hashes).
+		if a.Hashes != nil {
+			other, ok := a.Hashes[alg]
+			if !ok {
+				return invalid(`"hash" names %s, which "hashes" does not have`, alg)
+			}
+			if other != h {
+				return invalid(`"hash" and "hashes" disagree about %s`, alg)
+			}
 		}
 	}
 	return nil

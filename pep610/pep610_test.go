@@ -15,7 +15,7 @@ func TestParseValid(t *testing.T) {
 	if err != nil || d.Kind() != "vcs" || d.VCSInfo.CommitID != sha || d.Subdirectory != "pkg" {
 		t.Fatalf("%+v %v", d, err)
 	}
-	d, err = Parse([]byte(`{"url": "file:///tmp/x.whl", "archive_info": {"hash": "sha256=ABCD", "hashes": {"sha256": "abcd"}}}`))
+	d, err = Parse([]byte(`{"url": "file:///tmp/x.whl", "archive_info": {"hash": "sha256=ABCD", "hashes": {"sha256": "ABCD"}}}`))
 	if err != nil || d.ArchiveInfo.SHA256() != "abcd" {
 		t.Fatalf("%+v %v", d, err)
 	}
@@ -46,7 +46,11 @@ func TestParseRules(t *testing.T) {
 		`{"url": "x", "archive_info": {"hashes": {"sha256": "xyz"}}}`:                     `is not <algorithm>: <hex digest>`,
 		`{"url": "x", "archive_info": {"hashes": ["a"]}}`:                                 `"hashes" must be an object of strings`,
 		`{"url": "x", "archive_info": {"hash": "sha256=aa", "hashes": {"sha256": "bb"}}}`: "disagree",
-		`{"url": "x", "dir_info": {"editable": "yes"}}`:                                   `"editable" must be a boolean`,
+		`{"url": "file:///x", "dir_info": {"editable": "yes"}}`:                           `"editable" must be a boolean`,
+		`{"url": "https://x/src", "dir_info": {}}`:                                        `"dir_info" needs a "url" that starts with file://`,
+		`{"url": "x", "archive_info": {"hash": "sha256=AA", "hashes": {"sha256": "aa"}}}`: "disagree",
+		`{"url": "x", "archive_info": {"hash": "sha256=aa", "hashes": {"sha512": "bb"}}}`: `"hashes" does not have`,
+		`{"url": "x", "archive_info": {"hash": "sha256=aa", "hashes": {}}}`:               `"hashes" does not have`,
 		`{"url": "a", "url": "b", "dir_info": {}}`:                                        `key "url" appears twice`,
 		`{"url": "x", "vcs_info": {"vcs": "git", "commit_id": "` + sha + `", "commit_id": "` + strings.Repeat("f", 40) + `"}}`: `key "commit_id" appears twice`,
 		`{"url": "x", "dir_info": {}} {}`:                           "trailing data",

@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// pip's requirements-file option parser (optparse), as pip 23.0 to 24.x
-// build it.
+// pip's requirements-file option parser (optparse), as each generation
+// of pip the differential test runs builds it: pip 23.0 (Debian's
+// 23.0.1), 23.1 to 24.x (23.2.1, 24.2) and 26.x (26.2).
 
 type optKind int
 
@@ -17,14 +18,40 @@ const (
 	optAppend                // append a value
 )
 
+// gen is one generation of pip's requirements-file options.
+type gen uint8
+
+const (
+	pip230  gen = 1 << iota // pip 23.0: --install-option, no -C
+	pip231                  // pip 23.1 to 24.x: -C/--config-settings, --global-option
+	pip26                   // pip 26: --all-releases, --only-final, --no-require-hashes; no --global-option
+	allGens = pip230 | pip231 | pip26
+)
+
+// gens are the generations in order, oldest first.
+var gens = []gen{pip230, pip231, pip26}
+
+func (g gen) String() string {
+	switch g {
+	case pip230:
+		return "pip 23.0"
+	case pip231:
+		return "pip 23.1 to 24"
+	case pip26:
+		return "pip 26"
+	}
+	return "pip"
+}
+
 type optDef struct {
 	long  string // canonical long name
 	short string
 	kind  optKind
-	// since23_1 is -C/--config-settings (pip 23.1 and later); until23_1
-	// is --install-option (pip 23.0 only).
-	since23_1, until23_1 bool
+	// in are the generations that have it (0: all of them).
+	in gen
 }
+
+func (d optDef) has(g gen) bool { return d.in == 0 || d.in&g != 0 }
 
 var optDefs = []optDef{
 	{long: "--index-url", short: "-i", kind: optStore},
@@ -42,14 +69,21 @@ var optDefs = []optDef{
 	{long: "--pre", kind: optFlag},
 	{long: "--trusted-host", kind: optAppend},
 	{long: "--use-feature", kind: optAppend},
-	{long: "--install-option", kind: optAppend, until23_1: true},
-	{long: "--global-option", kind: optAppend},
+	{long: "--install-option", kind: optAppend, in: pip230},
+	{long: "--global-option", kind: optAppend, in: pip230 | pip231},
 	{long: "--hash", kind: optAppend},
-	{long: "--config-settings", short: "-C", kind: optAppend, since23_1: true},
+	{long: "--config-settings", short: "-C", kind: optAppend, in: pip231 | pip26},
+	{long: "--all-releases", kind: optAppend, in: pip26},
+	{long: "--only-final", kind: optAppend, in: pip26},
+	{long: "--no-require-hashes", kind: optFlag, in: pip26},
 }
 
-// features are --use-feature's choices.
-var features = map[string]bool{"fast-deps": true, "truststore": true, "no-binary-enable-wheel-cache": true}
+// features are --use-feature's choices, with the generations that offer
+// each.
+var features = map[string]gen{
+	"fast-deps": allGens, "truststore": allGens, "no-binary-enable-wheel-cache": allGens,
+	"inprocess-build-deps": pip26, "venv-isolation": pip26, "build-constraint": pip26,
+}
 
 // strongHashes are the --hash algorithms pip takes.
 var strongHashes = map[string]bool{"sha256": true, "sha384": true, "sha512": true}
@@ -63,16 +97,17 @@ type optValue struct {
 type optError struct {
 	msg    string
 	strict string
+	fix    string
 }
 
 func (e *optError) Error() string { return e.msg }
 
 // matchLong resolves a long option or an abbreviation of one in the
-// option set of one pip version.
-func matchLong(s string, old bool) (string, error) {
+// option set of one pip generation.
+func matchLong(s string, g gen) (string, error) {
 	var poss []string
 	for _, d := range optDefs {
-		if old && d.since23_1 || !old && d.until23_1 {
+		if !d.has(g) {
 			continue
 		}
 		if d.long == s {
@@ -90,6 +125,61 @@ func matchLong(s string, old bool) (string, error) {
 	}
 	sort.Strings(poss)
 	return "", fmt.Errorf("ambiguous option: %s (%s?)", s, strings.Join(poss, ", "))
+}
+
+// resolveLong is the option every generation of pip reads for s, or why
+// not: an error every generation gives (pip refuses the file), or a
+// strict refusal when the generations read s differently.
+func resolveLong(s string) (string, error) {
+	longs := map[gen]string{}
+	ambiguous := map[gen]bool{}
+	var errs []error
+	var fails gen
+	for _, g := range gens {
+		l, err := matchLong(s, g)
+		longs[g] = l
+		if err != nil {
+			errs = append(errs, err)
+			fails |= g
+			ambiguous[g] = strings.HasPrefix(err.Error(), "ambiguous")
+		}
+	}
+	newest := longs[pip26]
+	switch {
+	case fails == allGens:
+		return "", &optError{msg: errs[len(errs)-1].Error()}
+	case fails == 0 && longs[pip230] == newest && longs[pip231] == newest:
+		return newest, nil
+	case fails == pip231|pip26 && longs[pip230] == "--install-option":
+		return "", &optError{msg: "unsupported per-requirement option --install-option: it runs setup.py install with arbitrary arguments", strict: StrictOption}
+	case fails == pip230 && longs[pip231] == "--config-settings" && newest == "--config-settings":
+		// pip 23.0 has no --config-settings: it fails on the file
+		// (counted apart by the differential test).
+		return newest, nil
+	case fails == pip26 && longs[pip230] == "--global-option" && longs[pip231] == "--global-option":
+		return "", &optError{msg: "option --global-option: pip 23 and 24 pass it to setup.py, pip 26 has no such option", strict: StrictOption,
+			fix: "drop it: it only ever reached setup.py builds"}
+	case fails == pip230|pip231 && newest != "":
+		name := s
+		if newest != s {
+			name = s + " (" + newest + ")"
+		}
+		return "", &optError{msg: fmt.Sprintf("option %s exists in pip 26 only: pip 23 and 24 refuse the file", name), strict: StrictOption,
+			fix: "use options every pip reads (--pre for --all-releases :all:)"}
+	}
+	var reads []string
+	for _, g := range gens {
+		switch {
+		case longs[g] != "":
+			reads = append(reads, g.String()+" reads "+longs[g])
+		case ambiguous[g]:
+			reads = append(reads, g.String()+" finds it ambiguous")
+		default:
+			reads = append(reads, g.String()+" has no such option")
+		}
+	}
+	return "", &optError{msg: fmt.Sprintf("option %s means different things to different pip versions (%s)", s, strings.Join(reads, ", ")), strict: StrictOption,
+		fix: "write the option's full name"}
 }
 
 func findDef(long string) optDef {
@@ -142,19 +232,9 @@ func parseOptions(args []string) ([]optValue, error) {
 			return out, nil
 		case strings.HasPrefix(arg, "--"):
 			opt, value, hasValue := strings.Cut(arg, "=")
-			long, err := matchLong(opt, false)
-			oldLong, oldErr := matchLong(opt, true)
-			switch {
-			case oldErr == nil && oldLong == "--install-option" && err != nil:
-				return nil, &optError{msg: "unsupported per-requirement option --install-option: it runs setup.py install with arbitrary arguments", strict: StrictOption}
-			case err != nil && oldErr != nil:
-				return nil, &optError{msg: err.Error()}
-			case err != nil || oldErr != nil || long != oldLong:
-				// pip 23.0 and later versions read it differently.
-				if long == "--config-settings" && oldErr != nil && !strings.HasPrefix("--constraint", opt) {
-					break // pip 23.0 has no --config-settings: it fails on the file
-				}
-				return nil, &optError{msg: fmt.Sprintf("option %s means different things to different pip versions", opt), strict: StrictOption}
+			long, err := resolveLong(opt)
+			if err != nil {
+				return nil, err
 			}
 			var vp *string
 			if hasValue {
@@ -194,8 +274,12 @@ func parseOptions(args []string) ([]optValue, error) {
 func checkValue(name, opt, v string) error {
 	switch name {
 	case "--use-feature":
-		if !features[v] {
+		switch g := features[v]; {
+		case g == 0:
 			return &optError{msg: fmt.Sprintf("option %s: invalid choice: %q", opt, v)}
+		case g != allGens:
+			return &optError{msg: fmt.Sprintf("option %s: feature %q exists in pip 26 only: pip 23 and 24 refuse the file", opt, v), strict: StrictOption,
+				fix: "drop it"}
 		}
 	case "--no-binary", "--only-binary":
 		if strings.HasPrefix(v, "-") {

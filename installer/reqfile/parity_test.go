@@ -7,6 +7,12 @@ package reqfile
 // name, extras, specifier, marker, kind, URL, ref, subdirectory and local
 // path; for a file its entries in order (file, line, options, hashes,
 // config settings, global options, constraint) or that it is refused.
+// It runs every pip of pkgtest.Readers (a sub-test each): the machine's
+// python3 and its pip (23.2.1), pip 24.2 (Python 3.13 under pyenv),
+// Debian's pip 23.0.1 wheel and pip 26 (Debian sid's wheel; pkgtest.Pip26),
+// skipping only a pip this machine cannot get. pip 26 names a nested file
+// by its os.path.abspath, pip 23 and 24 by the joined path; the harness
+// says which (nested_names_cleaned) and the file names are compared so.
 //
 // pipguard may refuse what pip reads only with a strict-refusal class
 // (requirement.Strict*, reqfile.Strict*), each documented where it is
@@ -20,14 +26,21 @@ package reqfile
 //   - legacy-marker: PEP 345 dotted names, and/or/in without blanks.
 //   - url-form: git queries, fragments other than egg= and subdirectory=,
 //     egg=/subdirectory= outside the fragment, egg= that is not a name,
-//     host-less and scp-like URLs, "../" in file: URLs, [...] after a URL.
+//     host-less and scp-like URLs, "../" in file: URLs, [...] after a URL,
+//     an egg= that is not a name in any URL (pip 26 refuses, 23/24 warn).
 //   - git-ref: refs git refuses, percent-encoded refs (pip 26 decodes
 //     them, pip 23 and 24 do not), subdirectories that leave the repository.
 //   - local-directory: a local directory (pipguard reads without the FS).
+//   - wheel-name: a wheel file name pip 26 reads otherwise than pip 23 and
+//     24 (a name or version not in normal form, "__" in the name).
+//   - nested-path: a -r/-c path naming two files (".." after a symbolic
+//     link: pip 23 and 24 let the OS resolve it, pip 26 cleans it first).
 //   - encoding: a coding comment naming a codec other than UTF-8, ASCII or
 //     Latin-1 (unicode_escape, UTF-7, ...).
-//   - option: --install-option, an abbreviation pip versions read
-//     differently, -r/-c by URL, nesting deeper than 16.
+//   - option: --install-option, --global-option (pip 26 has none), an
+//     option or --use-feature choice only pip 26 has (--all-releases,
+//     --only-final, --no-require-hashes), an abbreviation pip versions
+//     read differently, -r/-c by URL, nesting deeper than 16.
 //   - secret-variable: ${GH_TOKEN} and the other GitHub token variables.
 //   - constraint-url: a constraint that is not NAME SPECIFIER.
 //   - unrenderable: a line pipguard cannot hand pip so that pip reads it
@@ -54,6 +67,7 @@ import (
 	"testing"
 
 	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/internal/pkgtest"
 )
 
 //go:embed testdata/pipread.py
@@ -86,30 +100,20 @@ type pipFile struct {
 }
 
 type pipOutput struct {
-	Pip     string            `json:"pip"`
-	Reqs    []pipReading      `json:"reqs"`
-	Files   []pipFile         `json:"files"`
-	Specs   map[string]string `json:"specs"`
-	Markers map[string]string `json:"markers"`
+	Pip string `json:"pip"`
+	// NestedNamesCleaned: this pip names a nested file by its
+	// os.path.abspath (pip 26), not by the joined path (pip 23, 24).
+	NestedNamesCleaned bool              `json:"nested_names_cleaned"`
+	Reqs               []pipReading      `json:"reqs"`
+	Files              []pipFile         `json:"files"`
+	Specs              map[string]string `json:"specs"`
+	Markers            map[string]string `json:"markers"`
 }
 
 // The environment both readers see for ${VAR}.
 var parityEnv = map[string]string{
 	"PGT_HOST": "github.com", "PGT_A": "${PGT_B}", "PGT_B": "bee", "PGT_EMPTY": "",
 	"PGT_HASH": " #x", "PGT_VER": "1.0", "PGT_DASH": "--pre", "PGT_BS": `a\`,
-}
-
-// pips are the interpreters whose pip is compared: the machine's, pip 24
-// (Python 3.13 under pyenv) and Debian's pip 23.0.1 wheel.
-func pips(t *testing.T) []struct{ name, python, pythonpath string } {
-	out := []struct{ name, python, pythonpath string }{{"python3", "python3", ""}}
-	if root, err := exec.Command("pyenv", "root").Output(); err == nil {
-		out = append(out, struct{ name, python, pythonpath string }{"pyenv-3.13", filepath.Join(strings.TrimSpace(string(root)), "versions", "3.13.0", "bin", "python"), ""})
-	} else {
-		out = append(out, struct{ name, python, pythonpath string }{"pyenv-3.13", "", ""})
-	}
-	out = append(out, struct{ name, python, pythonpath string }{"debian-pip-23.0.1", "python3", "/usr/share/python-wheels/pip-23.0.1-py3-none-any.whl"})
-	return out
 }
 
 // Seeds: every class of issue 17's "Disagreements found", then pip's own
@@ -141,14 +145,26 @@ var reqSeeds = []string{
 	"hg+https://h/r@v1#egg=p", "svn+https://h/r#egg=p", "\u00a0pkg==1", "pkg\u3000==1", "pkg==1\u2003", "pkg\t==1",
 	"Some_Project.Name==1", "pkg-==1", "-e git+https://h/o/r@v1#egg=p", "x @ https://h/pkg.whl#sha256=aa",
 	"pkg>=1.0;python_version>='3.8'", "pkg[]", "pkg[a,]", "pkg >=1 ; extra == 'x'",
+	"name @ https://h/x.tar.gz#egg=", "name @ https://h/x.tar.gz#egg=.bad", "name @ https://h/x.zip#egg=ok&egg=.bad",
+	"https://h/pkg-1.0-py3-none-any.whl#egg=b!d", "https://h/foo.tar.gz#egg=foo-", "name @ https://h/x.whl#sha256=aa&egg=_x",
+	"name @ https://u&egg=bad!@h/x.tar.gz", "name @ https://h/x.tar.gz#egg=foo[bar]",
+	" git+https://github.com/o/r.git@v1 ;python_version>'3'", "  https://h/x.tar.gz;python_version>'3'", " pkg;python_version>'3'",
+	"Django-4.2-py3-none-any.whl", "pkg-1.00-py3-none-any.whl", "a__b-1.0-py3-none-any.whl", "a.b-1.0-py3-none-any.whl",
+	"my_pkg-1.0-py3-none-any.whl", "pkg-1.0-1bld-py3-none-any.whl", "pkg-1.0-x-py3-none-any.whl", "https://h/Foo-1.0-py3-none-any.whl",
+	"pkg-1.0_1-py3-none-any.whl", "pkg-v1.0-py3-none-any.whl", "pkg-1.0.post1-py3-none-any.whl", "pkg-1.0-py3.py2-none-any.whl",
 }
 
 // Lines that only make sense in a file (options, continuations, comments,
 // expansion); a requirement seed is also used as a line.
 var lineSeeds = []string{
 	"--index-url https://pypi.example/simple", "-ihttps://pypi.example/simple", "-i https://a -i https://b",
-	"--index=https://x", "--pypi-url https://x", "--extra-index-url http://insecure.example/simple", "--trusted-host insecure.example",
+	"--index=https://x", "--index= --pre", "-i https://a -i ''", "--index-url=", "--pypi-url https://x", "--extra-index-url http://insecure.example/simple", "--trusted-host insecure.example",
 	"--prefer-bin", "--pre", "--pre=yes", "--no-index=1", "--no-index", "--p", "--require-hashes", "--in https://x", "--con inc.txt",
+	"-r ./inc.txt", "-r realdir/../inc.txt", "-r .//inc.txt", "-r nodir/../inc.txt", "-c ./con.txt", "-r realdir/./inc.txt",
+	"-r link/../realdir/inc.txt", "-r link/up.txt", "-r realdir/sub/up.txt", "-r link/../../inc.txt", "-c link/../con.txt",
+	"--all-releases :all:", "--only-final pkg", "--no-require-hashes", "--only :all:", "--only-b :all:", "--all :all:", "--no-r",
+	"--use-feature inprocess-build-deps", "--use-feature build-constraint", "--use-feature venv-isolation",
+	"pkg==1.0 --all-releases=:all:", "--all-releases -x", "--pre --all-releases pkg", "pkg==1.0 --glo=x", "pkg==1.0 --no-require-hashes",
 	"-rinc.txt", "-r inc.txt", "-r=inc.txt", "--requirement=inc.txt", "-c con.txt", "-cinc.txt", "-r inc.txt --pre", "-r link/../inc.txt",
 	"-r https://h/r.txt", "-f ./wheels", "-f wheels -f other", "--find-links=https://h/w", "--no-binary :all:", "--only-binary=:none:",
 	"--no-binary -x", "--no-binary=a,:all:,b", "--use-feature truststore", "--use-feature bogus",
@@ -470,7 +486,8 @@ func TestParityWithPip(t *testing.T) {
 	c := makeCorpus(scale, seed)
 	dir := t.TempDir()
 	dir, _ = filepath.EvalSymlinks(dir)
-	for name, body := range map[string]string{"inc.txt": "six==1.16\n", "con.txt": "urllib3<3\n", "realdir/sub/x": "", "realdir/inc.txt": "attrs==23.1\n"} {
+	for name, body := range map[string]string{"inc.txt": "six==1.16\n", "con.txt": "urllib3<3\n", "realdir/sub/x": "", "realdir/inc.txt": "attrs==23.1\n",
+		"realdir/sub/up.txt": "-r ../inc.txt\n"} {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
 		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
 	}
@@ -525,26 +542,15 @@ func TestParityWithPip(t *testing.T) {
 	}
 	in, _ := json.Marshal(map[string]any{"reqs": c.reqs, "files": paths, "specs": keys(specs), "markers": keys(markers)})
 
-	for _, py := range pips(t) {
-		t.Run(py.name, func(t *testing.T) {
-			if py.python == "" {
-				t.Skip("no pyenv: pip 24.2 is Python 3.13.0's under pyenv (CI installs it)")
+	for _, py := range pkgtest.Readers() {
+		t.Run(py.Name, func(t *testing.T) {
+			if py.Missing != "" {
+				t.Skip(py.Missing)
 			}
-			if _, err := os.Stat(py.python); err != nil && filepath.IsAbs(py.python) {
-				t.Skipf("%s not installed (CI installs it)", py.python)
-			}
-			if py.pythonpath != "" {
-				if _, err := os.Stat(py.pythonpath); err != nil {
-					t.Skipf("%s not installed (Debian's python3-pip-whl; CI installs it)", py.pythonpath)
-				}
-			}
-			cmd := exec.Command(py.python, "-c", pipReadPy)
+			cmd := exec.Command(py.Python, "-c", pipReadPy)
 			cmd.Dir = dir
 			cmd.Stdin = strings.NewReader(string(in))
-			cmd.Env = append(os.Environ(), "PYTHONUTF8=1", "PYTHONDONTWRITEBYTECODE=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")
-			if py.pythonpath != "" {
-				cmd.Env = append(cmd.Env, "PYTHONPATH="+py.pythonpath)
-			}
+			cmd.Env = py.Env(append(os.Environ(), "PYTHONUTF8=1", "PYTHONDONTWRITEBYTECODE=1", "PIP_DISABLE_PIP_VERSION_CHECK=1"))
 			for k, v := range parityEnv {
 				cmd.Env = append(cmd.Env, k+"="+v)
 			}
@@ -552,7 +558,7 @@ func TestParityWithPip(t *testing.T) {
 			cmd.Stderr = &stderr
 			raw, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("%s: %v\n%s", py.python, err, stderr.String())
+				t.Fatalf("%s: %v\n%s", py.Python, err, stderr.String())
 			}
 			var out pipOutput
 			if err := json.Unmarshal(raw, &out); err != nil {
@@ -615,6 +621,12 @@ func TestParityWithPip(t *testing.T) {
 					for j := range gd {
 						if gd[j].Options == nil {
 							gd[j] = norm(gd[j])
+						}
+						if out.NestedNamesCleaned {
+							// The same file (ParseFile refuses a path
+							// that names two: StrictNestedPath), named as
+							// pip 26 names it.
+							gd[j].File = pyAbspath(gd[j].File)
 						}
 					}
 					for j := range pf.Entries {

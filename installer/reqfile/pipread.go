@@ -14,7 +14,8 @@ import (
 // How pip turns a requirements file's bytes into logical lines, and a
 // line into a requirement and options: auto_decode, str.splitlines,
 // join_lines, ignore_comments, expand_env_variables, break_args_options,
-// shlex.split and optparse, as pip 23.0 to 24.x do them.
+// shlex.split and optparse, as pip 23.0 to 26.x do them (where they
+// differ, the input is a strict refusal).
 
 // Strict refusal classes of requirements files (see also the
 // requirement.Strict* classes): pipguard refuses a file pip reads.
@@ -24,10 +25,17 @@ const (
 	// can hide a line from a reader that does not implement them.
 	StrictEncoding = "encoding"
 	// StrictOption: an option pipguard does not pass on (-e, --install-
-	// option), an abbreviation whose meaning differs between pip
-	// versions, a nested requirements file by URL, nesting deeper than 16
-	// or a cycle.
+	// option), an option or abbreviation whose meaning differs between
+	// pip versions (--global-option, which pip 26 removed; pip 26's
+	// --all-releases, --only-final, --no-require-hashes and its new
+	// --use-feature choices, which pip 23 and 24 refuse), a nested
+	// requirements file by URL, nesting deeper than 16 or a cycle.
 	StrictOption = "option"
+	// StrictNestedPath: a -r or -c path that names two files, one to pip
+	// 23 and 24 (which open the joined path, so the operating system
+	// resolves ".." after a symbolic link) and one to pip 26 (which
+	// cleans it with os.path.abspath first): "-r link/../base.txt".
+	StrictNestedPath = "nested-path"
 	// StrictSecret: ${GH_TOKEN} and the other GitHub token variables are
 	// never expanded.
 	StrictSecret = "secret-variable"

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/pipguard/pipguard/installer/requirement"
 )
@@ -33,9 +34,10 @@ type Entry struct {
 	// ReqText is the requirement as written (without per-line options).
 	ReqText string
 	// LineOptions are the per-requirement options pip applies, in
-	// canonical form: --hash=ALGO:DIGEST, --config-settings=KEY=VALUE,
-	// --global-option=VALUE (values shell-quoted as pip's shlex reads
-	// them back). Options pip ignores on a requirement line are dropped.
+	// canonical form: --hash=ALGO:DIGEST, --config-settings=KEY=VALUE
+	// (values shell-quoted as pip's shlex reads them back). Options pip
+	// ignores on a requirement line are dropped; --global-option, which
+	// pip 26 does not have, is refused (StrictOption).
 	LineOptions []string
 	// Option is set for a global option, e.g. ["--index-url", "URL"]: its
 	// canonical long name and value (abbreviations and glued forms
@@ -124,7 +126,51 @@ func ParseFileOptions(path string, o Options) ([]Entry, error) {
 		}
 		path = pyJoin(wd, path)
 	}
-	return parse(path, 0, nil, false, o)
+	return parse(path, path, 0, nil, false, o)
+}
+
+// pyAbspath is os.path.abspath: p joined to the process's working
+// directory (as getcwd(3) names it, symbolic links resolved) when
+// relative, then cleaned lexically (os.path.normpath).
+func pyAbspath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		wd, err := syscall.Getwd()
+		if err != nil {
+			wd, _ = os.Getwd()
+		}
+		p = pyJoin(wd, p)
+	}
+	return pyNormpath(p)
+}
+
+// pyNormpath is posixpath.normpath: "." and empty components dropped,
+// ".." removing the component before it, lexically; exactly two leading
+// slashes are kept.
+func pyNormpath(p string) string {
+	if p == "" {
+		return "."
+	}
+	lead := ""
+	switch {
+	case strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "///"):
+		lead = "//"
+	case strings.HasPrefix(p, "/"):
+		lead = "/"
+	}
+	var out []string
+	for _, c := range strings.Split(p, "/") {
+		switch {
+		case c == "" || c == ".":
+		case c != ".." || lead == "" && len(out) == 0 || len(out) > 0 && out[len(out)-1] == "..":
+			out = append(out, c)
+		case len(out) > 0:
+			out = out[:len(out)-1]
+		}
+	}
+	if r := lead + strings.Join(out, "/"); r != "" {
+		return r
+	}
+	return "."
 }
 
 // pyJoin is os.path.join(dir, p): p when absolute, else dir + "/" + p,
@@ -155,13 +201,16 @@ func Parse(name string, data []byte, o Options) ([]Entry, error) {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
-	return parseData(name, data, 0, nil, false, o)
+	return parseData(name, name, data, 0, nil, false, o)
 }
 
 var schemeRE = regexp.MustCompile(`(?i)^(http|https|file):`)
 
-// parse reads one file; constraint says it was named by -c.
-func parse(path string, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
+// parse reads one file; constraint says it was named by -c. path is the
+// file as pip 23 and 24 name it (the including file's directory joined
+// with the -r value, resolved by the operating system), lex as pip 26
+// names it (the same, cleaned lexically first); they name the same file.
+func parse(path, lex string, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
 	if depth > maxDepth {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("requirements files nested more than %d deep", maxDepth), Strict: StrictOption}
 	}
@@ -189,10 +238,10 @@ func parse(path string, depth int, open []os.FileInfo, constraint bool, o Option
 	if len(data) > maxSize {
 		return nil, &Error{File: path, Msg: "larger than 16 MiB"}
 	}
-	return parseData(path, data, depth, append(open, fi), constraint, o)
+	return parseData(path, lex, data, depth, append(open, fi), constraint, o)
 }
 
-func parseData(path string, data []byte, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
+func parseData(path, lex string, data []byte, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
 	content, err := decode(data)
 	if err != nil {
 		e := &Error{File: path, Msg: "cannot be decoded: " + err.Error(), Fix: "save it as UTF-8"}
@@ -209,7 +258,7 @@ func parseData(path string, data []byte, depth int, open []os.FileInfo, constrai
 	}
 	var out []Entry
 	for _, l := range lines {
-		es, err := lineEntries(path, l, depth, open, constraint, o)
+		es, err := lineEntries(path, lex, l, depth, open, constraint, o)
 		if err != nil {
 			return nil, err
 		}
@@ -262,7 +311,7 @@ func (pl parsedLine) reqOptions() []string {
 	var out []string
 	for _, o := range pl.opts {
 		switch o.name {
-		case "--hash", "--config-settings", "--global-option":
+		case "--hash", "--config-settings":
 			out = append(out, o.name+"="+shlexQuote(o.value))
 		}
 	}
@@ -281,7 +330,9 @@ func (pl parsedLine) globalOptions(file string) [][]string {
 	if pl.has("--no-index") {
 		out = append(out, []string{"--no-index"})
 	}
-	if v := pl.all("--index-url"); len(v) > 0 {
+	// The last --index-url of the line; an empty one sets nothing (pip:
+	// "if opts.index_url and not no_index").
+	if v := pl.all("--index-url"); len(v) > 0 && v[len(v)-1] != "" {
 		out = append(out, []string{"--index-url", v[len(v)-1]})
 	}
 	for _, v := range pl.all("--extra-index-url") {
@@ -310,14 +361,14 @@ func (pl parsedLine) globalOptions(file string) [][]string {
 	return out
 }
 
-func lineEntries(path string, l logicalLine, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
+func lineEntries(path, lex string, l logicalLine, depth int, open []os.FileInfo, constraint bool, o Options) ([]Entry, error) {
 	fail := func(msg, fix, strict string) ([]Entry, error) {
 		return nil, &Error{File: path, Line: l.n, Msg: msg, Fix: fix, Strict: strict}
 	}
 	pl, err := parseLine(l.text)
 	if err != nil {
 		oe := err.(*optError)
-		return fail(oe.msg, "", oe.strict)
+		return fail(oe.msg, oe.fix, oe.strict)
 	}
 	switch {
 	case pl.args != "":
@@ -360,10 +411,17 @@ func lineEntries(path string, l logicalLine, depth int, open []os.FileInfo, cons
 			return fail(name+" "+value+": pipguard reads local requirements files only", "download the file and name it", StrictOption)
 		}
 		inc := pyJoin(pyDirname(path), value)
+		// pip 23 and 24 open the joined path, pip 26 its os.path.abspath
+		// (".." after a symbolic link is another directory to each).
+		incLex := pyAbspath(pyJoin(pyDirname(lex), value))
+		if !sameTarget(inc, incLex) {
+			return fail(fmt.Sprintf("%s %s names two files: %s to pip 23 and 24 (the operating system resolves the symbolic link, then ..), %s to pip 26 (it removes .. first)", name, value, inc, incLex),
+				"write the path without .. after a symbolic link", StrictNestedPath)
+		}
 		// pip reads a constraints file like a requirements file: its
 		// options are global, its requirements constrain, and a -r in
 		// it names requirements to install.
-		es, err := parse(inc, depth+1, open, nested, o)
+		es, err := parse(inc, incLex, depth+1, open, nested, o)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Named by the line that includes it, as pip does.
 			return fail(fmt.Sprintf("%s %s: no such file (%s)", name, value, inc), "fix the path: it is relative to the file that names it", "")
@@ -417,6 +475,20 @@ func roundTrip(e Entry, o Options) error {
 		return bad
 	}
 	return nil
+}
+
+// sameTarget says whether opening a and b reads the same file, or fails
+// for both.
+func sameTarget(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, ea := os.Stat(a)
+	fb, eb := os.Stat(b)
+	if ea != nil || eb != nil {
+		return ea != nil && eb != nil
+	}
+	return os.SameFile(fa, fb)
 }
 
 func exists(path string) bool {

@@ -92,6 +92,45 @@ func TestParseFileErrors(t *testing.T) {
 	}
 }
 
+// What pip 26 reads otherwise than pip 23 and 24 is refused, with the
+// class the differential test counts.
+func TestPip26DifferencesAreStrict(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "base.txt", "six==1.16\n")
+	write(t, dir, "real/base.txt", "attrs==23.1\n")
+	write(t, dir, "real/sub/up.txt", "-r ../base.txt\n")
+	if err := os.Symlink(filepath.Join(dir, "real", "sub"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string][2]string{
+		"-r link/../base.txt":             {StrictNestedPath, "names two files"},
+		"-r link/up.txt":                  {StrictNestedPath, "names two files"},
+		"-c nodir/../base.txt":            {StrictNestedPath, "names two files"},
+		"pkg==1.0 --global-option=--x":    {StrictOption, "pip 26 has no such option"},
+		"--all-releases :all:":            {StrictOption, "exists in pip 26 only"},
+		"--no-require-hashes":             {StrictOption, "exists in pip 26 only"},
+		"--use-feature build-constraint":  {StrictOption, "exists in pip 26 only"},
+		"--only :all:":                    {StrictOption, "pip 26 finds it ambiguous"},
+		"Django-4.2-py3-none-any.whl":     {requirement.StrictWheelName, "pip 26 reads django==4.2"},
+		"pkg-1.00-py3-none-any.whl":       {requirement.StrictWheelName, "pip 26 reads pkg==1.0"},
+		"x @ https://h/x.tar.gz#egg=.bad": {requirement.StrictURLForm, "pip 26 refuses it"},
+		"pkg-10-p y3-none-any.whl":        {requirement.StrictWheelName, "pip 26 reads it"},
+	} {
+		p := write(t, dir, "r.txt", body+"\n")
+		_, err := ParseFile(p)
+		if err == nil || !strings.Contains(err.Error(), want[1]) || strictOf(err) != want[0] {
+			t.Errorf("%q: err = %v (strict %q), want %q (%s)", body, err, strictOf(err), want[1], want[0])
+		}
+	}
+	// What every pip reads the same way is read.
+	for _, body := range []string{"-r ./base.txt", "-r real/../base.txt", "-r real/sub/../base.txt", "my_pkg-1.0-py3-none-any.whl", "--index= --pre"} {
+		p := write(t, dir, "r.txt", body+"\n")
+		if _, err := ParseFile(p); err != nil {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
+
 func TestEnvironmentVariablesExpandLikePip(t *testing.T) {
 	t.Setenv("PIPGUARD_TEST_HOST", "github.com")
 	p := write(t, t.TempDir(), "r.txt", "demo @ git+https://${PIPGUARD_TEST_HOST}/o/r.git@v1\nx==${UNSET_PIPGUARD_VAR}\n")

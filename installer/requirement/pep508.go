@@ -36,7 +36,8 @@ const (
 	// URL with a query, a fragment other than egg= and subdirectory=, an
 	// egg= or subdirectory= outside the fragment (pip takes the first
 	// anywhere in the URL, user info included) or twice, an egg= that is
-	// not a bare project name or names another project, a scp-like or
+	// not a bare project name (in any URL: pip 26 refuses it, pip 23 and
+	// 24 warn) or names another project, a scp-like or
 	// host-less URL (pip 24 accepts name @ foo:bar), a scheme pip cannot
 	// download, "../" in a file: URL, "[...]" at the end of a URL (pip
 	// reads it as extras), a malformed host or percent-encoding.
@@ -47,6 +48,13 @@ const (
 	// StrictLocalDirectory: a local directory (./pkg): pipguard reads
 	// requirements without the file system and cannot verify a directory.
 	StrictLocalDirectory = "local-directory"
+	// StrictWheelName: a wheel file name (a local path or a bare URL,
+	// which pip names NAME==VERSION from the file name) that pip 26 reads
+	// otherwise than pip 23 and 24: a project name or version not in its
+	// normal form (Django-4.2-..., pkg-1.00-...; pip 26 normalises them
+	// with packaging's parse_wheel_filename, pip 23 and 24 take them as
+	// written) or "__" in the name (pip 26 refuses it).
+	StrictWheelName = "wheel-name"
 )
 
 func isWS(c byte) bool { return c == ' ' || c == '\t' }

@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // Kind says what sort of requirement was parsed.
@@ -207,6 +209,12 @@ func (p *parser) parse() (*Requirement, error) {
 		// pip 24's URL parsing drops tabs: g\tit+https://... is a URL.
 		return nil, p.strictFail(StrictCharacters, strings.IndexByte(s, '\t')+1, "remove the tab", "a tab inside the URL scheme")
 	}
+	if strings.Contains(s, ";") && pipIsURL(strings.TrimLeft(s, " \t")) != pipIsURL(s) {
+		// pip 24 and later find the scheme with urllib's urlsplit, which
+		// skips leading blanks: " git+https://...@v1;marker" is a URL to
+		// them (its marker follows "; "), not to pip 23 (the first ";").
+		return nil, p.strictFail(StrictCharacters, 1, "remove the blanks before the URL", "blanks before a URL with a \";\" in it")
+	}
 	// As pip: the marker of a URL follows "; ", that of anything else
 	// the first ";".
 	sep := ";"
@@ -336,6 +344,9 @@ var wheelFileRE = regexp.MustCompile(`^(?:([^\s-]+?)-([^\s-]*?))(?:(?:-\d[^-]*?)
 func (p *parser) wheelName(off int, file string, req *Requirement) error {
 	m := wheelFileRE.FindStringSubmatch(file)
 	if m == nil {
+		if pip26ReadsWheelName(file) {
+			return p.strictFail(StrictWheelName, off+1, "name the wheel NAME-VERSION-PY-ABI-PLATFORM.whl", "%q is not a wheel file name to pip 23 and 24, pip 26 reads it", file)
+		}
 		return p.fail(off+1, "name the wheel NAME-VERSION-PY-ABI-PLATFORM.whl", "%q is not a valid wheel file name", file)
 	}
 	name, version := strings.ReplaceAll(m[1], "_", "-"), strings.ReplaceAll(m[2], "_", "-")
@@ -348,9 +359,52 @@ func (p *parser) wheelName(off int, file string, req *Requirement) error {
 	if _, err := p.parseSpecifiers(off, spec, 0); err != nil || matchSpec(spec) != len(spec) {
 		return p.strictFail(StrictLegacySpecifier, off+1, "name the wheel with a PEP 440 version", "wheel file name %q has a version that is not PEP 440", file)
 	}
+	// pip 23 and 24 take NAME and VERSION as written ("_" read as "-");
+	// pip 26 takes packaging's parse_wheel_filename: the canonical name,
+	// the normalised version, and refuses "__" in the name. pipguard reads
+	// only a file name that all of them read the same way.
+	if v, err := pep440.Parse(m[2]); name != Normalize(m[1]) || strings.Contains(m[1], "__") || err != nil || v.String() != m[2] {
+		pip26 := "refuses it"
+		if err == nil && !strings.Contains(m[1], "__") {
+			pip26 = "reads " + Normalize(m[1]) + "==" + v.String()
+		}
+		return p.strictFail(StrictWheelName, off+1, "rename the wheel as wheels are named today (lower case, \"_\" between words, a normalised version, e.g. my_pkg-1.0-py3-none-any.whl)",
+			"wheel file name %q: pip 23 and 24 read %s==%s, pip 26 %s", file, name, version, pip26)
+	}
 	req.Name, req.Specifier = name, spec
 	return nil
 }
+
+// pip26ReadsWheelName says whether packaging's parse_wheel_filename (pip
+// 26's Wheel) accepts file: NAME-VERSION[-BUILD]-PY-ABI-PLATFORM.whl, the
+// name of word characters, "." and "_" without "__", a PEP 440 version
+// (blanks around it allowed), a build tag that starts with a digit, and
+// tags of anything. Non-ASCII counts as accepted (Python's \w and \s
+// read Unicode).
+func pip26ReadsWheelName(file string) bool {
+	stem, ok := strings.CutSuffix(file, ".whl")
+	if !ok {
+		return false
+	}
+	if !isASCII(stem) {
+		return true
+	}
+	dashes := strings.Count(stem, "-")
+	if dashes != 4 && dashes != 5 {
+		return false
+	}
+	parts := strings.SplitN(stem, "-", dashes-1)
+	if strings.Contains(parts[0], "__") || !pyWordRE.MatchString(parts[0]) {
+		return false
+	}
+	if _, err := pep440.Parse(strings.TrimLeft(parts[1], " \t\n\r\v\f")); err != nil {
+		return false
+	}
+	return dashes == 4 || parts[2] != "" && parts[2][0] >= '0' && parts[2][0] <= '9'
+}
+
+// pyWordRE is `^[\w\d._]*$` for ASCII.
+var pyWordRE = regexp.MustCompile(`^[A-Za-z0-9_.]*$`)
 
 func (p *parser) pep508(off int, body string) (*Requirement, error) {
 	name := nameRE.FindString(body)
@@ -516,6 +570,11 @@ func (p *parser) url(off int, raw string, req *Requirement, bare bool) error {
 			return p.strictFail(StrictURLForm, off+1, "write the host, e.g. https://host/pkg.whl", "URL has no host")
 		}
 		req.Kind = KindURL
+	}
+	if egg, _, ok := firstFragment(raw, "egg"); ok && !ValidName(egg) && req.Kind == KindURL {
+		// pip 25 and later refuse such a link (InvalidEggFragment), pip
+		// 23 and 24 only warn.
+		return p.strictFail(StrictURLForm, off+1, "#egg= takes a project name only, e.g. #egg=pkg; or drop it", "invalid #egg=%s (pip 26 refuses it, pip 23 and 24 read it)", egg)
 	}
 	req.URL = maskSecrets(raw)
 	req.rawURL = raw

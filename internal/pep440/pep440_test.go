@@ -130,16 +130,12 @@ func TestCanonicalAgainstPackaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	ran := 0
-	for _, p := range pkgtest.Pips() {
+	for _, p := range pkgtest.Readers() {
 		t.Run(p.Name, func(t *testing.T) {
-			if p.Base == "" {
+			if p.Missing != "" {
 				t.Skip(p.Missing)
 			}
-			cmd := exec.Command(p.Base, "-I", "-c", refScript)
-			if p.Wheel != "" {
-				cmd = exec.Command(p.Base, "-c", refScript)
-				cmd.Env = append(os.Environ(), "PYTHONPATH="+p.Wheel)
-			}
+			cmd := exec.Command(p.Python, "-I", "-c", p.Prelude()+refScript)
 			cmd.Stdin = strings.NewReader(string(data))
 			out, err := cmd.Output()
 			if err != nil {

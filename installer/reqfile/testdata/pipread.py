@@ -79,6 +79,14 @@ def options(opts, filename):
         out.append(["--trusted-host", v])
     for v in opts.features_enabled or []:
         out.append(["--use-feature", v])
+    # pip 26's --all-releases / --only-final (and --pre, which it turns
+    # into --all-releases :all: later, with the finder) and
+    # --no-require-hashes; older pips have none of them.
+    rc = getattr(opts, "release_control", None)
+    if rc is not None and (rc.all_releases or rc.only_final):
+        out.append(["release", ",".join(sorted(rc.all_releases)), ",".join(sorted(rc.only_final))])
+    if getattr(opts, "no_require_hashes", False):
+        out.append(["--no-require-hashes"])
     fc = opts.format_control
     if fc is not None and (fc.no_binary or fc.only_binary):
         out.append(["format", ",".join(sorted(fc.no_binary)), ",".join(sorted(fc.only_binary))])
@@ -86,6 +94,16 @@ def options(opts, filename):
 
 
 SESSION = PipSession()
+
+
+def is_requirement(pl):
+    # pip 23 to 25 set ParsedLine.is_requirement; pip 26 removed it, and a
+    # line is a requirement when its requirement (args, else the first -e)
+    # is not None, which is the same test.
+    v = getattr(pl, "is_requirement", None)
+    if v is None:
+        return pl.requirement is not None
+    return v
 
 
 def read_file(path):
@@ -99,7 +117,7 @@ def read_file(path):
             if pl.opts.features_enabled:
                 del pl.opts.features_enabled[:]
             pl.opts.features_enabled = features
-            if pl.is_requirement:
+            if is_requirement(pl):
                 preq = handle_requirement_line(pl)
                 if preq.is_editable:
                     entries.append({"file": pl.filename, "line": pl.lineno, "editable": preq.requirement})
@@ -124,6 +142,25 @@ def read_file(path):
     return {"entries": entries}
 
 
+def nested_names_cleaned():
+    # How this pip names a nested -r file: pip 23 and 24 by the joined
+    # path (os.path.join(dirname, value)), pip 26 by its os.path.abspath.
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "a.txt"), "w") as f:
+            f.write("-r ./b.txt\n")
+        with open(os.path.join(d, "b.txt"), "w") as f:
+            f.write("x\n")
+        parser = RequirementsFileParser(SESSION, get_line_parser(None))
+        for pl in parser.parse(os.path.join(d, "a.txt"), False):
+            if pl.filename == os.path.join(d, "b.txt"):
+                return True
+            if pl.filename == os.path.join(d, "./b.txt"):
+                return False
+    raise SystemExit("cannot tell how this pip names nested files")
+
+
 def norm(f, s):
     try:
         return str(f(s))
@@ -135,6 +172,7 @@ def main():
     q = json.load(sys.stdin)
     out = {
         "pip": pip.__version__,
+        "nested_names_cleaned": nested_names_cleaned(),
         "reqs": [read_req(t) for t in q["reqs"]],
         "files": [read_file(p) for p in q["files"]],
         "specs": {s: norm(SpecifierSet, s) for s in q["specs"]},
