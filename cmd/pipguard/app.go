@@ -74,7 +74,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		// for JSON, and gets it.
 		e.format = "json"
 	}
-	err = explainSCP(err)
 	if stopping.Load() {
 		// A second signal is ending the process and says why itself; what
 		// the command returned because that signal killed its children is

@@ -6,10 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
-	"github.com/pipguard/pipguard/installer/requirement"
 )
 
 // requirementFiles refuses, before anything starts, a -r FILE that
@@ -48,27 +46,3 @@ func requirementFiles(files []string) error {
 	return errors.Join(errs...)
 }
 
-// scpRE is an scp-style git address after a requirement's "@" (user@host:path),
-// optionally with git+ and an @ref.
-var scpRE = regexp.MustCompile(`@\s*(?:git\+)?([A-Za-z0-9._-]+@[A-Za-z0-9.-]+):/*([^@\s:]+?)(?:@([^\s@#]+))?\s*$`)
-
-// explainSCP says, for a requirement written with an scp-style git address
-// (git@github.com:o/r.git@v1, what git clone takes), that pip does not
-// accept it and gives the git+ssh:// form to write instead.
-func explainSCP(err error) error {
-	var pe *requirement.ParseError
-	if !errors.As(err, &pe) {
-		return err
-	}
-	m := scpRE.FindStringSubmatch(pe.Input)
-	if m == nil {
-		return err
-	}
-	form := "git+ssh://" + m[1] + "/" + m[2]
-	if m[3] != "" {
-		form += "@" + m[3]
-	}
-	pe.Msg = fmt.Sprintf("%s:%s is an scp-style git address, which pip does not accept", m[1], m[2])
-	pe.Fix = "write it as " + form
-	return err
-}

@@ -572,6 +572,9 @@ func pyenvPython(version string) string {
 // condition: [oldpython:VERSION] holds when pyenv has Python VERSION;
 // [managed:PY] when PY's environment is externally managed (PEP 668).
 func condition(cond string) (bool, error) {
+	if cond == "root" {
+		return os.Geteuid() == 0, nil
+	}
 	if v, ok := strings.CutPrefix(cond, "oldpython:"); ok {
 		return pyenvPython(v) != "", nil
 	}

@@ -274,14 +274,15 @@ func stripComment(s string) string {
 // as it is by then, unless it is unset or empty.
 var envVarRE = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
 
-// secretVars are never expanded: a GitHub token must not reach pip (or an
-// index named in the file) through ${VAR}.
-var secretVars = map[string]bool{"GH_TOKEN": true, "GITHUB_TOKEN": true, "GH_ENTERPRISE_TOKEN": true, "GITHUB_ENTERPRISE_TOKEN": true}
+// secretVars are never expanded: a GitHub token, or the key that
+// authenticates pipguard's cache, must not reach pip (or an index named in
+// the file) through ${VAR}.
+var secretVars = map[string]bool{"GH_TOKEN": true, "GITHUB_TOKEN": true, "GH_ENTERPRISE_TOKEN": true, "GITHUB_ENTERPRISE_TOKEN": true, "PIPGUARD_CACHE_KEY": true}
 
 func expandEnv(line string, getenv func(string) string) (string, error) {
 	for _, m := range envVarRE.FindAllStringSubmatch(line, -1) {
 		if secretVars[m[1]] {
-			return "", fmt.Errorf("refers to ${%s}: pipguard never hands a GitHub token to pip or to an index", m[1])
+			return "", fmt.Errorf("refers to ${%s}: pipguard never hands a GitHub token or its cache key to pip or to an index", m[1])
 		}
 	}
 	for _, m := range envVarRE.FindAllStringSubmatch(line, -1) {

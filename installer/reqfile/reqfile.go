@@ -89,7 +89,12 @@ type Error struct {
 	// file and pipguard refuses it on purpose: one of the Strict* classes
 	// here or in package requirement.
 	Strict string
+	// Err is the cause, when there is one (the file could not be read).
+	Err error
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Line == 0 {
@@ -215,6 +220,12 @@ func parse(path, lex string, depth int, open []os.FileInfo, constraint bool, o O
 		return nil, &Error{File: path, Msg: fmt.Sprintf("requirements files nested more than %d deep", maxDepth), Strict: StrictOption}
 	}
 	f, err := os.Open(path)
+	var pe *fs.PathError
+	if depth == 0 && errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) {
+		// Unreadable (permissions, a symbolic link loop): a mistake in
+		// the files the user named, not in pipguard.
+		return nil, &Error{File: path, Msg: "cannot be read: " + pe.Err.Error(), Fix: "make it readable by the user running pipguard, or fix the path", Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -422,9 +433,15 @@ func lineEntries(path, lex string, l logicalLine, depth int, open []os.FileInfo,
 		// options are global, its requirements constrain, and a -r in
 		// it names requirements to install.
 		es, err := parse(inc, incLex, depth+1, open, nested, o)
-		if errors.Is(err, fs.ErrNotExist) {
+		var pe *fs.PathError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			// Named by the line that includes it, as pip does.
 			return fail(fmt.Sprintf("%s %s: no such file (%s)", name, value, inc), "fix the path: it is relative to the file that names it", "")
+		case errors.As(err, &pe):
+			// Unreadable (permissions, a symbolic link loop): a mistake
+			// in the files, named by the line that includes it.
+			return fail(fmt.Sprintf("%s %s: cannot be read: %v (%s)", name, value, pe.Err, inc), "make it readable by the user running pipguard, or fix the path", "")
 		}
 		return es, err
 	}

@@ -9,6 +9,7 @@
 package requirement
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -151,7 +152,43 @@ func (e *ParseError) Hint() string { return e.Fix }
 // a requirement.
 func Parse(input string) (*Requirement, error) {
 	p := &parser{raw: input, shown: maskSecrets(input)}
-	return p.parse()
+	r, err := p.parse()
+	if err != nil {
+		explainSCP(p.shown, err)
+	}
+	return r, err
+}
+
+// scpNamed is an scp-style git address after a requirement's "@"
+// (user@host:path, what git clone takes), optionally with git+ and an
+// @ref; scpBare is one alone (which reads as the name "git", "@", and a
+// URL).
+var (
+	scpNamed = regexp.MustCompile(`@\s*(?:git\+)?([A-Za-z0-9._-]+@[A-Za-z0-9.-]+):/*([^@\s:]+?)(?:@([^\s@#]+))?\s*$`)
+	scpBare  = regexp.MustCompile(`^\s*(?:git\+)?([A-Za-z0-9._-]+@[A-Za-z0-9.-]+):/*([^@\s:]+?)(?:@([^\s@#]+))?\s*$`)
+)
+
+// explainSCP says, for a refused requirement written with an scp-style git
+// address, that pip does not accept it and gives the git+ssh:// form to
+// write instead (the refusal, its column and its strict class stay).
+func explainSCP(input string, err error) {
+	var pe *ParseError
+	if !errors.As(err, &pe) {
+		return
+	}
+	m := scpBare.FindStringSubmatch(input)
+	if m == nil {
+		m = scpNamed.FindStringSubmatch(input)
+	}
+	if m == nil {
+		return
+	}
+	form := "git+ssh://" + m[1] + "/" + m[2]
+	if m[3] != "" {
+		form += "@" + m[3]
+	}
+	pe.Msg = fmt.Sprintf("%s:%s is an scp-style git address, which pip does not accept", m[1], m[2])
+	pe.Fix = "write it as " + form
 }
 
 type parser struct {

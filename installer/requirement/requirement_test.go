@@ -160,7 +160,7 @@ func TestParseErrors(t *testing.T) {
 		{"pkg @ git+https://h/o/r.git@", "empty ref after @", 28},
 		{"pkg @ git+https://h/o/r@v1..2", "not a valid git ref name", 7},
 		{"pkg @ git+https://h/o/r@HEAD~1", "not a valid git ref name", 7},
-		{"pkg @ git+git@github.com:o/r.git@v1", "scp-like", 7},
+		{"pkg @ git+git@github.com:o/r.git@v1", "is an scp-style git address, which pip does not accept", 7},
 		{"pkg @ git+git://github.com/o/r.git@v1", "neither encrypted nor authenticated", 7},
 		{"pkg @ git+ftp://github.com/o/r.git@v1", `unsupported git transport "ftp"`, 7},
 		{"pkg @ git+https:///o/r@v1", "URL has no host", 7},
