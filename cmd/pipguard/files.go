@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
 )
 
 // requirementFiles refuses, before anything starts, a -r FILE that
@@ -45,4 +44,3 @@ func requirementFiles(files []string) error {
 	}
 	return errors.Join(errs...)
 }
-
