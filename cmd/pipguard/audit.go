@@ -264,7 +264,7 @@ func renderAudit(w io.Writer, rep *envaudit.Report, verbose bool) {
 			case p.Attestation != "":
 				id = p.Attestation
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shown(p.Name), shown(p.Version), v, src, shown(id), shown(p.Path))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(p.Name), cell(p.Version), v, src, shown(id), cell(p.Path))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -273,7 +273,7 @@ func renderAudit(w io.Writer, rep *envaudit.Report, verbose bool) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "DISTRIBUTION\tVERSION\tSEVERITY\tRULE\tFINDING")
 		for _, f := range rep.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shown(f.Dist), shown(f.Version), f.Severity, f.Rule, shown(f.Message))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(f.Dist), cell(f.Version), f.Severity, f.Rule, shown(f.Message))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -311,6 +311,19 @@ func shown(s string) string {
 		if !unicode.IsPrint(r) {
 			return strconv.Quote(s)
 		}
+	}
+	return s
+}
+
+// cell is text an installed distribution chose, shown in a column of a
+// table: as shown says, and also quoted when it holds a space, so that a name such as "evil 1.0 yes" cannot pass for the
+// columns after it.
+func cell(s string) string {
+	if q := shown(s); q != s {
+		return q
+	}
+	if strings.ContainsFunc(s, unicode.IsSpace) {
+		return strconv.Quote(s)
 	}
 	return s
 }

@@ -83,6 +83,21 @@ func TestAuditTextNeverPrintsControlCharacters(t *testing.T) {
 	}
 }
 
+// A name with spaces cannot pass for the columns after it: a METADATA
+// Name "evil 1.0 yes" (not a valid name, which audit reports, but its
+// files are installed) is quoted in its row.
+func TestAuditRowsQuoteNamesWithSpaces(t *testing.T) {
+	rep := &envaudit.Report{Distributions: 1, Packages: []envaudit.Package{{Name: "evil   1.0   yes", Version: "6.6", Path: "/s/evil.dist-info"}},
+		Findings: []envaudit.Finding{{Dist: "evil   1.0", Version: "6.6", Severity: envaudit.Error, Rule: "metadata-invalid", Message: "bad"}}}
+	var out strings.Builder
+	renderAudit(&out, rep, true)
+	for _, want := range []string{`"evil   1.0   yes"  6.6`, `"evil   1.0"  6.6`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %s in:\n%s", want, out.String())
+		}
+	}
+}
+
 // An invalid byte decodes as the printable U+FFFD, but the terminal gets
 // the byte: 0x9b is an 8-bit CSI. A directory name can hold any bytes.
 func TestShownQuotesInvalidUTF8(t *testing.T) {
