@@ -342,3 +342,38 @@ func TestAttackHermeticMutableClaimSkipsTheReleaseAttestation(t *testing.T) {
 		t.Errorf("ATTACK: a recording that says the release is mutable makes the hermetic install skip the release attestation (%s: %s); online GitHub says immutable and it is required", c.Outcome, c.Reason)
 	}
 }
+
+// TestAttackFetchIntoAPlantedDirectoryWritesOutsideIt: pipguard fetch
+// into a directory someone else could write before (a shared cache that
+// is fetched again, as the hints say: "fetch again ... DIR") follows the
+// symlinks planted there: DIR/tuf -> elsewhere makes RecordTUF remove
+// elsewhere/github and elsewhere/public-good (os.RemoveAll) and write
+// there; DIR/NAME.provenance -> a file makes fetch overwrite that file
+// (os.WriteFile follows the link); DIR/releases/.../record.json likewise.
+func TestAttackFetchIntoAPlantedDirectoryWritesOutsideIt(t *testing.T) {
+	w := newHermeticWorld(t)
+	// DIR was planted before a (re-)fetch: DIR/tuf -> victim. fetch's
+	// first step is RecordTUF(DIR) for each deployment, called here as
+	// fetch calls it, with live TUF repositories.
+	victim := t.TempDir()
+	os.MkdirAll(filepath.Join(victim, "github"), 0o755)
+	os.WriteFile(filepath.Join(victim, "github", "precious.txt"), []byte("mine"), 0o644)
+	dir := filepath.Join(t.TempDir(), "files")
+	os.MkdirAll(dir, 0o755)
+	os.Symlink(victim, filepath.Join(dir, "tuf"))
+	for d, r := range w.tufRepos {
+		srv := r.Serve(t)
+		o := w.tuf
+		if d == attest.GitHub {
+			o.GitHubURL = srv.URL
+		} else {
+			o.PublicGoodURL = srv.URL
+		}
+		if _, err := attest.RecordTUF(o, d, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(victim, "github", "precious.txt")); err != nil {
+		t.Errorf("ATTACK: fetch into DIR with DIR/tuf -> %s removed %s/github (%v) and wrote TUF files there", victim, victim, err)
+	}
+}
