@@ -22,6 +22,7 @@ import (
 
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/github"
+	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/policy"
 )
@@ -375,5 +376,54 @@ func TestAttackFetchIntoAPlantedDirectoryWritesOutsideIt(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(victim, "github", "precious.txt")); err != nil {
 		t.Errorf("ATTACK: fetch into DIR with DIR/tuf -> %s removed %s/github (%v) and wrote TUF files there", victim, victim, err)
+	}
+}
+
+// TestAttackHermeticProvenanceRemovedForALockWithoutIdentities: a lock
+// that records no attestation identities (pip lock, uv, pdm write none)
+// has its index files' provenance verified online whenever the index
+// publishes it (for any publisher). From DIR, the provenance is whatever
+// DIR holds: DIR's writer deletes FILENAME.provenance and the file is
+// installed "not attested" with a warning, where online it is verified.
+// (It can also plant a provenance it signed itself, over the same bytes,
+// and the report names its identity as the publisher.)
+func TestAttackHermeticProvenanceRemovedForALockWithoutIdentities(t *testing.T) {
+	w := newHermeticWorld(t)
+	l, err := pylock.Read(w.lockPath, []byte(w.lockData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range l.Packages {
+		l.Packages[i].AttestationIdentities = nil
+	}
+	data, err := pylock.Write(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(t.TempDir(), "pylock.toml")
+	os.WriteFile(lock, data, 0o644)
+	state := func(rep *InstallReport) string {
+		for _, it := range rep.Lock {
+			if it.Name == "plain" && it.Attestation != nil {
+				return it.Attestation.State
+			}
+		}
+		return "none"
+	}
+	rep, err := w.install(t, w.files, lock)
+	if err != nil {
+		t.Fatalf("baseline: %v", err)
+	}
+	if s := state(rep); s != AttestVerified {
+		t.Fatalf("baseline: plain is %s", s)
+	}
+	files := w.copyFiles(t, func(dir string) { os.Remove(w.plainWheel(t, dir) + ".provenance") })
+	rep, err = w.install(t, files, lock)
+	if err != nil {
+		t.Logf("refused: %v", err)
+		return
+	}
+	if s := state(rep); s != AttestVerified {
+		t.Errorf("ATTACK: with DIR's provenance removed, plain installs %q (warnings %q); fetched and online it is verified", s, rep.Warnings)
 	}
 }
