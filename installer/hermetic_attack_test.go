@@ -8,6 +8,7 @@ package installer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/installer/pylock"
+	"github.com/pipguard/pipguard/internal/githubtest"
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/policy"
 )
@@ -425,5 +427,62 @@ func TestAttackHermeticProvenanceRemovedForALockWithoutIdentities(t *testing.T) 
 	}
 	if s := state(rep); s != AttestVerified {
 		t.Errorf("ATTACK: with DIR's provenance removed, plain installs %q (warnings %q); fetched and online it is verified", s, rep.Warnings)
+	}
+}
+
+// TestAttackHermeticForgedComparison: GitHub's compare answer is
+// unsigned, and in a hermetic install it is the recording's: the distance
+// between the commit the provenance says was built and the lock's commit
+// is whatever DIR says. A lock made when max_commit_distance allowed 2
+// (the build is 2 commits before the tag), installed under a policy that
+// now allows 1, is refused online (GitHub says 2) and from the directory
+// as fetched; with "ahead_by": 1 written into the record it installs.
+func TestAttackHermeticForgedComparison(t *testing.T) {
+	w := newInstallWorld(t)
+	x := w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.0.0"}})
+	w.publish(t, githubtest.Publish{Project: pkgtest.Project{Name: "demo", Version: "1.1.0"}, BumpCommit: true, SourceCommit: x.Commit, SourceRef: "refs/tags/v1.1.0"})
+	o := InstallOptions{Requirements: []string{w.req("v1.1.0")}, PipArgs: []string{"--no-index"}, MaxCommitDistance: 2}
+	o.Python, o.Trust, o.Output = w.python, w.trust, &w.out
+	l, _, err := Lock(context.Background(), w.cfg, o)
+	if err != nil {
+		t.Fatalf("lock: %v\n%s", err, w.out.String())
+	}
+	data, _ := pylock.Write(l)
+	lock := filepath.Join(t.TempDir(), "pylock.toml")
+	os.WriteFile(lock, data, 0o644)
+	dir := filepath.Join(t.TempDir(), "files")
+	if _, err := FetchLockFile(context.Background(), w.cfg, InstallOptions{Python: w.python, Output: &w.out, Trust: w.trust, MaxCommitDistance: 2}, LockFile{Path: lock}, dir); err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	install := func(dir string) error {
+		var out bytes.Buffer
+		_, err := InstallLockFile(context.Background(), Config{GitHubURL: w.gh.URL()}, InstallOptions{Python: pkgtest.NewVenv(t), Trust: w.trust, Output: &out, MaxCommitDistance: 1}, LockFile{Path: lock, From: dir})
+		return err
+	}
+	if err := install(dir); err == nil || !strings.Contains(err.Error(), "2 commit(s) before") {
+		t.Fatalf("baseline (policy 1, distance 2): %v", err)
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "releases", "*", "*", "*", "*", "record.json"))
+	if len(m) != 1 {
+		t.Fatalf("records %v", m)
+	}
+	b, _ := os.ReadFile(m[0])
+	var r releaseRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Compare) == 0 {
+		t.Fatal("no comparison recorded")
+	}
+	for k, c := range r.Compare {
+		c.AheadBy = 1
+		r.Compare[k] = c
+	}
+	b, _ = json.Marshal(r)
+	os.WriteFile(m[0], b, 0o644)
+	if err := install(dir); err == nil {
+		t.Errorf("ATTACK: a comparison edited in DIR (ahead_by 2 -> 1) makes the hermetic install pass max_commit_distance = 1, which the same lock fails online")
+	} else {
+		t.Logf("refused: %v", err)
 	}
 }
