@@ -154,8 +154,15 @@ func TestAttackHermeticLockedFileIsTheDirectorysInode(t *testing.T) {
 		t.Fatalf("ATTACK: a hermetic install installed a plain wheel the lock's sha256 does not vouch for (plain.VERSION = %s): the locked file is DIR's inode (copyHashed hard-links it), so DIR's writer rewrote it after pipguard hashed it", got)
 	}
 	// Even when the race is lost, the primitive is there.
+	// (install --files reads DIR with copyFromDir; copyHashed links
+	// pipguard's own files, never DIR's.)
 	w2 := filepath.Join(t.TempDir(), "private")
-	if _, err := copyHashed(path, w2); err != nil {
+	root, err := os.OpenRoot(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if _, err := copyFromDir(root, filepath.Base(path), w2, nil); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.Stat(path)
@@ -197,9 +204,17 @@ func TestAttackHermeticSymlinkInDirReadsOutsideIt(t *testing.T) {
 		t.Errorf("ATTACK: DIR/%s is a symlink to %s, outside DIR, and the install read it and installed from it", filepath.Base(w.plainWheel(t, files)), outside)
 	}
 	// The private copy copyHashed makes of a symlink is a symlink.
+	// (install --files reads DIR with copyFromDir, which must refuse it.)
 	priv := filepath.Join(t.TempDir(), "private.whl")
-	if _, err := copyHashed(w.plainWheel(t, files), priv); err != nil {
+	root, err := os.OpenRoot(files)
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer root.Close()
+	if _, err := copyFromDir(root, filepath.Base(w.plainWheel(t, files)), priv, nil); err == nil {
+		t.Errorf("ATTACK primitive: copyFromDir copied DIR's symlink to %s", outside)
+	} else if !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("copyFromDir refused the symlink without saying so: %v", err)
 	}
 	if fi, err := os.Lstat(priv); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		target, _ := os.Readlink(priv)

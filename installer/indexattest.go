@@ -16,6 +16,7 @@ import (
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/provenance"
 	"github.com/pipguard/pipguard/internal/redact"
+	"github.com/pipguard/pipguard/internal/safefile"
 	"github.com/pipguard/pipguard/policy"
 )
 
@@ -273,7 +274,13 @@ func IndexName(raw string) string {
 func findProvenance(ctx context.Context, fetchers []indexFetcher, provDir, project, version, filename string) (prov *provenance.Provenance, source, index, why string) {
 	if provDir != "" {
 		p := filepath.Join(provDir, filename+".provenance")
-		data, err := os.ReadFile(p)
+		root, err := openDir(provDir)
+		if err != nil {
+			return nil, p, "", err.Error()
+		}
+		// Under DIR, a regular file (no link, FIFO, device), bounded.
+		data, err := safefile.ReadFile(root, filename+".provenance", maxDirRecord)
+		root.Close()
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, p, "", "no " + filename + ".provenance in " + provDir
 		}

@@ -130,6 +130,13 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	var failed []error
 	fix := "lock again (pipguard lock) and install the new lock; a file whose bytes differ from the lock's hashes is not the file that was locked"
 
+	var fromRoot *os.Root
+	if lf.From != "" {
+		if fromRoot, err = openDir(lf.From); err != nil {
+			return rep, &RefusedError{Reasons: []string{err.Error()}, Fix: "fetch first: pipguard fetch pylock.toml DIR"}
+		}
+		defer fromRoot.Close()
+	}
 	client := &http.Client{Timeout: 5 * time.Minute}
 	for _, s := range sel {
 		p := s.Package
@@ -149,7 +156,7 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 		dst := filepath.Join(files, filepath.Base(name))
 		var f fetched
 		if lf.From != "" {
-			f, err = copyHashed(filepath.Join(lf.From, filepath.Base(name)), dst)
+			f, err = copyFromDir(fromRoot, name, dst, size)
 		} else {
 			f, err = download(ctx, client, rawURL, dst)
 		}

@@ -1,0 +1,59 @@
+package installer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pipguard/pipguard/internal/safefile"
+)
+
+// A hermetic install's fetch directory (install --files DIR) is written
+// by whoever filled it, before or during the install: pipguard trusts its
+// bytes only once hashed, and reads it so that its writer cannot lead the
+// install elsewhere. Every file of DIR is read under an os.Root of DIR (no
+// name escapes it, symlinks included), must be a regular file that is not
+// a symbolic link (a FIFO does not hang the install, /dev/zero is not
+// read), and is read with a bound: the lock's size for a locked file,
+// maxDirRecord for a release record or a provenance file. A locked file is
+// copied (never linked) into pipguard's private directory and hashed as
+// it is copied, so the bytes pip installs are the bytes hashed, whatever
+// DIR's writer does after. pipguard fetch writes DIR the same way: through
+// the os.Root, replacing (never following) a symbolic link it finds where
+// it writes.
+
+// maxDirRecord bounds a release record or a provenance file read from a
+// fetch directory.
+const maxDirRecord = 8 << 20
+
+// maxDirFile bounds a locked file whose size the lock does not give.
+const maxDirFile = 8 << 30
+
+// openDir opens a fetch directory as the root every read and write of it
+// goes through.
+func openDir(dir string) (*os.Root, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the fetch directory: %w", err)
+	}
+	return r, nil
+}
+
+// copyFromDir copies DIR/name into dst (a new 0600 file in pipguard's
+// private directory), hashing it as it is copied, reading at most the
+// lock's size plus one byte (a longer file is refused).
+func copyFromDir(root *os.Root, name, dst string, size *int64) (fetched, error) {
+	max := int64(maxDirFile)
+	if size != nil && *size >= 0 {
+		max = *size
+	}
+	os.Remove(dst)
+	h := sha256.New()
+	n, err := safefile.CopyHashed(root, filepath.Base(name), dst, max, h)
+	if err != nil {
+		return fetched{}, err
+	}
+	return fetched{path: dst, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, nil
+}
