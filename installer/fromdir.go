@@ -3,6 +3,7 @@ package installer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,6 +53,10 @@ func copyFromDir(root *os.Root, name, dst string, size *int64) (fetched, error) 
 	os.Remove(dst)
 	h := sha256.New()
 	n, err := safefile.CopyHashed(root, filepath.Base(name), dst, max, h)
+	var se *safefile.Error
+	if errors.As(err, &se) && se.Max > 0 && size != nil {
+		return fetched{}, fmt.Errorf("%s: its size is more than %d bytes, the lock says %d", filepath.Base(name), se.Max, *size)
+	}
 	if err != nil {
 		return fetched{}, err
 	}

@@ -305,7 +305,7 @@ func (f dirFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) ([]
 		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: u}
 	}
 	var se *safefile.Error
-	if errors.As(err, &se) && strings.Contains(se.Why, "more than") {
+	if errors.As(err, &se) && se.Max > 0 {
 		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is more than %d bytes", rel, max)}
 	}
 	if err != nil {

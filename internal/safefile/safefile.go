@@ -30,6 +30,9 @@ type Error struct {
 	Path string
 	// Why says what is wrong with it.
 	Why string
+	// Max, when not 0, says the file is larger than Max bytes, the bound
+	// it was read with.
+	Max int64
 }
 
 func (e *Error) Error() string { return e.Path + " " + e.Why }
@@ -66,7 +69,7 @@ func Open(root *os.Root, name string, max int64) (*os.File, fs.FileInfo, error) 
 	}
 	if fi.Size() > max {
 		f.Close()
-		return nil, nil, &Error{Path: name, Why: fmt.Sprintf("is %d bytes, more than the %d it may be", fi.Size(), max)}
+		return nil, nil, &Error{Path: name, Why: fmt.Sprintf("is %d bytes, more than the %d it may be", fi.Size(), max), Max: max}
 	}
 	return f, fi, nil
 }
@@ -84,7 +87,7 @@ func ReadFile(root *os.Root, name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, &Error{Path: name, Why: fmt.Sprintf("is more than the %d bytes it may be", max)}
+		return nil, &Error{Path: name, Why: fmt.Sprintf("is more than the %d bytes it may be", max), Max: max}
 	}
 	return b, nil
 }
@@ -109,7 +112,7 @@ func CopyHashed(root *os.Root, name, dst string, max int64, h hash.Hash) (int64,
 		err = cerr
 	}
 	if err == nil && n > max {
-		err = &Error{Path: name, Why: fmt.Sprintf("is more than the %d bytes it may be", max)}
+		err = &Error{Path: name, Why: fmt.Sprintf("is more than the %d bytes it may be", max), Max: max}
 	}
 	if err != nil {
 		os.Remove(dst)
