@@ -173,6 +173,13 @@ func FetchLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockFil
 		}
 		ff := FetchedFile{Name: p.Name, Version: p.Version, File: dst, SHA256: f.sha256}
 		if p.Index != "" {
+			// What DIR held for this file before is not this fetch's.
+			for _, n := range []string{name + ".provenance", name + noProvenanceSuffix} {
+				if err := safefile.Clear(droot, n); err != nil {
+					return rep, err
+				}
+			}
+			none := "its index is not one PEP 740 provenance can come from"
 			if fe, err := provenance.NewFetcher(client, p.Index); err == nil {
 				got, err := fe.Fetch(ctx, p.Name, p.Version, name)
 				switch {
@@ -184,6 +191,17 @@ func FetchLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockFil
 				case len(p.AttestationIdentities) > 0:
 					reasons = append(reasons, fmt.Sprintf("%s %s: the lock records its attestation identities, but its index gives no provenance now (%v)", p.Name, p.Version, err))
 					continue
+				case err != nil:
+					none = err.Error()
+				default:
+					none = "its index publishes none"
+				}
+			}
+			if !ff.Provenance {
+				// The install refuses a file with neither: DIR then holds
+				// no answer.
+				if err := safefile.WriteFile(droot, name+noProvenanceSuffix, []byte(none+"\n"), 0o644); err != nil {
+					return rep, err
 				}
 			}
 		}

@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pipguard/pipguard/internal/safefile"
+	"github.com/pipguard/pipguard/internal/termsafe"
 )
 
 // A hermetic install's fetch directory (install --files DIR) is written
@@ -61,4 +64,41 @@ func copyFromDir(root *os.Root, name, dst string, size *int64) (fetched, error) 
 		return fetched{}, err
 	}
 	return fetched{path: dst, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, nil
+}
+
+// noProvenanceSuffix names the file pipguard fetch writes beside a locked
+// index file whose index gave no provenance (DIR/FILENAME.no-provenance,
+// saying why): DIR's record that there was none to store, so that a
+// provenance file removed from DIR is a question DIR holds no answer for
+// (refused), not a file "without provenance". The record is unsigned:
+// DIR's writer can still replace a provenance by it, and the file is then
+// reported as not checked offline, never as verified.
+const noProvenanceSuffix = ".no-provenance"
+
+// dirProvenance reads DIR/FILENAME.provenance for an install --files. It
+// returns the document's bytes, or why there is none; missing says DIR
+// holds neither the provenance nor fetch's record that the index gave
+// none, for a file of a package that names an index (fetch asked it).
+func dirProvenance(dir, filename string, hasIndex bool) (data []byte, why string, missing bool) {
+	root, err := openDir(dir)
+	if err != nil {
+		return nil, err.Error(), false
+	}
+	defer root.Close()
+	// Under DIR, a regular file (no link, FIFO, device), bounded.
+	data, err = safefile.ReadFile(root, filename+".provenance", maxDirRecord)
+	if err == nil {
+		return data, "", false
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err.Error(), false
+	}
+	if !hasIndex {
+		return nil, dir + " holds no provenance (not checked offline): the lock names no index for it", false
+	}
+	rec, err := safefile.ReadFile(root, filename+noProvenanceSuffix, 4<<10)
+	if err != nil {
+		return nil, fmt.Sprintf("%s holds neither %s.provenance nor pipguard fetch's record that its index published none", dir, filename), true
+	}
+	return nil, fmt.Sprintf("%s holds no provenance (not checked offline; when fetched, its index gave none: %s)", dir, termsafe.String(strings.TrimSpace(string(rec)))), false
 }
