@@ -370,7 +370,17 @@ func reverify(ctx context.Context, cfg Config, o InstallOptions, p *pylock.Packa
 			ro.RequireReleaseAttestation = true
 		case attest.SPDXv23:
 			ro.RequireSBOM = true
+		case pylock.VerifiedSHA256SUMS:
+			ro.RequireChecksums = true
+		case pylock.VerifiedImmutable:
+			ro.RequireImmutable, ro.RequireReleaseAttestation = true, true
 		}
+	}
+	// The repository the lock was made from (its numeric id), and the
+	// build it verified (a hermetic install takes the distance from here).
+	ro.RepositoryID = rec.RepositoryID
+	if rec.BuildCommit != "" {
+		ro.Locked = &LockedBuild{Commit: rec.BuildCommit, Distance: rec.CommitDistance}
 	}
 	if ro.Policy.SignerWorkflow == "" && strings.HasPrefix(rec.SignerWorkflow, "https://") {
 		// The workflow that signed when the lock was made, with its ref.
