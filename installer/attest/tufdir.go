@@ -240,6 +240,23 @@ func TrustFromDir(dir string, o TUFOptions) *Trust {
 			opts.RepositoryBaseURL, opts.Root, opts.CachePath = base, rootJSON, tmp
 			opts.Fetcher = dirFetcher{base: base, root: droot, dir: sub}
 			opts.DisableLocalCache = true
+			if o.CacheDir != "" {
+				// pipguard's own TUF cache (TrustFromTUF's), when there is
+				// one, is a floor: its trusted root is where the workflow
+				// starts, and its timestamp, snapshot and targets are the
+				// trusted versions DIR's may not go below (TUF 5.4.3,
+				// 5.5.5): metadata recorded earlier cannot be played back.
+				// The cache is read, never written.
+				floor, err := seedFloor(filepath.Join(o.CacheDir, "tuf", tuf.URLToPath(base)), filepath.Join(tmp, tuf.URLToPath(base)))
+				if err != nil {
+					return nil, err
+				}
+				if floor {
+					opts.Root = newestRoot(rootJSON, filepath.Join(o.CacheDir, "tuf", tuf.URLToPath(base), "root.json"))
+					opts.DisableLocalCache = false
+					opts.CacheValidity, opts.ForceCache = 0, false
+				}
+			}
 			client, err := tuf.New(opts)
 			var tr *root.TrustedRoot
 			if err == nil {
@@ -252,6 +269,40 @@ func TrustFromDir(dir string, o TUFOptions) *Trust {
 		}
 	}
 	return t
+}
+
+// seedFloor copies the trusted metadata of pipguard's TUF cache (cache:
+// one repository's directory in it) into a fresh client cache (dst), so
+// the client workflow over a fetch directory refuses versions older than
+// those. It says whether the cache had any (no cache: no floor; TUF then
+// starts from the embedded root, and only expiry bounds a rollback).
+func seedFloor(cache, dst string) (bool, error) {
+	croot, err := os.OpenRoot(cache)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer croot.Close()
+	found := false
+	for _, name := range []string{"root.json", "timestamp.json", "snapshot.json", "targets.json"} {
+		b, err := safefile.ReadFile(croot, name, maxTUFFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := os.MkdirAll(dst, 0o700); err != nil {
+			return false, err
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o600); err != nil {
+			return false, err
+		}
+		found = true
+	}
+	return found, nil
 }
 
 // recordingFetcher downloads through next and keeps every file it got, by

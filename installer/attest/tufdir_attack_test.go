@@ -94,6 +94,9 @@ func TestAttackTUFDirRollback(t *testing.T) {
 	if out, err := exec.Command("cp", "-a", TUFDir(earlier, GitHub), TUFDir(dir, GitHub)).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}
+	// (TrustFromDir finds pipguard's TUF cache where TrustFromTUF does:
+	// TUFOptions.CacheDir, which pipguard install --files passes.)
+	o.CacheDir = cache
 	if err := verifyOld(TrustFromDir(dir, o)); err == nil {
 		t.Errorf("ATTACK: TUF metadata rolled back to an earlier (unexpired) recording is accepted by TrustFromDir: a bundle of the rotated-out CA verifies in a hermetic install")
 	}
