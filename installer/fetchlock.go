@@ -14,6 +14,7 @@ import (
 	"github.com/pipguard/pipguard/installer/provenance"
 	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/internal/redact"
+	"github.com/pipguard/pipguard/internal/safefile"
 	"github.com/pipguard/pipguard/policy"
 )
 
@@ -98,6 +99,11 @@ func FetchLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockFil
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	droot, err := openDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer droot.Close()
 	rep := &FetchReport{Dir: dir, Files: []FetchedFile{}, Releases: []FetchedRelease{}, Trust: []*attest.TUFRecord{}}
 
 	// Trust: what the install will read from dir, recorded first.
@@ -150,30 +156,52 @@ func FetchLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockFil
 		}
 		name := filepath.Base(s.File.Filename())
 		dst := filepath.Join(dir, name)
-		os.Remove(dst)
+		// A link planted at DIR/NAME is removed, never followed (the
+		// download opens O_EXCL, which refuses one put back since).
+		if err := safefile.Clear(droot, name); err != nil {
+			return rep, err
+		}
 		f, err := download(ctx, client, s.File.URL, dst)
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s %s: fetching %s: %v", p.Name, p.Version, redact.String(s.File.URL), err))
 			continue
 		}
 		if why := checkFile(f, s.File.Size, s.File.Hashes); why != "" {
-			os.Remove(dst)
+			droot.Remove(name)
 			reasons = append(reasons, fmt.Sprintf("%s %s (%s): %s", p.Name, p.Version, name, why))
 			continue
 		}
 		ff := FetchedFile{Name: p.Name, Version: p.Version, File: dst, SHA256: f.sha256}
 		if p.Index != "" {
+			// What DIR held for this file before is not this fetch's.
+			for _, n := range []string{name + ".provenance", name + noProvenanceSuffix} {
+				if err := safefile.Clear(droot, n); err != nil {
+					return rep, err
+				}
+			}
+			none := "its index is not one PEP 740 provenance can come from"
 			if fe, err := provenance.NewFetcher(client, p.Index); err == nil {
 				got, err := fe.Fetch(ctx, p.Name, p.Version, name)
 				switch {
 				case err == nil && got.Raw != nil:
-					if err := os.WriteFile(dst+".provenance", got.Raw, 0o644); err != nil {
+					if err := safefile.WriteFile(droot, name+".provenance", got.Raw, 0o644); err != nil {
 						return rep, err
 					}
 					ff.Provenance = true
 				case len(p.AttestationIdentities) > 0:
 					reasons = append(reasons, fmt.Sprintf("%s %s: the lock records its attestation identities, but its index gives no provenance now (%v)", p.Name, p.Version, err))
 					continue
+				case err != nil:
+					none = err.Error()
+				default:
+					none = "its index publishes none"
+				}
+			}
+			if !ff.Provenance {
+				// The install refuses a file with neither: DIR then holds
+				// no answer.
+				if err := safefile.WriteFile(droot, name+noProvenanceSuffix, []byte(none+"\n"), 0o644); err != nil {
+					return rep, err
 				}
 			}
 		}

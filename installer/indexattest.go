@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -158,12 +157,23 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 					fs = []indexFetcher{{f, IndexName(it.index)}}
 				}
 			}
-			prov, source, index, why := findProvenance(ctx, fs, provDir, it.Name, it.Version, filename)
+			var prov *provenance.Provenance
+			var source, index, why string
+			missing := false
+			if provDir != "" {
+				prov, source, why, missing = provenanceFromDir(provDir, filename, it.index != "")
+			} else {
+				prov, source, index, why = findProvenance(ctx, fs, it.Name, it.Version, filename)
+			}
 			att.Source, att.Index = redact.String(source), index
 			if prov == nil {
 				att.State, att.Why = AttestNone, why
 				out := outcome{att: att}
-				if eff.Require {
+				if missing {
+					// A question DIR holds no answer for: refused, as a
+					// missing release record is.
+					out.refuse = fmt.Sprintf("%s %s (%s): %s (fetch again: pipguard fetch pylock.toml DIR)", it.Name, it.Version, filename, why)
+				} else if eff.Require {
 					out.refuse = fmt.Sprintf("%s %s (%s) has no provenance (%s), and %s requires it", it.Name, it.Version, filename, why, eff.Rule)
 				}
 				results[i] = out
@@ -233,7 +243,9 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 		sort.Strings(refuse)
 		return nil, &RefusedError{Reasons: refuse, Fix: "install those projects from an index that publishes their PEP 740 provenance (PyPI does for Trusted Publishing uploads), or relax index_attestations or the [[index]] table that requires it"}
 	}
-	if unattested > 0 {
+	if unattested > 0 && provDir != "" {
+		warnings = append(warnings, fmt.Sprintf("%d index file(s) installed unattested: %s holds no PEP 740 provenance for them (not checked offline; index_attestations = \"require\" refuses such files)", unattested, provDir))
+	} else if unattested > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d index file(s) installed unattested: their index publishes no PEP 740 provenance for them (index_attestations = \"require\" refuses such files)", unattested))
 	}
 	return warnings, nil
@@ -266,29 +278,28 @@ func IndexName(raw string) string {
 	return u.String()
 }
 
-// findProvenance finds a file's provenance: in provDir
-// (FILENAME.provenance) when set, else on the first index whose project
-// page lists the file (index names it). It returns nil and why when there
-// is none.
-func findProvenance(ctx context.Context, fetchers []indexFetcher, provDir, project, version, filename string) (prov *provenance.Provenance, source, index, why string) {
-	if provDir != "" {
-		p := filepath.Join(provDir, filename+".provenance")
-		data, err := os.ReadFile(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, p, "", "no " + filename + ".provenance in " + provDir
-		}
-		if err != nil {
-			return nil, p, "", err.Error()
-		}
-		prov, err := provenance.ParseDocument(data)
-		if err != nil {
-			return nil, p, "", err.Error()
-		}
-		if prov.Count() == 0 {
-			return nil, p, "", "it lists no attestation"
-		}
-		return prov, p, "", ""
+// provenanceFromDir is a file's provenance read from a fetch directory
+// (dirProvenance), parsed; missing as dirProvenance says.
+func provenanceFromDir(dir, filename string, hasIndex bool) (prov *provenance.Provenance, source, why string, missing bool) {
+	source = filepath.Join(dir, filename+".provenance")
+	data, why, missing := dirProvenance(dir, filename, hasIndex)
+	if data == nil {
+		return nil, source, why, missing
 	}
+	prov, err := provenance.ParseDocument(data)
+	if err != nil {
+		return nil, source, err.Error(), false
+	}
+	if prov.Count() == 0 {
+		return nil, source, "it lists no attestation", false
+	}
+	return prov, source, "", false
+}
+
+// findProvenance finds a file's provenance on the first index whose
+// project page lists the file (index names it). It returns nil and why when there
+// is none.
+func findProvenance(ctx context.Context, fetchers []indexFetcher, project, version, filename string) (prov *provenance.Provenance, source, index, why string) {
 	why = "its index publishes none"
 	if len(fetchers) == 0 {
 		why = "it came from no index (--no-index, or a find-links directory)"

@@ -12,6 +12,7 @@ import (
 	"github.com/pipguard/pipguard/installer/attest"
 	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/internal/redact"
+	"github.com/pipguard/pipguard/policy"
 )
 
 // LockError is a resolution pipguard cannot write as a lock file: a URL
@@ -96,7 +97,18 @@ func ToPylock(rep *InstallReport) (*pylock.Lock, error) {
 						rec.Verified = append(rec.Verified, b.PredicateType)
 						if b.Identity != nil && rec.SignerWorkflow == "" && strings.Contains(b.PredicateType, "slsa.dev/provenance") {
 							rec.SignerWorkflow, rec.SourceRef = firstOf(b.Identity.BuildSignerURI, b.Identity.SAN), b.Identity.SourceRepositoryRef
+							rec.BuildCommit, rec.CommitDistance = strings.ToLower(b.Identity.SourceRepositoryDigest), a.CommitDistance
 						}
+					}
+					// What a later install requires again: the checksums
+					// listed it, the release was immutable.
+					for _, c := range a.Decision.Checks {
+						if c.Name == "sha256sums" && c.Outcome == policy.Pass {
+							rec.Verified = append(rec.Verified, pylock.VerifiedSHA256SUMS)
+						}
+					}
+					if g.Release.Immutable {
+						rec.Verified = append(rec.Verified, pylock.VerifiedImmutable)
 					}
 				}
 			}

@@ -130,6 +130,13 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	var failed []error
 	fix := "lock again (pipguard lock) and install the new lock; a file whose bytes differ from the lock's hashes is not the file that was locked"
 
+	var fromRoot *os.Root
+	if lf.From != "" {
+		if fromRoot, err = openDir(lf.From); err != nil {
+			return rep, &RefusedError{Reasons: []string{err.Error()}, Fix: "fetch first: pipguard fetch pylock.toml DIR"}
+		}
+		defer fromRoot.Close()
+	}
 	client := &http.Client{Timeout: 5 * time.Minute}
 	for _, s := range sel {
 		p := s.Package
@@ -149,7 +156,7 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 		dst := filepath.Join(files, filepath.Base(name))
 		var f fetched
 		if lf.From != "" {
-			f, err = copyHashed(filepath.Join(lf.From, filepath.Base(name)), dst)
+			f, err = copyFromDir(fromRoot, name, dst, size)
 		} else {
 			f, err = download(ctx, client, rawURL, dst)
 		}
@@ -363,7 +370,17 @@ func reverify(ctx context.Context, cfg Config, o InstallOptions, p *pylock.Packa
 			ro.RequireReleaseAttestation = true
 		case attest.SPDXv23:
 			ro.RequireSBOM = true
+		case pylock.VerifiedSHA256SUMS:
+			ro.RequireChecksums = true
+		case pylock.VerifiedImmutable:
+			ro.RequireImmutable, ro.RequireReleaseAttestation = true, true
 		}
+	}
+	// The repository the lock was made from (its numeric id), and the
+	// build it verified (a hermetic install takes the distance from here).
+	ro.RepositoryID = rec.RepositoryID
+	if rec.BuildCommit != "" {
+		ro.Locked = &LockedBuild{Commit: rec.BuildCommit, Distance: rec.CommitDistance}
 	}
 	if ro.Policy.SignerWorkflow == "" && strings.HasPrefix(rec.SignerWorkflow, "https://") {
 		// The workflow that signed when the lock was made, with its ref.

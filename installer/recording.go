@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/pipguard/pipguard/installer/github"
 	"github.com/pipguard/pipguard/internal/hashcopy"
+	"github.com/pipguard/pipguard/internal/safefile"
 )
 
 // A guarded release asset in a hermetic install. pipguard fetch verifies
@@ -58,10 +62,12 @@ type releaseRecord struct {
 // them (install --files).
 type recording struct {
 	replay bool
-	// dir is the fetch directory; path is the record's file in it.
-	dir, path string
-	mu        sync.Mutex
-	rec       releaseRecord
+	// dir is the fetch directory; path is the record's file in it, rel
+	// that path under root (dir, through which every read and write goes).
+	dir, path, rel string
+	root           *os.Root
+	mu             sync.Mutex
+	rec            releaseRecord
 	// downloaded are, when recording, the assets' paths in the download
 	// directory.
 	downloaded map[string]string
@@ -110,7 +116,11 @@ func newRecording(dir, host, repo, tag, commit string) (*recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &recording{dir: dir, path: p, downloaded: map[string]string{},
+	root, err := openDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &recording{dir: dir, path: p, rel: recordRel(dir, p), root: root, downloaded: map[string]string{},
 		rec: releaseRecord{Schema: recordSchema, Repo: repo, Tag: tag, Commit: commit,
 			Attestations: map[string][]github.Attestation{}, Compare: map[string]github.Comparison{}, Assets: map[string]string{}}}, nil
 }
@@ -121,18 +131,34 @@ func openRecording(dir, host, repo, tag string) (*recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &RecordMissingError{Dir: dir, What: fmt.Sprintf("release %s of %s (no %s)", tag, repo, p)}
-	}
+	root, err := openDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &recording{replay: true, dir: dir, path: p}
+	data, err := safefile.ReadFile(root, recordRel(dir, p), maxDirRecord)
+	if errors.Is(err, fs.ErrNotExist) {
+		root.Close()
+		return nil, &RecordMissingError{Dir: dir, What: fmt.Sprintf("release %s of %s (no %s)", tag, repo, p)}
+	}
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("the release record in %s: %w", dir, err)
+	}
+	r := &recording{replay: true, dir: dir, path: p, rel: recordRel(dir, p), root: root}
 	if err := json.Unmarshal(data, &r.rec); err != nil || r.rec.Schema != recordSchema {
 		return nil, fmt.Errorf("%s is not a release record pipguard fetch wrote (%s): fetch again", p, firstOf(errString(err), "schema "+r.rec.Schema))
 	}
 	return r, nil
+}
+
+// recordRel is the record's path p under the fetch directory dir, with
+// slashes.
+func recordRel(dir, p string) string {
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return p
+	}
+	return filepath.ToSlash(rel)
 }
 
 func errString(err error) string {
@@ -152,33 +178,27 @@ func (r *recording) missing(what string) error {
 func (r *recording) save(locked string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	base := filepath.Dir(r.path)
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return err
-	}
+	base := path.Dir(r.rel)
 	for name, src := range r.downloaded {
-		dst := filepath.Join(base, name)
-		if name == locked {
-			dst = filepath.Join(r.dir, name)
-		}
 		if filepath.Base(name) != name || !filepath.IsLocal(name) {
 			return fmt.Errorf("asset name %q is not a file name", name)
 		}
-		os.Remove(dst)
-		if _, err := copyHashed(src, dst); err != nil {
+		dst := path.Join(base, name)
+		if name == locked {
+			dst = name
+		}
+		// A copy, never a link: DIR's writer cannot reach pipguard's
+		// download; a link planted at dst is replaced, not followed.
+		if err := safefile.CopyIn(r.root, src, dst, 0o644); err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(r.dir, dst)
-		if err != nil {
-			return err
-		}
-		r.rec.Assets[name] = filepath.ToSlash(rel)
+		r.rec.Assets[name] = dst
 	}
 	data, err := json.MarshalIndent(r.rec, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(r.path, append(data, '\n'), 0o644)
+	return safefile.WriteFile(r.root, r.rel, append(data, '\n'), 0o644)
 }
 
 func (r *recording) release(tag string) (*github.Release, error) {
@@ -233,12 +253,14 @@ func (r *recording) download(a github.Asset, dir string) (*github.Downloaded, er
 	if filepath.Dir(final) != filepath.Clean(dir) {
 		return nil, fmt.Errorf("asset name %q escapes the download directory", a.Name)
 	}
-	in, err := os.Open(filepath.Join(r.dir, filepath.FromSlash(rel)))
+	// Regular files only, under DIR, read at most one byte past the
+	// release's size.
+	in, _, err := safefile.Open(r.root, rel, math.MaxInt64)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, r.missing("asset " + a.Name + " (" + rel + ")")
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("recorded asset %s: %w", a.Name, err)
 	}
 	defer in.Close()
 	out, err := os.OpenFile(final, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -246,7 +268,7 @@ func (r *recording) download(a github.Asset, dir string) (*github.Downloaded, er
 		return nil, err
 	}
 	h := sha256.New()
-	n, err := hashcopy.Copy(out, h, in)
+	n, err := hashcopy.Copy(out, h, io.LimitReader(in, max(a.Size, 0)+1))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -257,13 +279,21 @@ func (r *recording) download(a github.Asset, dir string) (*github.Downloaded, er
 	sum := hex.EncodeToString(h.Sum(nil))
 	if n != a.Size {
 		os.Remove(final)
-		return nil, &github.IntegrityError{Asset: a.Name, What: "size", Expected: fmt.Sprint(a.Size), Actual: fmt.Sprintf("%d bytes in %s", n, rel)}
+		return nil, &github.IntegrityError{Asset: a.Name, What: "size", Expected: fmt.Sprint(a.Size), Actual: fmt.Sprintf("%s bytes in %s", sizeSeen(n, a.Size), rel)}
 	}
 	if alg, want, _ := strings.Cut(a.Digest, ":"); a.Digest != "" && alg == "sha256" && !strings.EqualFold(want, sum) {
 		os.Remove(final)
 		return nil, &github.IntegrityError{Asset: a.Name, What: "digest", Expected: a.Digest, Actual: "sha256:" + sum}
 	}
 	return &github.Downloaded{Path: final, SHA256: sum, Size: n}, nil
+}
+
+// sizeSeen says how many bytes a read bounded to want+1 found.
+func sizeSeen(n, want int64) string {
+	if n > want {
+		return fmt.Sprintf("more than %d", want)
+	}
+	return fmt.Sprint(n)
 }
 
 // The recording half: what GitHub answered, kept once it arrived.

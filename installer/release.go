@@ -66,9 +66,29 @@ type ReleaseOptions struct {
 	// the caller must run them before it removes Dir (they copy the assets
 	// from there). pipguard install makes them while pip resolves.
 	DeferCacheWrites func(write func())
+	// RepositoryID, when not 0, is the repository's numeric id the lock
+	// records: the release's must be it (the certificates are bound to
+	// it), so a repository deleted and re-created under the same name is
+	// not taken for the one locked.
+	RepositoryID int64
+	// RequireImmutable makes a mutable release a failure (the lock
+	// records that the release was immutable; GitHub's releases do not
+	// become mutable again).
+	RequireImmutable bool
+	// Locked, when set, is the build the lock records as verified: its
+	// commit and its distance before the tag's commit. Replaying a fetch
+	// directory, the distance is the lock's, not the recorded (unsigned)
+	// comparison's.
+	Locked *LockedBuild
 	// record, when set, records GitHub's answers (pipguard fetch) or
 	// replays them with no network (install --files); no cache is used.
 	record *recording
+}
+
+// LockedBuild is the build a lock records as verified.
+type LockedBuild struct {
+	Commit   string
+	Distance int
 }
 
 // AssetReport is the outcome for one asset.
@@ -83,6 +103,9 @@ type AssetReport struct {
 	Provenance         *attest.Report  `json:"provenance,omitempty"`
 	SBOM               *attest.Report  `json:"sbom,omitempty"`
 	ReleaseAttestation *attest.Report  `json:"release_attestation,omitempty"`
+	// CommitDistance is how many commits the verified build's commit is
+	// before the tag's (0: the tag's commit).
+	CommitDistance int `json:"commit_distance,omitempty"`
 }
 
 // ReleaseReport is the outcome of verifying a release.
@@ -275,6 +298,9 @@ func verifyFrom(ctx context.Context, cfg Config, o ReleaseOptions, src *source, 
 	}
 	if rel.Immutable {
 		d.Add(policy.Check{Name: "release-immutable", Outcome: policy.Pass, Actual: "immutable"})
+	} else if o.RequireImmutable {
+		d.Add(policy.Check{Name: "release-immutable", Outcome: policy.Fail, Expected: "immutable", Actual: "mutable",
+			Reason: "the lock records the release as immutable, and it is mutable now", Hint: "GitHub's immutable releases stay immutable: find out why before trusting it (a hermetic install: fetch again)"})
 	} else {
 		d.Add(policy.Check{Name: "release-immutable", Outcome: policy.Warn, Actual: "mutable",
 			Reason: "the release is mutable: its assets can be replaced, and GitHub publishes no release attestation for it"})
@@ -504,6 +530,15 @@ func verifyAsset(ctx context.Context, src *source, rel *github.Release, name str
 			return nil, notFoundAs(err, o, "repository "+o.Repo+" not found", "check the repository's name; a private repository needs GH_TOKEN")
 		}
 	}
+	if o.RepositoryID != 0 {
+		if rep.RepositoryID != 0 && rep.RepositoryID != o.RepositoryID {
+			d.Add(policy.Check{Name: "repository-id", Outcome: policy.Fail, Expected: fmt.Sprint(o.RepositoryID), Actual: fmt.Sprint(rep.RepositoryID),
+				Reason: fmt.Sprintf("the repository's id is %d, the lock records %d: it is not the repository that was locked (deleted and re-created, or renamed over)", rep.RepositoryID, o.RepositoryID),
+				Hint:   "find out why the repository changed before trusting it; lock again if it is the project's"})
+		}
+		// The certificates must carry the lock's id.
+		rep.RepositoryID = o.RepositoryID
+	}
 	if rep.RepositoryID != 0 {
 		p.RepoID = fmt.Sprint(rep.RepositoryID)
 	}
@@ -551,7 +586,7 @@ func verifyAsset(ctx context.Context, src *source, rel *github.Release, name str
 	}
 	if ar.Provenance != nil && ar.Provenance.Verified && p.SourceDigest == "" {
 		b := ar.Provenance.Bundles[ar.Provenance.Accepted]
-		if err := checkBinding(ctx, src, o, rep.Commit, b.Identity.SourceRepositoryDigest, d); err != nil {
+		if ar.CommitDistance, err = checkBinding(ctx, src, o, rep.Commit, b.Identity.SourceRepositoryDigest, d); err != nil {
 			return nil, err
 		}
 	}
@@ -707,24 +742,48 @@ func resolveTag(ctx context.Context, cfg Config, repo, tag string) (*gitref.Reso
 // tag's commit, or an ancestor of it within o.MaxCommitDistance commits
 // (asked of GitHub's compare API; nothing is cloned). A refusal says which
 // setting would accept the build.
-func checkBinding(ctx context.Context, src *source, o ReleaseOptions, tagCommit, built string, d *policy.Decision) error {
+func checkBinding(ctx context.Context, src *source, o ReleaseOptions, tagCommit, built string, d *policy.Decision) (int, error) {
 	c := policy.Check{Name: "tag-binding", Expected: fmt.Sprintf("the tag's commit %s, or an ancestor within %d commits", tagCommit, o.MaxCommitDistance), Actual: built,
 		Rule: o.rule(func(e *policy.Effective) string { return e.MaxCommitDistance.Rule("max_commit_distance") })}
 	if strings.EqualFold(built, tagCommit) {
 		c.Outcome, c.Reason = policy.Pass, "built from the tag's commit"
 		d.Add(c)
-		return nil
+		return 0, nil
 	}
 	if built == "" {
 		c.Outcome, c.Reason = policy.Fail, "the provenance names no source commit"
 		d.Add(c)
-		return nil
+		return 0, nil
+	}
+	if src.replaying() {
+		// A hermetic install: the recorded comparison is unsigned. The
+		// distance is the one the lock records for this build, checked
+		// against the policy now; a lock that records none for it is
+		// refused.
+		switch {
+		case o.Locked != nil && o.Locked.Distance >= 1 && strings.EqualFold(o.Locked.Commit, built) && o.Locked.Distance <= o.MaxCommitDistance:
+			c.Outcome, c.Reason = policy.Pass, fmt.Sprintf("built %d commit(s) before the tag's commit (the lock's record; not asked offline)", o.Locked.Distance)
+			d.Add(c)
+			return o.Locked.Distance, nil
+		case o.Locked != nil && o.Locked.Distance >= 1 && strings.EqualFold(o.Locked.Commit, built):
+			c.Outcome = policy.Fail
+			c.Reason = fmt.Sprintf("the build's commit %s is %d commit(s) before the tag's commit %s (the lock's record)", built, o.Locked.Distance, tagCommit)
+			c.Hint = fmt.Sprintf("max_commit_distance = %d in the repository's policy table (or --max-commit-distance %d) would accept it (the project tags a commit after the one it builds)", o.Locked.Distance, o.Locked.Distance)
+			d.Add(c)
+			return 0, nil
+		default:
+			c.Outcome = policy.Fail
+			c.Reason = fmt.Sprintf("the build's commit %s is not the lock's commit %s, and the lock records no distance for that build (a hermetic install does not take the fetch directory's comparison)", built, tagCommit)
+			c.Hint = "lock again (pipguard lock records the build's commit and distance), then fetch again"
+			d.Add(c)
+			return 0, nil
+		}
 	}
 	cmp, err := src.compare(ctx, o.Repo, strings.ToLower(built), strings.ToLower(tagCommit))
 	if errors.Is(err, github.ErrNotFound) {
 		c.Outcome, c.Reason = policy.Fail, fmt.Sprintf("the build's commit %s is unrelated to the tag's commit %s", built, tagCommit)
 		d.Add(c)
-		return nil
+		return 0, nil
 	}
 	var missing *RecordMissingError
 	if errors.As(err, &missing) {
@@ -734,14 +793,16 @@ func checkBinding(ctx context.Context, src *source, o ReleaseOptions, tagCommit,
 		c.Reason = fmt.Sprintf("the build's commit %s is not the lock's commit %s, and the fetch recorded no comparison of the two", built, tagCommit)
 		c.Hint = "the lock's commit is not the one the release was built from: lock again, then fetch again"
 		d.Add(c)
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
+	distance := 0
 	switch {
 	case cmp.Status == "ahead" && cmp.AheadBy >= 1 && cmp.AheadBy <= o.MaxCommitDistance:
 		c.Outcome, c.Reason = policy.Pass, fmt.Sprintf("built %d commit(s) before the tag's commit", cmp.AheadBy)
+		distance = cmp.AheadBy
 	case cmp.Status == "ahead":
 		c.Outcome = policy.Fail
 		c.Reason = fmt.Sprintf("the build's commit %s is %d commit(s) before the tag's commit %s", built, cmp.AheadBy, tagCommit)
@@ -752,7 +813,7 @@ func checkBinding(ctx context.Context, src *source, o ReleaseOptions, tagCommit,
 		c.Hint = "the release was not built from the history of its tag; do not install it"
 	}
 	d.Add(c)
-	return nil
+	return distance, nil
 }
 
 // rule names the policy rule that decided a check: the repository's

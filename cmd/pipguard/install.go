@@ -101,7 +101,13 @@ func installCommand(e *env) *cli.Command {
 			if dir := cCtx.String("files"); dir != "" && len(cCtx.StringSlice("trusted-root")) == 0 {
 				// Hermetic: the trusted roots from the TUF metadata pipguard
 				// fetch recorded in DIR, verified from the embedded roots.
-				trust = attest.TrustFromDir(dir, attest.TUFOptions{})
+				// pipguard's own TUF cache, when there is one, is a floor
+				// (no version older than it has seen is taken from DIR).
+				cache, _, err := e.cacheDir(cCtx)
+				if err != nil {
+					cache = "" // no cache: no floor (the README says so)
+				}
+				trust = attest.TrustFromDir(dir, attest.TUFOptions{CacheDir: cache})
 			}
 			pol, err := e.policy(cCtx)
 			if err != nil {

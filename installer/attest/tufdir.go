@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipguard/pipguard/internal/safefile"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -107,19 +108,27 @@ func RecordTUF(o TUFOptions, d Deployment, dir string) (*TUFRecord, error) {
 		return nil, &TrustError{Deployment: d, Err: fmt.Errorf("TUF repository %s: %w", base, err), Fix: "check your network (pipguard fetch asks Sigstore's TUF repository), or pass --trusted-root FILE to fetch and to install"}
 	}
 	out := TUFDir(dir, d)
-	if err := os.RemoveAll(out); err != nil {
+	// Every write goes through an os.Root of dir: a symbolic link planted
+	// in dir (dir/tuf -> elsewhere) is removed, never followed, and no
+	// name escapes dir.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	droot, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer droot.Close()
+	sub := tufDirName + "/" + string(d)
+	if err := safefile.Clear(droot, sub); err != nil {
+		return nil, err
+	}
+	if err := droot.MkdirAll(sub, 0o755); err != nil {
 		return nil, err
 	}
 	r := &TUFRecord{Deployment: d, Repository: base, Dir: out, Files: []string{}}
 	for rel, data := range rec.files {
-		p := filepath.Join(out, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		if err := safefile.WriteFile(droot, sub+"/"+rel, data, 0o644); err != nil {
 			return nil, err
 		}
 		r.Files = append(r.Files, rel)
@@ -209,9 +218,19 @@ func TrustFromDir(dir string, o TUFOptions) *Trust {
 				return nil, err
 			}
 			files := TUFDir(dir, d)
-			if _, err := os.Stat(filepath.Join(files, "timestamp.json")); err != nil {
+			// Read under an os.Root of dir: no name escapes it, and only
+			// regular files (no link, FIFO, device) are read, bounded.
+			droot, err := os.OpenRoot(dir)
+			if err != nil {
 				return nil, &TUFDirError{Deployment: d, Dir: files, Err: err}
 			}
+			defer droot.Close()
+			sub := tufDirName + "/" + string(d)
+			ts, _, err := safefile.Open(droot, sub+"/timestamp.json", maxTUFFile)
+			if err != nil {
+				return nil, &TUFDirError{Deployment: d, Dir: files, Err: err}
+			}
+			ts.Close()
 			tmp, err := os.MkdirTemp("", "pipguard-tuf-")
 			if err != nil {
 				return nil, err
@@ -219,8 +238,25 @@ func TrustFromDir(dir string, o TUFOptions) *Trust {
 			defer os.RemoveAll(tmp)
 			opts := tuf.DefaultOptions()
 			opts.RepositoryBaseURL, opts.Root, opts.CachePath = base, rootJSON, tmp
-			opts.Fetcher = dirFetcher{base: base, dir: files}
+			opts.Fetcher = dirFetcher{base: base, root: droot, dir: sub}
 			opts.DisableLocalCache = true
+			if o.CacheDir != "" {
+				// pipguard's own TUF cache (TrustFromTUF's), when there is
+				// one, is a floor: its trusted root is where the workflow
+				// starts, and its timestamp, snapshot and targets are the
+				// trusted versions DIR's may not go below (TUF 5.4.3,
+				// 5.5.5): metadata recorded earlier cannot be played back.
+				// The cache is read, never written.
+				floor, err := seedFloor(filepath.Join(o.CacheDir, "tuf", tuf.URLToPath(base)), filepath.Join(tmp, tuf.URLToPath(base)))
+				if err != nil {
+					return nil, err
+				}
+				if floor {
+					opts.Root = newestRoot(rootJSON, filepath.Join(o.CacheDir, "tuf", tuf.URLToPath(base), "root.json"))
+					opts.DisableLocalCache = false
+					opts.CacheValidity, opts.ForceCache = 0, false
+				}
+			}
 			client, err := tuf.New(opts)
 			var tr *root.TrustedRoot
 			if err == nil {
@@ -233,6 +269,40 @@ func TrustFromDir(dir string, o TUFOptions) *Trust {
 		}
 	}
 	return t
+}
+
+// seedFloor copies the trusted metadata of pipguard's TUF cache (cache:
+// one repository's directory in it) into a fresh client cache (dst), so
+// the client workflow over a fetch directory refuses versions older than
+// those. It says whether the cache had any (no cache: no floor; TUF then
+// starts from the embedded root, and only expiry bounds a rollback).
+func seedFloor(cache, dst string) (bool, error) {
+	croot, err := os.OpenRoot(cache)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer croot.Close()
+	found := false
+	for _, name := range []string{"root.json", "timestamp.json", "snapshot.json", "targets.json"} {
+		b, err := safefile.ReadFile(croot, name, maxTUFFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := os.MkdirAll(dst, 0o700); err != nil {
+			return false, err
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o600); err != nil {
+			return false, err
+		}
+		found = true
+	}
+	return found, nil
 }
 
 // recordingFetcher downloads through next and keeps every file it got, by
@@ -261,22 +331,36 @@ func (f *recordingFetcher) DownloadFile(u string, maxLength int64, timeout time.
 // dirFetcher answers the TUF client from a directory of recorded files;
 // a file it does not hold answers as a repository answers for a file it
 // does not have (404), which ends the root chain.
-type dirFetcher struct{ base, dir string }
+type dirFetcher struct {
+	base string
+	root *os.Root
+	// dir is the deployment's directory under root.
+	dir string
+}
+
+// maxTUFFile bounds a TUF file read from a fetch directory when the
+// client gives no maxLength.
+const maxTUFFile = 32 << 20
 
 func (f dirFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) ([]byte, error) {
 	rel, ok := strings.CutPrefix(u, f.base+"/")
 	if !ok || !filepath.IsLocal(filepath.FromSlash(rel)) {
 		return nil, fmt.Errorf("TUF asked for %s, outside the repository %s", u, f.base)
 	}
-	b, err := os.ReadFile(filepath.Join(f.dir, filepath.FromSlash(rel)))
+	max := int64(maxTUFFile)
+	if maxLength > 0 {
+		max = maxLength
+	}
+	b, err := safefile.ReadFile(f.root, f.dir+"/"+filepath.ToSlash(rel), max)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: u}
 	}
+	var se *safefile.Error
+	if errors.As(err, &se) && se.Max > 0 {
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is more than %d bytes", rel, max)}
+	}
 	if err != nil {
 		return nil, err
-	}
-	if maxLength > 0 && int64(len(b)) > maxLength {
-		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is %d bytes, more than %d", rel, len(b), maxLength)}
 	}
 	return b, nil
 }

@@ -32,10 +32,25 @@ type Record struct {
 	// SignerWorkflow is the workflow that signed the release's provenance.
 	SignerWorkflow string `toml:"signer-workflow,omitempty"`
 	SourceRef      string `toml:"source-ref,omitempty"`
+	// BuildCommit and CommitDistance are the commit the verified build
+	// provenance names and how many commits it is before Commit (0: the
+	// same; max_commit_distance accepted it): a hermetic install checks
+	// its policy against these, not against a recorded comparison.
+	BuildCommit    string `toml:"build-commit,omitempty"`
+	CommitDistance int    `toml:"commit-distance,omitempty"`
 	// Verified names what was verified when the lock was made, e.g.
-	// "sha256", "size", "provenance", "release-attestation".
+	// "sha256", "size", "provenance", "release-attestation"; "sha256sums"
+	// (the release's SHA256SUMS listed the asset) and "release-immutable"
+	// (the release was immutable), which a later install requires again.
 	Verified []string `toml:"verified,omitempty"`
 }
+
+// Verified names a lock records for the release's SHA256SUMS and its
+// immutability.
+const (
+	VerifiedSHA256SUMS = "sha256sums"
+	VerifiedImmutable  = "release-immutable"
+)
 
 // Pipguard returns the package's [packages.tool.pipguard] record, nil if
 // it has none.
@@ -72,6 +87,10 @@ func (p *Package) SetPipguard(r Record) {
 	put("commit", r.Commit)
 	put("signer-workflow", r.SignerWorkflow)
 	put("source-ref", r.SourceRef)
+	put("build-commit", r.BuildCommit)
+	if r.CommitDistance != 0 {
+		m["commit-distance"] = r.CommitDistance
+	}
 	if len(r.Verified) > 0 {
 		vs := make([]any, len(r.Verified))
 		for i, v := range r.Verified {
