@@ -126,3 +126,100 @@ func sha256Hex(data []byte) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
 }
+
+// BenchmarkP7PipOptions measures what the options pipguard gives pip's
+// second run (the install on its local files) cost pip: the 50 wheels of
+// P7 from a local directory, into a fresh copy of one venv each time, by
+// pip alone (its own process), interleaved. "pipguard's" is the install
+// step's command line as the driver runs it (--isolated --no-index
+// --find-links DIR --no-deps --force-reinstall --require-hashes
+// --only-binary :all: --report FILE, name==version --hash lines); each
+// other variant drops one option. It logs each variant's median wall time
+// and its ratio to pipguard's, run by run.
+//
+//	go test -run '^$' -bench P7PipOptions -benchtime 1x ./bench
+func BenchmarkP7PipOptions(b *testing.B) {
+	n := runs(5)
+	for b.Loop() {
+		dir := b.TempDir()
+		wheels := filepath.Join(dir, "wheels")
+		os.Mkdir(wheels, 0o755)
+		var hashed, plain strings.Builder
+		for i := 0; i < 50; i++ {
+			name := fmt.Sprintf("p7pkg%02d", i)
+			rng := rand.New(rand.NewChaCha8([32]byte{byte(i)}))
+			files := map[string]string{}
+			for j := 0; j < 60; j++ {
+				files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
+			}
+			for j := 0; j < 39; j++ {
+				blob := make([]byte, 15000)
+				for k := range blob {
+					blob[k] = byte(rng.Uint32())
+				}
+				files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
+			}
+			p := pkgtest.Project{Name: name, Version: "1.0", Files: files}
+			w := p.Wheel()
+			if err := os.WriteFile(filepath.Join(wheels, p.WheelName()), w, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(&hashed, "%s==1.0 --hash=sha256:%s\n", name, sha256Hex(w))
+			fmt.Fprintf(&plain, "%s==1.0\n", name)
+		}
+		hashedFile, plainFile := filepath.Join(dir, "hashed.txt"), filepath.Join(dir, "plain.txt")
+		os.WriteFile(hashedFile, []byte(hashed.String()), 0o644)
+		os.WriteFile(plainFile, []byte(plain.String()), 0o644)
+		template := pkgtest.NewVenv(b)
+		type variant struct {
+			name string
+			args func(report string) []string
+		}
+		base := func(drop string, reqs string) func(string) []string {
+			return func(report string) []string {
+				all := []string{"install", "-q", "--report", report, "-r", reqs, "--no-index", "--find-links=" + wheels, "--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}
+				var out []string
+				for i := 0; i < len(all); i++ {
+					switch {
+					case all[i] == drop:
+						if drop == "--only-binary" || drop == "--report" {
+							i++
+						}
+						continue
+					}
+					out = append(out, all[i])
+				}
+				return out
+			}
+		}
+		vs := []variant{
+			{"pipguard's", base("", hashedFile)},
+			{"no --force-reinstall", base("--force-reinstall", hashedFile)},
+			{"no --require-hashes, no hashes", base("--require-hashes", plainFile)},
+			{"no --report", base("--report", hashedFile)},
+			{"no --only-binary", base("--only-binary", hashedFile)},
+			{"no --isolated", base("--isolated", hashedFile)},
+		}
+		times := make([][]time.Duration, len(vs))
+		for i := 0; i < n; i++ {
+			for k := range vs {
+				v := vs[(k+i)%len(vs)]
+				idx := (k + i) % len(vs)
+				py := copyVenv(b, template)
+				env := baseEnv(freshDir(b, dir, "home-"), "")
+				args := append([]string{py, "-m", "pip"}, v.args(filepath.Join(dir, fmt.Sprintf("report-%d-%d.json", i, k)))...)
+				p := run(b, command{env: env, args: args})
+				times[idx] = append(times[idx], p.wall)
+			}
+		}
+		for k, v := range vs {
+			var rs []float64
+			for i := range times[k] {
+				rs = append(rs, float64(times[k][i])/float64(times[0][i]))
+			}
+			ds := append([]time.Duration(nil), times[k]...)
+			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+			b.Logf("%-32s median %s (%s–%s), ratio to pipguard's %s", v.name, ds[len(ds)/2].Round(time.Millisecond), ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond), of(rs))
+		}
+	}
+}
