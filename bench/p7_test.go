@@ -30,18 +30,7 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 	var r, p strings.Builder
 	for i := 0; i < 50; i++ {
 		name := fmt.Sprintf("p7pkg%02d", i)
-		files := map[string]string{}
-		for j := 0; j < 60; j++ {
-			files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
-		}
-		for j := 0; j < 39; j++ {
-			blob := make([]byte, 15000)
-			for k := range blob {
-				blob[k] = byte(rng.Uint32())
-			}
-			files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
-		}
-		proj := pkgtest.Project{Name: name, Version: "1.0", Files: files}
+		proj := pkgtest.Project{Name: name, Version: "1.0", Files: p7Files(rng, name)}
 		ix.Add(proj)
 		fmt.Fprintf(&r, "%s==1.0\n", name)
 		fmt.Fprintf(&p, "%s==1.0 --hash=sha256:%s\n", name, sha256Hex(proj.Wheel()))
@@ -56,6 +45,41 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 	return ix, reqs, pinned
 }
 
+// p7Files are the files of P7's project name: 60 small modules and 39
+// data files of 15,000 pseudo-random bytes from rng.
+func p7Files(rng *rand.Rand, name string) map[string]string {
+	files := map[string]string{}
+	for j := 0; j < 60; j++ {
+		files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
+	}
+	for j := 0; j < 39; j++ {
+		blob := make([]byte, 15000)
+		for k := range blob {
+			blob[k] = byte(rng.Uint32())
+		}
+		files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
+	}
+	return files
+}
+
+// timing is one stage of pipguard's JSON report.
+type timing struct {
+	Stage   string        `json:"stage"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// timings are the stages of pipguard's JSON report on stdout.
+func timings(b *testing.B, stdout []byte) []timing {
+	b.Helper()
+	var rep struct {
+		Timings []timing `json:"timings"`
+	}
+	if err := json.Unmarshal(stdout, &rep); err != nil {
+		b.Fatalf("pipguard's report: %v\n%s", err, tail(stdout))
+	}
+	return rep.Timings
+}
+
 // BenchmarkP7FiftyIndexWheels: pipguard install of 50 index wheels (one
 // resolution, every file kept and hashed by pipguard, every path planned,
 // pip on the local files, the disk checked) against pip install
@@ -65,17 +89,29 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 // where pipguard's time goes (its JSON report's timings).
 //
 //	go test -run '^$' -bench P7 -benchtime 1x ./bench
+//
+// PIPGUARD_BENCH_BASE=PATH adds a third side to every round, another
+// pipguard binary (an earlier commit), for a before/after in one run.
 func BenchmarkP7FiftyIndexWheels(b *testing.B) {
 	bin := pipguardBinary(b)
+	base := os.Getenv("PIPGUARD_BENCH_BASE")
 	n := runs(5)
 	for b.Loop() {
 		dir := b.TempDir()
 		ix, reqs, pinned := fiftyWheels(b, dir)
 		template := pkgtest.NewVenv(b)
-		var pg, alt []proc
+		var pg, alt, before []proc
 		stages := map[string][]time.Duration{}
 		var order []string
 		for i := 0; i < n; i++ {
+			earlier := func() {
+				if base == "" {
+					return
+				}
+				py := copyVenv(b, template)
+				env := baseEnv(freshDir(b, dir, "home-"), "")
+				before = append(before, run(b, command{env: env, args: []string{base, "install", "--format", "json", "--python", py, "-r", reqs, "--", "--index-url", ix.SimpleURL()}}))
+			}
 			one := func() {
 				py := copyVenv(b, template)
 				env := baseEnv(freshDir(b, dir, "home-"), "")
@@ -105,15 +141,22 @@ func BenchmarkP7FiftyIndexWheels(b *testing.B) {
 				env := baseEnv(freshDir(b, dir, "home-"), "")
 				alt = append(alt, run(b, command{env: env, args: []string{py, "-m", "pip", "install", "-q", "--no-deps", "--require-hashes", "-r", pinned, "--index-url", ix.SimpleURL()}}))
 			}
+			// The base (when given) goes first, then last; the pair alternates.
 			if i%2 == 0 {
+				earlier()
 				one()
 				other()
 			} else {
 				other()
 				one()
+				earlier()
 			}
 		}
 		reportPair(b, "pipguard", "pip", pg, alt, true)
+		if base != "" {
+			reportPair(b, "base", "pip", before, alt, true)
+			reportPair(b, "pipguard", "base", pg, before, false)
+		}
 		for _, s := range order {
 			ds := stages[s]
 			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
@@ -145,21 +188,10 @@ func BenchmarkP7PipOptions(b *testing.B) {
 		wheels := filepath.Join(dir, "wheels")
 		os.Mkdir(wheels, 0o755)
 		var hashed, plain strings.Builder
+		rng := rand.New(rand.NewChaCha8([32]byte{7}))
 		for i := 0; i < 50; i++ {
 			name := fmt.Sprintf("p7pkg%02d", i)
-			rng := rand.New(rand.NewChaCha8([32]byte{byte(i)}))
-			files := map[string]string{}
-			for j := 0; j < 60; j++ {
-				files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
-			}
-			for j := 0; j < 39; j++ {
-				blob := make([]byte, 15000)
-				for k := range blob {
-					blob[k] = byte(rng.Uint32())
-				}
-				files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
-			}
-			p := pkgtest.Project{Name: name, Version: "1.0", Files: files}
+			p := pkgtest.Project{Name: name, Version: "1.0", Files: p7Files(rng, name)}
 			w := p.Wheel()
 			if err := os.WriteFile(filepath.Join(wheels, p.WheelName()), w, 0o644); err != nil {
 				b.Fatal(err)
