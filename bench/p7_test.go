@@ -156,6 +156,8 @@ func BenchmarkP7FiftyIndexWheels(b *testing.B) {
 		if base != "" {
 			reportPair(b, "base", "pip", before, alt, true)
 			reportPair(b, "pipguard", "base", pg, before, false)
+			b.Logf("the base's stages:")
+			logStages(b, before)
 		}
 		for _, s := range order {
 			ds := stages[s]

@@ -112,6 +112,28 @@ func BenchmarkP7Stages(b *testing.B) {
 			}
 		}
 	})
+	// The check's lookups of each index item's installed distribution
+	// (for its direct_url.json): findDist lists the site directory once
+	// per item.
+	b.Run("find-dists", func(b *testing.B) {
+		defer cpuTime(b)()
+		for b.Loop() {
+			for _, n := range names {
+				if ds := findDist(info, n); len(ds) != 1 {
+					b.Fatalf("%s: %d distributions", n, len(ds))
+				}
+			}
+		}
+	})
+	// The check's last part, in the interpreter: pip's own dependency
+	// check of the environment (the Go process's CPU is not its cost).
+	b.Run("pip-check", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := py.CheckDependencies(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // cpuTime reports the process's CPU time (user and system) per iteration
