@@ -103,7 +103,9 @@ func (w *p9World) lock(b *testing.B, bin, python, home, path string) proc {
 //     fetch stored: no network) against the online pipguard install
 //     pylock.toml, warm, alternating.
 //
-// Targets: install ≤ 1.2 ×, lock ≤ 1.3 ×.
+// Targets: install ≤ 1.2 ×, lock ≤ 1.3 ×. PIPGUARD_BENCH_P9_TARGET=pip26
+// makes pipguard's target the pip 26 venv as well (the same pip installs
+// on both sides; pipguard lock then resolves with pip 26 too).
 //
 //	go test -run '^$' -bench P9 -benchtime 1x -timeout 60m ./bench
 func BenchmarkP9LockFile(b *testing.B) {
@@ -113,6 +115,11 @@ func BenchmarkP9LockFile(b *testing.B) {
 		w := newP9World(b)
 		template := pkgtest.NewVenv(b)
 		template26 := pkgtest.NewVenvWith(b, pkgtest.Pip{Name: "pip26", Base: "python3", Wheel: pip26Wheel(b, w.pip26)})
+		if os.Getenv("PIPGUARD_BENCH_P9_TARGET") == "pip26" {
+			// pipguard's target is the pip 26 venv too: the same pip
+			// installs on both sides.
+			template = template26
+		}
 		lockPath := filepath.Join(w.dir, "pylock.toml")
 		w.lock(b, bin, template, freshDir(b, w.dir, "home-"), lockPath)
 		files := filepath.Join(w.dir, "files")
