@@ -30,18 +30,7 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 	var r, p strings.Builder
 	for i := 0; i < 50; i++ {
 		name := fmt.Sprintf("p7pkg%02d", i)
-		files := map[string]string{}
-		for j := 0; j < 60; j++ {
-			files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
-		}
-		for j := 0; j < 39; j++ {
-			blob := make([]byte, 15000)
-			for k := range blob {
-				blob[k] = byte(rng.Uint32())
-			}
-			files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
-		}
-		proj := pkgtest.Project{Name: name, Version: "1.0", Files: files}
+		proj := pkgtest.Project{Name: name, Version: "1.0", Files: p7Files(rng, name)}
 		ix.Add(proj)
 		fmt.Fprintf(&r, "%s==1.0\n", name)
 		fmt.Fprintf(&p, "%s==1.0 --hash=sha256:%s\n", name, sha256Hex(proj.Wheel()))
@@ -56,6 +45,41 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 	return ix, reqs, pinned
 }
 
+// p7Files are the files of P7's project name: 60 small modules and 39
+// data files of 15,000 pseudo-random bytes from rng.
+func p7Files(rng *rand.Rand, name string) map[string]string {
+	files := map[string]string{}
+	for j := 0; j < 60; j++ {
+		files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
+	}
+	for j := 0; j < 39; j++ {
+		blob := make([]byte, 15000)
+		for k := range blob {
+			blob[k] = byte(rng.Uint32())
+		}
+		files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
+	}
+	return files
+}
+
+// timing is one stage of pipguard's JSON report.
+type timing struct {
+	Stage   string        `json:"stage"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// timings are the stages of pipguard's JSON report on stdout.
+func timings(b *testing.B, stdout []byte) []timing {
+	b.Helper()
+	var rep struct {
+		Timings []timing `json:"timings"`
+	}
+	if err := json.Unmarshal(stdout, &rep); err != nil {
+		b.Fatalf("pipguard's report: %v\n%s", err, tail(stdout))
+	}
+	return rep.Timings
+}
+
 // BenchmarkP7FiftyIndexWheels: pipguard install of 50 index wheels (one
 // resolution, every file kept and hashed by pipguard, every path planned,
 // pip on the local files, the disk checked) against pip install
@@ -65,17 +89,29 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 // where pipguard's time goes (its JSON report's timings).
 //
 //	go test -run '^$' -bench P7 -benchtime 1x ./bench
+//
+// PIPGUARD_BENCH_BASE=PATH adds a third side to every round, another
+// pipguard binary (an earlier commit), for a before/after in one run.
 func BenchmarkP7FiftyIndexWheels(b *testing.B) {
 	bin := pipguardBinary(b)
+	base := os.Getenv("PIPGUARD_BENCH_BASE")
 	n := runs(5)
 	for b.Loop() {
 		dir := b.TempDir()
 		ix, reqs, pinned := fiftyWheels(b, dir)
 		template := pkgtest.NewVenv(b)
-		var pg, alt []proc
+		var pg, alt, before []proc
 		stages := map[string][]time.Duration{}
 		var order []string
 		for i := 0; i < n; i++ {
+			earlier := func() {
+				if base == "" {
+					return
+				}
+				py := copyVenv(b, template)
+				env := baseEnv(freshDir(b, dir, "home-"), "")
+				before = append(before, run(b, command{env: env, args: []string{base, "install", "--format", "json", "--python", py, "-r", reqs, "--", "--index-url", ix.SimpleURL()}}))
+			}
 			one := func() {
 				py := copyVenv(b, template)
 				env := baseEnv(freshDir(b, dir, "home-"), "")
@@ -105,15 +141,24 @@ func BenchmarkP7FiftyIndexWheels(b *testing.B) {
 				env := baseEnv(freshDir(b, dir, "home-"), "")
 				alt = append(alt, run(b, command{env: env, args: []string{py, "-m", "pip", "install", "-q", "--no-deps", "--require-hashes", "-r", pinned, "--index-url", ix.SimpleURL()}}))
 			}
+			// The base (when given) goes first, then last; the pair alternates.
 			if i%2 == 0 {
+				earlier()
 				one()
 				other()
 			} else {
 				other()
 				one()
+				earlier()
 			}
 		}
 		reportPair(b, "pipguard", "pip", pg, alt, true)
+		if base != "" {
+			reportPair(b, "base", "pip", before, alt, true)
+			reportPair(b, "pipguard", "base", pg, before, false)
+			b.Logf("the base's stages:")
+			logStages(b, before)
+		}
 		for _, s := range order {
 			ds := stages[s]
 			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
@@ -125,4 +170,90 @@ func BenchmarkP7FiftyIndexWheels(b *testing.B) {
 func sha256Hex(data []byte) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
+}
+
+// BenchmarkP7PipOptions measures what the options pipguard gives pip's
+// second run (the install on its local files) cost pip: the 50 wheels of
+// P7 from a local directory, into a fresh copy of one venv each time, by
+// pip alone (its own process), interleaved. "pipguard's" is the install
+// step's command line as the driver runs it (--isolated --no-index
+// --find-links DIR --no-deps --force-reinstall --require-hashes
+// --only-binary :all: --report FILE, name==version --hash lines); each
+// other variant drops one option. It logs each variant's median wall time
+// and its ratio to pipguard's, run by run.
+//
+//	go test -run '^$' -bench P7PipOptions -benchtime 1x ./bench
+func BenchmarkP7PipOptions(b *testing.B) {
+	n := runs(5)
+	for b.Loop() {
+		dir := b.TempDir()
+		wheels := filepath.Join(dir, "wheels")
+		os.Mkdir(wheels, 0o755)
+		var hashed, plain strings.Builder
+		rng := rand.New(rand.NewChaCha8([32]byte{7}))
+		for i := 0; i < 50; i++ {
+			name := fmt.Sprintf("p7pkg%02d", i)
+			p := pkgtest.Project{Name: name, Version: "1.0", Files: p7Files(rng, name)}
+			w := p.Wheel()
+			if err := os.WriteFile(filepath.Join(wheels, p.WheelName()), w, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(&hashed, "%s==1.0 --hash=sha256:%s\n", name, sha256Hex(w))
+			fmt.Fprintf(&plain, "%s==1.0\n", name)
+		}
+		hashedFile, plainFile := filepath.Join(dir, "hashed.txt"), filepath.Join(dir, "plain.txt")
+		os.WriteFile(hashedFile, []byte(hashed.String()), 0o644)
+		os.WriteFile(plainFile, []byte(plain.String()), 0o644)
+		template := pkgtest.NewVenv(b)
+		type variant struct {
+			name string
+			args func(report string) []string
+		}
+		base := func(drop string, reqs string) func(string) []string {
+			return func(report string) []string {
+				all := []string{"install", "-q", "--report", report, "-r", reqs, "--no-index", "--find-links=" + wheels, "--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}
+				var out []string
+				for i := 0; i < len(all); i++ {
+					switch {
+					case all[i] == drop:
+						if drop == "--only-binary" || drop == "--report" {
+							i++
+						}
+						continue
+					}
+					out = append(out, all[i])
+				}
+				return out
+			}
+		}
+		vs := []variant{
+			{"pipguard's", base("", hashedFile)},
+			{"no --force-reinstall", base("--force-reinstall", hashedFile)},
+			{"no --require-hashes, no hashes", base("--require-hashes", plainFile)},
+			{"no --report", base("--report", hashedFile)},
+			{"no --only-binary", base("--only-binary", hashedFile)},
+			{"no --isolated", base("--isolated", hashedFile)},
+		}
+		times := make([][]time.Duration, len(vs))
+		for i := 0; i < n; i++ {
+			for k := range vs {
+				v := vs[(k+i)%len(vs)]
+				idx := (k + i) % len(vs)
+				py := copyVenv(b, template)
+				env := baseEnv(freshDir(b, dir, "home-"), "")
+				args := append([]string{py, "-m", "pip"}, v.args(filepath.Join(dir, fmt.Sprintf("report-%d-%d.json", i, k)))...)
+				p := run(b, command{env: env, args: args})
+				times[idx] = append(times[idx], p.wall)
+			}
+		}
+		for k, v := range vs {
+			var rs []float64
+			for i := range times[k] {
+				rs = append(rs, float64(times[k][i])/float64(times[0][i]))
+			}
+			ds := append([]time.Duration(nil), times[k]...)
+			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+			b.Logf("%-32s median %s (%s–%s), ratio to pipguard's %s", v.name, ds[len(ds)/2].Round(time.Millisecond), ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond), of(rs))
+		}
+	}
 }

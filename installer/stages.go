@@ -10,8 +10,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pipguard/pipguard/installer/layout"
 	"github.com/pipguard/pipguard/installer/pip"
@@ -99,39 +102,103 @@ func fetch(lk *lock, kept []pip.Kept, files string) error {
 	for _, k := range kept {
 		byName[pep610.Normalize(k.Name)] = k
 	}
-	var reasons []string
+	srcs := make([]string, len(lk.items))
+	reasons := make([]string, len(lk.items))
 	for i := range lk.items {
 		it := &lk.items[i]
-		var src string
 		switch {
 		case it.built != "":
-			src = it.built
+			srcs[i] = it.built
 		case it.guarded != nil && it.guarded.wheelPath != "":
-			src = it.guarded.wheelPath
+			srcs[i] = it.guarded.wheelPath
 		default:
 			k, ok := byName[pep610.Normalize(it.Name)]
 			if !ok {
-				reasons = append(reasons, fmt.Sprintf("%s %s: pip's resolution kept no file for it", it.Name, it.Version))
+				reasons[i] = fmt.Sprintf("%s %s: pip's resolution kept no file for it", it.Name, it.Version)
 				continue
 			}
-			src = k.Path
+			srcs[i] = k.Path
 			it.URL = k.URL
 		}
-		dst := filepath.Join(files, filepath.Base(src))
-		f, err := copyHashed(src, dst)
+	}
+	// The files are linked (or copied) and hashed several at a time; each
+	// item's outcome is its own, and they are reported in the lock's order.
+	errs := make([]error, len(lk.items))
+	run := parallel
+	seen := map[string]bool{}
+	for _, src := range srcs {
+		if b := filepath.Base(src); src != "" && seen[b] {
+			// Two items of one file name: one after the other, the last
+			// one's file kept, as ever.
+			run = func(n int, f func(int)) {
+				for i := 0; i < n; i++ {
+					f(i)
+				}
+			}
+		} else {
+			seen[b] = true
+		}
+	}
+	run(len(lk.items), func(i int) {
+		it := &lk.items[i]
+		if srcs[i] == "" {
+			return
+		}
+		f, err := copyHashed(srcs[i], filepath.Join(files, filepath.Base(srcs[i])))
 		if err != nil {
-			return fmt.Errorf("fetching %s: %w", it.Name, err)
+			errs[i] = fmt.Errorf("fetching %s: %w", it.Name, err)
+			return
 		}
 		if it.SHA256 != "" && !strings.EqualFold(it.SHA256, f.sha256) {
-			reasons = append(reasons, fmt.Sprintf("%s %s: the file pip resolved (%s) has sha256:%s, the lock holds sha256:%s", it.Name, it.Version, filepath.Base(src), f.sha256, it.SHA256))
-			continue
+			reasons[i] = fmt.Sprintf("%s %s: the file pip resolved (%s) has sha256:%s, the lock holds sha256:%s", it.Name, it.Version, filepath.Base(srcs[i]), f.sha256, it.SHA256)
+			return
 		}
 		it.SHA256, it.Size, it.file = f.sha256, f.size, f.path
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
-	if len(reasons) > 0 {
-		return &AuditError{Reasons: reasons}
+	var refused []string
+	for _, r := range reasons {
+		if r != "" {
+			refused = append(refused, r)
+		}
+	}
+	if len(refused) > 0 {
+		return &AuditError{Reasons: refused}
 	}
 	return nil
+}
+
+// parallel runs f(0) … f(n-1) on at most GOMAXPROCS goroutines: the
+// stages' file work (hashing, reading archives) is I/O and hashing that
+// two cores do in about half the time.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // copyHashed links (or copies) src to dst and hashes dst: what pip will
@@ -188,26 +255,44 @@ func planPaths(lk *lock, info *pip.Info) (*paths, error) {
 		return nil, fmt.Errorf("reading the environment: %w", err)
 	}
 	p := &paths{env: env}
-	var errs []error
-	for i := range lk.items {
+	// Each wheel is read and planned on its own, several at a time; the
+	// plans and the errors keep the lock's order.
+	plans := make([]*layout.Plan, len(lk.items))
+	werrs := make([]error, len(lk.items))
+	parallel(len(lk.items), func(i int) {
 		it := &lk.items[i]
 		w, err := layout.Open(it.file)
 		if err != nil {
-			errs = append(errs, &WheelError{Name: it.Name, Err: err})
-			continue
+			werrs[i] = &WheelError{Name: it.Name, Err: err}
+			return
+		}
+		// The plan is of the bytes the fetch hashed (and pip is given with
+		// that hash): a file that changed since is refused.
+		if it.SHA256 != "" && !strings.EqualFold(w.SHA256, it.SHA256) {
+			werrs[i] = &WheelError{Name: it.Name, Err: fmt.Errorf("the locked file %s changed after pipguard hashed it: sha256:%s, then sha256:%s", filepath.Base(it.file), it.SHA256, w.SHA256)}
+			return
 		}
 		if pep610.Normalize(w.Name) != pep610.Normalize(it.Name) || it.Version != "" && canonical(w.Version) != canonical(it.Version) {
-			errs = append(errs, &WheelError{Name: it.Name, Err: fmt.Errorf("the locked file %s is %s %s, expected %s %s", filepath.Base(it.file), w.Name, w.Version, it.Name, it.Version)})
-			continue
+			werrs[i] = &WheelError{Name: it.Name, Err: fmt.Errorf("the locked file %s is %s %s, expected %s %s", filepath.Base(it.file), w.Name, w.Version, it.Name, it.Version)}
+			return
 		}
 		pl, err := layout.PlanWheel(w, schemeFor(info, it.Name), layout.PlanOptions{Direct: it.direct(), Requested: true})
 		if err != nil {
-			errs = append(errs, &WheelError{Name: it.Name, Err: err})
+			werrs[i] = &WheelError{Name: it.Name, Err: err}
+			return
+		}
+		plans[i] = pl
+	})
+	var errs []error
+	for i := range lk.items {
+		if werrs[i] != nil {
+			errs = append(errs, werrs[i])
 			continue
 		}
-		it.Files = len(pl.Files)
-		it.plan = pl
-		p.plans = append(p.plans, pl)
+		it := &lk.items[i]
+		it.Files = len(plans[i].Files)
+		it.plan = plans[i]
+		p.plans = append(p.plans, plans[i])
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 )
 
 // Problem is a difference between the disk and the plans.
@@ -36,21 +39,78 @@ func (p Problem) String() string {
 // are regular files when present; every path the installed RECORD lists is
 // planned (or is one of Plan.Unwritten, absent); and the installed
 // .dist-info directory holds nothing that is not planned.
+//
+// The files are read several at a time (GOMAXPROCS workers); the problems
+// are the same, in the same order, as one at a time.
 func Check(plans []*Plan) []Problem {
-	var out []Problem
+	// The work, in the order a single pass would do it: each plan's files
+	// in chunks, then its RECORD and .dist-info.
+	type task struct {
+		p     *Plan
+		files []File
+		rest  bool // checkRecord and the .dist-info walk
+	}
+	var tasks []task
 	for _, p := range plans {
-		out = append(out, checkPlan(p)...)
+		for i := 0; i < len(p.Files); i += checkChunk {
+			tasks = append(tasks, task{p: p, files: p.Files[i:min(i+checkChunk, len(p.Files))]})
+		}
+		tasks = append(tasks, task{p: p, rest: true})
+	}
+	results := make([][]Problem, len(tasks))
+	parallel(len(tasks), func(i int) {
+		t := tasks[i]
+		if t.rest {
+			results[i] = checkRest(t.p)
+		} else {
+			results[i] = checkFiles(t.p, t.files)
+		}
+	})
+	var out []Problem
+	for _, r := range results {
+		out = append(out, r...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 
-func checkPlan(p *Plan) []Problem {
+// checkChunk is how many files of a plan one worker checks at a time.
+const checkChunk = 128
+
+// parallel runs f(0) … f(n-1) on at most GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// checkFiles checks files, planned files of p, on the disk.
+func checkFiles(p *Plan, files []File) []Problem {
 	var out []Problem
 	bad := func(path, why, expected, actual string) {
 		out = append(out, Problem{Path: path, Dist: p.Name, Why: why, Expected: expected, Actual: actual})
 	}
-	for _, f := range p.Files {
+	for _, f := range files {
 		fi, err := os.Lstat(f.Path)
 		if err != nil {
 			if f.Kind == Bytecode || f.Kind == Metadata {
@@ -91,6 +151,15 @@ func checkPlan(p *Plan) []Problem {
 				bad(f.Path, "a generated script is not executable", "111", fmt.Sprintf("%03o", x))
 			}
 		}
+	}
+	return out
+}
+
+// checkRest checks p's installed RECORD and .dist-info directory.
+func checkRest(p *Plan) []Problem {
+	var out []Problem
+	bad := func(path, why, expected, actual string) {
+		out = append(out, Problem{Path: path, Dist: p.Name, Why: why, Expected: expected, Actual: actual})
 	}
 	out = append(out, checkRecord(p)...)
 	// Nothing in the .dist-info directory but what is planned.
@@ -146,7 +215,7 @@ func checkScript(p *Plan, f File, fi fs.FileInfo) []Problem {
 		return bad("after its first line, size differs from the wheel's member "+f.Member, strconv.FormatInt(f.RestSize, 10), strconv.FormatInt(rest, 10))
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(br, f.RestSize+1)); err != nil {
+	if _, err := copyPooled(h, io.LimitReader(br, f.RestSize+1)); err != nil {
 		return bad("cannot read it: "+err.Error(), "", "")
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.RestSHA256 {
@@ -162,7 +231,7 @@ func hashFile(p string, limit int64) (string, error) {
 	}
 	defer fh.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(fh, limit+1)); err != nil {
+	if _, err := copyPooled(h, io.LimitReader(fh, limit+1)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -180,6 +180,15 @@ func cacheFromSource(p, tag string) string {
 
 // within says whether p is strictly inside dir (both clean).
 func within(dir, p string) bool {
+	if filepath.IsAbs(dir) && filepath.IsAbs(p) && filepath.Clean(dir) == dir && filepath.Clean(p) == p && filepath.VolumeName(dir) == "" {
+		// Two clean absolute paths (what the plans hold): p is inside dir
+		// when dir and a separator begin it, as filepath.Rel would find
+		// without its allocations.
+		if dir == string(filepath.Separator) {
+			return len(p) > 1
+		}
+		return len(p) > len(dir) && p[len(dir)] == filepath.Separator && p[:len(dir)] == dir
+	}
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/pipguard/pipguard/installer/wheel"
@@ -112,19 +113,34 @@ func Open(p string) (*Wheel, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &MalformedError{Wheel: p, Reasons: []string{"it is not a regular file"}}
 	}
+	// A wheel of at most wholeMax bytes, while the budget allows, is read
+	// once into memory: the digest and every member then come from those
+	// same bytes, in one read instead of one per member. A larger one is
+	// read where it is, its digest first.
+	var src io.ReaderAt = f
+	size := fi.Size()
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil {
+	if buf, release := wholeBuffer(size); buf != nil {
+		defer release()
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return nil, fmt.Errorf("reading wheel %s: %w", p, err)
+		}
+		// A file that grew since the stat is read no further: the
+		// archive is the size the stat said, as it is when read in place.
+		h.Write(buf)
+		src = bytes.NewReader(buf)
+	} else if _, err := copyPooled(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return nil, fmt.Errorf("reading wheel %s: %w", p, err)
 	}
 	w := &Wheel{Path: p, SHA256: hex.EncodeToString(h.Sum(nil))}
 	r := &reader{w: w}
 	r.name(filepath.Base(p))
-	zr, err := zip.NewReader(f, fi.Size())
+	zr, err := zip.NewReader(src, size)
 	if err != nil {
 		r.fail("it is not a zip archive (%v)", err)
 		return nil, r.err()
 	}
-	if err := zipUnambiguous(f, fi.Size(), zr); err != nil {
+	if err := zipUnambiguous(src, size, zr); err != nil {
 		r.fail("%v", err)
 		return nil, r.err()
 	}
@@ -133,6 +149,61 @@ func Open(p string) (*Wheel, error) {
 		return nil, r.err()
 	}
 	return w, nil
+}
+
+// copyPooled is io.Copy with a buffer shared between calls: Open and
+// Check copy thousands of small members and files, and a fresh 32 KiB
+// buffer for each is most of their allocation.
+func copyPooled(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	return io.CopyBuffer(dst, onlyReader{src}, *bp)
+}
+
+// onlyReader hides a source's WriteTo, so that CopyBuffer uses the buffer.
+type onlyReader struct{ io.Reader }
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// wholeMax is the largest wheel Open reads into memory, and wholeBudget
+// the most bytes all concurrent Opens hold that way (so that planning
+// many wheels at once stays within a few tens of MiB).
+const (
+	wholeMax    = 16 << 20
+	wholeBudget = 48 << 20
+)
+
+var (
+	wholeMu   sync.Mutex
+	wholeUsed int64
+	wholePool = sync.Pool{New: func() any { return new([]byte) }}
+)
+
+// wholeBuffer returns a buffer of size bytes from the budget, and the
+// function that gives it back; nil when the wheel is too large or the
+// budget is spent (the caller reads the file in place).
+func wholeBuffer(size int64) ([]byte, func()) {
+	if size <= 0 || size > wholeMax {
+		return nil, nil
+	}
+	wholeMu.Lock()
+	if wholeUsed+size > wholeBudget {
+		wholeMu.Unlock()
+		return nil, nil
+	}
+	wholeUsed += size
+	wholeMu.Unlock()
+	bp := wholePool.Get().(*[]byte)
+	if int64(cap(*bp)) < size {
+		*bp = make([]byte, size)
+	}
+	buf := (*bp)[:size]
+	return buf, func() {
+		wholePool.Put(bp)
+		wholeMu.Lock()
+		wholeUsed -= size
+		wholeMu.Unlock()
+	}
 }
 
 type reader struct {
@@ -555,7 +626,11 @@ func (r *reader) member(f *zip.File, row recordRow, script bool) (Member, bool) 
 		rest = &restHasher{h: sha256.New()}
 		ws = append(ws, rest)
 	}
-	n, err := io.Copy(io.MultiWriter(ws...), rc)
+	var dst io.Writer = h
+	if len(ws) > 1 {
+		dst = io.MultiWriter(ws...)
+	}
+	n, err := copyPooled(dst, rc)
 	if err != nil {
 		r.fail("member %q cannot be read: %v (the archive is corrupt or lies about its size)", f.Name, err)
 		return m, false
