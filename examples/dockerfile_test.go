@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -86,9 +87,20 @@ func canUnshare() bool {
 	return exec.Command("unshare", "-n", "true").Run() == nil
 }
 
+// path puts the image's absolute paths in p under the test's root: each
+// sandboxed path where it starts a path (not inside another one, such as
+// the root itself when TMPDIR is /tmp/pipguard-…) and ends at a path
+// boundary.
 func (b *build) path(p string) string {
 	for _, s := range sandboxed {
-		p = strings.ReplaceAll(p, s, b.root+s)
+		re := regexp.MustCompile(`(^|[^A-Za-z0-9_.~/-])` + regexp.QuoteMeta(s) + `($|[^A-Za-z0-9_.~-])`)
+		for {
+			q := re.ReplaceAllString(p, "${1}"+strings.ReplaceAll(b.root, "$", "$$")+s+"${2}")
+			if q == p {
+				break
+			}
+			p = q
+		}
 	}
 	return p
 }
