@@ -2,6 +2,8 @@ package installer
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -168,4 +170,35 @@ func TestVerifiedProvenanceIsCached(t *testing.T) {
 			t.Errorf("run %d asked the index for provenance %d times", i, asked)
 		}
 	}
+}
+
+// An index named inside a requirements file (--index-url on a line of its
+// own) is where pip found the file, so it is where its provenance is
+// asked for and what the lock records, not pip's default index.
+func TestAnIndexNamedInTheRequirementsFileIsAsked(t *testing.T) {
+	w := newIndexWorld(t)
+	w.put(t, "plain", "acme/plain", nil)
+	reqs := filepath.Join(t.TempDir(), "requirements.txt")
+	if err := os.WriteFile(reqs, []byte("--index-url "+w.ix.SimpleURL()+"\nplain==1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The command line names another index (here one nothing answers
+	// on); the file's line replaces it, as pip reads it.
+	rep, err := w.install(t, InstallOptions{Files: []string{reqs}, PipArgs: []string{"--index-url", "http://127.0.0.1:1/simple"}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	for _, l := range rep.Lock {
+		if l.Name != "plain" {
+			continue
+		}
+		if a := l.Attestation; a == nil || a.State != AttestVerified {
+			t.Errorf("plain: %+v, want verified by the provenance its index (the file's --index-url) publishes\n%s", a, w.out.String())
+		}
+		if a := l.Attestation; a == nil || a.Index != w.ix.SimpleURL() {
+			t.Errorf("plain's provenance was asked of %+v, want %q", a, w.ix.SimpleURL())
+		}
+		return
+	}
+	t.Fatalf("plain not locked: %+v", rep.Lock)
 }

@@ -250,6 +250,9 @@ class State:
         self.keep_dir = keep_dir or None
         self.allow_source_builds = bool(allow_source_builds)
         self.found = set()  # url_without_fragment of what the finder found
+        # The indexes the finder searched: pip's options as a requirements
+        # file's own --index-url and --extra-index-url lines left them.
+        self.index_urls = None
         self.dists = {}  # id(InstallRequirement) -> (req, its prepared dist)
         self.refused = []
         self.refused_urls = set()
@@ -257,7 +260,10 @@ class State:
         self.preparer = None
 
     def answer(self):
-        return {"refused_links": self.refused, "kept": self.kept}
+        a = {"refused_links": self.refused, "kept": self.kept}
+        if self.index_urls is not None:
+            a["index_urls"] = self.index_urls
+        return a
 
 
 STATE = None  # the State of the pip command running, if any
@@ -439,6 +445,11 @@ def install_guards():
     def find_all_candidates(self, project_name):
         found = find_all(self, project_name)
         st = current()
+        if st.index_urls is None:
+            scope = getattr(self, "search_scope", None)
+            urls = getattr(scope, "index_urls", None)
+            if urls is not None:
+                st.index_urls = list(urls)
         for c in found:
             st.found.add(c.link.url_without_fragment)
         return found
@@ -736,7 +747,8 @@ def serve():
             result["mode"] = "separate"
             if result.get("guard_error"):
                 result = {"refused": [result["guard_error"]]}
-        if request["expect"].get("dry_run") and "refused" not in result:
+        if request["expect"].get("dry_run") and "refused" not in result and result.get("index_urls") is None:
+            # No finder searched (nothing to find): the options say.
             try:
                 result["index_urls"] = index_urls(args)
             except Exception:  # the options were read once already
