@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pipguard/pipguard/installer"
 	"github.com/pipguard/pipguard/installer/attest"
@@ -145,6 +146,11 @@ func report(e *env, err error) int {
 	}
 	code := exitOK
 	for _, err := range errs {
+		if ie := (*pip.InterpreterError)(nil); errors.As(err, &ie) && ie.Output != "" {
+			// What the interpreter printed before pipguard gave up on it,
+			// above what pipguard says about it.
+			fmt.Fprint(e.stderr, strings.TrimRight(ie.Output, "\n")+"\n")
+		}
 		c, label := classify(err)
 		if code == exitOK {
 			code = c

@@ -79,6 +79,9 @@ func (e *Error) Hint() string {
 type InterpreterError struct {
 	Python string
 	Reason string
+	// Output is what the interpreter printed before pipguard gave up on
+	// it (during the probe), for the report to show (not part of Error).
+	Output string
 }
 
 func (e *InterpreterError) Error() string {

@@ -2,6 +2,7 @@ package pip
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -72,6 +73,10 @@ type Session struct {
 	// hidden: pip's output is not shown to anyone (Options.Output nil or
 	// io.Discard).
 	hidden bool
+	// holding: the probe runs, and its output is kept in held.
+	heldMu  sync.Mutex
+	holding bool
+	held    bytes.Buffer
 
 	// Mode is how the last pip command ran: "in-process" or "separate".
 	Mode string
@@ -139,14 +144,48 @@ func Start(ctx context.Context, o Options) (*Session, error) {
 		return nil, &InterpreterError{Python: o.Python, Reason: err.Error()}
 	}
 	s.hidden = o.Output == nil || o.Output == io.Discard
+	// The probe's output is held until its answer: an interpreter pipguard
+	// cannot use (pip 18's traceback on Python 3.6) is then explained by
+	// its error alone, which carries what it printed (InterpreterError's
+	// Output) for whoever reports it.
+	s.holding = true
 	go s.copyOutput(outR, o.Output)
 	s.ans = bufio.NewReader(ansR)
 	go func() {
 		defer close(s.probed)
 		s.info, s.infoErr = s.probe(o)
+		s.heldMu.Lock()
+		defer s.heldMu.Unlock()
+		s.holding = false
+		var ie *InterpreterError
+		if s.infoErr != nil && errors.As(s.infoErr, &ie) {
+			ie.Output = s.held.String()
+		} else if o.Output != nil && s.held.Len() > 0 {
+			o.Output.Write(s.held.Bytes())
+		}
+		s.held.Reset()
 	}()
 	return s, nil
 }
+
+// emit passes a line of the interpreter's output on, or holds it while
+// the probe runs.
+func (s *Session) emit(out io.Writer, line []byte) {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	if s.holding {
+		if s.held.Len() < maxHeld {
+			s.held.Write(line)
+		}
+		return
+	}
+	if out != nil {
+		out.Write(line)
+	}
+}
+
+// maxHeld bounds the probe's held output.
+const maxHeld = 64 << 10
 
 func (s *Session) send(v any) error {
 	data, _ := json.Marshal(v)
@@ -230,9 +269,7 @@ func (s *Session) copyOutput(r io.Reader, out io.Writer) {
 				// newline may stand before it.
 				if before != "" {
 					s.tail.Write([]byte(before + "\n"))
-					if out != nil {
-						out.Write([]byte(before + "\n"))
-					}
+					s.emit(out, []byte(before+"\n"))
 				}
 				select {
 				case s.synced <- struct{}{}:
@@ -240,9 +277,7 @@ func (s *Session) copyOutput(r io.Reader, out io.Writer) {
 				}
 			} else {
 				s.tail.Write(line)
-				if out != nil {
-					out.Write(line)
-				}
+				s.emit(out, line)
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
