@@ -31,6 +31,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policy
 	go test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/pep440
 	PIPGUARD_PARITY_SCALE=10 go test -count=1 -run '^TestCanonicalAgainstPackaging$$' ./internal/pep440
+	PIPGUARD_PARITY_SCALE=10 go test -count=1 -run '^TestChooseAgainstPip$$' ./installer/wheel
 
 # Benchmarks, published in docs/benchmarks.md with the machine they ran on.
 # bench/ is issue 11's harness (P1, P3, P4, P6, startup): the real binary,

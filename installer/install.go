@@ -971,8 +971,10 @@ func checkAsset(label string, g *Guarded, a *AssetReport, c *wheel.Choice, versi
 		if err != nil {
 			return &RefusedError{Reasons: []string{label + ": " + err.Error()}}
 		}
-		if requirement.Normalize(name) != requirement.Normalize(g.Name) || wheel.CanonicalVersion(ver) != wheel.CanonicalVersion(version) {
-			return &RefusedError{Reasons: []string{fmt.Sprintf("%s: the wheel's METADATA says %s %s, expected %s %s", label, name, ver, g.Name, version)},
+		// The version the chosen file's name gives (the tag's, or the
+		// tag's with a local label, which == accepts as pip does).
+		if requirement.Normalize(name) != requirement.Normalize(g.Name) || wheel.CanonicalVersion(ver) != wheel.CanonicalVersion(c.File.Version) {
+			return &RefusedError{Reasons: []string{fmt.Sprintf("%s: the wheel's METADATA says %s %s, expected %s %s", label, name, ver, g.Name, c.File.Version)},
 				Fix: "the release carries another project's wheel; tell the maintainers"}
 		}
 	}

@@ -13,36 +13,99 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pipguard/pipguard/installer/requirement"
+	"github.com/pipguard/pipguard/internal/pep440"
 )
 
 // File is a parsed distribution file name.
 type File struct {
 	Name    string // as in the file name (escaped)
 	Version string
-	// Tags are the expanded py-abi-platform triples of a wheel; nil for an
-	// sdist.
+	// Build is a wheel's build tag ("" when none).
+	Build string
+	// Tags are the expanded py-abi-platform triples of a wheel, lower
+	// case (packaging's Tag lowercases them); nil for an sdist.
 	Tags []string
-	// Sdist is true for name-version.tar.gz (or .zip).
+	// Sdist is true for name-version.EXT with one of the archive
+	// extensions pip takes for a source distribution (SdistFormats).
 	Sdist bool
+	// Format is an sdist's extension (".tar.gz", ".zip", ...).
+	Format string
 }
 
-// CanonicalVersion normalises a version or tag for comparison: a leading
-// "v" dropped (v1.3.1 is the tag of 1.3.1), lowercase, trailing ".0"
-// release segments dropped (PEP 440: 1.0 == 1.0.0).
+// SdistFormats are the archive extensions pip reads as a source
+// distribution (its SUPPORTED_EXTENSIONS), longest first; Buildable are
+// those pipguard unpacks to build.
+var (
+	SdistFormats = []string{".tar.bz2", ".tar.lzma", ".tar.gz", ".tar.xz", ".tar.lz", ".tar", ".tbz", ".tgz", ".tlz", ".txz", ".zip"}
+	Buildable    = []string{".tar.gz", ".tgz", ".zip"}
+)
+
+// CanonicalVersion normalises a version or tag for comparison, as
+// packaging compares versions (internal/pep440): a leading "v" dropped
+// (v1.3.1 is the tag of 1.3.1), 1.0 == 1.0.0, 1.0RC1 == 1.0rc1. A string
+// that is not a PEP 440 version is only lowercased.
 func CanonicalVersion(v string) string {
-	v = strings.ToLower(strings.TrimSpace(v))
-	v = strings.TrimPrefix(v, "v")
-	release, rest := v, ""
-	if i := strings.IndexFunc(v, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') }); i >= 0 {
-		release, rest = v[:i], v[i:]
+	if c, err := pep440.Canonical(v); err == nil {
+		return c
 	}
-	for strings.HasSuffix(release, ".0") && strings.Count(release, ".") > 0 {
-		release = strings.TrimSuffix(release, ".0")
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// sameVersion says whether a file's version is the version asked for, as
+// "==" compares them: equal, or, when the version asked for has no local
+// label, equal once the file's local label (1.0+cu118) is dropped.
+func sameVersion(file, asked string) bool {
+	f, err1 := pep440.Parse(file)
+	a, err2 := pep440.Parse(asked)
+	if err1 != nil || err2 != nil {
+		return CanonicalVersion(file) == CanonicalVersion(asked)
 	}
-	return release + rest
+	if a.Local == "" {
+		f.Local = ""
+	}
+	return f.Compare(a) == 0
+}
+
+// compareVersions orders two file versions as packaging does (0 when
+// either is not a PEP 440 version).
+func compareVersions(a, b string) int {
+	va, err1 := pep440.Parse(a)
+	vb, err2 := pep440.Parse(b)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return va.Compare(vb)
+}
+
+// buildKey orders build tags as pip does (packaging's (int, str) build
+// tag: the leading number, then the rest; none sorts first).
+func buildKey(b string) (int, string) {
+	if b == "" {
+		return -1, ""
+	}
+	i := strings.IndexFunc(b, func(r rune) bool { return r < '0' || r > '9' })
+	if i < 0 {
+		i = len(b)
+	}
+	n := 0
+	for _, c := range b[:i] {
+		if n > 1<<40 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, b[i:]
+}
+
+// laterBuild says whether build tag a sorts after b.
+func laterBuild(a, b string) bool {
+	an, as := buildKey(a)
+	bn, bs := buildKey(b)
+	return an > bn || an == bn && as > bs
 }
 
 var part = regexp.MustCompile(`^[A-Za-z0-9_.+!]+$`)
@@ -62,21 +125,28 @@ func Parse(filename string) (File, error) {
 		}
 		n := len(parts)
 		f := File{Name: parts[0], Version: parts[1]}
-		for _, py := range strings.Split(parts[n-3], ".") {
-			for _, abi := range strings.Split(parts[n-2], ".") {
-				for _, plat := range strings.Split(parts[n-1], ".") {
+		if n == 6 {
+			f.Build = parts[2]
+		}
+		for _, py := range strings.Split(strings.ToLower(parts[n-3]), ".") {
+			for _, abi := range strings.Split(strings.ToLower(parts[n-2]), ".") {
+				for _, plat := range strings.Split(strings.ToLower(parts[n-1]), ".") {
 					f.Tags = append(f.Tags, py+"-"+abi+"-"+plat)
 				}
 			}
 		}
 		return f, nil
-	case strings.HasSuffix(filename, ".tar.gz") || strings.HasSuffix(filename, ".zip"):
-		base := strings.TrimSuffix(strings.TrimSuffix(filename, ".tar.gz"), ".zip")
+	}
+	for _, ext := range SdistFormats {
+		if !strings.HasSuffix(filename, ext) {
+			continue
+		}
+		base := strings.TrimSuffix(filename, ext)
 		i := strings.LastIndexByte(base, '-')
 		if i <= 0 || i == len(base)-1 || !part.MatchString(base[i+1:]) {
-			return File{}, fmt.Errorf("%q is not an sdist name (name-version.tar.gz)", filename)
+			return File{}, fmt.Errorf("%q is not an sdist name (name-version%s)", filename, ext)
 		}
-		return File{Name: base[:i], Version: base[i+1:], Sdist: true}, nil
+		return File{Name: base[:i], Version: base[i+1:], Sdist: true, Format: ext}, nil
 	}
 	return File{}, fmt.Errorf("%q is neither a wheel nor an sdist", filename)
 }
@@ -114,12 +184,18 @@ func Choose(assets []string, project, version string, supported []string, allowS
 			c.Skipped[a] = fmt.Sprintf("project %q, not %q", f.Name, project)
 			continue
 		}
-		if CanonicalVersion(f.Version) != CanonicalVersion(version) {
+		if !sameVersion(f.Version, version) {
 			c.Skipped[a] = fmt.Sprintf("version %s, not %s", f.Version, version)
 			continue
 		}
 		if f.Sdist {
-			sdist = a
+			if !slices.Contains(Buildable, f.Format) {
+				c.Skipped[a] = "pipguard builds " + strings.Join(Buildable, ", ") + " sdists, not " + f.Format
+				continue
+			}
+			if sdist == "" || f.Format == ".tar.gz" {
+				sdist = a
+			}
 			continue
 		}
 		r := -1
@@ -132,7 +208,15 @@ func Choose(assets []string, project, version string, supported []string, allowS
 			c.Skipped[a] = "no tag supported by the interpreter (" + strings.Join(f.Tags, ", ") + ")"
 			continue
 		}
-		if best < 0 || r < best {
+		// pip's order (CandidateEvaluator): the highest version (among
+		// those == accepts, a local label sorts above the public
+		// version), then the interpreter's most preferred tag, then the
+		// highest build tag.
+		vc := 0
+		if best >= 0 {
+			vc = compareVersions(f.Version, c.File.Version)
+		}
+		if best < 0 || vc > 0 || vc == 0 && (r < best || r == best && laterBuild(f.Build, c.File.Build)) {
 			if c.Asset != "" {
 				c.Skipped[c.Asset] = "a better wheel fits"
 			}
