@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -66,12 +67,23 @@ type Locked struct {
 	// there (the fetch stage); built is a wheel pipguard built from a
 	// verified (or allowed) source, before the fetch.
 	file, built string
-	plan        *layout.Plan
+	// sdist is the index sdist pipguard built the wheel from (allowed by
+	// allow_source_builds): what a lock records, since the built wheel
+	// exists only here.
+	sdist *sdistFile
+	plan  *layout.Plan
 	// index and identities come from a lock file: the index its package
 	// names, and the attestation identities it records (the file's
 	// provenance must verify for them).
 	index      string
 	identities []policy.IndexPublisher
+}
+
+// sdistFile is an index sdist as pip's resolution downloaded it, hashed
+// by pipguard.
+type sdistFile struct {
+	name, sha256 string
+	size         int64
 }
 
 type lock struct{ items []Locked }
@@ -512,4 +524,19 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// hashFile is the sha256 and size of the file at path.
+func hashFile(path string) (fetched, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return fetched{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fetched{}, err
+	}
+	return fetched{path: path, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, nil
 }

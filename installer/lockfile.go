@@ -74,7 +74,15 @@ func ToPylock(rep *InstallReport) (*pylock.Lock, error) {
 			if name == "." || name == "" {
 				name = it.URL[strings.LastIndex(it.URL, "/")+1:]
 			}
-			p.Wheels = []pylock.File{{Name: name, URL: it.URL, Size: &size, Hashes: map[string]string{"sha256": it.SHA256}}}
+			if sd := it.sdist; sd != nil {
+				// Built here from an index sdist (allow_source_builds): the
+				// lock names the sdist, which any installer can fetch and
+				// check; the wheel built from it exists only here.
+				ssize := sd.size
+				p.Sdist = &pylock.File{Name: sd.name, URL: it.URL, Size: &ssize, Hashes: map[string]string{"sha256": sd.sha256}}
+			} else {
+				p.Wheels = []pylock.File{{Name: name, URL: it.URL, Size: &size, Hashes: map[string]string{"sha256": it.SHA256}}}
+			}
 			p.Index = indexOf(it.URL, rep.indexURLs)
 			if a := it.Attestation; a != nil && a.State == AttestVerified && a.Publisher != nil && a.Publisher.Kind != "" {
 				p.AttestationIdentities = []pylock.Identity{{Kind: a.Publisher.Kind, Repository: a.Publisher.Repository, Workflow: a.Publisher.Workflow,

@@ -272,3 +272,31 @@ func TestInstallALockPipWrote(t *testing.T) {
 		t.Errorf("warnings %v", rep.Warnings)
 	}
 }
+
+// An index package pipguard built from its sdist (allow_source_builds) is
+// locked as that sdist, by the bytes pipguard hashed: the wheel built
+// from it exists only on this machine, so a lock naming it (with the
+// sdist's URL) could never be installed.
+func TestASourceBuildIsLockedAsItsSdist(t *testing.T) {
+	sdist := strings.Repeat("a", 64)
+	rep := &InstallReport{pythonVersion: "3.11.7", Lock: []Locked{{
+		Name: "srcpkg", Version: "1.0", Source: SourceIndex, SHA256: strings.Repeat("b", 64), Size: 10,
+		URL: "https://ix.example/files/srcpkg-1.0.tar.gz", file: "/tmp/x/files/srcpkg-1.0-py3-none-any.whl", built: "/tmp/x/built-0/srcpkg-1.0-py3-none-any.whl",
+		sdist: &sdistFile{name: "srcpkg-1.0.tar.gz", sha256: sdist, size: 1234},
+	}}}
+	l, err := ToPylock(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := l.Packages[0]
+	if len(p.Wheels) != 0 || p.Sdist == nil || p.Sdist.Name != "srcpkg-1.0.tar.gz" || p.Sdist.Hashes["sha256"] != sdist || *p.Sdist.Size != 1234 {
+		t.Fatalf("locked as %+v (sdist %+v)", p.Wheels, p.Sdist)
+	}
+	data, err := pylock.Write(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pylock.Read("pylock.toml", data); err != nil {
+		t.Fatalf("the lock does not read back: %v\n%s", err, data)
+	}
+}

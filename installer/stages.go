@@ -497,6 +497,15 @@ func buildDirect(ctx context.Context, py *pip.Session, out io.Writer, dir string
 		if !ok {
 			continue
 		}
+		if k, found := byName[pep610.Normalize(it.Name)]; found && it.Source == SourceIndex {
+			// An index sdist: a lock records it (the wheel built from it
+			// exists only here), by the bytes pipguard hashes now.
+			f, err := hashFile(k.Path)
+			if err != nil {
+				return err
+			}
+			it.sdist = &sdistFile{name: filepath.Base(k.Path), sha256: f.sha256, size: f.size}
+		}
 		outDir := filepath.Join(dir, fmt.Sprintf("built-%d", i))
 		if err := os.Mkdir(outDir, 0o700); err != nil {
 			return err
