@@ -180,11 +180,20 @@ def check(args, expect):
     """
     from pip._internal.commands import create_command
 
+    import contextlib
+    import io
+
     cmd = create_command("install", isolated=("--isolated" in args))
+    said = io.StringIO()
     try:
-        options, rest = cmd.parse_args(list(args[1:]))
+        # pip's parser prints its usage and error on a refusal: kept, so
+        # that pipguard says what it means (an old pip, an option) once.
+        with contextlib.redirect_stderr(said):
+            options, rest = cmd.parse_args(list(args[1:]))
     except SystemExit:
-        return ["pip does not accept these options: " + " ".join(args[1:])]
+        why = said.getvalue().strip().splitlines()
+        tail = (": " + why[-1].strip()) if why else ""
+        return ["pip does not accept these options: " + " ".join(args[1:]) + tail]
     wrong = []
 
     def want(what, got, expected):
