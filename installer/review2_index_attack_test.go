@@ -7,10 +7,12 @@ package installer
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -393,5 +395,45 @@ func TestAttackIndexWheelPlantsPipConf(t *testing.T) {
 	if _, serr := os.Stat(conf); serr == nil {
 		out, _ := exec.Command(w.python, "-m", "pip", "config", "list").CombinedOutput()
 		t.Errorf("pipguard installed a wheel that writes the environment's pip configuration %s; pip config list now says:\n%s", conf, out)
+	}
+}
+
+// The index the receipt names no longer has the project at all (a 404
+// for its page: PyPI's takedown of a malicious project looks like this):
+// README says "gone" is index-provenance-gone, but IndexRecheck returns the
+// page's 404 as an error, so pipguard audit --online fails as a whole
+// (every other finding with it) instead of naming the distribution.
+func TestAttackIndexProjectTakenDownFailsOnlineAudit(t *testing.T) {
+	w := newIndexWorld(t)
+	w.put(t, "plain", "acme/plain", nil)
+	if _, err := w.install(t, InstallOptions{Requirements: []string{"plain==1.0"}, PipArgs: []string{"--index-url", w.ix.SimpleURL()}}); err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	w.ix.Serve = func(rw http.ResponseWriter, r *http.Request, kind, name string) bool {
+		if kind == "page" && name == "plain" {
+			http.NotFound(rw, r)
+			return true
+		}
+		return false
+	}
+	pol := policy.Default()
+	ix := NewIndexRecheck(w.cfg, pol, w.trust)
+	o := envaudit.Options{GitHubHost: w.cfg.tokenHost(), Index: indexPolicy(pol), Online: func(r *pep610.Receipt) ([][2]string, error) {
+		if r.From != pep610.FromIndex {
+			return nil, nil
+		}
+		ds, err := ix.Recheck(context.Background(), r)
+		var out [][2]string
+		for _, d := range ds {
+			out = append(out, [2]string{d.Rule, d.Message})
+		}
+		return out, err
+	}}
+	rep, err := envaudit.Audit([]string{w.site}, o)
+	if err != nil {
+		t.Fatalf("the project's page is gone from its index, and audit --online fails instead of reporting it: %v", err)
+	}
+	if got := strings.Join(findings(rep)["plain"], ","); got != "index-provenance-gone:error" {
+		t.Errorf("plain: %q", got)
 	}
 }
