@@ -437,3 +437,42 @@ func TestAttackIndexProjectTakenDownFailsOnlineAudit(t *testing.T) {
 		t.Errorf("plain: %q", got)
 	}
 }
+
+// The cached PEP 740 verdict carries the index of the run that reached it
+// (IndexAttestation.Index), and a cache hit keeps it: a run that installs
+// the same bytes from another index writes a receipt naming the first
+// index. Whoever served the first run (an index set for one CI job through
+// $PIP_INDEX_URL, a mirror that copied PyPI's file and provenance) is then
+// the host every later audit --online asks about the file: it can keep
+// the provenance "there" after the real index takes the project down, and
+// the index the file really came from is never asked.
+func TestAttackIndexCachedVerdictKeepsFirstIndex(t *testing.T) {
+	w := newIndexWorld(t)
+	c, err := cache.Open(t.TempDir(), testCacheKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Cache = c
+	mirror := pkgtest.NewProvenanceIndex(t)
+	p := pkgtest.Project{Name: "plain", Version: "1.0"}
+	f, err := pkgtest.Signed(w.pg, sigstoretest.GitHubActions("acme/plain", ".github/workflows/release.yml", "refs/tags/v1.0", strings.Repeat("a", 40)),
+		sigstoretest.GitHubPublisher("acme/plain", "release.yml"), "plain", "1.0", p.WheelName(), p.Wheel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ix.Put(f)
+	mirror.Put(f)
+	if _, err := w.install(t, InstallOptions{Requirements: []string{"plain==1.0"}, PipArgs: []string{"--index-url", mirror.SimpleURL()}}); err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	if out, err := exec.Command(w.python, "-m", "pip", "uninstall", "-y", "plain").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := w.install(t, InstallOptions{Requirements: []string{"plain==1.0"}, PipArgs: []string{"--index-url", w.ix.SimpleURL()}}); err != nil {
+		t.Fatalf("%v\n%s", err, w.out.String())
+	}
+	r := receiptOf(t, w, "plain")
+	if r.Index != w.ix.SimpleURL() {
+		t.Errorf("installed from %s, but the receipt names %s (the cached verdict's index; url %s, cached %v): audit --online asks that host", w.ix.SimpleURL(), r.Index, r.URL, r.Provenance.Cached)
+	}
+}
