@@ -290,7 +290,8 @@ func BenchmarkRollbackInterruptedUpgrade(b *testing.B) {
 // index files of a lock (a local index over http serving provenance signed
 // by the local public-good Sigstore), as install's stage does: cold (no
 // cache: each file's project page and provenance asked, verified
-// concurrently) and warm (the verified results cached, authenticated). It
+// concurrently) and warm (the documents cached, authenticated, each
+// verification remembered under its trusted root's identity). It
 // reports milliseconds per 100 files for both and requests per file cold.
 //
 //	go test -run '^$' -bench IndexProvenance -benchtime 1x ./installer

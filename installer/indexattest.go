@@ -2,6 +2,8 @@ package installer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,9 +45,12 @@ type IndexAttestation struct {
 	// Index is the index whose project page listed the file (its simple
 	// URL, without credentials), when one was asked.
 	Index string `json:"index,omitempty"`
-	// Cached says the verification is pipguard's own from before, for the
-	// same bytes and expected publisher, read from its authenticated
-	// cache.
+	// Cached says the provenance document was read from pipguard's
+	// authenticated cache (what this index served an earlier run for the
+	// same file name and bytes), not asked again; it was verified again in
+	// this run, against this run's trusted root and policy, as a fetched
+	// one is. The cache keeps the index's answer, never pipguard's
+	// verdict.
 	Cached bool `json:"cached,omitempty"`
 	// Rule is the policy rule that decided (index_attestations, or an
 	// [[index]] table).
@@ -79,6 +84,11 @@ func (e *ProvenanceError) Hint() string {
 func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *lock, indexURLs []string, provDir string) (warnings []string, err error) {
 	pol := o.Rules
 	var verifier *provenance.Verifier
+	// trustID names the trusted root this run verifies with (see
+	// provenanceVerdictKey); "" when it cannot be named: no verdict is then
+	// remembered or reused.
+	var trustID string
+	var mu sync.Mutex // guards verifier and trustID
 	getVerifier := func() (*provenance.Verifier, error) {
 		if verifier != nil {
 			return verifier, nil
@@ -94,8 +104,47 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 		if err != nil {
 			return nil, err
 		}
+		if id, ok := o.Trust.Identity(attest.PublicGood); ok {
+			trustID = id
+		}
 		verifier = v
 		return v, nil
+	}
+	// verify verifies prov for want, or takes the verdict this pipguard
+	// reached before for exactly these inputs (the document's bytes, the
+	// file, the expected publisher, this trusted root: see
+	// provenanceVerdictKey). Only a verification that succeeded is
+	// remembered.
+	verify := func(prov func() (*provenance.Provenance, error), raw []byte, want provenance.Expected, pub *policy.IndexPublisher) (*provenance.Result, error) {
+		mu.Lock()
+		v, err := getVerifier()
+		id := trustID
+		mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		var key []string
+		if cfg.Cache != nil && id != "" && raw != nil {
+			key = provenanceVerdictKey(id, o.Version, want.Filename, want.SHA256, pub, raw)
+			var memo provenanceVerdict
+			if cfg.Cache.Get(provenanceVerdictKind, key, &memo) && memo.Key == strings.Join(key, "\x00") {
+				return &provenance.Result{Filename: want.Filename, SHA256: want.SHA256, Publisher: memo.Publisher,
+					Attestations: []provenance.AttestationResult{{LogIndex: memo.LogIndex}}}, nil
+			}
+		}
+		p, err := prov()
+		if err != nil {
+			return nil, err
+		}
+		res, err := v.VerifyProvenance(p, want)
+		if err == nil && key != nil {
+			memo := provenanceVerdict{Key: strings.Join(key, "\x00"), Publisher: res.Publisher}
+			if len(res.Attestations) > 0 {
+				memo.LogIndex = res.Attestations[0].LogIndex
+			}
+			cfg.Cache.Put(provenanceVerdictKind, key, memo)
+		}
+		return res, err
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	var fetchers []indexFetcher
@@ -113,7 +162,6 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 		fail   string // exit 4: did not verify
 	}
 	results := make([]outcome, len(lk.items))
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i := range lk.items {
@@ -139,17 +187,11 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 			defer func() { <-sem }()
 			filename := filepath.Base(it.file)
 			att := &IndexAttestation{Rule: eff.Rule}
-			// A file verified before, for the same bytes and the same
-			// expected publisher, is not asked again (the cache's entries
-			// are authenticated: see package cache).
-			key := []string{filename, it.SHA256, publisherKey(eff.Publisher)}
-			if cfg.Cache != nil {
-				var cached IndexAttestation
-				if cfg.Cache.Get("pep740", key, &cached) && cached.State == AttestVerified {
-					cached.Rule, cached.Cached = eff.Rule, true
-					results[i] = outcome{att: &cached}
-					return
-				}
+			want := provenance.Expected{Filename: filename, SHA256: it.SHA256}
+			if eff.Publisher != nil {
+				p := provenance.Publisher{Kind: eff.Publisher.Kind, Repository: eff.Publisher.Repository, Workflow: eff.Publisher.Workflow,
+					WorkflowFilepath: eff.Publisher.WorkflowFilepath, Email: eff.Publisher.Email, Environment: eff.Publisher.Environment}
+				want.Publisher = &p
 			}
 			fs := fetchers
 			if it.index != "" {
@@ -157,13 +199,46 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 					fs = []indexFetcher{{f, IndexName(it.index)}}
 				}
 			}
+			// What an index served before for these bytes is not asked
+			// again, but it is verified again, here, as a fetched document
+			// is: against this run's trusted root and this run's expected
+			// publisher (the cache holds the index's answers, never
+			// pipguard's verdicts; its entries are authenticated: see
+			// package cache). The entry is the index's, so the receipt
+			// names an index of this run. A cached document that does not
+			// verify now decides nothing: the index is asked, as on a cold
+			// run, and its answer decides.
+			if cfg.Cache != nil && provDir == "" {
+				for _, f := range fs {
+					var e provenanceEntry
+					if !cfg.Cache.Get(provenanceKind, provenanceKey(f.name, filename, it.SHA256), &e) || e.Index != f.name {
+						continue
+					}
+					// Parsed only when no verdict is remembered for it.
+					parse := func() (*provenance.Provenance, error) {
+						prov, err := provenance.ParseProvenance(e.Document)
+						if err == nil && prov.Count() == 0 {
+							err = errors.New("it lists no attestation")
+						}
+						return prov, err
+					}
+					if res, err := verify(parse, e.Document, want, eff.Publisher); err == nil {
+						hit := &IndexAttestation{Rule: eff.Rule, Source: e.Source, Index: e.Index, Cached: true}
+						verified(hit, res)
+						results[i] = outcome{att: hit}
+						return
+					}
+					break
+				}
+			}
 			var prov *provenance.Provenance
+			var raw []byte
 			var source, index, why string
 			missing := false
 			if provDir != "" {
 				prov, source, why, missing = provenanceFromDir(provDir, filename, it.index != "")
 			} else {
-				prov, source, index, why = findProvenance(ctx, fs, it.Name, it.Version, filename)
+				prov, raw, source, index, why = findProvenance(ctx, fs, it.Name, it.Version, filename)
 			}
 			att.Source, att.Index = redact.String(source), index
 			if prov == nil {
@@ -180,19 +255,13 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 				return
 			}
 			mu.Lock()
-			v, err := getVerifier()
+			_, err := getVerifier()
 			mu.Unlock()
 			if err != nil {
 				results[i] = outcome{att: att, fail: fmt.Sprintf("%s: %v", filename, err)}
 				return
 			}
-			want := provenance.Expected{Filename: filename, SHA256: it.SHA256}
-			if eff.Publisher != nil {
-				p := provenance.Publisher{Kind: eff.Publisher.Kind, Repository: eff.Publisher.Repository, Workflow: eff.Publisher.Workflow,
-					WorkflowFilepath: eff.Publisher.WorkflowFilepath, Email: eff.Publisher.Email, Environment: eff.Publisher.Environment}
-				want.Publisher = &p
-			}
-			res, err := v.VerifyProvenance(prov, want)
+			res, err := verify(func() (*provenance.Provenance, error) { return prov, nil }, raw, want, eff.Publisher)
 			if err != nil {
 				if errors.Is(err, provenance.ErrUnverifiable) && !eff.Require {
 					att.State, att.Why = AttestNone, "its provenance cannot be verified: "+err.Error()
@@ -202,17 +271,11 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 				results[i] = outcome{att: att, fail: fmt.Sprintf("%s (%s): %v", filename, eff.Rule, err)}
 				return
 			}
-			att.State, att.Publisher = AttestVerified, res.Publisher
-			if len(res.Attestations) > 0 {
-				att.LogIndex = res.Attestations[0].LogIndex
-			}
-			if res.Publisher == nil || res.Publisher.Kind == "" {
-				// Signed by a person, not a Trusted Publisher: verified
-				// bytes, but no publisher identity to record.
-				att.Why = "signed by an identity that is not a Trusted Publisher"
-			}
-			if cfg.Cache != nil && provDir == "" {
-				cfg.Cache.Put("pep740", key, att)
+			verified(att, res)
+			if cfg.Cache != nil && provDir == "" && raw != nil && index != "" {
+				// The document as the index served it, once it verified:
+				// a failure is never remembered.
+				cfg.Cache.Put(provenanceKind, provenanceKey(index, filename, it.SHA256), provenanceEntry{Index: index, Source: att.Source, Document: raw})
 			}
 			results[i] = outcome{att: att}
 		}(i, it, eff)
@@ -251,12 +314,72 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 	return warnings, nil
 }
 
+// verified records in att what a provenance that verified says.
+func verified(att *IndexAttestation, res *provenance.Result) {
+	att.State, att.Publisher = AttestVerified, res.Publisher
+	if len(res.Attestations) > 0 {
+		att.LogIndex = res.Attestations[0].LogIndex
+	}
+	if res.Publisher == nil || res.Publisher.Kind == "" {
+		// Signed by a person, not a Trusted Publisher: verified
+		// bytes, but no publisher identity to record.
+		att.Why = "signed by an identity that is not a Trusted Publisher"
+	}
+}
+
+// provenanceKind is the cache's kind for index provenance documents. (The
+// kind "pep740" held verdicts, which no pipguard reads any more.)
+const provenanceKind = "pep740-document"
+
+// provenanceKey is the cache key of the provenance document an index
+// served for a file: the index (IndexName), the file's name and its
+// sha256. Neither the trusted root nor the policy is in it: what is
+// cached is the index's answer, which every run verifies again.
+func provenanceKey(index, filename, sha256 string) []string {
+	return []string{index, filename, strings.ToLower(sha256)}
+}
+
+// provenanceVerdictKind is the cache's kind for verdicts on provenance
+// documents, remembered only so that a warm run need not repeat sigstore-go's
+// signature checks (about 1 ms of CPU a file; P8).
+const provenanceVerdictKind = "pep740-verdict"
+
+// provenanceVerdictKey names every input of one verification, so that a
+// verdict is reused only where verifying again would reach it: the
+// trusted root's identity (attest.Trust.Identity: "tuf", "files" or
+// "given", and the sha256 of the material; a verdict reached under
+// --trusted-root or $PIPGUARD_TRUSTED_ROOT is never one a TUF run finds),
+// pipguard's version (the verifier's code), the file's name and sha256,
+// the publisher the policy expects, and the sha256 of the provenance
+// document's bytes.
+func provenanceVerdictKey(trustID, version, filename, sha string, pub *policy.IndexPublisher, doc []byte) []string {
+	sum := sha256.Sum256(doc)
+	return []string{"v1", trustID, version, filename, strings.ToLower(sha), publisherKey(pub), hex.EncodeToString(sum[:])}
+}
+
 // publisherKey names an expected publisher in a cache key ("" for any).
 func publisherKey(p *policy.IndexPublisher) string {
 	if p == nil {
 		return ""
 	}
 	return strings.Join([]string{p.Kind, strings.ToLower(p.Repository), p.Workflow, p.WorkflowFilepath, p.Email, p.Environment}, "\x00")
+}
+
+// provenanceVerdict is a remembered verification: its whole key (checked
+// again when read), and what the provenance said.
+type provenanceVerdict struct {
+	Key       string                `json:"key"`
+	Publisher *provenance.Publisher `json:"publisher,omitempty"`
+	LogIndex  int64                 `json:"log_index"`
+}
+
+// provenanceEntry is a cached provenance document: the index whose page
+// listed the file (IndexName), where the document came from (credentials
+// masked), and its bytes as served.
+type provenanceEntry struct {
+	Index    string `json:"index"`
+	Source   string `json:"source"`
+	Document []byte `json:"document"`
 }
 
 // indexFetcher is an index's provenance fetcher and the index's name as
@@ -299,7 +422,7 @@ func provenanceFromDir(dir, filename string, hasIndex bool) (prov *provenance.Pr
 // findProvenance finds a file's provenance on the first index whose
 // project page lists the file (index names it). It returns nil and why when there
 // is none.
-func findProvenance(ctx context.Context, fetchers []indexFetcher, project, version, filename string) (prov *provenance.Provenance, source, index, why string) {
+func findProvenance(ctx context.Context, fetchers []indexFetcher, project, version, filename string) (prov *provenance.Provenance, raw []byte, source, index, why string) {
 	why = "its index publishes none"
 	if len(fetchers) == 0 {
 		why = "it came from no index (--no-index, or a find-links directory)"
@@ -316,16 +439,16 @@ func findProvenance(ctx context.Context, fetchers []indexFetcher, project, versi
 		got, err := f.Fetch(ctx, project, version, filename)
 		switch {
 		case errors.Is(err, provenance.ErrNoProvenance):
-			return nil, "", f.name, "its index publishes none"
+			return nil, nil, "", f.name, "its index publishes none"
 		case errors.Is(err, provenance.ErrDisabled):
-			return nil, "", f.name, "its index's Integrity API is disabled (403)"
+			return nil, nil, "", f.name, "its index's Integrity API is disabled (403)"
 		case err != nil:
-			return nil, "", f.name, err.Error()
+			return nil, nil, "", f.name, err.Error()
 		}
 		if got.Provenance == nil || got.Provenance.Count() == 0 {
-			return nil, got.URL, f.name, "its provenance lists no attestation"
+			return nil, nil, got.URL, f.name, "its provenance lists no attestation"
 		}
-		return got.Provenance, got.URL, f.name, ""
+		return got.Provenance, got.Raw, got.URL, f.name, ""
 	}
-	return nil, "", "", why
+	return nil, nil, "", "", why
 }

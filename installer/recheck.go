@@ -190,13 +190,28 @@ func (c *IndexRecheck) getVerifier() (*provenance.Verifier, error) {
 	return v, nil
 }
 
+// fetchStatus is the HTTP status an index answered a provenance fetch
+// with, when err is that answer (0 otherwise: no answer, or another
+// error).
+func fetchStatus(err error) int {
+	var fe *provenance.FetchError
+	if errors.As(err, &fe) {
+		return fe.Status
+	}
+	return 0
+}
+
 // Recheck re-checks one index receipt. A receipt whose provenance did not
 // verify at install has nothing to re-check. The index asked is the one
 // the receipt (authenticated: pipguard wrote it) names, and only when the
 // policy's indexes, if set, still allow it; any other is an
-// *envaudit.NotRecheckedError. An index that cannot be reached is an
-// error, not a finding. Drift rules: "index-provenance-gone" (the file is
-// no longer listed, or has no provenance that verifies),
+// *envaudit.NotRecheckedError. An index that cannot be reached, or that
+// answers otherwise than with the page (a 5xx, a 401, a timeout), is an
+// error, not a finding: retrying may help, and a distribution whose
+// index did not answer is neither gone nor re-checked. Drift rules:
+// "index-provenance-gone" (the index has no page for the project any
+// more, 404 or 410; the file is no longer listed; or it has no
+// provenance that verifies),
 // "index-identity-changed" (it verifies, by another publisher).
 func (c *IndexRecheck) Recheck(ctx context.Context, r *pep610.Receipt) ([]Drift, error) {
 	p := r.Provenance
@@ -213,19 +228,25 @@ func (c *IndexRecheck) Recheck(ctx context.Context, r *pep610.Receipt) ([]Drift,
 	if err != nil {
 		return nil, &envaudit.NotRecheckedError{URL: r.Index, Why: err.Error()}
 	}
-	links, err := f.Links(ctx, r.Name)
-	if err != nil {
-		return nil, err
-	}
 	gone := func(format string, a ...any) ([]Drift, error) {
 		return []Drift{{"index-provenance-gone", fmt.Sprintf(format, a...)}}, nil
+	}
+	links, err := f.Links(ctx, r.Name)
+	if status := fetchStatus(err); status == http.StatusNotFound || status == http.StatusGone {
+		// The index answered: it has no page for the project (an index
+		// takes a malicious project down this way). That is what the
+		// audit is asked to find, not a failure to ask.
+		return gone("%s has no page for %s any more (HTTP %d): the project is gone from the index; pipguard verified %s by %s at install", r.Index, r.Name, status, r.File, p.Publisher)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := links[r.File]; !ok {
 		return gone("%s no longer lists %s", r.Index, r.File)
 	}
 	got, err := f.Fetch(ctx, r.Name, r.Version, r.File)
 	switch {
-	case errors.Is(err, provenance.ErrNoProvenance), errors.Is(err, provenance.ErrDisabled):
+	case errors.Is(err, provenance.ErrNoProvenance), errors.Is(err, provenance.ErrDisabled), fetchStatus(err) == http.StatusGone:
 		return gone("%s no longer publishes provenance for %s (%v); pipguard verified it by %s at install", r.Index, r.File, err, p.Publisher)
 	case err != nil:
 		return nil, err

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -84,4 +85,34 @@ match = "-x"
 	if eff := p.ForProject("acme-tool-x"); !strings.Contains(eff.Rule, `"acme-*"`) {
 		t.Errorf("acme-tool-x: %s", eff.Rule)
 	}
+}
+
+// The loader reads a pattern as the never-matches rule does, each "*"
+// standing for one letter: a "*" between two "-" is a normalised pattern
+// (acme-*-plugin matches acme-x-plugin); one that only a normalisation
+// could make a project's name is not.
+func TestIndexPatternNormalised(t *testing.T) {
+	for _, m := range []string{"acme-*-plugin", "*-*-tools", "acme-*", "*", "a*b*c", "acme-*-*"} {
+		if _, err := Parse("pipguard.toml", []byte("[[index]]\nmatch = \""+m+"\"\n")); err != nil {
+			t.Errorf("match = %q refused: %v", m, err)
+		}
+	}
+	for m, want := range map[string]string{"Acme-*": `match = "acme-*"`, "acme_*": `match = "acme-*"`, "acme-*.plugin": `match = "acme-*-plugin"`, "acme--*": `match = "acme-*"`} {
+		_, err := Parse("pipguard.toml", []byte("[[index]]\nmatch = \""+m+"\"\n"))
+		if err == nil || !strings.Contains(err.Error(), "not a normalised project name") {
+			t.Errorf("match = %q: %v, want refused as not normalised", m, err)
+			continue
+		}
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Hint() != want {
+			t.Errorf("match = %q: hint %q, want %q", m, hintOf(pe), want)
+		}
+	}
+}
+
+func hintOf(e *Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Hint()
 }

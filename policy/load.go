@@ -332,7 +332,11 @@ func (r *reader) indexTables(p *Policy, tbl map[string]any, prefix []string) {
 			r.fail(with(path, "match"), `match = "requests" (a project name, or a pattern such as "acme-*")`, "missing: every %s table needs a match", header)
 			continue
 		}
-		if stripped := strings.ReplaceAll(m, "*", ""); normalizeProject(stripped) != stripped {
+		// A pattern is checked as the never-matches rule reads it
+		// (IndexTableProblems): with each "*" standing for one letter.
+		// Removing the "*" instead would make "acme-*-plugin" read as
+		// "acme--plugin", which no normalisation leaves alone.
+		if witness := strings.ReplaceAll(m, "*", "a"); normalizeProject(witness) != witness {
 			r.fail(with(path, "match"), fmt.Sprintf("match = %q", normalizeProject(m)), "%q is not a normalised project name (PEP 503: lower case, runs of -_. as one -)", m)
 		}
 		rule.Match = m

@@ -98,6 +98,10 @@ var exitRules = []struct {
 	{exitRemote, labelUnavailbl, is[*github.UnavailableError]},
 	{exitRemote, labelUnavailbl, is[*github.HTTPError]},
 	{exitRemote, "bad answer from GitHub", is[*github.BadResponseError]},
+	// An index that did not answer audit --online's question (unreachable,
+	// a 5xx, an answer that does not parse); a project page it answers 404
+	// or 410 for is a finding (index-provenance-gone), not this.
+	{exitRemote, labelUnavailbl, is[*provenance.FetchError]},
 	{exitRefused, labelRefused, is[*gitref.RefusedError]},
 	{exitRemote, labelUnavailbl, is[*gitref.RemoteError]},
 }

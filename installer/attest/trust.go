@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,8 +80,12 @@ func deploymentOfRoot(tm root.TrustedMaterial) (Deployment, error) {
 type Trust struct {
 	// files are the trusted root files this Trust was made from (none
 	// for TUF).
-	files   []RootFile
+	files []RootFile
+	// origin is where the material comes from, for Identity: "files",
+	// "tuf" (TUF, online or a fetch directory's), "given" (NewTrust).
+	origin  string
 	mu      sync.Mutex
+	ids     map[Deployment]string
 	loaded  map[Deployment]root.TrustedMaterial
 	errs    map[Deployment]error
 	loaders map[Deployment]func() (root.TrustedMaterial, error)
@@ -151,7 +156,74 @@ var ErrNoTrustedRoot = errors.New("no trusted root given for this deployment")
 
 // NewTrust returns Trust over already-loaded material (tests, embedders).
 func NewTrust(material map[Deployment]root.TrustedMaterial) *Trust {
-	return &Trust{loaded: material, errs: map[Deployment]error{}, loaders: map[Deployment]func() (root.TrustedMaterial, error){}}
+	return &Trust{origin: "given", loaded: material, errs: map[Deployment]error{}, loaders: map[Deployment]func() (root.TrustedMaterial, error){}}
+}
+
+// Identity names the trusted material of deployment d, for a cache key
+// under which something verified against it is remembered: where it came
+// from ("files", "tuf", "given") and the sha256 of what was loaded (of
+// each root file, for files; of the trusted root TUF gave, or the
+// material given, as sigstore-go serialises it). Two Trusts with one
+// identity verify alike; a trusted root named by --trusted-root or
+// $PIPGUARD_TRUSTED_ROOT never has a TUF root's identity, even with the
+// same bytes. ok is false when the material cannot be named (not
+// loaded, or of a kind that does not serialise): then nothing verified
+// against it may be remembered.
+func (t *Trust) Identity(d Deployment) (id string, ok bool) {
+	if t == nil {
+		return "", false
+	}
+	m, err := t.Material(d)
+	if err != nil {
+		return "", false
+	}
+	// Serialising a trusted root writes to it (sigstore-go rebuilds its
+	// protobuf form): once per deployment, under the lock.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id, ok := t.ids[d]; ok {
+		return id, id != ""
+	}
+	if t.ids == nil {
+		t.ids = map[Deployment]string{}
+	}
+	h := sha256.New()
+	if t.origin == "files" {
+		for _, f := range t.files {
+			fmt.Fprintf(h, "file %s\n", f.SHA256)
+		}
+	}
+	if !hashMaterial(h, m) {
+		t.ids[d] = ""
+		return "", false
+	}
+	id = fmt.Sprintf("%s:%s:%x", t.origin, d, h.Sum(nil))
+	t.ids[d] = id
+	return id, true
+}
+
+// hashMaterial writes the sha256 of each trusted root of m to w.
+func hashMaterial(w io.Writer, m root.TrustedMaterial) bool {
+	switch m := m.(type) {
+	case *root.TrustedRoot:
+		b, err := m.MarshalJSON()
+		if err != nil {
+			return false
+		}
+		fmt.Fprintf(w, "root %x\n", sha256.Sum256(b))
+		return true
+	case root.TrustedMaterialCollection:
+		if len(m) == 0 {
+			return false
+		}
+		for _, e := range m {
+			if !hashMaterial(w, e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // TrustFromFiles loads trusted root JSON files (the format of
@@ -188,7 +260,7 @@ func TrustFromFiles(paths ...string) (*Trust, error) {
 		material[d] = c
 	}
 	t := NewTrust(material)
-	t.files = files
+	t.files, t.origin = files, "files"
 	return t, nil
 }
 
@@ -220,6 +292,7 @@ type TUFOptions struct {
 // later runs can use the cache with Offline.
 func TrustFromTUF(o TUFOptions) *Trust {
 	t := NewTrust(map[Deployment]root.TrustedMaterial{})
+	t.origin = "tuf"
 	load := func(d Deployment, rootJSON []byte, url string) func() (root.TrustedMaterial, error) {
 		return func() (root.TrustedMaterial, error) {
 			opts := tuf.DefaultOptions()

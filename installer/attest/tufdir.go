@@ -211,6 +211,7 @@ func (e *TUFDirError) Unwrap() error { return e.Err }
 // the repository does not have.
 func TrustFromDir(dir string, o TUFOptions) *Trust {
 	t := NewTrust(map[Deployment]root.TrustedMaterial{})
+	t.origin = "tuf"
 	for _, d := range []Deployment{PublicGood, GitHub} {
 		t.loaders[d] = func() (root.TrustedMaterial, error) {
 			rootJSON, base, err := o.repo(d)
