@@ -87,7 +87,7 @@ var Rules = map[string]Rule{
 	"legacy-install":          {"legacy-install", Warning, "a legacy install (.egg-info or .egg): no record of where it came from", "reinstall it with pip or pipguard, which record its origin"},
 	"develop-install":         {"develop-install", Error, "a develop install (.egg-link): whatever is in that directory now runs", "install a pinned, verified release instead"},
 	"receipt-unauthenticated": {"receipt-unauthenticated", Error, "a pipguard receipt that is not authenticated under the environment's receipt key: pipguard did not write it (a wheel can ship one), or it was changed", "reinstall the distribution with pipguard and investigate where the receipt came from"},
-	"files-changed":           {"files-changed", Error, "an installed file differs from the hash its RECORD gives, or is gone", "something changed the distribution after it was installed: reinstall it and investigate"},
+	"files-changed":           {"files-changed", Error, "an installed file differs from the hash its RECORD gives (sha256, sha384 or sha512), or is gone, or its RECORD row names a hash pipguard cannot check", "something changed the distribution after it was installed: reinstall it and investigate"},
 	"pinned":                  {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
 	"not-rechecked":           {"not-rechecked", Info, "an origin --online does not ask: only the GitHub host and the repositories of verify = \"pin\" tables are asked (--online)", "to have it asked, name the repository in a [[repo]] table with verify = \"pin\" (after checking it yourself)"},
 	"lock-missing":            {"lock-missing", Error, "a package the lock selects for this environment is not installed (--lock)", "install the lock: pipguard install pylock.toml"},
@@ -518,6 +518,7 @@ func newFinding(rule, name, version, path, msg string, o Options) Finding {
 // ev gets what the lock comparison reads: direct_url.json when it is valid,
 // and the receipt when it is authenticated.
 func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Finding, verified bool, err error) {
+	changed := false
 	*ev = installed{name: d.Name, version: d.Version, path: d.Dir}
 	add := func(rule, msg string) {
 		out = append(out, newFinding(rule, d.Name, d.Version, d.Dir, msg, o))
@@ -528,9 +529,18 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 	case d.NameMismatch():
 		add("metadata-name-mismatch", fmt.Sprintf("METADATA names %q, its directory %s another project: pip calls it %s, importlib.metadata %s", d.Name, filepath.Base(d.Dir), pep610.Normalize(d.DirProject()), pep610.Normalize(d.Name)))
 	}
+	// A distribution whose files are not those its RECORD (and so its
+	// receipt, bound to that RECORD) records is never verified.
+	defer func() {
+		if changed {
+			verified = false
+		}
+	}()
 	if problems, err := d.CheckRecord(maxFileProblems); err != nil {
+		changed = true
 		add("files-changed", err.Error())
 	} else if len(problems) > 0 {
+		changed = true
 		msgs := make([]string, len(problems))
 		for i, p := range problems {
 			msgs[i] = p.String()
