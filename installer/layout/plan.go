@@ -23,6 +23,12 @@ type Scheme struct {
 	// scripts it writes for a "pip" or "easy_install" console script with
 	// it. Needed only for such wheels.
 	PythonVersion string
+	// Prefix is the interpreter's sys.prefix, where pip reads the
+	// environment's own configuration (pip.conf, pip.ini), Python its
+	// pyvenv.cfg and pipguard keeps its own directory (.pipguard): no wheel
+	// may write those. "" takes Data for it (pip's data scheme is the
+	// prefix).
+	Prefix string
 	// Executable is the interpreter's sys.executable, which pip writes into
 	// the #!python line of .data/scripts members. When set, Check requires
 	// a rewritten first line to be exactly "#!" + Executable + "\n".
@@ -244,6 +250,10 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 			reasons = append(reasons, fmt.Sprintf("member %q would install outside %s", m.Name, root))
 			continue
 		}
+		if c := ownComponent(sub); c != "" {
+			reasons = append(reasons, fmt.Sprintf("member %q installs %s, in a directory named %s: %s", m.Name, dst, c, ownRule))
+			continue
+		}
 		if kind == Script && isEntrypointWrapper(dst, w) {
 			p.Unwritten = append(p.Unwritten, filepath.Join(lib, filepath.FromSlash(m.Name)))
 			continue
@@ -275,6 +285,10 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 				reasons = append(reasons, fmt.Sprintf("entry point %q would not be a file of %s", name, s.Scripts))
 				continue
 			}
+			if c := ownComponent(name); c != "" {
+				reasons = append(reasons, fmt.Sprintf("entry point %q would be %s, named %s: %s", name, dst, c, ownRule))
+				continue
+			}
 			add(File{Path: dst, Kind: Generated, Executable: true, Entry: entry})
 		}
 	}
@@ -290,8 +304,22 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	}
 
 	common := commonDir([]string{s.Purelib, s.Platlib, s.Scripts, s.Data, s.Headers})
+	prefix := s.Data
+	if s.Prefix != "" && filepath.IsAbs(s.Prefix) {
+		prefix = filepath.Clean(s.Prefix)
+	}
+	envFiles := environmentFiles(s, prefix, common)
 	dirs := map[string]bool{}
 	for path, f := range byPath {
+		if why := envFiles(path); why != "" {
+			reasons = append(reasons, fmt.Sprintf("%s installs %s, %s", describe(f), path, why))
+		}
+		if within(prefix, path) {
+			rel, _ := filepath.Rel(prefix, path)
+			if c := ownComponent(filepath.ToSlash(rel)); c != "" {
+				reasons = append(reasons, fmt.Sprintf("%s installs %s, in the environment's %s: %s", describe(f), path, c, ownRule))
+			}
+		}
 		// Metadata directories: only the wheel's own, and none of the
 		// files pip or pipguard write (a .data member can land there).
 		for _, site := range []string{s.Purelib, s.Platlib} {
@@ -330,6 +358,52 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	sort.Strings(p.Dirs)
 	sort.Strings(p.Unwritten)
 	return p, nil
+}
+
+// ownRule is why the plan refuses a path in a directory named .pipguard
+// or .pipguard-*.
+const ownRule = "pipguard's own directories (.pipguard, which holds the environment's receipt key, and .pipguard-*, its stashes) are written by pipguard alone, at any depth (audit must never find a key or a stash a wheel put there)"
+
+// ownComponent is the first component of the slash-separated relative
+// path rel that is pipguard's own directory name, ".pipguard" or
+// ".pipguard-*" in any case (a case-insensitive file system makes
+// ".PipGuard" the same directory); "" when none is.
+func ownComponent(rel string) string {
+	for _, c := range strings.Split(rel, "/") {
+		if l := strings.ToLower(c); l == ".pipguard" || strings.HasPrefix(l, ".pipguard-") {
+			return c
+		}
+	}
+	return ""
+}
+
+// environmentFiles says why a wheel must not write path ("" when it may):
+// the environment's pip configuration (PREFIX/pip.conf, PREFIX/pip.ini:
+// pip reads it as the "site" configuration at every later run, pipguard's
+// resolution included) or a pyvenv.cfg where Python or pipguard looks for
+// one (the prefix, and every directory from a site-packages or scripts
+// directory up to the prefix): it would make Python, pip or pipguard's
+// audit take the environment for another one.
+func environmentFiles(s Scheme, prefix, common string) func(path string) string {
+	cfgDirs := map[string]bool{prefix: true, s.Data: true}
+	for _, root := range []string{s.Purelib, s.Platlib, s.Scripts} {
+		for d := root; ; d = filepath.Dir(d) {
+			cfgDirs[d] = true
+			if d == common || d == prefix || !within(common, d) && !within(prefix, d) {
+				break
+			}
+		}
+	}
+	return func(path string) string {
+		dir, base := filepath.Dir(path), filepath.Base(path)
+		switch {
+		case (strings.EqualFold(base, "pip.conf") || strings.EqualFold(base, "pip.ini")) && (dir == prefix || dir == s.Data):
+			return "the environment's own pip configuration (pip reads PREFIX/" + base + " at every later run, and a wheel must not choose the environment's indexes or options): pipguard's plan refuses a wheel that configures pip"
+		case strings.EqualFold(base, "pyvenv.cfg") && cfgDirs[dir]:
+			return "a pyvenv.cfg where Python and pipguard look for the environment's own: pipguard's plan refuses a wheel that redefines the environment"
+		}
+		return ""
+	}
 }
 
 func describe(f File) string {
