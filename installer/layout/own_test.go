@@ -1,6 +1,7 @@
 package layout_test
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,7 +46,8 @@ func TestPlanRefusesEnvironmentFiles(t *testing.T) {
 			t.Fatalf("%s: %v", c.member, err)
 		}
 		_, err = layout.PlanWheel(w, s, layout.PlanOptions{Requested: true})
-		if err == nil || !strings.Contains(err.Error(), c.path) || !strings.Contains(err.Error(), c.why) {
+		var re *layout.RefusedError
+		if !errors.As(err, &re) || len(re.Conflicts) != 1 || re.Conflicts[0].Path != c.path || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("a wheel whose %s installs %s: %v", c.member, c.path, err)
 		}
 	}

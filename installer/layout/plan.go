@@ -216,6 +216,10 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	}
 	p := &Plan{Name: w.Normalized, Version: w.Version, Wheel: w.Path, SHA256: w.SHA256, DistInfo: filepath.Join(lib, w.DistInfo)}
 	var reasons []string
+	var refused []Conflict
+	refuse := func(path, why string) {
+		refused = append(refused, Conflict{Path: path, Wheel: w.Path, Why: why})
+	}
 	byPath := map[string]File{}
 	add := func(f File) {
 		if old, dup := byPath[f.Path]; dup {
@@ -251,7 +255,7 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 			continue
 		}
 		if c := ownComponent(sub); c != "" {
-			reasons = append(reasons, fmt.Sprintf("member %q installs %s, in a directory named %s: %s", m.Name, dst, c, ownRule))
+			refuse(dst, fmt.Sprintf("member %q, in a directory named %s: %s", m.Name, c, ownRule))
 			continue
 		}
 		if kind == Script && isEntrypointWrapper(dst, w) {
@@ -286,7 +290,7 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 				continue
 			}
 			if c := ownComponent(name); c != "" {
-				reasons = append(reasons, fmt.Sprintf("entry point %q would be %s, named %s: %s", name, dst, c, ownRule))
+				refuse(dst, fmt.Sprintf("entry point %q, named %s: %s", name, c, ownRule))
 				continue
 			}
 			add(File{Path: dst, Kind: Generated, Executable: true, Entry: entry})
@@ -312,12 +316,11 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	dirs := map[string]bool{}
 	for path, f := range byPath {
 		if why := envFiles(path); why != "" {
-			reasons = append(reasons, fmt.Sprintf("%s installs %s, %s", describe(f), path, why))
-		}
-		if within(prefix, path) {
+			refuse(path, describe(f)+": "+why)
+		} else if within(prefix, path) {
 			rel, _ := filepath.Rel(prefix, path)
 			if c := ownComponent(filepath.ToSlash(rel)); c != "" {
-				reasons = append(reasons, fmt.Sprintf("%s installs %s, in the environment's %s: %s", describe(f), path, c, ownRule))
+				refuse(path, fmt.Sprintf("%s, in the environment's %s: %s", describe(f), c, ownRule))
 			}
 		}
 		// Metadata directories: only the wheel's own, and none of the
@@ -344,9 +347,16 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 			dirs[d] = true
 		}
 	}
+	sort.Slice(refused, func(i, j int) bool { return refused[i].Path < refused[j].Path })
 	if len(reasons) > 0 {
+		for _, c := range refused {
+			reasons = append(reasons, fmt.Sprintf("%s would be written by %s", c.Path, c.Why))
+		}
 		sort.Strings(reasons)
 		return nil, &MalformedError{Wheel: w.Path, Reasons: reasons}
+	}
+	if len(refused) > 0 {
+		return nil, &RefusedError{Wheel: w.Path, Conflicts: refused}
 	}
 	for _, f := range byPath {
 		p.Files = append(p.Files, f)
@@ -358,6 +368,24 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	sort.Strings(p.Dirs)
 	sort.Strings(p.Unwritten)
 	return p, nil
+}
+
+// RefusedError is a well-formed wheel whose plan writes what belongs to
+// the environment or to pipguard (Scheme.Prefix's pip.conf, pip.ini or
+// pyvenv.cfg, a .pipguard or .pipguard-* directory): a conflict with the
+// environment, each naming its rule, found before any other wheel's plan
+// is compared with it.
+type RefusedError struct {
+	Wheel     string
+	Conflicts []Conflict
+}
+
+func (e *RefusedError) Error() string {
+	parts := make([]string, len(e.Conflicts))
+	for i, c := range e.Conflicts {
+		parts[i] = c.Path + " (" + c.Why + ")"
+	}
+	return fmt.Sprintf("wheel %s would write what belongs to the environment or to pipguard: %s", filepath.Base(e.Wheel), strings.Join(parts, "; "))
 }
 
 // ownRule is why the plan refuses a path in a directory named .pipguard
