@@ -153,7 +153,10 @@ type Options struct {
 	Python [2]int
 	// Prefixes are the environments' sys.prefix, where the stashes of
 	// unfinished runs are looked for (besides the environment each site
-	// directory is in).
+	// directory is in), and whose receipt key (PREFIX/.pipguard/receipt.key)
+	// authenticates the receipts in the site directories below each; a site
+	// directory below none takes its virtual environment's (the pyvenv.cfg
+	// above it). A directory a .pth file adds has no key.
 	Prefixes []string
 	// Index, when set, is what the policy asks of a project's index
 	// files: index-unattested's severity, and the identity a receipt must
@@ -210,7 +213,9 @@ type Package struct {
 	Path string `json:"path"`
 	// Verified is true when pipguard's receipt, authenticated with the
 	// environment's key, matches its direct_url.json, the install was
-	// verified (not only pinned) and --online found no drift; for an
+	// verified (not only pinned), no file differs from its RECORD, no other
+	// copy of the project comes before it on sys.path, and --online found
+	// no drift; for an
 	// index install, when its receipt records provenance that verified,
 	// by the identity the policy names if it names one, and --online found
 	// no drift.
