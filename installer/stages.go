@@ -259,6 +259,7 @@ func planPaths(lk *lock, info *pip.Info) (*paths, error) {
 	// plans and the errors keep the lock's order.
 	plans := make([]*layout.Plan, len(lk.items))
 	werrs := make([]error, len(lk.items))
+	refused := make([][]layout.Conflict, len(lk.items))
 	parallel(len(lk.items), func(i int) {
 		it := &lk.items[i]
 		w, err := layout.Open(it.file)
@@ -277,6 +278,11 @@ func planPaths(lk *lock, info *pip.Info) (*paths, error) {
 			return
 		}
 		pl, err := layout.PlanWheel(w, schemeFor(info, it.Name), layout.PlanOptions{Direct: it.direct(), Requested: true})
+		var re *layout.RefusedError
+		if errors.As(err, &re) {
+			refused[i] = re.Conflicts // the environment's files or pipguard's: conflicts
+			return
+		}
 		if err != nil {
 			werrs[i] = &WheelError{Name: it.Name, Err: err}
 			return
@@ -284,9 +290,14 @@ func planPaths(lk *lock, info *pip.Info) (*paths, error) {
 		plans[i] = pl
 	})
 	var errs []error
+	var envConflicts []layout.Conflict
 	for i := range lk.items {
 		if werrs[i] != nil {
 			errs = append(errs, werrs[i])
+			continue
+		}
+		if refused[i] != nil {
+			envConflicts = append(envConflicts, refused[i]...)
 			continue
 		}
 		it := &lk.items[i]
@@ -297,7 +308,7 @@ func planPaths(lk *lock, info *pip.Info) (*paths, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	conflicts := layout.Conflicts(p.plans, env)
+	conflicts := append(envConflicts, layout.Conflicts(p.plans, env)...)
 	// pipguard's own directory in the prefix (the receipt key, the
 	// journal) is written by pipguard alone.
 	own := filepath.Join(info.Prefix, ".pipguard")
@@ -368,7 +379,7 @@ func schemeFor(info *pip.Info, name string) layout.Scheme {
 	if parts := strings.SplitN(xy, ".", 3); len(parts) >= 2 {
 		xy = parts[0] + "." + parts[1]
 	}
-	return layout.Scheme{Purelib: s.Purelib, Platlib: s.Platlib, Scripts: s.Scripts, Data: s.Data, Headers: s.Headers, CacheTag: s.CacheTag, PythonVersion: xy}
+	return layout.Scheme{Purelib: s.Purelib, Platlib: s.Platlib, Scripts: s.Scripts, Data: s.Data, Headers: s.Headers, CacheTag: s.CacheTag, PythonVersion: xy, Prefix: info.Prefix}
 }
 
 // spec is the transaction of the plan: every path a wheel writes, every

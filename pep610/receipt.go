@@ -371,18 +371,22 @@ func (d Dist) recordWithoutReceipt() ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// receiptRow is the RECORD row pipguard writes for its receipt. Its hash
-// is sha512, which pip never writes (pip hashes what it installs with
-// sha256): a receipt a wheel ships gets a sha256 row from pip, so it can
-// never pass for pipguard's.
+// receiptRow is the RECORD row pipguard writes for its receipt, hashed
+// with sha512. The row proves nothing by itself: pip keeps a wheel's own
+// RECORD row (hash and algorithm) for every file it installs unchanged, so
+// a wheel can ship a receipt with a row just like this one. What keeps a
+// receipt a wheel ships from passing for pipguard's is its MAC under the
+// environment's receipt key (and pipguard's plan, which refuses a wheel
+// that ships a pipguard-* file in its .dist-info).
 func receiptRow(distInfo string, data []byte) string {
 	sum := sha512.Sum512(data)
 	return fmt.Sprintf("%s/%s,sha512=%s,%d", distInfo, ReceiptFile, base64.RawURLEncoding.EncodeToString(sum[:]), len(data))
 }
 
 // receiptListedByPipguard checks that RECORD lists the receipt only as
-// pipguard does: one sha512 row matching its content. A sha256 row means
-// pip installed a file of that name from the distribution itself.
+// pipguard does: one sha512 row matching its content. Any other row means
+// pip installed a file of that name from the distribution itself (a sha512
+// row can be the wheel's own too: only the receipt's MAC tells them apart).
 func (d Dist) receiptListedByPipguard(data []byte) error {
 	f, err := os.Open(filepath.Join(d.Dir, "RECORD"))
 	if err != nil {

@@ -83,21 +83,17 @@ func readKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// FindReceiptKey finds the receipt key of the environment that holds the
-// site-packages directory site: the nearest parent (at most four levels up:
-// PREFIX/lib/pythonX.Y/site-packages) with ReceiptKeyFile. It returns nil
-// and no error when there is none.
-func FindReceiptKey(site string) ([]byte, error) {
-	dir := filepath.Clean(site)
-	for i := 0; i < 4; i++ {
-		dir = filepath.Dir(dir)
-		key, err := readKey(filepath.Join(dir, ReceiptKeyFile))
-		if err == nil {
-			return key, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
+// PrefixReceiptKey reads the receipt key of the environment whose
+// sys.prefix is prefix (PREFIX/.pipguard/receipt.key, which pipguard's plan
+// lets no wheel write). It returns nil and no error when there is none.
+// The key is taken from the prefix alone, never from a directory near a
+// site-packages directory or one a .pth file adds: a key a wheel put
+// there (plain pip installs one where it is told to) would authenticate
+// the receipts the same wheel forged.
+func PrefixReceiptKey(prefix string) ([]byte, error) {
+	key, err := readKey(filepath.Join(prefix, ReceiptKeyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	return nil, nil
+	return key, err
 }

@@ -3,9 +3,11 @@ package pep610
 import (
 	"bufio"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/csv"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,12 +24,16 @@ func (p FileProblem) String() string {
 }
 
 // CheckRecord compares every file that the distribution's RECORD lists
-// with a sha256 hash against the disk (as pip writes RECORD: the path
-// relative to the site directory, urlsafe-base64 sha256 without padding,
-// the size). Rows without a hash (RECORD itself, .pyc files pip compiled)
-// are not checked; neither are paths outside the site directory's parent
-// environment that RECORD may name (they are reported as not checked by
-// the caller's plan, not here). At most limit problems are returned.
+// with a hash against the disk (as pip writes RECORD: the path relative to
+// the site directory, the urlsafe-base64 digest without padding, the
+// size). sha256, sha384 and sha512 rows are checked alike: pip writes
+// sha256 for what it writes or changes, but keeps a wheel's own row (and
+// its algorithm) for every file it installs unchanged. A row whose hash
+// names another algorithm, or is not ALGORITHM=DIGEST, is a problem: the
+// file cannot be checked. Rows without a hash (RECORD itself, .pyc files
+// pip compiled) are not checked, nor is the distribution's own pipguard
+// receipt (its row is checked with the receipt). At most limit problems
+// are returned.
 func (d Dist) CheckRecord(limit int) ([]FileProblem, error) {
 	f, err := os.Open(filepath.Join(d.Dir, "RECORD"))
 	if err != nil {
@@ -35,6 +41,7 @@ func (d Dist) CheckRecord(limit int) ([]FileProblem, error) {
 	}
 	defer f.Close()
 	site := filepath.Dir(d.Dir)
+	own := filepath.Base(d.Dir) + "/" + ReceiptFile
 	r := csv.NewReader(bufio.NewReader(io.LimitReader(f, 64<<20)))
 	r.FieldsPerRecord = -1
 	var out []FileProblem
@@ -46,11 +53,7 @@ func (d Dist) CheckRecord(limit int) ([]FileProblem, error) {
 		if err != nil {
 			return out, fmt.Errorf("RECORD: %v", err)
 		}
-		if len(row) < 2 || row[1] == "" || strings.HasSuffix(row[0], "/"+ReceiptFile) {
-			continue
-		}
-		alg, want, ok := strings.Cut(row[1], "=")
-		if !ok || alg != "sha256" {
+		if len(row) < 2 || row[1] == "" || row[0] == own {
 			continue
 		}
 		p := row[0]
@@ -58,12 +61,17 @@ func (d Dist) CheckRecord(limit int) ([]FileProblem, error) {
 			p = filepath.Join(site, p)
 		}
 		p = filepath.Clean(p)
-		got, err := fileSHA256(p)
+		alg, want, ok := strings.Cut(row[1], "=")
+		if !ok || recordHash(alg) == nil {
+			out = append(out, FileProblem{Path: p, Expected: row[1], Actual: "nothing checked: the hash is not sha256=, sha384= or sha512= and a digest"})
+			continue
+		}
+		got, err := fileDigest(p, alg)
 		switch {
 		case err != nil:
-			out = append(out, FileProblem{Path: p, Expected: "sha256=" + want, Actual: "no readable file (" + errText(err) + ")"})
+			out = append(out, FileProblem{Path: p, Expected: alg + "=" + want, Actual: "no readable file (" + errText(err) + ")"})
 		case got != want:
-			out = append(out, FileProblem{Path: p, Expected: "sha256=" + want, Actual: "sha256=" + got})
+			out = append(out, FileProblem{Path: p, Expected: alg + "=" + want, Actual: alg + "=" + got})
 		}
 	}
 	return out, nil
@@ -76,9 +84,28 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// fileSHA256 is the RECORD form of a regular file's sha256 (links are not
-// followed: pip installs regular files).
-func fileSHA256(p string) (string, error) {
+// recordHash is the hash a RECORD row's algorithm names: sha256, sha384 or
+// sha512 (what the wheel spec and pipguard's plan accept); nil for any
+// other.
+func recordHash(alg string) hash.Hash {
+	switch alg {
+	case "sha256":
+		return sha256.New()
+	case "sha384":
+		return sha512.New384()
+	case "sha512":
+		return sha512.New()
+	}
+	return nil
+}
+
+// fileDigest is the RECORD form of a regular file's digest by alg (sha256,
+// sha384 or sha512; links are not followed: pip installs regular files).
+func fileDigest(p, alg string) (string, error) {
+	h := recordHash(alg)
+	if h == nil {
+		return "", fmt.Errorf("%s is not a hash pipguard checks", alg)
+	}
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return "", err
@@ -91,7 +118,6 @@ func fileSHA256(p string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
@@ -99,8 +125,9 @@ func fileSHA256(p string) (string, error) {
 }
 
 // Records says whether the distribution's RECORD lists path (absolute, or
-// relative to the site directory) with a sha256 that the file on disk has:
-// the distribution installed that file, as it is now.
+// relative to the site directory) with a hash (sha256, sha384 or sha512)
+// that the file on disk has: the distribution installed that file, as it
+// is now.
 func (d Dist) Records(path string) bool {
 	f, err := os.Open(filepath.Join(d.Dir, "RECORD"))
 	if err != nil {
@@ -126,10 +153,10 @@ func (d Dist) Records(path string) bool {
 			continue
 		}
 		alg, want, ok := strings.Cut(row[1], "=")
-		if !ok || alg != "sha256" {
+		if !ok || recordHash(alg) == nil {
 			return false
 		}
-		got, err := fileSHA256(path)
+		got, err := fileDigest(path, alg)
 		return err == nil && got == want
 	}
 }

@@ -87,7 +87,7 @@ var Rules = map[string]Rule{
 	"legacy-install":          {"legacy-install", Warning, "a legacy install (.egg-info or .egg): no record of where it came from", "reinstall it with pip or pipguard, which record its origin"},
 	"develop-install":         {"develop-install", Error, "a develop install (.egg-link): whatever is in that directory now runs", "install a pinned, verified release instead"},
 	"receipt-unauthenticated": {"receipt-unauthenticated", Error, "a pipguard receipt that is not authenticated under the environment's receipt key: pipguard did not write it (a wheel can ship one), or it was changed", "reinstall the distribution with pipguard and investigate where the receipt came from"},
-	"files-changed":           {"files-changed", Error, "an installed file differs from the hash its RECORD gives, or is gone", "something changed the distribution after it was installed: reinstall it and investigate"},
+	"files-changed":           {"files-changed", Error, "an installed file differs from the hash its RECORD gives (sha256, sha384 or sha512), or is gone, or its RECORD row names a hash pipguard cannot check", "something changed the distribution after it was installed: reinstall it and investigate"},
 	"pinned":                  {"pinned", Info, "pinned to a commit by policy (verify = \"pin\"), not verified", "prefer a project that publishes attested releases"},
 	"not-rechecked":           {"not-rechecked", Info, "an origin --online does not ask: only the GitHub host and the repositories of verify = \"pin\" tables are asked (--online)", "to have it asked, name the repository in a [[repo]] table with verify = \"pin\" (after checking it yourself)"},
 	"lock-missing":            {"lock-missing", Error, "a package the lock selects for this environment is not installed (--lock)", "install the lock: pipguard install pylock.toml"},
@@ -97,6 +97,9 @@ var Rules = map[string]Rule{
 	"unfinished-run":          {"unfinished-run", Error, "a pipguard run into this environment was killed before it finished: its stash of the files it replaced is still there", "run pipguard install into the environment again: it finishes restoring it first"},
 	"pth-executes":            {"pth-executes", Info, "a distribution installed a .pth file (its RECORD lists it, with the hash it has) holding a line Python runs at every start (\"import ...\"; setuptools' distutils-precedence.pth and editable finders are such)", "trust the distribution with code that runs whenever Python starts, or uninstall it"},
 	"pth-unrecorded":          {"pth-unrecorded", Warning, "a .pth file no installed distribution's RECORD lists (with the hash it has) holds a line Python runs at every start (\"import ...\")", "find out what wrote it (an old easy-install.pth, a tool, an attacker) and remove it unless you trust the code it runs"},
+	"customize-executes":      {"customize-executes", Info, "a distribution installed a sitecustomize or usercustomize module (its RECORD lists it, with the hash it has), which Python's site imports at every start", "trust the distribution with code that runs whenever Python starts, or uninstall it"},
+	"customize-unrecorded":    {"customize-unrecorded", Warning, "a sitecustomize or usercustomize module no installed distribution's RECORD lists (with the hash it has) is on sys.path: Python's site imports it at every start", "find out what wrote it (a tool, an attacker) and remove it unless you trust the code it runs"},
+	"installed-twice":         {"installed-twice", Warning, "a project installed more than once on sys.path: Python imports the copy that comes first, and no other copy counts as verified; an error when the copy Python does not import is one pipguard verified", "uninstall the copies that do not run (pip uninstall, with the --target or --user they were installed with), or the one that should not"},
 	"pth-invalid":             {"pth-invalid", Error, "a .pth file Python cannot read (not UTF-8): Python fails to start", "remove or repair the .pth file"},
 	"path-unread":             {"path-unread", Warning, "a .pth file puts a file (a zip or .egg) on sys.path: importlib.metadata reads the distributions in it, pipguard does not", "install the distributions it holds with pip into site-packages instead"},
 	"metadata-invalid":        {"metadata-invalid", Error, "a .dist-info or .egg-info whose METADATA is missing, unreadable, or has no Name or Version: pip and importlib.metadata cannot name the distribution, but its files are installed", "reinstall the distribution, or remove its files and directory"},
@@ -150,7 +153,10 @@ type Options struct {
 	Python [2]int
 	// Prefixes are the environments' sys.prefix, where the stashes of
 	// unfinished runs are looked for (besides the environment each site
-	// directory is in).
+	// directory is in), and whose receipt key (PREFIX/.pipguard/receipt.key)
+	// authenticates the receipts in the site directories below each; a site
+	// directory below none takes its virtual environment's (the pyvenv.cfg
+	// above it). A directory a .pth file adds has no key.
 	Prefixes []string
 	// Index, when set, is what the policy asks of a project's index
 	// files: index-unattested's severity, and the identity a receipt must
@@ -207,7 +213,9 @@ type Package struct {
 	Path string `json:"path"`
 	// Verified is true when pipguard's receipt, authenticated with the
 	// environment's key, matches its direct_url.json, the install was
-	// verified (not only pinned) and --online found no drift; for an
+	// verified (not only pinned), no file differs from its RECORD, no other
+	// copy of the project comes before it on sys.path, and --online found
+	// no drift; for an
 	// index install, when its receipt records provenance that verified,
 	// by the identity the policy names if it names one, and --online found
 	// no drift.
@@ -305,19 +313,34 @@ func Audit(sites []string, o Options) (*Report, error) {
 	}
 	dirs = pep610.UniqueDirs(dirs)
 	rep.Path = dirs
+	// Each site directory's receipt key is its environment's, from that
+	// environment's prefix alone; a directory that is no site directory
+	// (one a .pth file adds, the interpreter's own) has none, so a
+	// receipt there is never authenticated.
+	siteKeys := map[string][]byte{}
+	for _, s := range sites {
+		prefix := sitePrefix(s, o.Prefixes)
+		if prefix == "" {
+			continue
+		}
+		key, err := pep610.PrefixReceiptKey(prefix)
+		if err != nil {
+			return nil, fmt.Errorf("the receipt key of %s: %w", prefix, err)
+		}
+		siteKeys[s] = key
+	}
 	seenLegacy := map[string]bool{}
-	for _, s := range dirs {
+	var distDir, legacyDir []int // the sys.path index of each one's directory
+	for di, s := range dirs {
 		ds, err := pep610.Listed(s)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", s, err)
 		}
-		key, err := pep610.FindReceiptKey(s)
-		if err != nil {
-			return nil, fmt.Errorf("the receipt key of %s: %w", s, err)
-		}
+		key := siteKeys[s]
 		dists = append(dists, ds...)
 		for range ds {
 			keys = append(keys, key)
+			distDir = append(distDir, di)
 		}
 		ls, _ := pep610.LegacyInstalled(s)
 		if eggInfo := eggInfoOf(s); eggInfo != nil {
@@ -330,6 +353,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 			seenLegacy[l.Path] = true
 			rep.Distributions++
 			legacySeen = append(legacySeen, installed{name: l.Name, version: l.Version, path: l.Path})
+			legacyDir = append(legacyDir, di)
 			rule, msg := "legacy-install", "installed as "+filepath.Base(l.Path)
 			switch {
 			case l.Link:
@@ -384,6 +408,8 @@ func Audit(sites []string, o Options) (*Report, error) {
 		}
 		rep.Findings = append(rep.Findings, pthFindings(p, owner, o)...)
 	}
+	rep.Findings = append(rep.Findings, customizeFindings(dirs, dists, o)...)
+	rep.Findings = append(rep.Findings, shadowFindings(seen, distDir, legacySeen, legacyDir, verified, o)...)
 	rep.Packages = make([]Package, 0, len(dists)+len(legacySeen))
 	for i, fs := range results {
 		rep.Findings = append(rep.Findings, fs...)
@@ -414,6 +440,27 @@ func Audit(sites []string, o Options) (*Report, error) {
 		return pep610.Normalize(a.Dist) < pep610.Normalize(b.Dist)
 	})
 	return rep, nil
+}
+
+// sitePrefix is the prefix of the environment whose site directory site
+// is: the deepest of prefixes (the interpreters' sys.prefix, from
+// pipguard audit --python) that holds it, else envPrefix's (a virtual
+// environment's root by its pyvenv.cfg, for --path); "" when none fits.
+func sitePrefix(site string, prefixes []string) string {
+	best := ""
+	for _, p := range prefixes {
+		p = filepath.Clean(p)
+		if !filepath.IsAbs(p) {
+			continue
+		}
+		if rel, err := filepath.Rel(p, site); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && len(p) > len(best) {
+			best = p
+		}
+	}
+	if best != "" {
+		return best
+	}
+	return envPrefix(site)
 }
 
 // envPrefix is the sys.prefix of the environment that holds site: the
@@ -460,6 +507,162 @@ func eggInfoOf(dir string) *pep610.Legacy {
 		}
 	}
 	return nil
+}
+
+// shadowFindings reports every project installed more than once on
+// sys.path (installed-twice): Python imports the copy in the directory
+// that comes first on sys.path (importlib.metadata finds it first too),
+// and any other copy is not what runs, so it is never counted verified
+// (verified is updated). The finding is on each copy Python does not
+// import, naming the one it does; an error when that copy is one
+// pipguard verified (the verified install vouches for nothing that runs).
+// Two copies in the directory Python imports from are both reported:
+// which one importlib.metadata takes is the order the directory lists
+// them in.
+func shadowFindings(seen []installed, distDir []int, legacy []installed, legacyDir []int, verified []bool, o Options) []Finding {
+	type copyOf struct {
+		in   installed
+		dir  int
+		dist int // index in seen, -1 for a legacy install
+	}
+	groups := map[string][]copyOf{}
+	var names []string
+	add := func(c copyOf) {
+		n := pep610.Normalize(c.in.name)
+		if n == "" {
+			return
+		}
+		if _, ok := groups[n]; !ok {
+			names = append(names, n)
+		}
+		groups[n] = append(groups[n], c)
+	}
+	for i, in := range seen {
+		add(copyOf{in: in, dir: distDir[i], dist: i})
+	}
+	for i, in := range legacy {
+		add(copyOf{in: in, dir: legacyDir[i], dist: -1})
+	}
+	var out []Finding
+	for _, n := range names {
+		g := groups[n]
+		if len(g) < 2 {
+			continue
+		}
+		sort.SliceStable(g, func(i, j int) bool { return g[i].dir < g[j].dir })
+		first := g[0]
+		for k, c := range g {
+			if k == 0 && g[1].dir != first.dir {
+				continue // what Python imports, alone in its directory
+			}
+			wasVerified := c.dist >= 0 && verified[c.dist]
+			if c.dist >= 0 {
+				verified[c.dist] = false
+			}
+			var msg string
+			if c.dir == first.dir {
+				other := first
+				if k == 0 {
+					other = g[1]
+				}
+				msg = fmt.Sprintf("%s is installed more than once in %s (%s and %s): which one importlib.metadata finds first, and whose files Python imports, is the order of the directory's entries", c.in.name, filepath.Dir(c.in.path), filepath.Base(c.in.path), filepath.Base(other.in.path))
+			} else {
+				msg = fmt.Sprintf("%s %s in %s is not what Python imports: %s %s in %s comes first on sys.path", c.in.name, c.in.version, filepath.Dir(c.in.path), first.in.name, first.in.version, filepath.Dir(first.in.path))
+			}
+			f := newFinding("installed-twice", c.in.name, c.in.version, c.in.path, msg, o)
+			if _, set := o.Severity["installed-twice"]; !set && wasVerified {
+				f.Severity = Error
+				f.Message += "; pipguard verified this copy, which does not run"
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// customizeModules are the modules site imports at every start of
+// Python: sitecustomize, and usercustomize when the user site directory
+// is enabled.
+var customizeModules = []string{"sitecustomize", "usercustomize"}
+
+// customizeFindings reports each sitecustomize or usercustomize module on
+// sys.path (a .py or .pyc file, an extension module, a package's
+// __init__.py): site imports the first one at every start of Python, as
+// it runs a .pth file's import line. One a distribution's RECORD lists
+// (with the hash it has) is customize-executes, on that distribution; one
+// nothing accounts for is customize-unrecorded, except in the
+// interpreter's own directories (o.Base: the standard library, where a
+// distribution of Python itself may ship one, as Debian's does), where
+// only one a distribution's RECORD lists is reported.
+func customizeFindings(dirs []string, dists []pep610.Dist, o Options) []Finding {
+	base := map[string]bool{}
+	for _, b := range o.Base {
+		base[abspath(b)] = true
+	}
+	first := map[string]string{}
+	var out []Finding
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			n := e.Name()
+			mod, ext, _ := strings.Cut(n, ".")
+			if mod != customizeModules[0] && mod != customizeModules[1] {
+				continue
+			}
+			p := filepath.Join(dir, n)
+			switch {
+			case ext == "" && isDir(p):
+				p = filepath.Join(p, "__init__.py")
+				if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+					continue
+				}
+			case ext == "py", ext == "pyc", ext == "so", ext == "pyd", strings.HasSuffix(ext, ".so"), strings.HasSuffix(ext, ".pyd"):
+			default:
+				continue
+			}
+			var owner *pep610.Dist
+			for i := range dists {
+				if dists[i].Records(p) {
+					owner = &dists[i]
+					break
+				}
+			}
+			if owner == nil && base[dir] {
+				continue
+			}
+			when := "at every start of Python"
+			if mod == "usercustomize" {
+				when = "at every start of Python whose user site directory is enabled"
+			}
+			msg := fmt.Sprintf("%s is the module %s, which site imports %s", p, mod, when)
+			if f, ok := first[mod]; ok {
+				msg += fmt.Sprintf(" (today %s, earlier on sys.path, is the one it imports)", f)
+			} else {
+				first[mod] = p
+			}
+			if owner == nil {
+				out = append(out, newFinding("customize-unrecorded", "", "", p, msg+"; no installed distribution's RECORD lists it", o))
+				continue
+			}
+			out = append(out, newFinding("customize-executes", owner.Name, owner.Version, p, msg, o))
+		}
+	}
+	return out
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func abspath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 // maxPthLine bounds the code a pth-executes finding quotes.
@@ -518,6 +721,7 @@ func newFinding(rule, name, version, path, msg string, o Options) Finding {
 // ev gets what the lock comparison reads: direct_url.json when it is valid,
 // and the receipt when it is authenticated.
 func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Finding, verified bool, err error) {
+	changed := false
 	*ev = installed{name: d.Name, version: d.Version, path: d.Dir}
 	add := func(rule, msg string) {
 		out = append(out, newFinding(rule, d.Name, d.Version, d.Dir, msg, o))
@@ -528,9 +732,18 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 	case d.NameMismatch():
 		add("metadata-name-mismatch", fmt.Sprintf("METADATA names %q, its directory %s another project: pip calls it %s, importlib.metadata %s", d.Name, filepath.Base(d.Dir), pep610.Normalize(d.DirProject()), pep610.Normalize(d.Name)))
 	}
+	// A distribution whose files are not those its RECORD (and so its
+	// receipt, bound to that RECORD) records is never verified.
+	defer func() {
+		if changed {
+			verified = false
+		}
+	}()
 	if problems, err := d.CheckRecord(maxFileProblems); err != nil {
+		changed = true
 		add("files-changed", err.Error())
 	} else if len(problems) > 0 {
+		changed = true
 		msgs := make([]string, len(problems))
 		for i, p := range problems {
 			msgs[i] = p.String()

@@ -70,7 +70,7 @@ func TestAuditRules(t *testing.T) {
 		&pep610.Receipt{Repository: gh + "forged", Commit: sha, From: "git", Tag: "v1.0"})
 	os.WriteFile(filepath.Join(forged, "RECORD"), []byte("forged-1.0.dist-info/METADATA,,\nforged-1.0.dist-info/RECORD,,\nforged-1.0.dist-info/pipguard-receipt.json,sha256=AAAA,10\n"), 0o644)
 
-	rep, err := Audit([]string{site, site}, Options{GitHubHost: "github.com", AllowDirect: func(u string) bool { return strings.HasPrefix(u, "https://downloads.example.com/") }})
+	rep, err := Audit([]string{site, site}, Options{GitHubHost: "github.com", Prefixes: []string{filepath.Dir(site)}, AllowDirect: func(u string) bool { return strings.HasPrefix(u, "https://downloads.example.com/") }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestSARIFRequiredFields(t *testing.T) {
 	site := t.TempDir()
 	dist(t, site, "editable", "0.1", `{"url": "file:///src/editable", "dir_info": {"editable": true}}`, nil)
 	dist(t, site, "noref", "1.0", `{"url": "https://github.com/a/b.git", "vcs_info": {"vcs": "git", "commit_id": "`+sha+`"}}`, nil)
-	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com"})
+	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com", Prefixes: []string{filepath.Dir(site)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestAuditSeesLinksAndLegacyInstalls(t *testing.T) {
 	os.MkdirAll(filepath.Join(site, "old-0.1-py3.11.egg-info"), 0o755)
 	os.WriteFile(filepath.Join(site, "old-0.1-py3.11.egg-info", "PKG-INFO"), []byte("Name: old\nVersion: 0.1\n\n"), 0o644)
 	os.WriteFile(filepath.Join(site, "dev.egg-link"), []byte("/src/dev\n."), 0o644)
-	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com"})
+	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com", Prefixes: []string{filepath.Dir(site)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestReceiptsCannotBeForged(t *testing.T) {
 	os.WriteFile(filepath.Join(site, "changed.py"), []byte("print('evil')\n"), 0o644)
 	os.WriteFile(filepath.Join(changed, "RECORD"), []byte("changed.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\nchanged-1.0.dist-info/RECORD,,\n"), 0o644)
 
-	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com"})
+	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com", Prefixes: []string{filepath.Dir(site)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestIndexReceiptsBelongToIndexInstalls(t *testing.T) {
 	data, _ := os.ReadFile(rec)
 	os.WriteFile(rec, []byte("changed/evil.py,,\n"+string(data)), 0o644)
 
-	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com"})
+	rep, err := Audit([]string{site}, Options{GitHubHost: "github.com", Prefixes: []string{filepath.Dir(site)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,12 +215,12 @@ wheels = [{url = "https://files.example/app-1.0-py3-none-any.whl", hashes = {sha
 		}
 		return l
 	}
-	rep, err := auditVenv([]string{site}, Options{Lock: &Lock{File: "pylock.toml", Lock: lockText(""), Env: env}})
+	rep, err := auditVenv([]string{site}, Options{Prefixes: []string{filepath.Dir(site)}, Lock: &Lock{File: "pylock.toml", Lock: lockText(""), Env: env}})
 	if err != nil || len(rep.Findings) != 0 {
 		t.Fatalf("%v %+v", err, rep.Findings)
 	}
 	// The lock names pip, for Windows only: here it is extra.
-	rep, err = auditVenv([]string{site}, Options{Lock: &Lock{File: "pylock.toml", Lock: lockText(`
+	rep, err = auditVenv([]string{site}, Options{Prefixes: []string{filepath.Dir(site)}, Lock: &Lock{File: "pylock.toml", Lock: lockText(`
 [[packages]]
 name = "pip"
 version = "23.2.1"
@@ -238,7 +238,7 @@ wheels = [{url = "https://files.example/pip-23.2.1-py3-none-any.whl", hashes = {
 	other := strings.Repeat("cd", 32)
 	dist(t, site, "app", "1.0", `{"url": "https://files.example/app-1.0-py3-none-any.whl", "archive_info": {"hashes": {"sha256": "`+sha+`"}}}`,
 		&pep610.Receipt{Repository: "https://github.com/acme/app", Commit: strings.Repeat("0", 40), From: "release", SHA256: sha, WheelSHA256: other, Asset: "app-1.0-py3-none-any.whl"})
-	rep, err = auditVenv([]string{site}, Options{GitHubHost: "github.com", Lock: &Lock{File: "pylock.toml", Lock: lockText(""), Env: env}})
+	rep, err = auditVenv([]string{site}, Options{Prefixes: []string{filepath.Dir(site)}, GitHubHost: "github.com", Lock: &Lock{File: "pylock.toml", Lock: lockText(""), Env: env}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ wheels = [{url = "https://files.example/pip-23.2.1-py3-none-any.whl", hashes = {
 		t.Errorf("findings %+v, want the receipt's lock-hash", rep.Findings)
 	}
 	// A lock for another environment: one finding, nothing compared.
-	rep, err = auditVenv([]string{site}, Options{Lock: &Lock{File: "pylock.toml", Lock: lockText("environments = [\"sys_platform == 'win32'\"]\n"), Env: env}})
+	rep, err = auditVenv([]string{site}, Options{Prefixes: []string{filepath.Dir(site)}, Lock: &Lock{File: "pylock.toml", Lock: lockText("environments = [\"sys_platform == 'win32'\"]\n"), Env: env}})
 	if err != nil {
 		t.Fatal(err)
 	}

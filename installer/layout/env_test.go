@@ -73,7 +73,15 @@ func TestConflicts(t *testing.T) {
 	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(site, "dangling.py"))
 	env := readEnv(t, python)
 
-	cfg := planSpec(t, python, pkgtest.WheelSpec{Name: "cfg", Version: "1", Members: []member{{Name: "cfg-1.data/data/pyvenv.cfg", Body: "home = /evil\n"}}})
+	// A wheel writing the environment's pyvenv.cfg is refused by its plan
+	// already (whether or not one exists), before any conflict.
+	cfgWheel, err := layout.Open(pkgtest.WheelSpec{Name: "cfg", Version: "1", Members: []member{{Name: "cfg-1.data/data/pyvenv.cfg", Body: "home = /evil\n"}}}.Write(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := layout.PlanWheel(cfgWheel, schemeOf(t, python, cfgWheel.SchemeName()), layout.PlanOptions{Direct: true, Requested: true}); err == nil || !strings.Contains(err.Error(), filepath.Join(prefix, "pyvenv.cfg")) {
+		t.Errorf("a wheel writing %s: %v", filepath.Join(prefix, "pyvenv.cfg"), err)
+	}
 	pip := planSpec(t, python, pkgtest.WheelSpec{Name: "fakepip", Version: "1", EntryPoints: "[console_scripts]\npip = fakepip:main\n", Members: []member{{Name: "fakepip.py", Body: ""}}})
 	thief := planSpec(t, python, pkgtest.WheelSpec{Name: "thief", Version: "1", Members: []member{
 		{Name: "victim/__init__.py", Body: "stolen\n"},
@@ -85,9 +93,8 @@ func TestConflicts(t *testing.T) {
 	}})
 	a := planSpec(t, python, pkgtest.WheelSpec{Name: "twin_a", Version: "1", Members: []member{{Name: "shared.py", Body: "a"}}})
 	b := planSpec(t, python, pkgtest.WheelSpec{Name: "twin_b", Version: "1", Members: []member{{Name: "shared.py", Body: "b"}}})
-	cs := layout.Conflicts([]*layout.Plan{cfg, pip, thief, a, b}, env)
+	cs := layout.Conflicts([]*layout.Plan{pip, thief, a, b}, env)
 
-	wantConflict(t, cs, filepath.Join(prefix, "pyvenv.cfg"), "", "no installed distribution owns it")
 	for _, n := range []string{"pip", "pip3", "pip3.11"} {
 		wantConflict(t, cs, filepath.Join(prefix, "bin", n), "pip", "which the lock does not replace")
 	}

@@ -23,6 +23,12 @@ type Scheme struct {
 	// scripts it writes for a "pip" or "easy_install" console script with
 	// it. Needed only for such wheels.
 	PythonVersion string
+	// Prefix is the interpreter's sys.prefix, where pip reads the
+	// environment's own configuration (pip.conf, pip.ini), Python its
+	// pyvenv.cfg and pipguard keeps its own directory (.pipguard): no wheel
+	// may write those. "" takes Data for it (pip's data scheme is the
+	// prefix).
+	Prefix string
 	// Executable is the interpreter's sys.executable, which pip writes into
 	// the #!python line of .data/scripts members. When set, Check requires
 	// a rewritten first line to be exactly "#!" + Executable + "\n".
@@ -210,6 +216,10 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	}
 	p := &Plan{Name: w.Normalized, Version: w.Version, Wheel: w.Path, SHA256: w.SHA256, DistInfo: filepath.Join(lib, w.DistInfo)}
 	var reasons []string
+	var refused []Conflict
+	refuse := func(path, why string) {
+		refused = append(refused, Conflict{Path: path, Wheel: w.Path, Why: why})
+	}
 	byPath := map[string]File{}
 	add := func(f File) {
 		if old, dup := byPath[f.Path]; dup {
@@ -244,6 +254,10 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 			reasons = append(reasons, fmt.Sprintf("member %q would install outside %s", m.Name, root))
 			continue
 		}
+		if c := ownComponent(sub); c != "" {
+			refuse(dst, fmt.Sprintf("member %q, in a directory named %s: %s", m.Name, c, ownRule))
+			continue
+		}
 		if kind == Script && isEntrypointWrapper(dst, w) {
 			p.Unwritten = append(p.Unwritten, filepath.Join(lib, filepath.FromSlash(m.Name)))
 			continue
@@ -275,6 +289,10 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 				reasons = append(reasons, fmt.Sprintf("entry point %q would not be a file of %s", name, s.Scripts))
 				continue
 			}
+			if c := ownComponent(name); c != "" {
+				refuse(dst, fmt.Sprintf("entry point %q, named %s: %s", name, c, ownRule))
+				continue
+			}
 			add(File{Path: dst, Kind: Generated, Executable: true, Entry: entry})
 		}
 	}
@@ -290,8 +308,21 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	}
 
 	common := commonDir([]string{s.Purelib, s.Platlib, s.Scripts, s.Data, s.Headers})
+	prefix := s.Data
+	if s.Prefix != "" && filepath.IsAbs(s.Prefix) {
+		prefix = filepath.Clean(s.Prefix)
+	}
+	envFiles := environmentFiles(s, prefix, common)
 	dirs := map[string]bool{}
 	for path, f := range byPath {
+		if why := envFiles(path); why != "" {
+			refuse(path, describe(f)+": "+why)
+		} else if within(prefix, path) {
+			rel, _ := filepath.Rel(prefix, path)
+			if c := ownComponent(filepath.ToSlash(rel)); c != "" {
+				refuse(path, fmt.Sprintf("%s, in the environment's %s: %s", describe(f), c, ownRule))
+			}
+		}
 		// Metadata directories: only the wheel's own, and none of the
 		// files pip or pipguard write (a .data member can land there).
 		for _, site := range []string{s.Purelib, s.Platlib} {
@@ -316,9 +347,16 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 			dirs[d] = true
 		}
 	}
+	sort.Slice(refused, func(i, j int) bool { return refused[i].Path < refused[j].Path })
 	if len(reasons) > 0 {
+		for _, c := range refused {
+			reasons = append(reasons, fmt.Sprintf("%s would be written by %s", c.Path, c.Why))
+		}
 		sort.Strings(reasons)
 		return nil, &MalformedError{Wheel: w.Path, Reasons: reasons}
+	}
+	if len(refused) > 0 {
+		return nil, &RefusedError{Wheel: w.Path, Conflicts: refused}
 	}
 	for _, f := range byPath {
 		p.Files = append(p.Files, f)
@@ -330,6 +368,70 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 	sort.Strings(p.Dirs)
 	sort.Strings(p.Unwritten)
 	return p, nil
+}
+
+// RefusedError is a well-formed wheel whose plan writes what belongs to
+// the environment or to pipguard (Scheme.Prefix's pip.conf, pip.ini or
+// pyvenv.cfg, a .pipguard or .pipguard-* directory): a conflict with the
+// environment, each naming its rule, found before any other wheel's plan
+// is compared with it.
+type RefusedError struct {
+	Wheel     string
+	Conflicts []Conflict
+}
+
+func (e *RefusedError) Error() string {
+	parts := make([]string, len(e.Conflicts))
+	for i, c := range e.Conflicts {
+		parts[i] = c.Path + " (" + c.Why + ")"
+	}
+	return fmt.Sprintf("wheel %s would write what belongs to the environment or to pipguard: %s", filepath.Base(e.Wheel), strings.Join(parts, "; "))
+}
+
+// ownRule is why the plan refuses a path in a directory named .pipguard
+// or .pipguard-*.
+const ownRule = "pipguard's own directories (.pipguard, which holds the environment's receipt key, and .pipguard-*, its stashes) are written by pipguard alone, at any depth (audit must never find a key or a stash a wheel put there)"
+
+// ownComponent is the first component of the slash-separated relative
+// path rel that is pipguard's own directory name, ".pipguard" or
+// ".pipguard-*" in any case (a case-insensitive file system makes
+// ".PipGuard" the same directory); "" when none is.
+func ownComponent(rel string) string {
+	for _, c := range strings.Split(rel, "/") {
+		if l := strings.ToLower(c); l == ".pipguard" || strings.HasPrefix(l, ".pipguard-") {
+			return c
+		}
+	}
+	return ""
+}
+
+// environmentFiles says why a wheel must not write path ("" when it may):
+// the environment's pip configuration (PREFIX/pip.conf, PREFIX/pip.ini:
+// pip reads it as the "site" configuration at every later run, pipguard's
+// resolution included) or a pyvenv.cfg where Python or pipguard looks for
+// one (the prefix, and every directory from a site-packages or scripts
+// directory up to the prefix): it would make Python, pip or pipguard's
+// audit take the environment for another one.
+func environmentFiles(s Scheme, prefix, common string) func(path string) string {
+	cfgDirs := map[string]bool{prefix: true, s.Data: true}
+	for _, root := range []string{s.Purelib, s.Platlib, s.Scripts} {
+		for d := root; ; d = filepath.Dir(d) {
+			cfgDirs[d] = true
+			if d == common || d == prefix || !within(common, d) && !within(prefix, d) {
+				break
+			}
+		}
+	}
+	return func(path string) string {
+		dir, base := filepath.Dir(path), filepath.Base(path)
+		switch {
+		case (strings.EqualFold(base, "pip.conf") || strings.EqualFold(base, "pip.ini")) && (dir == prefix || dir == s.Data):
+			return "the environment's own pip configuration (pip reads PREFIX/" + base + " at every later run, and a wheel must not choose the environment's indexes or options): pipguard's plan refuses a wheel that configures pip"
+		case strings.EqualFold(base, "pyvenv.cfg") && cfgDirs[dir]:
+			return "a pyvenv.cfg where Python and pipguard look for the environment's own: pipguard's plan refuses a wheel that redefines the environment"
+		}
+		return ""
+	}
 }
 
 func describe(f File) string {
