@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipguard/pipguard/installer/pylock"
 	"github.com/pipguard/pipguard/internal/pkgtest"
 	"github.com/pipguard/pipguard/internal/sigstoretest"
 )
@@ -127,3 +129,43 @@ func TestAttackBuiltIndexSdistCannotBeLocked(t *testing.T) {
 }
 
 func review3B64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// The policy's indexes bound where index files come from and which index
+// is asked for provenance (requirements files and pip's arguments are
+// checked by checkOthers, pip's configuration by the driver). A lock
+// file's packages are not: its wheel URLs are downloaded and its `index`
+// is asked for PEP 740 provenance whatever indexes says, so a pylock.toml
+// from elsewhere makes pipguard contact any host it names.
+func TestAttackLockFileIndexOutsideThePolicysIndexesIsAsked(t *testing.T) {
+	w := newIndexWorld(t)
+	w.ix = pkgtest.NewProvenanceIndexTLS(t)
+	data := w.put(t, "plain", "acme/plain", nil)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	w.ix.CAFile(ca)
+	for _, k := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT"} {
+		t.Setenv(k, ca)
+	}
+	p := pkgtest.Project{Name: "plain", Version: "1.0"}
+	size := int64(len(data))
+	l := &pylock.Lock{LockVersion: "1.0", CreatedBy: "someone", Packages: []pylock.Package{{Name: "plain", Version: "1.0", Index: w.ix.SimpleURL(),
+		Wheels: []pylock.File{{Name: p.WheelName(), URL: w.ix.URL + "/files/" + p.WheelName(), Size: &size, Hashes: map[string]string{"sha256": hexSHA256(data)}}}}}}
+	out, err := pylock.Write(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(t.TempDir(), "pylock.toml")
+	if err := os.WriteFile(lock, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := w.ix.Hits("provenance") + w.ix.Hits("integrity") + w.ix.Hits("page")
+	w.python = pkgtest.NewVenv(t)
+	_, err = InstallLockFile(context.Background(), w.cfg, InstallOptions{Python: w.python, Trust: w.trust, Output: &w.out,
+		Rules: mustPolicy(t, "indexes = [\"https://only.example/simple/\"]\n")}, LockFile{Path: lock})
+	asked := w.ix.Hits("provenance") + w.ix.Hits("integrity") + w.ix.Hits("page") - before
+	if asked > 0 {
+		t.Errorf("the lock's index %s, which the policy's indexes do not list, was asked %d times (err = %v)", w.ix.SimpleURL(), asked, err)
+	}
+	if err == nil {
+		t.Errorf("a lock whose index and file URLs the policy's indexes do not list was installed")
+	}
+}
