@@ -180,6 +180,15 @@ func verifyIndexFiles(ctx context.Context, cfg Config, o InstallOptions, lk *loc
 			results[i] = outcome{att: &IndexAttestation{State: AttestOff, Rule: eff.Rule}}
 			continue
 		}
+		if it.built != "" {
+			// Built here from its index sdist (allow_source_builds): the
+			// wheel has no provenance anywhere, and the sdist's says nothing
+			// about what its build code wrote. Never verified; a policy
+			// that requires provenance refused the build before it ran
+			// (buildDirect).
+			results[i] = outcome{att: &IndexAttestation{State: AttestNone, Rule: eff.Rule, Why: "built here from its sdist (allow_source_builds): a wheel built here has no provenance"}}
+			continue
+		}
 		wg.Add(1)
 		go func(i int, it *Locked, eff policy.IndexEffective) {
 			defer wg.Done()

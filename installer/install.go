@@ -382,7 +382,7 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	// Fetch: every file of the lock into pipguard's private directory,
 	// hashed there. Plan: every path each wheel writes, and the conflicts.
 	start = time.Now()
-	if err := buildDirect(ctx, py, o.Output, dir, lk, plan.Kept, common); err != nil {
+	if err := buildDirect(ctx, py, o.Output, dir, lk, plan.Kept, common, o.Rules); err != nil {
 		return rep, interrupted(ctx, "building wheels", err, nil)
 	}
 	files := filepath.Join(dir, "files")

@@ -21,7 +21,9 @@ import (
 	"github.com/pipguard/pipguard/installer/reqfile"
 	"github.com/pipguard/pipguard/installer/requirement"
 	"github.com/pipguard/pipguard/installer/txn"
+	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/pipguard/pipguard/pep610"
+	"github.com/pipguard/pipguard/policy"
 )
 
 // The stages after pip's one resolution, each reading the lock and what
@@ -497,10 +499,26 @@ func needsBuild(it Locked, kept map[string]pip.Kept) (req string, ok bool) {
 // directory; the wheel then goes through every check any wheel does.
 // Its build requirements are those pip's build isolation fetches: they
 // are not locked yet (see the README's "What runs").
-func buildDirect(ctx context.Context, py *pip.Session, out io.Writer, dir string, lk *lock, kept []pip.Kept, args []string) error {
+func buildDirect(ctx context.Context, py *pip.Session, out io.Writer, dir string, lk *lock, kept []pip.Kept, args []string, pol *policy.Policy) error {
 	byName := map[string]pip.Kept{}
 	for _, k := range kept {
 		byName[pep610.Normalize(k.Name)] = k
+	}
+	// An index sdist whose project the policy requires provenance for is
+	// refused before anything is built: pipguard verifies provenance for
+	// the file it installs, and a wheel built here has none (its sdist's
+	// provenance says nothing about what its build code writes).
+	var refused []string
+	for _, it := range lk.items {
+		if _, ok := needsBuild(it, byName); !ok || it.Source != SourceIndex {
+			continue
+		}
+		if eff := pol.ForProject(it.Name); eff.Require || eff.Publisher != nil {
+			refused = append(refused, fmt.Sprintf("%s %s would be built from its sdist, and the policy requires PEP 740 provenance for it (%s): a wheel built here has none", it.Name, it.Version, eff.Rule))
+		}
+	}
+	if len(refused) > 0 {
+		return &RefusedError{Reasons: refused, Fix: "install a wheel its index publishes with provenance (drop --no-binary for it), or lower the policy's requirement for that project if you accept the build unverified"}
 	}
 	for i := range lk.items {
 		it := &lk.items[i]
@@ -510,12 +528,16 @@ func buildDirect(ctx context.Context, py *pip.Session, out io.Writer, dir string
 		}
 		if k, found := byName[pep610.Normalize(it.Name)]; found && it.Source == SourceIndex {
 			// An index sdist: a lock records it (the wheel built from it
-			// exists only here), by the bytes pipguard hashes now.
+			// exists only here), by the bytes pipguard hashes now, at the
+			// URL pip's resolution found it.
 			f, err := hashFile(k.Path)
 			if err != nil {
 				return err
 			}
 			it.sdist = &sdistFile{name: filepath.Base(k.Path), sha256: f.sha256, size: f.size}
+			if it.URL == "" {
+				it.URL = redact.String(k.URL)
+			}
 		}
 		outDir := filepath.Join(dir, fmt.Sprintf("built-%d", i))
 		if err := os.Mkdir(outDir, 0o700); err != nil {
