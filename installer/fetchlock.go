@@ -140,6 +140,10 @@ func FetchLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockFil
 	var reasons []string
 	for _, s := range sel {
 		p := s.Package
+		if why := indexRefused(o.Rules, p); why != "" {
+			reasons = append(reasons, why)
+			continue
+		}
 		if rec, err := p.Pipguard(); err == nil && rec != nil && rec.Commit != "" {
 			fr, why := fetchRelease(ctx, cfg, o, s, rec, work, dir)
 			if why != "" {

@@ -140,6 +140,10 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	client := &http.Client{Timeout: 5 * time.Minute}
 	for _, s := range sel {
 		p := s.Package
+		if why := indexRefused(o.Rules, p); why != "" {
+			reasons = append(reasons, why)
+			continue
+		}
 		var name, rawURL string
 		var size *int64
 		var hashes map[string]string
@@ -228,6 +232,26 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	rep.Warnings = append(rep.Warnings, warns...)
 	rep.timed("fetch (lock file)", start)
 	return installFiles(ctx, py, dir, files, lk, rep, info, o, time.Now())
+}
+
+// indexRefused says why the policy's indexes (when set) do not admit a
+// lock's index package: a lock names where each file comes from, and the
+// policy restricts that as it restricts pip's indexes ("" when admitted,
+// or when the package is a guarded release, which comes from GitHub).
+func indexRefused(pol *policy.Policy, p *pylock.Package) string {
+	if pol == nil || pol.Indexes.V == nil {
+		return ""
+	}
+	if rec, err := p.Pipguard(); err == nil && rec != nil && rec.Commit != "" {
+		return ""
+	}
+	if p.Index == "" {
+		return fmt.Sprintf("%s %s: the lock names no index for it, and the policy's indexes list where packages may come from", p.Name, p.Version)
+	}
+	if !pol.SourceAllowed(p.Index) {
+		return fmt.Sprintf("%s %s: the lock says it comes from %s, which the policy's indexes do not list", p.Name, p.Version, redact.String(p.Index))
+	}
+	return ""
 }
 
 // checkFile compares a fetched file with the size and hashes a lock gives
