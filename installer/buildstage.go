@@ -116,6 +116,11 @@ func buildOne(ctx context.Context, py *pip.Session, dir string, o InstallOptions
 		return err
 	}
 	version := strings.TrimPrefix(strings.TrimPrefix(g.Tag, "v"), "V")
+	if f, err := wheel.Parse(g.Asset); err == nil && g.from != FromGit && f.Sdist {
+		// The chosen sdist's own version (the tag's, or the tag's with a
+		// local label, as checkAsset compares a wheel's).
+		version = f.Version
+	}
 	if requirement.Normalize(name) != requirement.Normalize(g.Name) || !g.Pinned && wheel.CanonicalVersion(ver) != wheel.CanonicalVersion(version) {
 		return fmt.Errorf("the built wheel's METADATA says %s %s, expected %s %s", name, ver, g.Name, version)
 	}

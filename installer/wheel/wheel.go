@@ -81,31 +81,26 @@ func compareVersions(a, b string) int {
 	return va.Compare(vb)
 }
 
-// buildKey orders build tags as pip does (packaging's (int, str) build
-// tag: the leading number, then the rest; none sorts first).
-func buildKey(b string) (int, string) {
-	if b == "" {
-		return -1, ""
-	}
-	i := strings.IndexFunc(b, func(r rune) bool { return r < '0' || r > '9' })
-	if i < 0 {
-		i = len(b)
-	}
-	n := 0
-	for _, c := range b[:i] {
-		if n > 1<<40 {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, b[i:]
-}
-
-// laterBuild says whether build tag a sorts after b.
+// laterBuild says whether build tag a sorts after b, as pip orders them
+// (packaging's (int, str) build tag: the leading number, of any length,
+// then the rest; no build tag sorts first).
 func laterBuild(a, b string) bool {
-	an, as := buildKey(a)
-	bn, bs := buildKey(b)
-	return an > bn || an == bn && as > bs
+	if a == "" || b == "" {
+		return a != "" && b == ""
+	}
+	split := func(s string) (string, string) {
+		i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+		if i < 0 {
+			i = len(s)
+		}
+		return s[:i], s[i:]
+	}
+	an, as := split(a)
+	bn, bs := split(b)
+	if c := pep440.CompareDigits(an, bn); c != 0 {
+		return c > 0
+	}
+	return as > bs
 }
 
 var part = regexp.MustCompile(`^[A-Za-z0-9_.+!]+$`)
@@ -193,7 +188,12 @@ func Choose(assets []string, project, version string, supported []string, allowS
 				c.Skipped[a] = "pipguard builds " + strings.Join(Buildable, ", ") + " sdists, not " + f.Format
 				continue
 			}
-			if sdist == "" || f.Format == ".tar.gz" {
+			// pip's order among sdists: the highest version; then a
+			// .tar.gz (the standard format) over the others.
+			if sdist == "" {
+				sdist = a
+			} else if prev, _ := Parse(sdist); compareVersions(f.Version, prev.Version) > 0 ||
+				compareVersions(f.Version, prev.Version) == 0 && f.Format == ".tar.gz" && prev.Format != ".tar.gz" {
 				sdist = a
 			}
 			continue

@@ -239,12 +239,10 @@ func compareLocal(a, b string) int {
 	}
 	as, bs := strings.Split(a, "."), strings.Split(b, ".")
 	for i := 0; i < len(as) && i < len(bs); i++ {
-		an, aerr := strconv.Atoi(as[i])
-		bn, berr := strconv.Atoi(bs[i])
-		aNum, bNum := aerr == nil && isDigits(as[i]), berr == nil && isDigits(bs[i])
+		aNum, bNum := isDigits(as[i]), isDigits(bs[i])
 		switch {
 		case aNum && bNum:
-			if c := cmpInt(an, bn); c != 0 {
+			if c := compareDigits(as[i], bs[i]); c != 0 {
 				return c
 			}
 		case aNum:
@@ -258,6 +256,18 @@ func compareLocal(a, b string) int {
 		}
 	}
 	return cmpInt(len(as), len(bs))
+}
+
+// CompareDigits orders two strings of decimal digits as the numbers they
+// are, of any length (packaging reads them as Python ints).
+func CompareDigits(a, b string) int { return compareDigits(a, b) }
+
+func compareDigits(a, b string) int {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	if c := cmpInt(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }
 
 func isDigits(s string) bool {
