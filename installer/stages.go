@@ -10,11 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/pipguard/pipguard/installer/layout"
 	"github.com/pipguard/pipguard/installer/pip"
@@ -24,6 +21,8 @@ import (
 	"github.com/pipguard/pipguard/internal/redact"
 	"github.com/pipguard/pipguard/pep610"
 	"github.com/pipguard/pipguard/policy"
+
+	"github.com/pipguard/pipguard/internal/parallel"
 )
 
 // The stages after pip's one resolution, each reading the lock and what
@@ -126,7 +125,7 @@ func fetch(lk *lock, kept []pip.Kept, files string) error {
 	// The files are linked (or copied) and hashed several at a time; each
 	// item's outcome is its own, and they are reported in the lock's order.
 	errs := make([]error, len(lk.items))
-	run := parallel
+	run := parallel.Each
 	seen := map[string]bool{}
 	for _, src := range srcs {
 		if b := filepath.Base(src); src != "" && seen[b] {
@@ -172,35 +171,6 @@ func fetch(lk *lock, kept []pip.Kept, files string) error {
 		return &AuditError{Reasons: refused}
 	}
 	return nil
-}
-
-// parallel runs f(0) … f(n-1) on at most GOMAXPROCS goroutines: the
-// stages' file work (hashing, reading archives) is I/O and hashing that
-// two cores do in about half the time.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // copyHashed links (or copies) src to dst and hashes dst: what pip will
@@ -262,7 +232,7 @@ func planPaths(lk *lock, info *pip.Info) (*paths, error) {
 	plans := make([]*layout.Plan, len(lk.items))
 	werrs := make([]error, len(lk.items))
 	refused := make([][]layout.Conflict, len(lk.items))
-	parallel(len(lk.items), func(i int) {
+	parallel.Each(len(lk.items), func(i int) {
 		it := &lk.items[i]
 		w, err := layout.Open(it.file)
 		if err != nil {

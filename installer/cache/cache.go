@@ -55,6 +55,8 @@ import (
 	"syscall"
 
 	"github.com/pipguard/pipguard/internal/hashcopy"
+
+	"github.com/pipguard/pipguard/internal/safefile"
 )
 
 // Cache is an open cache directory.
@@ -262,27 +264,13 @@ func openRegular(path string, max int64) (*os.File, int64, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, 0, fmt.Errorf("is %s, not a regular file", fileKind(fi.Mode()))
+		return nil, 0, fmt.Errorf("is %s, not a regular file", safefile.Kind(fi.Mode()))
 	}
 	if fi.Size() > max {
 		f.Close()
 		return nil, 0, fmt.Errorf("is larger (%d bytes) than any it could hold (%d)", fi.Size(), max)
 	}
 	return f, fi.Size(), nil
-}
-
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a directory"
-	}
-	return "a special file (" + m.Type().String() + ")"
 }
 
 // readEntry reads the entry file at path: a regular file of at most

@@ -10,11 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
+
+	"github.com/pipguard/pipguard/internal/parallel"
 )
 
 // Problem is a difference between the disk and the plans.
@@ -58,7 +57,7 @@ func Check(plans []*Plan) []Problem {
 		tasks = append(tasks, task{p: p, rest: true})
 	}
 	results := make([][]Problem, len(tasks))
-	parallel(len(tasks), func(i int) {
+	parallel.Each(len(tasks), func(i int) {
 		t := tasks[i]
 		if t.rest {
 			results[i] = checkRest(t.p)
@@ -76,33 +75,6 @@ func Check(plans []*Plan) []Problem {
 
 // checkChunk is how many files of a plan one worker checks at a time.
 const checkChunk = 128
-
-// parallel runs f(0) … f(n-1) on at most GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
 
 // checkFiles checks files, planned files of p, on the disk.
 func checkFiles(p *Plan, files []File) []Problem {

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pipguard/pipguard/internal/termsafe"
 )
 
 // Limits on what is read. Real provenance objects are about 10 KiB with
@@ -402,20 +403,6 @@ func FromBundle(b *protobundle.Bundle) (*Attestation, error) {
 	return a, nil
 }
 
-// printable is s on one line without control bytes, at most max runes.
-func printable(s string, max int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		if r < 0x20 || r == 0x7f || r == 0xfffd || (r >= 0x80 && r < 0xa0) {
-			r = '?'
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
-}
+// printable is s on one line without control bytes, at most max runes
+// (termsafe.Clip).
+func printable(s string, max int) string { return termsafe.Clip(s, max) }

@@ -9,7 +9,7 @@
 // run packaging's SpecifierSet on the specifiers.
 package pep440
 
-import "strings"
+import "github.com/pipguard/pipguard/internal/termsafe"
 
 // MaxLen bounds the input: no real version is longer, and the regular
 // expression's cost stays small.
@@ -33,21 +33,6 @@ func Canonical(s string) (string, error) {
 	return v.String(), nil
 }
 
-// printable replaces control and invalid characters with "?" and cuts s
-// at max characters, for quoting hostile input in an error.
-func printable(s string, max int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		if r < 0x20 || r == 0x7f || r == 0xfffd || (r >= 0x80 && r < 0xa0) {
-			r = '?'
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
-}
+// printable is s on one line without control bytes, at most max runes
+// (termsafe.Clip).
+func printable(s string, max int) string { return termsafe.Clip(s, max) }

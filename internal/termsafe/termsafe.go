@@ -15,6 +15,7 @@ package termsafe
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -93,4 +94,24 @@ func String(s string) string {
 		i += n
 	}
 	return string(b)
+}
+
+// Clip is s for quoting inside a one-line message: each control
+// character, C1 control and U+FFFD (an invalid byte) replaced by "?", and
+// cut after max characters with "…".
+func Clip(s string, max int) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == max {
+			b.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f || r == 0xfffd || (r >= 0x80 && r < 0xa0) {
+			r = '?'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
