@@ -16,24 +16,43 @@ import (
 // findDist returns the installed distributions named name, in every
 // site-packages directory (each directory counted once; see pip.Info).
 func findDist(info *pip.Info, name string) []pep610.Dist {
-	var out []pep610.Dist
+	return listInstalled(info).find(name)
+}
+
+// installedDists is one listing of the environment's distributions (every
+// site-packages directory, each counted once), by normalized name: for a
+// stage that looks many names up in one state of the disk.
+type installedDists map[string][]pep610.Dist
+
+func listInstalled(info *pip.Info) installedDists {
+	m := installedDists{}
 	for _, site := range info.Site {
-		ds, err := pep610.Find(site, name)
+		ds, err := pep610.Installed(site)
 		if err != nil {
 			continue
 		}
-		out = append(out, ds...)
+		for _, d := range ds {
+			n := pep610.Normalize(d.Name)
+			m[n] = append(m[n], d)
+		}
 	}
-	return out
+	return m
 }
+
+func (m installedDists) find(name string) []pep610.Dist { return m[pep610.Normalize(name)] }
 
 // auditOne checks one guarded requirement's installed record (PEP 610
 // direct_url.json) against the wheel pipguard had pip install, whose
 // sha256 is wheelSHA: the verified release asset, or the wheel pipguard
 // built from the verified (or pinned) commit.
 func auditOne(info *pip.Info, g *Guarded, wheelSHA string) policy.Decision {
+	return auditIn(listInstalled(info), g, wheelSHA)
+}
+
+// auditIn is auditOne on a listing of the environment.
+func auditIn(installed installedDists, g *Guarded, wheelSHA string) policy.Decision {
 	var d policy.Decision
-	dists := findDist(info, g.Name)
+	dists := installed.find(g.Name)
 	if len(dists) != 1 {
 		d.Add(policy.Check{Name: "installed", Outcome: policy.Fail, Expected: "one " + g.Name + " distribution", Actual: fmt.Sprint(len(dists)),
 			Reason: fmt.Sprintf("found %d installed distributions named %s", len(dists), g.Name)})

@@ -389,36 +389,72 @@ func Install(ctx context.Context, cfg Config, o InstallOptions) (*InstallReport,
 	if err := fetch(lk, plan.Kept, files); err != nil {
 		return rep, err
 	}
+	var held *pip.Held
+	if !o.lockOnly {
+		if held, err = startFiles(py, dir, files, lk, o); err != nil {
+			return rep, interrupted(ctx, "pip install", err, nil)
+		}
+	}
 	// Index files: their PEP 740 provenance, for the bytes pipguard just
-	// hashed, by the publisher the policy names.
+	// hashed, by the publisher the policy names (while pip resolves them).
 	rep.indexURLs = plan.IndexURLs
 	warns, err := verifyIndexFiles(ctx, cfg, o, lk, plan.IndexURLs, o.ProvenanceDir)
 	rep.Lock = lk.items
 	if err != nil {
+		stopHeld(held)
 		return rep, interrupted(ctx, "verifying index provenance", err, nil)
 	}
 	rep.Warnings = append(rep.Warnings, warns...)
 	if o.lockOnly {
 		return rep, nil
 	}
-	rep, err = installFiles(ctx, py, dir, files, lk, rep, info, o, start)
+	rep, err = installFiles(ctx, py, held, dir, files, lk, rep, info, o, start)
 	return rep, pipFile.MapError(err)
+}
+
+// startFiles starts pip's install of the lock on the local files (see
+// startLocked), unless this is a dry run or there is nothing to install:
+// nil then. pip resolves while pipguard goes on (the provenance of the
+// index files, the plan, the stash) and writes nothing until installFiles
+// lets it.
+func startFiles(py *pip.Session, dir, files string, lk *lock, o InstallOptions) (*pip.Held, error) {
+	if o.DryRun || len(lk.items) == 0 {
+		return nil, nil
+	}
+	return startLocked(py, dir, files, lk, o)
+}
+
+// stopHeld stops a held pip, if any, after an error of pipguard's own,
+// which is the one reported.
+func stopHeld(h *pip.Held) {
+	if h != nil {
+		_ = h.Stop()
+	}
 }
 
 // installFiles is every stage after the fetch, for a lock whose every file
 // is in files, hashed by pipguard: the plan of paths and its conflicts
 // (where a dry run stops), the stash by plan with its journal, pip on the
 // local files alone, the check, and the commit or the rollback.
-func installFiles(ctx context.Context, py *pip.Session, dir, files string, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, start time.Time) (*InstallReport, error) {
+//
+// held is pip's install of the lock, started (startFiles) before the plan:
+// it parses its options and resolves the lock on the local files (reading
+// them and the installed distributions, writing nothing) while Go plans and
+// stashes, and it waits before its first write until the stash is
+// complete. A plan that refuses, or a stash that fails, stops it there. It
+// is nil for a dry run or an empty lock.
+func installFiles(ctx context.Context, py *pip.Session, held *pip.Held, dir, files string, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, start time.Time) (*InstallReport, error) {
+	stop := func() { stopHeld(held) }
 	pp, err := planPaths(lk, info)
 	rep.Lock = lk.items
 	if err != nil {
+		stop()
 		return rep, err
 	}
 	rep.timed("fetch and plan", start)
-	if o.DryRun || len(lk.items) == 0 {
-		// Nothing to do, or everything is installed already and every
-		// guarded record matches.
+	if held == nil {
+		// A dry run, nothing to do, or everything is installed already and
+		// every guarded record matches.
 		return rep, nil
 	}
 
@@ -428,14 +464,19 @@ func installFiles(ctx context.Context, py *pip.Session, dir, files string, lk *l
 	start = time.Now()
 	before, err := layout.Survey(info.Prefix)
 	if err != nil {
+		stop()
 		return rep, fmt.Errorf("reading the environment before the install: %w", err)
 	}
 	tx, err := txn.Begin(pp.spec(info, runLabel(lk)))
 	if err != nil {
+		stop()
 		return rep, interrupted(ctx, "the stash", err, nil)
 	}
 	rep.timed("stash", start)
-	err = installLocked(ctx, py, dir, files, lk, rep, info, o, pp, before, tx)
+	start = time.Now()
+	held.Resolved()
+	rep.timed("pip resolve (local files), beyond the plan", start)
+	err = installLocked(ctx, py, held, lk, rep, info, o, pp, before, tx)
 	if err == nil {
 		if hookAfterInstall != nil {
 			hookAfterInstall()

@@ -209,6 +209,30 @@ func failureReasons(d policy.Decision) []string {
 	return out
 }
 
+// startLocked writes the lock as pip's requirements file and starts pip's
+// install of it on pipguard's local files alone (--no-index, files as the
+// only find-links, each line's --hash, no dependencies): pip resolves at
+// once and is held before it writes anything.
+func startLocked(py *pip.Session, dir, files string, lk *lock, o InstallOptions) (*pip.Held, error) {
+	var b strings.Builder
+	for _, it := range lk.items {
+		b.WriteString(it.lockLine() + "\n")
+	}
+	path := filepath.Join(dir, "lock.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	var direct []string
+	for _, it := range lk.items {
+		if it.direct() {
+			u, _, _ := strings.Cut(strings.TrimPrefix(it.lockLine(), it.Name+" @ "), "#")
+			direct = append(direct, u)
+		}
+	}
+	args := append([]string{"--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}, localPipArgs(o.PipArgs)...)
+	return py.StartInstall(dir, pip.InstallRequest{ReqFile: path, Args: args, Local: true, FindLinks: []string{files}, AllowLinks: direct})
+}
+
 // installLocked runs the real install of the lock on pipguard's local
 // files alone: --no-index with the fetch directory as the only place to
 // find distributions, --isolated so that no pip configuration adds another,
@@ -218,77 +242,35 @@ func failureReasons(d policy.Decision) []string {
 // planned file on disk against its wheel, nothing outside the plan changed,
 // direct_url.json against what was verified, and the environment's
 // dependency metadata as pip check reads it. Receipts are written last.
-func installLocked(ctx context.Context, py *pip.Session, dir, files string, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, pp *paths, before *layout.Snapshot, tx *txn.Txn) error {
-	var b strings.Builder
-	for _, it := range lk.items {
-		b.WriteString(it.lockLine() + "\n")
-	}
-	path := filepath.Join(dir, "lock.txt")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		return err
-	}
+func installLocked(ctx context.Context, py *pip.Session, held *pip.Held, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, pp *paths, before *layout.Snapshot, tx *txn.Txn) error {
 	start := time.Now()
-	var direct []string
-	for _, it := range lk.items {
-		if it.direct() {
-			u, _, _ := strings.Cut(strings.TrimPrefix(it.lockLine(), it.Name+" @ "), "#")
-			direct = append(direct, u)
-		}
-	}
-	args := append([]string{"--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}, localPipArgs(o.PipArgs)...)
-	r, err := py.InstallWith(dir, pip.InstallRequest{ReqFile: path, Args: args, Local: true, FindLinks: []string{files}, AllowLinks: direct})
+	r, err := held.Go()
 	if err != nil {
 		return err
 	}
 	rep.timed("pip install (local files)", start)
 	start = time.Now()
 	defer rep.timed("check", start)
-	reasons := compareLock(lk.items, r.Install)
-	for _, p := range layout.Check(pp.plans) {
-		msg := fmt.Sprintf("%s: %s: %s", p.Dist, p.Path, p.Why)
-		if p.Expected != "" || p.Actual != "" {
-			msg += fmt.Sprintf(" (expected %s, got %s)", p.Expected, p.Actual)
-		}
-		reasons = append(reasons, msg)
+	// pip's dependency check reads the environment in the interpreter
+	// while Go reads it here; nothing writes it until both are done.
+	type depCheck struct {
+		conflicts []pip.Conflict
+		err       error
 	}
-	after, err := layout.Survey(info.Prefix)
+	deps := make(chan depCheck, 1)
+	go func() {
+		c, err := py.CheckDependencies()
+		deps <- depCheck{c, err}
+	}()
+	reasons, err := checkInstalled(lk, r, rep, info, pp, before, tx)
+	dep := <-deps
 	if err != nil {
-		return fmt.Errorf("reading the environment after the install: %w", err)
-	}
-	for _, c := range pp.outsidePlan(layout.Changed(before, after), info.Prefix, tx.Dir()) {
-		reasons = append(reasons, fmt.Sprintf("%s changed, and no locked wheel writes it", c))
-	}
-	for _, it := range lk.items {
-		switch it.Source {
-		case SourceVerified, SourcePinned:
-			g := it.guarded
-			d := auditOne(info, g, it.SHA256)
-			outcome := "installed"
-			if it.Reason != "" {
-				outcome = "reinstalled"
-			}
-			inst := Installed{Name: g.Name, Version: it.Version, Outcome: outcome, Decision: d}
-			if dists := findDist(info, g.Name); len(dists) == 1 {
-				inst.Version = dists[0].Version
-			}
-			rep.Installed = append(rep.Installed, inst)
-			for _, r := range failureReasons(d) {
-				reasons = append(reasons, g.Name+": "+r)
-			}
-		case SourceIndex:
-			// An index install records no direct_url.json (PEP 610: it is
-			// written only for direct URL requirements).
-			for _, d := range findDist(info, it.Name) {
-				if _, err := d.DirectURL(); !errors.Is(err, pep610.ErrNoDirectURL) {
-					reasons = append(reasons, fmt.Sprintf("%s %s was locked as an index install but has a direct_url.json", it.Name, it.Version))
-				}
-			}
-		}
+		return err
 	}
 	if len(reasons) > 0 {
 		return &AuditError{Reasons: reasons}
 	}
-	conflicts, err := py.CheckDependencies()
+	conflicts, err := dep.conflicts, dep.err
 	if err != nil {
 		return fmt.Errorf("checking dependencies: %w", err)
 	}
@@ -305,7 +287,59 @@ func installLocked(ctx context.Context, py *pip.Session, dir, files string, lk *
 			rep.Warnings = append(rep.Warnings, m+" (as pip check reports it; policy "+o.Rules.DependencyConflicts.Rule("dependency_conflicts")+")")
 		}
 	}
-	return writeReceipts(info, lk, o)
+	return writeReceipts(info, listInstalled(info), lk, o)
+}
+
+// checkInstalled is the check of the disk after pip, trusting nothing pip
+// says: pip's report against the lock, every planned file against its
+// wheel, nothing outside the plan changed, each guarded distribution's
+// record against what was verified, no index install with a
+// direct_url.json. It returns every reason the install fails.
+func checkInstalled(lk *lock, r *pip.Report, rep *InstallReport, info *pip.Info, pp *paths, before *layout.Snapshot, tx *txn.Txn) ([]string, error) {
+	reasons := compareLock(lk.items, r.Install)
+	for _, p := range layout.Check(pp.plans) {
+		msg := fmt.Sprintf("%s: %s: %s", p.Dist, p.Path, p.Why)
+		if p.Expected != "" || p.Actual != "" {
+			msg += fmt.Sprintf(" (expected %s, got %s)", p.Expected, p.Actual)
+		}
+		reasons = append(reasons, msg)
+	}
+	after, err := layout.Survey(info.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("reading the environment after the install: %w", err)
+	}
+	installed := listInstalled(info)
+	for _, c := range pp.outsidePlan(layout.Changed(before, after), info.Prefix, tx.Dir()) {
+		reasons = append(reasons, fmt.Sprintf("%s changed, and no locked wheel writes it", c))
+	}
+	for _, it := range lk.items {
+		switch it.Source {
+		case SourceVerified, SourcePinned:
+			g := it.guarded
+			d := auditIn(installed, g, it.SHA256)
+			outcome := "installed"
+			if it.Reason != "" {
+				outcome = "reinstalled"
+			}
+			inst := Installed{Name: g.Name, Version: it.Version, Outcome: outcome, Decision: d}
+			if dists := installed.find(g.Name); len(dists) == 1 {
+				inst.Version = dists[0].Version
+			}
+			rep.Installed = append(rep.Installed, inst)
+			for _, r := range failureReasons(d) {
+				reasons = append(reasons, g.Name+": "+r)
+			}
+		case SourceIndex:
+			// An index install records no direct_url.json (PEP 610: it is
+			// written only for direct URL requirements).
+			for _, d := range installed.find(it.Name) {
+				if _, err := d.DirectURL(); !errors.Is(err, pep610.ErrNoDirectURL) {
+					reasons = append(reasons, fmt.Sprintf("%s %s was locked as an index install but has a direct_url.json", it.Name, it.Version))
+				}
+			}
+		}
+	}
+	return reasons, nil
 }
 
 // DependencyError is a locked install that leaves the environment's
@@ -390,7 +424,7 @@ func receiptRoots(t *attest.Trust) []pep610.TrustedRoot {
 // .dist-info, what was verified: pipguard audit ties the distribution to it
 // by digest or commit. Each index install gets one too (indexReceipt). The receipts are written inside the transaction, so
 // a rollback removes them with the distributions.
-func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
+func writeReceipts(info *pip.Info, installed installedDists, lk *lock, o InstallOptions) error {
 	pol, _ := json.Marshal(o.Rules)
 	sum := sha256.Sum256(pol)
 	version := o.Version
@@ -413,7 +447,7 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 	}
 	for _, it := range lk.items {
 		if it.Source == SourceIndex {
-			dists := findDist(info, it.Name)
+			dists := installed.find(it.Name)
 			if len(dists) != 1 {
 				return fmt.Errorf("writing the receipt: %d distributions named %s", len(dists), it.Name)
 			}
@@ -436,7 +470,7 @@ func writeReceipts(info *pip.Info, lk *lock, o InstallOptions) error {
 		if it.Source != SourceVerified && it.Source != SourcePinned || g == nil {
 			continue
 		}
-		dists := findDist(info, g.Name)
+		dists := installed.find(g.Name)
 		if len(dists) != 1 {
 			return fmt.Errorf("writing the receipt: %d distributions named %s", len(dists), g.Name)
 		}

@@ -224,14 +224,19 @@ func InstallLockFile(ctx context.Context, cfg Config, o InstallOptions, lf LockF
 	if lf.From != "" {
 		provDir = lf.From
 	}
+	held, err := startFiles(py, dir, files, lk, o)
+	if err != nil {
+		return rep, interrupted(ctx, "pip install", err, nil)
+	}
 	warns, err := verifyIndexFiles(ctx, cfg, o, lk, nil, provDir)
 	rep.Lock = lk.items
 	if err != nil {
+		stopHeld(held)
 		return rep, interrupted(ctx, "verifying index provenance", err, nil)
 	}
 	rep.Warnings = append(rep.Warnings, warns...)
 	rep.timed("fetch (lock file)", start)
-	return installFiles(ctx, py, dir, files, lk, rep, info, o, time.Now())
+	return installFiles(ctx, py, held, dir, files, lk, rep, info, o, time.Now())
 }
 
 // indexRefused says why the policy's indexes (when set) do not admit a

@@ -396,9 +396,10 @@ func cmdMkindex(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // stallpip: the venv's pip hangs once the real install (not the dry run)
-// has started, and $WORK/stalled appears then: pip reads only local files
-// in the install step, so no server can stall it; this stands for a slow
-// disk or a big wheel.
+// starts writing (install_given_reqs, after its resolution and after
+// pipguard let the held pip go on), and $WORK/stalled appears then: pip
+// reads only local files in the install step, so no server can stall it;
+// this stands for a slow disk or a big wheel.
 func cmdStallpip(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 0 || neg {
 		ts.Fatalf("usage: stallpip")
@@ -406,13 +407,12 @@ func cmdStallpip(ts *testscript.TestScript, neg bool, args []string) {
 	marker := filepath.Join(ts.Getenv("WORK"), "stalled")
 	code := fmt.Sprintf(`import time
 import pip._internal.commands.install as _m
-_orig = _m.InstallCommand.run
-def _run(self, options, args):
-    if not options.dry_run:
-        open(%q, "w").close()
-        time.sleep(120)
-    return _orig(self, options, args)
-_m.InstallCommand.run = _run
+_orig = _m.install_given_reqs
+def _install(*args, **kwargs):
+    open(%q, "w").close()
+    time.sleep(120)
+    return _orig(*args, **kwargs)
+_m.install_given_reqs = _install
 `, marker)
 	ts.Check(os.WriteFile(filepath.Join(ts.Getenv("SITE"), "sitecustomize.py"), []byte(code), 0o644))
 	// pipguard runs the interpreter with -S: this one runs sitecustomize

@@ -360,6 +360,124 @@ type InstallRequest struct {
 // InstallWith runs pip install as r says, writing its report into dir, and
 // returns the report.
 func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
+	c, err := s.start(dir, r, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.finish()
+}
+
+// Held is a pip install started by StartInstall: pip resolves at once,
+// then waits, with nothing written, until Go or Stop. Exactly one of them
+// must be called, before any other method of the Session.
+type Held struct {
+	c    *command
+	done bool
+	// first is the driver's first answer, once Resolved has read it.
+	first *answer
+	err   error
+}
+
+// StartInstall starts pip install as r says (not a dry run) and returns at
+// once: pip parses its options (the driver's checks) and resolves, reading
+// the local files and the installed distributions, while the caller does
+// other work; before pip writes anything (its report, the environment) it
+// waits for Go. What the caller does meanwhile must leave what pip reads
+// as it was (the stash's hard links do).
+func (s *Session) StartInstall(dir string, r InstallRequest) (*Held, error) {
+	if r.DryRun {
+		return nil, errors.New("pip: StartInstall is not for dry runs")
+	}
+	c, err := s.start(dir, r, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Held{c: c}, nil
+}
+
+// Go lets the held pip write, waits for it to end and returns its report,
+// as InstallWith does; a pip that failed before it was held (its options,
+// its resolution) returns that failure, having written nothing.
+func (h *Held) Go() (*Report, error) {
+	if h.done {
+		return nil, errors.New("pip: Go after Go or Stop")
+	}
+	h.done = true
+	return h.release(true)
+}
+
+// Resolved waits until pip has resolved and holds, or has ended (then Go
+// returns how). It is Go's first step, for callers that time it.
+func (h *Held) Resolved() {
+	if h.first != nil || h.err != nil {
+		return
+	}
+	var a answer
+	if err := readLine(h.c.s.ans, &a); err != nil {
+		os.Remove(h.c.report)
+		h.err = h.c.s.died("pip install", err)
+		return
+	}
+	h.first = &a
+}
+
+// release lets pip go on (or stop) after its first answer: pip held after
+// its resolution (go or stop is sent and the last answer read), or its last
+// answer already (it failed, or was refused, before it was held).
+func (h *Held) release(goOn bool) (*Report, error) {
+	h.Resolved()
+	if h.err != nil {
+		return nil, h.err
+	}
+	c, s := h.c, h.c.s
+	if !h.first.Held {
+		return c.done(*h.first)
+	}
+	if err := s.send(map[string]any{"go": goOn}); err != nil {
+		os.Remove(c.report)
+		return nil, s.died("pip install", err)
+	}
+	return c.finish()
+}
+
+// Stop tells the held pip to stop where it waits (or lets a pip that has
+// failed already end), so that nothing is written, and waits for it. The
+// error is pip's or the driver's if it failed otherwise than by being
+// stopped; callers that stop because of their own error keep that one.
+func (h *Held) Stop() error {
+	if h.done {
+		return nil
+	}
+	h.done = true
+	_, err := h.release(false)
+	var pe *Error
+	if errors.As(err, &pe) {
+		return nil // pip ending with an error is what stopping it is
+	}
+	return err
+}
+
+// command is one pip install sent to the driver, whose answer is still to
+// be read.
+type command struct {
+	s      *Session
+	full   []string
+	report string
+	keep   string
+}
+
+// answer is the driver's last line for a command.
+type answer struct {
+	Held         bool          `json:"held"`
+	Status       *int          `json:"status"`
+	Mode         string        `json:"mode"`
+	Refused      []string      `json:"refused"`
+	RefusedLinks []RefusedLink `json:"refused_links"`
+	Kept         []Kept        `json:"kept"`
+	IndexURLs    []string      `json:"index_urls"`
+}
+
+func (s *Session) start(dir string, r InstallRequest, hold bool) (*command, error) {
 	if r.KeepDir != "" && !r.DryRun {
 		return nil, errors.New("pip: KeepDir is for dry runs")
 	}
@@ -385,7 +503,6 @@ func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
 	}
 	f.Close()
 	os.Remove(f.Name()) // pip creates it; an empty file must not pass for a report
-	defer os.Remove(f.Name())
 	full := []string{"install"}
 	if r.DryRun {
 		full = append(full, "--dry-run", "--quiet")
@@ -413,19 +530,28 @@ func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
 		expect["local"], expect["find_links"], expect["indexes"] = true, append([]string{}, r.FindLinks...), nil
 	}
 	allow := append([]string{}, r.AllowLinks...)
-	if err := s.send(map[string]any{"args": full, "expect": expect, "allow_links": allow, "keep_dir": keep}); err != nil {
+	if err := s.send(map[string]any{"args": full, "expect": expect, "allow_links": allow, "keep_dir": keep, "hold": hold}); err != nil {
 		return nil, s.died("pip install", err)
 	}
-	var a struct {
-		Status       *int          `json:"status"`
-		Mode         string        `json:"mode"`
-		Refused      []string      `json:"refused"`
-		RefusedLinks []RefusedLink `json:"refused_links"`
-		Kept         []Kept        `json:"kept"`
-		IndexURLs    []string      `json:"index_urls"`
+	return &command{s: s, full: full, report: f.Name(), keep: keep}, nil
+}
+
+// finish reads the command's last answer and the report.
+func (c *command) finish() (*Report, error) {
+	var a answer
+	if err := readLine(c.s.ans, &a); err != nil {
+		os.Remove(c.report)
+		return nil, c.s.died("pip install", err)
 	}
-	if err := readLine(s.ans, &a); err != nil || a.Status == nil && len(a.Refused) == 0 {
-		return nil, s.died("pip install", err)
+	return c.done(a)
+}
+
+// done turns the command's last answer into its report or its error.
+func (c *command) done(a answer) (*Report, error) {
+	s, full, keep := c.s, c.full, c.keep
+	defer os.Remove(c.report)
+	if a.Held || a.Status == nil && len(a.Refused) == 0 {
+		return nil, s.died("pip install", errors.New("an unexpected answer"))
 	}
 	if len(a.Refused) > 0 {
 		s.waitSync()
@@ -446,7 +572,7 @@ func (s *Session) InstallWith(dir string, r InstallRequest) (*Report, error) {
 		}
 		return nil, &Error{Args: full, ExitCode: *a.Status, Tail: s.tail.last()}
 	}
-	rep, err := readReport(f.Name())
+	rep, err := readReport(c.report)
 	if err != nil {
 		return nil, err
 	}
