@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,31 +126,50 @@ func TestHeldInstallThatFailsBeforeTheHold(t *testing.T) {
 // speed_ups changes how fast pip is, never what it answers: the supported
 // tags pip's factory is given are pip's own (the same list, in order),
 // computed once, and a call with arguments (another platform or Python
-// version) still reaches pip.
+// version) still reaches pip; a wheel's metadata is read once per file and
+// name, and again once the file changes (another wheel written in its
+// place: its own metadata, not the kept one).
 func TestSpeedUpsKeepPipsAnswers(t *testing.T) {
 	isolatePip(t)
 	forEachPip(t, func(t *testing.T, python string) {
+		dir := t.TempDir()
+		one, two := pkgtest.Project{Name: "memo", Version: "1.0"}, pkgtest.Project{Name: "memo", Version: "2.0"}
+		wheel := filepath.Join(dir, one.WheelName())
+		os.WriteFile(wheel, one.Wheel(), 0o600)
 		script := `
-import json, sys
+import json, os, sys
 src = sys.stdin.read()
 ns = {"__name__": "pipguard_driver"}
 exec(compile(src, "driver.py", "exec"), ns)
 from pip._internal.utils import compatibility_tags
 from pip._internal.resolution.resolvelib import factory
+from pip._internal.req import req_install
+from pip._internal.metadata import FilesystemWheel
+wheel, other = sys.argv[1], sys.argv[2]
 own = [str(t) for t in compatibility_tags.get_supported()]
-other = [str(t) for t in compatibility_tags.get_supported(version="39", platforms=["linux_x86_64"])]
+other_tags = [str(t) for t in compatibility_tags.get_supported(version="39", platforms=["linux_x86_64"])]
 patchable = "_supported_tags_cache" not in open(factory.__file__).read()
+pips = req_install.get_wheel_distribution(FilesystemWheel(wheel), "memo")
 ns["speed_ups"]()
 first, second = factory.get_supported(), factory.get_supported()
+d1 = req_install.get_wheel_distribution(FilesystemWheel(wheel), "memo")
+d2 = req_install.get_wheel_distribution(FilesystemWheel(wheel), "memo")
+os.replace(other, wheel)
+d3 = req_install.get_wheel_distribution(FilesystemWheel(wheel), "memo")
 print(json.dumps({
     "patchable": patchable,
     "patched": factory.get_supported is not compatibility_tags.get_supported,
     "same": [str(t) for t in first] == own,
     "once": first is second,
-    "other": [str(t) for t in factory.get_supported(version="39", platforms=["linux_x86_64"])] == other,
+    "other": [str(t) for t in factory.get_supported(version="39", platforms=["linux_x86_64"])] == other_tags,
+    "versions": [str(d.version) for d in (pips, d1, d2, d3)],
+    "metadata": dict(pips.metadata.items()) == dict(d1.metadata.items()),
+    "kept": d1 is d2,
 }))
 `
-		cmd := exec.Command(python, "-I", "-c", script)
+		other := filepath.Join(dir, "other.whl")
+		os.WriteFile(other, two.Wheel(), 0o600)
+		cmd := exec.Command(python, "-I", "-c", script, wheel, other)
 		cmd.Stdin = strings.NewReader(driver)
 		data, err := cmd.Output()
 		if err != nil {
@@ -159,7 +179,10 @@ print(json.dumps({
 			}
 			t.Fatal(err)
 		}
-		var got struct{ Patchable, Patched, Same, Once, Other bool }
+		var got struct {
+			Patchable, Patched, Same, Once, Other, Metadata, Kept bool
+			Versions                                              []string
+		}
 		if err := json.Unmarshal(data, &got); err != nil {
 			t.Fatalf("%v: %s", err, data)
 		}
@@ -170,6 +193,12 @@ print(json.dumps({
 		// to patch there. Before, the driver asks once.
 		if got.Patchable && (!got.Patched || !got.Once) {
 			t.Errorf("pip asks for its supported tags for every candidate, and the driver did not make it once: %+v", got)
+		}
+		if want := []string{"1.0", "1.0", "1.0", "2.0"}; !slices.Equal(got.Versions, want) || !got.Metadata {
+			t.Errorf("wheel metadata: versions %v (want %v: pip's, kept twice, the new file's), same metadata as pip's: %v", got.Versions, want, got.Metadata)
+		}
+		if !got.Kept {
+			t.Errorf("the wheel's metadata was read again for the same file: %+v", got)
 		}
 	})
 }
