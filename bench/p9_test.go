@@ -123,7 +123,7 @@ func BenchmarkP9LockFile(b *testing.B) {
 		lockPath := filepath.Join(w.dir, "pylock.toml")
 		w.lock(b, bin, template, freshDir(b, w.dir, "home-"), lockPath)
 		files := filepath.Join(w.dir, "files")
-		run(b, command{env: w.env(freshDir(b, w.dir, "home-")), args: []string{bin, "fetch", "--python", template, lockPath, files}})
+		run(b, command{env: w.env(freshDir(b, w.dir, "home-")), args: []string{bin, "fetch", "--python", template, "--trusted-root", w.root, lockPath, files}})
 
 		pgInstall := func(home string, extra ...string) proc {
 			py := copyVenv(b, template)
