@@ -1,0 +1,100 @@
+package pip
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/pipguard/pipguard/internal/pkgtest"
+)
+
+// Review 7, finding 1: the driver runs with -I -S -B so that "no code an
+// installed distribution ships runs in this process", and the hold rests
+// on that: only the driver decides when pip writes. But the driver puts
+// the site directories on sys.path, and pip (and the packaging it vendors)
+// imports optional top-level modules that are not in the standard
+// library: packaging's manylinux tag code does `import _manylinux` (PEP
+// 600) whenever tags are computed (the probe's sys_tags, pip's supported
+// tags); pip's vendored urllib3 tries `import urllib3_secure_extra` and
+// `import socks`; rich tries `import attr`. A wheel pipguard installed
+// earlier (any index dependency: its bytes were hashed, its code never
+// vetted) that ships a top-level _manylinux.py therefore runs its code in
+// the driver of every later pipguard run, before anything is verified.
+// Here that code does one thing: it replaces the driver's wait_for_go with
+// a function that returns at once. pip then installs right after its
+// resolution, while pipguard still checks provenance, plans and stashes:
+// the prefix changes before Go, and Stop (a plan or provenance that
+// refuses) does not stop anything. The Go side takes the un-held success
+// as pip's answer (release: a first answer that is not "held" is pip's
+// last), so nothing reports that pip was never held.
+func TestAttackEnvironmentModuleReleasesTheHold(t *testing.T) {
+	isolatePip(t)
+	// _manylinux: packaging's tags (the probe, pip's supported tags);
+	// urllib3_secure_extra: pip's vendored urllib3, imported with pip's
+	// install command. Either is enough.
+	for _, module := range []string{"_manylinux", "urllib3_secure_extra"} {
+		for _, separate := range []bool{false, true} {
+			name := module + "/in-process"
+			if separate {
+				name = module + "/separate"
+			}
+			t.Run(name, func(t *testing.T) {
+				forEachPip(t, func(t *testing.T, python string) {
+					dir := t.TempDir()
+					// An earlier install put this distribution in the
+					// environment (plain pip here, as any installer would).
+					hook := pkgtest.Project{Name: "innocent", Version: "1.0", Files: map[string]string{
+						module + ".py": "import __main__\n" +
+							"if hasattr(__main__, 'wait_for_go'):\n" +
+							"    __main__.wait_for_go = lambda: None\n",
+					}}
+					hw := filepath.Join(dir, hook.WheelName())
+					os.WriteFile(hw, hook.Wheel(), 0o600)
+					if out, err := exec.Command(python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--disable-pip-version-check", hw).CombinedOutput(); err != nil {
+						t.Fatalf("%v\n%s", err, out)
+					}
+
+					wheels := filepath.Join(dir, "wheels")
+					os.MkdirAll(wheels, 0o700)
+					p := pkgtest.Project{Name: "heldpkg", Version: "1.0"}
+					w := p.Wheel()
+					os.WriteFile(filepath.Join(wheels, p.WheelName()), w, 0o600)
+					reqs := filepath.Join(dir, "lock.txt")
+					os.WriteFile(reqs, []byte("heldpkg==1.0 --hash=sha256:"+sum(w)+"\n"), 0o600)
+					s, out := startSession(t, Options{Python: python, Separate: separate})
+					info, _ := s.Info()
+					before := pkgtest.Snapshot(info.Prefix)
+					req := InstallRequest{ReqFile: reqs, Local: true, FindLinks: []string{wheels}, Args: []string{"--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}}
+
+					// What the Go side sees: pip's last answer, a success, where
+					// the "held" answer should have been; Go takes it as pip's
+					// install after Go.
+					h, err := s.StartInstall(dir, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := h.Go(); err == nil {
+						t.Errorf("Go took a pip that was never held (it installed before Go) for a success")
+					}
+					os.RemoveAll(filepath.Join(info.Site[0], "heldpkg"))
+					os.RemoveAll(filepath.Join(info.Site[0], "heldpkg-1.0.dist-info"))
+					before = pkgtest.Snapshot(info.Prefix)
+
+					h, err = s.StartInstall(dir, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					h.Resolved()
+					if got := pkgtest.Snapshot(info.Prefix); got != before {
+						t.Errorf("pip wrote before Go (the hold was released by a module of the environment):\n%s", pkgtest.Diff(info.Prefix, before))
+					}
+					stopErr := h.Stop()
+					if got := pkgtest.Snapshot(info.Prefix); got != before {
+						t.Errorf("Stop returned %v, and pip had installed anyway:\n%s\n%s", stopErr, pkgtest.Diff(info.Prefix, before), out.String())
+					}
+				})
+			})
+		}
+	}
+}
