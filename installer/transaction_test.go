@@ -138,8 +138,9 @@ func TestUpgradeFailingPartWayIsRestoredByteForByte(t *testing.T) {
 	}
 }
 
-// A signal while pip installs (here pip hangs once the real install has
-// started: it reads only local files now, so no index can stall it) stops
+// A signal while pip installs (here pip hangs once the real install starts
+// writing, after its resolution and pipguard's go-ahead: it reads only
+// local files now, so no index can stall it) stops
 // pip, waits for it, leaves the environment and the temporary directory as
 // they were, and says it was interrupted.
 func TestInterruptDuringPip(t *testing.T) {
@@ -151,13 +152,12 @@ func TestInterruptDuringPip(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "started")
 	code := `import os, time
 import pip._internal.commands.install as _m
-_orig = _m.InstallCommand.run
-def _run(self, options, args):
-    if not options.dry_run:
-        open(` + jsonString(marker) + `, "w").close()
-        time.sleep(60)
-    return _orig(self, options, args)
-_m.InstallCommand.run = _run
+_orig = _m.install_given_reqs
+def _install(*args, **kwargs):
+    open(` + jsonString(marker) + `, "w").close()
+    time.sleep(60)
+    return _orig(*args, **kwargs)
+_m.install_given_reqs = _install
 `
 	os.WriteFile(filepath.Join(w.site, "sitecustomize.py"), []byte(code), 0o644)
 	w.python = pkgtest.SiteRunning(t, w.python)

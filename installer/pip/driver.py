@@ -46,7 +46,8 @@ import sys
 # pip. What main() would have done that pip needs is done here, without
 # any .pth file: a virtual environment's prefix (site.venv: pyvenv.cfg
 # beside the executable or one directory up makes the executable's parent
-# directory sys.prefix) and the site directories on sys.path.
+# directory sys.prefix) and the site directories on sys.path, from which
+# nothing but pip is imported (see _NothingFromSiteButPip).
 if sys.flags.no_site:
     import os as _os
     import site as _site
@@ -74,9 +75,55 @@ if sys.flags.no_site:
     if _prefix is not None:
         sys.prefix = sys.exec_prefix = _prefix
         _prefixes = [_prefix] + (_prefixes if _system_site else [])
+    _site_dirs = []
     for _d in _site.getsitepackages(_prefixes):
         if _os.path.isdir(_d) and _d not in sys.path:
             sys.path.append(_d)
+            _site_dirs.append(_d)
+
+    # The site directories are on sys.path for pip to read the installed
+    # distributions, not to import them: pip (and what it vendors) tries
+    # optional top-level modules that are no part of the standard library
+    # (packaging's _manylinux, urllib3's urllib3_secure_extra and socks,
+    # rich's attr, keyring, ...), and any wheel installed here could ship
+    # one. This finder, ahead of the path finder, refuses every top-level
+    # module the site directories would provide, but pip itself: pip gets
+    # ModuleNotFoundError, as if it were not installed (which it handles:
+    # each is optional), and nothing the environment ships runs here.
+    import importlib.machinery as _machinery
+
+    _site_set = {_os.path.normcase(_os.path.abspath(_d)) for _d in _site_dirs}
+
+    def _is_site(entry):
+        try:
+            return _os.path.normcase(_os.path.abspath(entry)) in _site_set
+        except (TypeError, ValueError):
+            return False
+
+    class _NothingFromSiteButPip:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if path is not None or name == "pip":
+                # A submodule is found in its package's own directories;
+                # its package passed here first.
+                return None
+            site = [e for e in sys.path if _is_site(e)]
+            if not site:
+                return None
+            rest = [e for e in sys.path if not _is_site(e)]
+            spec = _machinery.PathFinder.find_spec(name, rest)
+            if spec is not None and spec.origin not in (None, "namespace"):
+                return None  # the standard library's (first on sys.path)
+            if _machinery.PathFinder.find_spec(name, site) is not None:
+                raise ModuleNotFoundError("No module named %r (pipguard's driver imports nothing from the environment but pip)" % name, name=name)
+            return None
+
+        @staticmethod
+        def invalidate_caches():
+            pass
+
+    _at = next((i for i, f in enumerate(sys.meta_path) if f is _machinery.PathFinder), len(sys.meta_path))
+    sys.meta_path.insert(_at, _NothingFromSiteButPip)
 
 import json
 import os
@@ -751,6 +798,8 @@ def run_separate(request):
         request = dict(request, hold=False)
         try:
             wait_for_go()
+        except KeyboardInterrupt:
+            return {"status": 1, "stopped": True}
         except Exception as e:
             print("ERROR: %s" % (e,), file=sys.stderr)
             return {"status": 1, "stopped": True}
@@ -851,6 +900,10 @@ def serve():
 
     for line in requests:
         request = json.loads(line)
+        if "go" in request:
+            # The word for a pip that stopped before it read it (an
+            # interrupt while it was held): nothing waits for it now.
+            continue
         if request.get("check"):
             try:
                 synced({"conflicts": check_dependencies()})

@@ -1,9 +1,12 @@
 package pip
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pipguard/pipguard/internal/pkgtest"
@@ -42,10 +45,12 @@ func TestAttackEnvironmentModuleReleasesTheHold(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				forEachPip(t, func(t *testing.T, python string) {
 					dir := t.TempDir()
+					ran := filepath.Join(dir, "the-module-ran")
 					// An earlier install put this distribution in the
 					// environment (plain pip here, as any installer would).
 					hook := pkgtest.Project{Name: "innocent", Version: "1.0", Files: map[string]string{
-						module + ".py": "import __main__\n" +
+						module + ".py": "open(" + strconv.Quote(ran) + ", 'w').close()\n" +
+							"import __main__\n" +
 							"if hasattr(__main__, 'wait_for_go'):\n" +
 							"    __main__.wait_for_go = lambda: None\n",
 					}}
@@ -67,21 +72,7 @@ func TestAttackEnvironmentModuleReleasesTheHold(t *testing.T) {
 					before := pkgtest.Snapshot(info.Prefix)
 					req := InstallRequest{ReqFile: reqs, Local: true, FindLinks: []string{wheels}, Args: []string{"--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}}
 
-					// What the Go side sees: pip's last answer, a success, where
-					// the "held" answer should have been; Go takes it as pip's
-					// install after Go.
 					h, err := s.StartInstall(dir, req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if _, err := h.Go(); err == nil {
-						t.Errorf("Go took a pip that was never held (it installed before Go) for a success")
-					}
-					os.RemoveAll(filepath.Join(info.Site[0], "heldpkg"))
-					os.RemoveAll(filepath.Join(info.Site[0], "heldpkg-1.0.dist-info"))
-					before = pkgtest.Snapshot(info.Prefix)
-
-					h, err = s.StartInstall(dir, req)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -93,8 +84,38 @@ func TestAttackEnvironmentModuleReleasesTheHold(t *testing.T) {
 					if got := pkgtest.Snapshot(info.Prefix); got != before {
 						t.Errorf("Stop returned %v, and pip had installed anyway:\n%s\n%s", stopErr, pkgtest.Diff(info.Prefix, before), out.String())
 					}
+					// A held pip told to go installs as ever.
+					h, err = s.StartInstall(dir, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := h.Go(); err != nil {
+						t.Errorf("Go: %v\n%s", err, out.String())
+					}
+					if _, err := os.Stat(ran); err == nil {
+						t.Errorf("the environment's %s.py ran in pipguard's driver", module)
+					}
 				})
 			})
 		}
+	}
+}
+
+// The Go side does not take a held install's success for granted: a
+// driver whose first answer to a held request is pip's last, with status
+// 0, installed without waiting for the word (whatever made it), and Go
+// refuses that instead of reporting the install.
+func TestAnInstallThatWasNeverHeldIsRefused(t *testing.T) {
+	zero := 0
+	h := &Held{c: &command{s: &Session{python: "python3"}}, first: &answer{Status: &zero}}
+	var ie *InterpreterError
+	if _, err := h.Go(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "without waiting") {
+		t.Errorf("Go = %v, want an InterpreterError saying pip did not wait", err)
+	}
+	one := 1
+	h = &Held{c: &command{s: &Session{python: "python3", tail: &tailBuffer{}}}, first: &answer{Status: &one}}
+	var pe *Error
+	if _, err := h.Go(); !errors.As(err, &pe) {
+		t.Errorf("a pip that failed before the hold: Go = %v, want pip's error", err)
 	}
 }

@@ -431,6 +431,12 @@ func (h *Held) release(goOn bool) (*Report, error) {
 	}
 	c, s := h.c, h.c.s
 	if !h.first.Held {
+		if a := h.first; a.Status != nil && *a.Status == 0 && len(a.Refused) == 0 && len(a.RefusedLinks) == 0 {
+			// pip ended well without having been held: it wrote
+			// before pipguard's word, whatever made it.
+			os.Remove(c.report)
+			return nil, &InterpreterError{Python: s.python, Reason: "pip installed without waiting for pipguard's word after its resolution (the driver's hold did not hold)"}
+		}
 		return c.done(*h.first)
 	}
 	if err := s.send(map[string]any{"go": goOn}); err != nil {
