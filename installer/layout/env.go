@@ -480,7 +480,13 @@ func shadows(plans []*Plan, env *Env) []Conflict {
 	seen := map[string]bool{}
 	for _, p := range plans {
 		for _, f := range p.Files {
-			if f.Kind == Metadata || strings.Contains(f.Path, string(filepath.Separator)+"__pycache__"+string(filepath.Separator)) {
+			// The bytecode pip compiles is of the wheel's own .py, checked
+			// here itself. A .pyc the wheel ships is a module like any
+			// other, wherever it is: Python reads an unchecked hash-based
+			// __pycache__/NAME.TAG.pyc in place of NAME.py without looking at
+			// the source, so one in another distribution's package (pip's,
+			// installed without bytecode) runs as part of it.
+			if f.Kind == Metadata || f.Kind == Bytecode {
 				continue
 			}
 			var root string
