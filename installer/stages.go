@@ -351,7 +351,7 @@ func schemeFor(info *pip.Info, name string) layout.Scheme {
 	if parts := strings.SplitN(xy, ".", 3); len(parts) >= 2 {
 		xy = parts[0] + "." + parts[1]
 	}
-	return layout.Scheme{Purelib: s.Purelib, Platlib: s.Platlib, Scripts: s.Scripts, Data: s.Data, Headers: s.Headers, CacheTag: s.CacheTag, PythonVersion: xy, Prefix: info.Prefix}
+	return layout.Scheme{Purelib: s.Purelib, Platlib: s.Platlib, Scripts: s.Scripts, Data: s.Data, Headers: s.Headers, CacheTag: s.CacheTag, PythonVersion: xy, Prefix: info.Prefix, Stdlib: info.Stdlib}
 }
 
 // spec is the transaction of the plan: every path a wheel writes, every

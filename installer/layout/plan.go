@@ -33,6 +33,16 @@ type Scheme struct {
 	// the #!python line of .data/scripts members. When set, Check requires
 	// a rewritten first line to be exactly "#!" + Executable + "\n".
 	Executable string
+	// Stdlib are the interpreter's own library directories (see pip.Info's
+	// Stdlib): a planned path inside one, and not inside Purelib or
+	// Platlib, is refused. In a virtual environment they are outside the
+	// prefix, where no scheme reaches; in an interpreter that is none
+	// (pyenv's, a Docker image's /usr/local) pip's data scheme is the
+	// prefix, and a NAME.data/data/lib/pythonX.Y/ member would otherwise
+	// add a module to the standard library, which every later Python
+	// process (pipguard's pip driver included) imports as the interpreter's
+	// own.
+	Stdlib []string
 }
 
 // SchemeProgram is Python that prints, as JSON, the Scheme of the
@@ -313,10 +323,23 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 		prefix = filepath.Clean(s.Prefix)
 	}
 	envFiles := environmentFiles(s, prefix, common)
+	stdlib := func(path string) string {
+		if within(s.Purelib, path) || within(s.Platlib, path) {
+			return ""
+		}
+		for _, d := range s.Stdlib {
+			if d = filepath.Clean(d); filepath.IsAbs(d) && (d == path || within(d, path)) {
+				return d
+			}
+		}
+		return ""
+	}
 	dirs := map[string]bool{}
 	for path, f := range byPath {
 		if why := envFiles(path); why != "" {
 			refuse(path, describe(f)+": "+why)
+		} else if d := stdlib(path); d != "" {
+			refuse(path, describe(f)+", in the interpreter's own library directory "+d+": every later Python process (pipguard's pip driver included) would import it as the interpreter's own; pipguard's plan refuses a wheel that writes there")
 		} else if within(prefix, path) {
 			rel, _ := filepath.Rel(prefix, path)
 			if c := ownComponent(filepath.ToSlash(rel)); c != "" {

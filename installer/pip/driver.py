@@ -100,9 +100,48 @@ if sys.flags.no_site:
         except (TypeError, ValueError):
             return False
 
+    class _InertNamespaces:
+        """The loader of pip's vendored pkg_resources (pip's metadata
+        backend before Python 3.11): at import, pkg_resources activates
+        every installed distribution, and declaring the namespace packages
+        a namespace_packages.txt names (one already imported, as json is)
+        has its path importer run the portion it finds in a site directory
+        (loader.load_module), no meta path finder asked. Here the module is
+        executed with the site directories off sys.path (its master
+        working set starts empty), namespace declaration does nothing, and
+        the site directories are then added to the working set, in
+        sys.path's order: pip reads the same distributions, and no
+        portion's code runs."""
+
+        def __init__(self, loader):
+            self._loader = loader
+
+        def create_module(self, spec):
+            return self._loader.create_module(spec)
+
+        def exec_module(self, module):
+            saved = list(sys.path)
+            sys.path[:] = [e for e in saved if not _is_site(e)]
+            try:
+                self._loader.exec_module(module)
+            finally:
+                sys.path[:] = saved
+            module.declare_namespace = lambda packageName: None
+            module.fixup_namespace_packages = lambda path_item, parent=None: None
+            ws = getattr(module, "working_set", None)
+            if ws is not None:
+                for e in saved:
+                    if _is_site(e):
+                        ws.add_entry(e)
+
     class _NothingFromSiteButPip:
         @staticmethod
         def find_spec(name, path=None, target=None):
+            if name == "pip._vendor.pkg_resources" and path is not None:
+                spec = _machinery.PathFinder.find_spec(name, path)
+                if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _InertNamespaces(spec.loader)
+                return spec
             if path is not None or name == "pip":
                 # A submodule is found in its package's own directories;
                 # its package passed here first.
@@ -151,6 +190,7 @@ def probe(markers):
         "markers": {},
         "environment": pmarkers.default_environment(),
         "cache_tag": sys.implementation.cache_tag or "",
+        "stdlib": stdlib_dirs(paths),
     }
     for m in markers:
         try:
@@ -161,6 +201,25 @@ def probe(markers):
         out["scheme"] = install_scheme(PLACEHOLDER)
     except Exception as e:
         out["scheme_error"] = "pip's locations.get_scheme: %r" % (e,)
+    return out
+
+
+def stdlib_dirs(paths):
+    """The interpreter's own library directories, which no wheel may write
+    into: sysconfig's stdlib and platstdlib and every directory on
+    sys.path that is no site directory (lib-dynload, a distributor's
+    additions). The site directories inside them (a non-venv
+    interpreter's lib/pythonX.Y/site-packages) stay the wheels'."""
+    site = globals().get("_is_site")
+    out = []
+    for d in [paths.get("stdlib"), paths.get("platstdlib")] + list(sys.path):
+        if not d or not isinstance(d, str) or not os.path.isdir(d):
+            continue
+        if site is not None and site(d):
+            continue
+        d = os.path.abspath(d)
+        if d not in out:
+            out.append(d)
     return out
 
 

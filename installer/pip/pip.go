@@ -187,6 +187,12 @@ type Info struct {
 	// SchemeError says why the probe has no scheme (pip's get_scheme
 	// failed), or is "".
 	SchemeError string `json:"scheme_error"`
+	// Stdlib are the interpreter's own library directories (sysconfig's
+	// stdlib and platstdlib, every sys.path directory that is no site
+	// directory): the interpreter's, where no wheel may write, except in
+	// a site directory inside one (a non-venv interpreter's
+	// lib/pythonX.Y/site-packages).
+	Stdlib []string `json:"stdlib"`
 }
 
 // SchemePlaceholder is the distribution name the probe asks pip's install

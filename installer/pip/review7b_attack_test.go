@@ -55,7 +55,7 @@ func planRefusals(t *testing.T, python, path, name string) []string {
 	}
 	sc := info.Scheme(name)
 	xy := strings.Join(strings.SplitN(info.Version, ".", 3)[:2], ".")
-	pl, err := layout.PlanWheel(w, layout.Scheme{Purelib: sc.Purelib, Platlib: sc.Platlib, Scripts: sc.Scripts, Data: sc.Data, Headers: sc.Headers, CacheTag: sc.CacheTag, PythonVersion: xy, Prefix: info.Prefix},
+	pl, err := layout.PlanWheel(w, layout.Scheme{Purelib: sc.Purelib, Platlib: sc.Platlib, Scripts: sc.Scripts, Data: sc.Data, Headers: sc.Headers, CacheTag: sc.CacheTag, PythonVersion: xy, Prefix: info.Prefix, Stdlib: info.Stdlib},
 		layout.PlanOptions{Requested: true})
 	var re *layout.RefusedError
 	if errors.As(err, &re) {
@@ -200,13 +200,20 @@ func TestAttackDataSchemeModuleInTheStandardLibrary(t *testing.T) {
 				"innocent-1.0.data/data/lib/python" + xy + "/_manylinux.py": hookPayload(ran),
 			}}
 			hw := writeWheel(t, python, hook)
-			if r := planRefusals(t, python, hw, "innocent"); len(r) == 0 {
+			r := planRefusals(t, python, hw, "innocent")
+			if len(r) == 0 {
 				t.Errorf("pipguard's plan lets a wheel write %s/lib/python%s/_manylinux.py, a module of the standard library's directory, which the driver imports", filepath.Dir(filepath.Dir(python)), xy)
-			} else {
-				t.Logf("the plan refuses: %v", r)
+				pipInstallWheel(t, python, hw)
+				heldInstallHolds(t, python, separate, ran, "the environment's lib/python"+xy+"/_manylinux.py (a data file)")
+				return
 			}
-			pipInstallWheel(t, python, hw)
-			heldInstallHolds(t, python, separate, ran, "the environment's lib/python"+xy+"/_manylinux.py (a data file)")
+			// A file in the interpreter's own library directory is the
+			// interpreter (as a changed os.py would be): the driver runs
+			// it, whoever wrote it; pipguard's part is never to write one.
+			if !strings.Contains(strings.Join(r, "\n"), "the interpreter's own library directory") {
+				t.Errorf("the plan refuses, but not for the standard library: %v", r)
+			}
+			t.Logf("the plan refuses: %v", r)
 		})
 	}
 }
@@ -318,13 +325,56 @@ func TestAttackPkgResourcesNamespacePortion(t *testing.T) {
 				"json/__init__.py": hookPayload(ran),
 			}}
 			hw := writeWheel(t, python, hook)
-			if r := planRefusals(t, python, hw, "innocent"); len(r) == 0 {
-				t.Errorf("pipguard's plan lets a wheel ship json/__init__.py and a namespace_packages.txt naming json, which pip's pkg_resources runs in the driver")
-			} else {
-				t.Logf("the plan refuses: %v", r)
-			}
+			// The plan lets it be (a json/ in site-packages is never
+			// imported as json, and old pkg_resources-style namespace
+			// packages ship namespace_packages.txt): the driver's
+			// pkg_resources declares no namespace, so the portion stays
+			// inert there, whoever installed it.
+			t.Logf("the plan says: %v", planRefusals(t, python, hw, "innocent"))
 			pipInstallWheel(t, python, hw)
 			heldInstallHolds(t, python, separate, ran, "a namespace portion of json in site-packages")
 		})
+	}
+}
+
+// The driver's inert pkg_resources (finding 3's fix) still shows pip every
+// installed distribution: with pip's pkg_resources backend (Python 3.10),
+// a requirement an installed distribution satisfies is satisfied (no
+// index, no find-links file could satisfy it otherwise), and pip's
+// dependency check finds the conflict among installed distributions.
+func TestInertPkgResourcesSeesTheEnvironment(t *testing.T) {
+	isolatePip(t)
+	root, err := exec.Command("pyenv", "root").Output()
+	if err != nil {
+		t.Skip("no pyenv")
+	}
+	m, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(root)), "versions", "3.10*", "bin", "python3.10"))
+	if len(m) == 0 {
+		t.Skip("no Python 3.10 (pyenv install 3.10)")
+	}
+	sort.Strings(m)
+	python := pkgtest.NewVenvWith(t, pkgtest.Pip{Name: "python3.10", Base: m[len(m)-1]})
+	dir := t.TempDir()
+	for _, p := range []pkgtest.Project{
+		{Name: "alpha", Version: "2.0"},
+		{Name: "beta", Version: "1.0", Requires: []string{"alpha==1.0"}},
+	} {
+		pipInstallWheel(t, python, writeWheel(t, python, p))
+	}
+	s, out := startSession(t, Options{Python: python})
+	reqs := filepath.Join(dir, "requirements.txt")
+	os.WriteFile(reqs, []byte("alpha==2.0\nbeta==1.0\n"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.MkdirAll(empty, 0o700)
+	rep, err := s.Install(dir, true, reqs, "--no-index", "--find-links", empty, "--no-deps", "--only-binary", ":all:")
+	if err != nil {
+		t.Fatalf("pip did not see the installed alpha and beta: %v\n%s", err, out.String())
+	}
+	if len(rep.Install) != 0 {
+		t.Errorf("pip would install %+v, which is installed", rep.Install)
+	}
+	c, err := s.CheckDependencies()
+	if err != nil || len(c) != 1 || c[0].Dist != "beta" || c[0].Installed != "2.0" {
+		t.Errorf("CheckDependencies = %+v, %v; want beta's alpha==1.0 against the installed 2.0", c, err)
 	}
 }
