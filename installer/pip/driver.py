@@ -1004,3 +1004,16 @@ elif __name__ == "__main__":
         serve()
     except KeyboardInterrupt:
         sys.exit(130)
+    # pipguard has closed the request pipe: every pip command has returned
+    # (each cleans its temporary directories before it does). What is left
+    # is the interpreter's finalization of pip's thousands of objects, a
+    # tenth of a second pipguard would wait for: the output is flushed,
+    # pip's log handlers closed, and the process ends now.
+    try:
+        import logging
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(0)
