@@ -208,12 +208,15 @@ def stdlib_dirs(paths):
     """The interpreter's own library directories, which no wheel may write
     into: sysconfig's stdlib and platstdlib and every directory on
     sys.path that is no site directory (lib-dynload, a distributor's
-    additions). The site directories inside them (a non-venv
+    additions), whether or not it exists: lib/pythonXY.zip is on sys.path
+    ahead of the standard library though no pyenv, Docker or conda
+    interpreter has one, and a wheel that created it would be imported
+    from first. The site directories inside them (a non-venv
     interpreter's lib/pythonX.Y/site-packages) stay the wheels'."""
     site = globals().get("_is_site")
     out = []
     for d in [paths.get("stdlib"), paths.get("platstdlib")] + list(sys.path):
-        if not d or not isinstance(d, str) or not os.path.isdir(d):
+        if not d or not isinstance(d, str):
             continue
         if site is not None and site(d):
             continue
