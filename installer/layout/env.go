@@ -476,6 +476,14 @@ func shadows(plans []*Plan, env *Env) []Conflict {
 			}
 		}
 	}
+	planned := map[string][]string{} // a planned .py -> its planners
+	for _, p := range plans {
+		for _, f := range p.Files {
+			if strings.HasSuffix(f.Path, ".py") {
+				planned[f.Path] = append(planned[f.Path], p.Name)
+			}
+		}
+	}
 	var out []Conflict
 	seen := map[string]bool{}
 	for _, p := range plans {
@@ -488,6 +496,25 @@ func shadows(plans []*Plan, env *Env) []Conflict {
 			// installed without bytecode) runs as part of it.
 			if f.Kind == Metadata || f.Kind == Bytecode {
 				continue
+			}
+			// D/__pycache__/NAME.TAG.pyc is D/NAME.py's bytecode: the
+			// source loader reads it (unchecked hash-based) in place of
+			// another distribution's NAME.py, whatever D is (a site
+			// directory, a shared namespace package).
+			if d, b := filepath.Split(f.Path); filepath.Base(filepath.Clean(d)) == "__pycache__" && strings.HasSuffix(b, ".pyc") {
+				stem, _, _ := strings.Cut(b, ".")
+				src := filepath.Join(filepath.Dir(filepath.Clean(d)), stem+".py")
+				var owners []string
+				if env != nil {
+					owners = env.owners[src]
+				}
+				for _, o := range append(append([]string(nil), owners...), planned[src]...) {
+					if key := f.Path + "\x00" + o; o != p.Name && !seen[key] {
+						seen[key] = true
+						out = append(out, Conflict{Path: f.Path, Wheel: p.Wheel, Other: o,
+							Why: fmt.Sprintf("it is the bytecode of %s's module %s: Python would run this wheel's code in its place", o, src)})
+					}
+				}
 			}
 			var root string
 			for r := range roots {
