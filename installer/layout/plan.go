@@ -323,12 +323,15 @@ func PlanWheel(w *Wheel, s Scheme, o PlanOptions) (*Plan, error) {
 		prefix = filepath.Clean(s.Prefix)
 	}
 	envFiles := environmentFiles(s, prefix, common)
+	// In any case: on a case-insensitive file system (macOS's APFS,
+	// Windows, whose standard library is PREFIX\Lib) a wheel's Lib/ is lib/.
 	stdlib := func(path string) string {
-		if within(s.Purelib, path) || within(s.Platlib, path) {
+		lpath := strings.ToLower(path)
+		if within(strings.ToLower(s.Purelib), lpath) || within(strings.ToLower(s.Platlib), lpath) {
 			return ""
 		}
 		for _, d := range s.Stdlib {
-			if d = filepath.Clean(d); filepath.IsAbs(d) && (d == path || within(d, path)) {
+			if d = filepath.Clean(d); filepath.IsAbs(d) && (strings.ToLower(d) == lpath || within(strings.ToLower(d), lpath)) {
 				return d
 			}
 		}
