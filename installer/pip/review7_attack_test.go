@@ -60,41 +60,7 @@ func TestAttackEnvironmentModuleReleasesTheHold(t *testing.T) {
 						t.Fatalf("%v\n%s", err, out)
 					}
 
-					wheels := filepath.Join(dir, "wheels")
-					os.MkdirAll(wheels, 0o700)
-					p := pkgtest.Project{Name: "heldpkg", Version: "1.0"}
-					w := p.Wheel()
-					os.WriteFile(filepath.Join(wheels, p.WheelName()), w, 0o600)
-					reqs := filepath.Join(dir, "lock.txt")
-					os.WriteFile(reqs, []byte("heldpkg==1.0 --hash=sha256:"+sum(w)+"\n"), 0o600)
-					s, out := startSession(t, Options{Python: python, Separate: separate})
-					info, _ := s.Info()
-					before := pkgtest.Snapshot(info.Prefix)
-					req := InstallRequest{ReqFile: reqs, Local: true, FindLinks: []string{wheels}, Args: []string{"--isolated", "--no-deps", "--force-reinstall", "--require-hashes", "--only-binary", ":all:"}}
-
-					h, err := s.StartInstall(dir, req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					h.Resolved()
-					if got := pkgtest.Snapshot(info.Prefix); got != before {
-						t.Errorf("pip wrote before Go (the hold was released by a module of the environment):\n%s", pkgtest.Diff(info.Prefix, before))
-					}
-					stopErr := h.Stop()
-					if got := pkgtest.Snapshot(info.Prefix); got != before {
-						t.Errorf("Stop returned %v, and pip had installed anyway:\n%s\n%s", stopErr, pkgtest.Diff(info.Prefix, before), out.String())
-					}
-					// A held pip told to go installs as ever.
-					h, err = s.StartInstall(dir, req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if _, err := h.Go(); err != nil {
-						t.Errorf("Go: %v\n%s", err, out.String())
-					}
-					if _, err := os.Stat(ran); err == nil {
-						t.Errorf("the environment's %s.py ran in pipguard's driver", module)
-					}
+					heldInstallHolds(t, python, separate, ran, "the environment's "+module+".py")
 				})
 			})
 		}

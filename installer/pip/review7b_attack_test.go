@@ -126,7 +126,7 @@ func heldInstallHolds(t *testing.T, python string, separate bool, ran, what stri
 		t.Fatal(err)
 	}
 	if _, err := h.Go(); err != nil {
-		t.Logf("Go: %v\n%s", err, out.String())
+		t.Errorf("Go: %v\n%s", err, out.String())
 	}
 	if _, err := os.Stat(ran); err == nil {
 		t.Errorf("%s ran in pipguard's driver", what)
@@ -303,22 +303,14 @@ func TestAttackBytecodeInPipsPycache(t *testing.T) {
 // distribution owns a top-level json.
 func TestAttackPkgResourcesNamespacePortion(t *testing.T) {
 	isolatePip(t)
-	root, err := exec.Command("pyenv", "root").Output()
-	if err != nil {
-		t.Skip("no pyenv")
-	}
-	m, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(root)), "versions", "3.10*", "bin", "python3.10"))
-	if len(m) == 0 {
-		t.Skip("no Python 3.10 (pyenv install 3.10)")
-	}
-	sort.Strings(m)
+	base := python310(t)
 	for _, separate := range []bool{false, true} {
 		name := "in-process"
 		if separate {
 			name = "separate"
 		}
 		t.Run(name, func(t *testing.T) {
-			python := pkgtest.NewVenvWith(t, pkgtest.Pip{Name: "python3.10", Base: m[len(m)-1]})
+			python := pkgtest.NewVenvWith(t, pkgtest.Pip{Name: "python3.10", Base: base})
 			ran := filepath.Join(t.TempDir(), "the-portion-ran")
 			hook := pkgtest.Project{Name: "innocent", Version: "1.0", Files: map[string]string{
 				"innocent-1.0.dist-info/namespace_packages.txt": "json\n",
@@ -344,16 +336,8 @@ func TestAttackPkgResourcesNamespacePortion(t *testing.T) {
 // dependency check finds the conflict among installed distributions.
 func TestInertPkgResourcesSeesTheEnvironment(t *testing.T) {
 	isolatePip(t)
-	root, err := exec.Command("pyenv", "root").Output()
-	if err != nil {
-		t.Skip("no pyenv")
-	}
-	m, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(root)), "versions", "3.10*", "bin", "python3.10"))
-	if len(m) == 0 {
-		t.Skip("no Python 3.10 (pyenv install 3.10)")
-	}
-	sort.Strings(m)
-	python := pkgtest.NewVenvWith(t, pkgtest.Pip{Name: "python3.10", Base: m[len(m)-1]})
+	base := python310(t)
+	python := pkgtest.NewVenvWith(t, pkgtest.Pip{Name: "python3.10", Base: base})
 	dir := t.TempDir()
 	for _, p := range []pkgtest.Project{
 		{Name: "alpha", Version: "2.0"},
@@ -377,4 +361,20 @@ func TestInertPkgResourcesSeesTheEnvironment(t *testing.T) {
 	if err != nil || len(c) != 1 || c[0].Dist != "beta" || c[0].Installed != "2.0" {
 		t.Errorf("CheckDependencies = %+v, %v; want beta's alpha==1.0 against the installed 2.0", c, err)
 	}
+}
+
+// python310 is pyenv's newest Python 3.10 (whose pip reads the
+// environment with pkg_resources), or skips the test.
+func python310(t *testing.T) string {
+	t.Helper()
+	root, err := exec.Command("pyenv", "root").Output()
+	if err != nil {
+		t.Skip("no pyenv")
+	}
+	m, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(root)), "versions", "3.10*", "bin", "python3.10"))
+	if len(m) == 0 {
+		t.Skip("no Python 3.10 (pyenv install 3.10)")
+	}
+	sort.Strings(m)
+	return m[len(m)-1]
 }
