@@ -327,6 +327,15 @@ def check(args, expect):
     # pip run itself again under another interpreter: not the one pipguard
     # probed, and without the guards.
     want("--python", getattr(options, "python", None), None)
+    # pip opens its log file (--log, PIP_LOG, log = in a configuration
+    # file, the environment's own pip.conf included, which --isolated still
+    # reads) as it starts, before its resolution and so before pipguard has
+    # surveyed and stashed the environment: never inside it.
+    log = getattr(options, "log", None)
+    if log:
+        where, prefix = os.path.realpath(os.path.abspath(log)), os.path.realpath(sys.prefix)
+        if where == prefix or where.startswith(prefix.rstrip(os.sep) + os.sep):
+            wrong.append("pip would write its log file %s inside the environment %s (from its configuration, PIP_LOG or the arguments after --)" % (log, sys.prefix))
     # The guards follow the resolver pip uses by default.
     want("--use-deprecated legacy-resolver", "legacy-resolver" in (getattr(options, "deprecated_features_enabled", None) or []), False)
     if expect.get("local"):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -148,6 +149,11 @@ func TestEffectiveOptionsAreChecked(t *testing.T) {
 	os.WriteFile(extra, []byte("evil\n"), 0o644)
 	reqs := filepath.Join(dir, "reqs.txt")
 	os.WriteFile(reqs, []byte(""), 0o644)
+	out, err := exec.Command("python3", "-c", "import sys; print(sys.prefix)").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := strings.TrimSpace(string(out))
 	for _, c := range []struct {
 		env  []string
 		args []string
@@ -161,6 +167,8 @@ func TestEffectiveOptionsAreChecked(t *testing.T) {
 		{[]string{"PIP_CONFIG_FILE=" + conf}, []string{"--only-binary", ":none:"}, "--only-binary"},
 		{nil, []string{"--global-option=--quiet"}, "--global-option"},
 		{[]string{"PIP_EDITABLE=" + dir}, nil, "editable requirements"},
+		{nil, []string{"--log", filepath.Join(prefix, "pipguard-test-never-written.log")}, "log file"},
+		{[]string{"PIP_LOG=" + filepath.Join(prefix, "lib", "pipguard-test-never-written.log")}, nil, "log file"},
 	} {
 		for _, kv := range c.env {
 			k, v, _ := strings.Cut(kv, "=")
