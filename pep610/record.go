@@ -124,6 +124,37 @@ func fileDigest(p, alg string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
+// RecordPaths are the paths the distribution's RECORD lists, absolute
+// and clean (a relative row is relative to the site directory).
+func (d Dist) RecordPaths() ([]string, error) {
+	f, err := os.Open(filepath.Join(d.Dir, "RECORD"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	site := filepath.Dir(d.Dir)
+	r := csv.NewReader(bufio.NewReader(io.LimitReader(f, 64<<20)))
+	r.FieldsPerRecord = -1
+	var out []string
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("RECORD: %v", err)
+		}
+		if len(row) == 0 || row[0] == "" {
+			continue
+		}
+		p := row[0]
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(site, p)
+		}
+		out = append(out, filepath.Clean(p))
+	}
+}
+
 // Records says whether the distribution's RECORD lists path (absolute, or
 // relative to the site directory) with a hash (sha256, sha384 or sha512)
 // that the file on disk has: the distribution installed that file, as it

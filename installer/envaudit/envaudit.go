@@ -95,6 +95,7 @@ var Rules = map[string]Rule{
 	"lock-hash":               {"lock-hash", Error, "a locked package was installed from other bytes than the lock's: its direct_url.json or pipguard's receipt records another hash (or commit, or kind of source) (--lock)", "reinstall it from the lock and find out where the other file came from"},
 	"lock-extra":              {"lock-extra", Error, "a distribution the lock does not select for this environment is installed (--lock; pip, setuptools and wheel only when the lock names them)", "uninstall it, or lock it"},
 	"unfinished-run":          {"unfinished-run", Error, "a pipguard run into this environment was killed before it finished: its stash of the files it replaced is still there", "run pipguard install into the environment again: it finishes restoring it first"},
+	"library-written":         {"library-written", Error, "a distribution installed a file into the interpreter's own library directories (its standard library, lib-dynload, any sys.path entry of the interpreter's own; its RECORD lists it): every Python process imports it as the interpreter's, pipguard's pip driver included", "uninstall the distribution and restore the interpreter's files (reinstall Python); pipguard install refuses such a wheel"},
 	"pth-executes":            {"pth-executes", Info, "a distribution installed a .pth file (its RECORD lists it, with the hash it has) holding a line Python runs at every start (\"import ...\"; setuptools' distutils-precedence.pth and editable finders are such)", "trust the distribution with code that runs whenever Python starts, or uninstall it"},
 	"pth-unrecorded":          {"pth-unrecorded", Warning, "a .pth file no installed distribution's RECORD lists (with the hash it has) holds a line Python runs at every start (\"import ...\")", "find out what wrote it (an old easy-install.pth, a tool, an attacker) and remove it unless you trust the code it runs"},
 	"customize-executes":      {"customize-executes", Info, "a distribution installed a sitecustomize or usercustomize module (its RECORD lists it, with the hash it has), which Python's site imports at every start", "trust the distribution with code that runs whenever Python starts, or uninstall it"},
@@ -158,6 +159,11 @@ type Options struct {
 	// directory below none takes its virtual environment's (the pyvenv.cfg
 	// above it). A directory a .pth file adds has no key.
 	Prefixes []string
+
+	// sites are the audited site directories, as Audit reads them: the
+	// ones inside the interpreter's own directories (a non-venv
+	// interpreter's lib/pythonX.Y/site-packages) are the distributions'.
+	sites []string
 	// Index, when set, is what the policy asks of a project's index
 	// files: index-unattested's severity, and the identity a receipt must
 	// record (index-identity-mismatch).
@@ -267,6 +273,7 @@ func Audit(sites []string, o Options) (*Report, error) {
 		abs[i] = a
 	}
 	sites = pep610.UniqueDirs(abs)
+	o.sites = sites
 	path, pths := pep610.SitePath(o.Base, sites, o.Python)
 	rep := &Report{Schema: "pipguard.audit/v1", Sites: sites, Findings: []Finding{}, Packages: []Package{}}
 	var dists []pep610.Dist
@@ -699,6 +706,51 @@ func pthFindings(p pep610.Pth, owner *pep610.Dist, o Options) []Finding {
 	return []Finding{newFinding("pth-executes", owner.Name, owner.Version, p.Path, msg, o)}
 }
 
+// libraryFiles are the paths d's RECORD lists inside the interpreter's
+// own sys.path directories (o.Base) and outside every site directory,
+// compared without regard to case (as the install plan compares them).
+func libraryFiles(d pep610.Dist, o Options) []string {
+	if len(o.Base) == 0 {
+		return nil
+	}
+	paths, err := d.RecordPaths()
+	if err != nil {
+		return nil // files-changed reports an unreadable RECORD
+	}
+	inside := func(dir, p string) bool {
+		dir, p = strings.ToLower(dir), strings.ToLower(p)
+		return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
+	}
+	var out []string
+	for _, p := range paths {
+		site := false
+		for _, s := range o.sites {
+			if inside(s, p) {
+				site = true
+				break
+			}
+		}
+		if site {
+			continue
+		}
+		for _, b := range o.Base {
+			if b := abspath(b); inside(b, p) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// quoteSome names up to n of paths, and how many more there are.
+func quoteSome(paths []string, n int) string {
+	if len(paths) <= n {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:n], ", "), len(paths)-n)
+}
+
 // maxFileProblems bounds the files-changed paths one distribution reports.
 const maxFileProblems = 10
 
@@ -749,6 +801,9 @@ func auditDist(d pep610.Dist, key []byte, o Options, ev *installed) (out []Findi
 			msgs[i] = p.String()
 		}
 		add("files-changed", strings.Join(msgs, "; "))
+	}
+	if in := libraryFiles(d, o); len(in) > 0 {
+		add("library-written", fmt.Sprintf("its RECORD lists %s, in the interpreter's own library directories", quoteSome(in, 3)))
 	}
 	du, derr := d.DirectURL()
 	receipt, rerr := d.Receipt(key)

@@ -179,3 +179,65 @@ func TestInstalledTwice(t *testing.T) {
 		t.Errorf("%d verified, want 1 (solo): %+v", rep.Verified, rep.Packages)
 	}
 }
+
+// A distribution whose RECORD lists a file in the interpreter's own
+// library directories (a non-venv interpreter's data scheme reaches them:
+// lib/pythonX.Y/_manylinux.py, lib/pythonXY.zip) is library-written, an
+// error; its files in a site directory inside those directories
+// (lib/pythonX.Y/site-packages) are its own, and with no interpreter's
+// directories known (audit --path) nothing is said.
+func TestLibraryWritten(t *testing.T) {
+	prefix := t.TempDir()
+	stdlib := filepath.Join(prefix, "lib", "python3.12")
+	site := filepath.Join(stdlib, "site-packages")
+	os.MkdirAll(site, 0o755)
+	zip := filepath.Join(prefix, "lib", "python312.zip")
+	body := "import os\n"
+	os.WriteFile(filepath.Join(stdlib, "_manylinux.py"), []byte(body), 0o644)
+	os.WriteFile(zip, []byte(body), 0o644)
+	for _, d := range []struct {
+		name string
+		rows []string
+	}{
+		{"innocent", []string{"../_manylinux.py", "../../python312.zip"}},
+		{"plain", []string{"plain/__init__.py"}},
+	} {
+		info := filepath.Join(site, d.name+"-1.0.dist-info")
+		os.MkdirAll(info, 0o755)
+		os.WriteFile(filepath.Join(info, "METADATA"), []byte("Metadata-Version: 2.1\nName: "+d.name+"\nVersion: 1.0\n"), 0o644)
+		var rec strings.Builder
+		for _, r := range d.rows {
+			p := filepath.Join(site, r)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if _, err := os.Stat(p); err != nil {
+				os.WriteFile(p, []byte(body), 0o644)
+			}
+			rec.WriteString(recordRow(r, body))
+		}
+		rec.WriteString(d.name + "-1.0.dist-info/RECORD,,\n")
+		os.WriteFile(filepath.Join(info, "RECORD"), []byte(rec.String()), 0o644)
+	}
+	findings := func(o Options) map[string]string {
+		rep, err := Audit([]string{site}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, f := range rep.Findings {
+			if f.Rule == "library-written" {
+				got[f.Dist] = string(f.Severity) + ": " + f.Message
+			}
+		}
+		return got
+	}
+	got := findings(Options{GitHubHost: "github.com", Prefixes: []string{prefix}, Base: []string{zip, stdlib, filepath.Join(stdlib, "lib-dynload")}})
+	if g := got["innocent"]; !strings.HasPrefix(g, "error: ") || !strings.Contains(g, filepath.Join(stdlib, "_manylinux.py")) || !strings.Contains(g, zip) {
+		t.Errorf("innocent: %q, want library-written naming both files", g)
+	}
+	if g, ok := got["plain"]; ok {
+		t.Errorf("plain (its files in site-packages): %q", g)
+	}
+	if got := findings(Options{GitHubHost: "github.com", Prefixes: []string{prefix}}); len(got) > 0 {
+		t.Errorf("without the interpreter's directories: %v", got)
+	}
+}
