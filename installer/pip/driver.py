@@ -333,7 +333,10 @@ def check(args, expect):
     # surveyed and stashed the environment: never inside it.
     log = getattr(options, "log", None)
     if log:
-        where, prefix = os.path.realpath(os.path.abspath(log)), os.path.realpath(sys.prefix)
+        # Compared without regard to case, for the file systems that have
+        # none (macOS's): a false refusal costs a clear message, a missed
+        # one a write before the stash.
+        where, prefix = os.path.realpath(os.path.abspath(log)).lower(), os.path.realpath(sys.prefix).lower()
         if where == prefix or where.startswith(prefix.rstrip(os.sep) + os.sep):
             wrong.append("pip would write its log file %s inside the environment %s (from its configuration, PIP_LOG or the arguments after --)" % (log, sys.prefix))
     # The guards follow the resolver pip uses by default.
