@@ -331,14 +331,21 @@ def check(args, expect):
     # file, the environment's own pip.conf included, which --isolated still
     # reads) as it starts, before its resolution and so before pipguard has
     # surveyed and stashed the environment: never inside it.
-    log = getattr(options, "log", None)
-    if log:
+    # So is its cache directory (--cache-dir, PIP_CACHE_DIR, cache-dir =):
+    # pip writes its http cache there during the resolution.
+    def inside_env(path):
         # Compared without regard to case, for the file systems that have
         # none (macOS's): a false refusal costs a clear message, a missed
         # one a write before the stash.
-        where, prefix = os.path.realpath(os.path.abspath(log)).lower(), os.path.realpath(sys.prefix).lower()
-        if where == prefix or where.startswith(prefix.rstrip(os.sep) + os.sep):
-            wrong.append("pip would write its log file %s inside the environment %s (from its configuration, PIP_LOG or the arguments after --)" % (log, sys.prefix))
+        where, prefix = os.path.realpath(os.path.abspath(path)).lower(), os.path.realpath(sys.prefix).lower()
+        return where == prefix or where.startswith(prefix.rstrip(os.sep) + os.sep)
+
+    log = getattr(options, "log", None)
+    if log and inside_env(log):
+        wrong.append("pip would write its log file %s inside the environment %s (from its configuration, PIP_LOG or the arguments after --)" % (log, sys.prefix))
+    cache = getattr(options, "cache_dir", None)
+    if cache and isinstance(cache, str) and inside_env(cache):
+        wrong.append("pip would write its cache directory %s inside the environment %s (from its configuration, PIP_CACHE_DIR or the arguments after --): pass --no-cache-dir or a cache directory outside it" % (cache, sys.prefix))
     # The guards follow the resolver pip uses by default.
     want("--use-deprecated legacy-resolver", "legacy-resolver" in (getattr(options, "deprecated_features_enabled", None) or []), False)
     if expect.get("local"):
