@@ -30,7 +30,7 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 	var r, p strings.Builder
 	for i := 0; i < 50; i++ {
 		name := fmt.Sprintf("p7pkg%02d", i)
-		proj := pkgtest.Project{Name: name, Version: "1.0", Files: p7Files(rng, name)}
+		proj := pkgtest.Project{Name: name, Version: "1.0", Files: pkgtest.P7Files(rng, name)}
 		ix.Add(proj)
 		fmt.Fprintf(&r, "%s==1.0\n", name)
 		fmt.Fprintf(&p, "%s==1.0 --hash=sha256:%s\n", name, sha256Hex(proj.Wheel()))
@@ -43,23 +43,6 @@ func fiftyWheels(b *testing.B, dir string) (ix *pkgtest.Index, reqs, pinned stri
 		b.Fatal(err)
 	}
 	return ix, reqs, pinned
-}
-
-// p7Files are the files of P7's project name: 60 small modules and 39
-// data files of 15,000 pseudo-random bytes from rng.
-func p7Files(rng *rand.Rand, name string) map[string]string {
-	files := map[string]string{}
-	for j := 0; j < 60; j++ {
-		files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
-	}
-	for j := 0; j < 39; j++ {
-		blob := make([]byte, 15000)
-		for k := range blob {
-			blob[k] = byte(rng.Uint32())
-		}
-		files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
-	}
-	return files
 }
 
 // timing is one stage of pipguard's JSON report.
@@ -193,7 +176,7 @@ func BenchmarkP7PipOptions(b *testing.B) {
 		rng := rand.New(rand.NewChaCha8([32]byte{7}))
 		for i := 0; i < 50; i++ {
 			name := fmt.Sprintf("p7pkg%02d", i)
-			p := pkgtest.Project{Name: name, Version: "1.0", Files: p7Files(rng, name)}
+			p := pkgtest.Project{Name: name, Version: "1.0", Files: pkgtest.P7Files(rng, name)}
 			w := p.Wheel()
 			if err := os.WriteFile(filepath.Join(wheels, p.WheelName()), w, 0o644); err != nil {
 				b.Fatal(err)

@@ -54,7 +54,7 @@ func newP9World(b *testing.B) *p9World {
 	var r strings.Builder
 	for i := 0; i < 50; i++ {
 		name := fmt.Sprintf("p7pkg%02d", i)
-		p := pkgtest.Project{Name: name, Version: "1.0", Files: p7Files(rng, name)}
+		p := pkgtest.Project{Name: name, Version: "1.0", Files: pkgtest.P7Files(rng, name)}
 		data := p.Wheel()
 		repo := "acme/" + name
 		id := sigstoretest.GitHubActions(repo, ".github/workflows/release.yml", "refs/tags/v1.0", strings.Repeat("a", 40))

@@ -444,11 +444,10 @@ func stopHeld(h *pip.Held) {
 // complete. A plan that refuses, or a stash that fails, stops it there. It
 // is nil for a dry run or an empty lock.
 func installFiles(ctx context.Context, py *pip.Session, held *pip.Held, dir, files string, lk *lock, rep *InstallReport, info *pip.Info, o InstallOptions, start time.Time) (*InstallReport, error) {
-	stop := func() { stopHeld(held) }
 	pp, err := planPaths(lk, info)
 	rep.Lock = lk.items
 	if err != nil {
-		stop()
+		stopHeld(held)
 		return rep, err
 	}
 	rep.timed("fetch and plan", start)
@@ -464,12 +463,12 @@ func installFiles(ctx context.Context, py *pip.Session, held *pip.Held, dir, fil
 	start = time.Now()
 	before, err := layout.Survey(info.Prefix)
 	if err != nil {
-		stop()
+		stopHeld(held)
 		return rep, fmt.Errorf("reading the environment before the install: %w", err)
 	}
 	tx, err := txn.Begin(pp.spec(info, runLabel(lk)))
 	if err != nil {
-		stop()
+		stopHeld(held)
 		return rep, interrupted(ctx, "the stash", err, nil)
 	}
 	rep.timed("stash", start)

@@ -262,7 +262,7 @@ func installLocked(ctx context.Context, py *pip.Session, held *pip.Held, lk *loc
 		c, err := py.CheckDependencies()
 		deps <- depCheck{c, err}
 	}()
-	reasons, err := checkInstalled(lk, r, rep, info, pp, before, tx)
+	reasons, installed, err := checkInstalled(lk, r, rep, info, pp, before, tx)
 	dep := <-deps
 	if err != nil {
 		return err
@@ -287,15 +287,16 @@ func installLocked(ctx context.Context, py *pip.Session, held *pip.Held, lk *loc
 			rep.Warnings = append(rep.Warnings, m+" (as pip check reports it; policy "+o.Rules.DependencyConflicts.Rule("dependency_conflicts")+")")
 		}
 	}
-	return writeReceipts(info, listInstalled(info), lk, o)
+	return writeReceipts(info, installed, lk, o)
 }
 
 // checkInstalled is the check of the disk after pip, trusting nothing pip
 // says: pip's report against the lock, every planned file against its
 // wheel, nothing outside the plan changed, each guarded distribution's
 // record against what was verified, no index install with a
-// direct_url.json. It returns every reason the install fails.
-func checkInstalled(lk *lock, r *pip.Report, rep *InstallReport, info *pip.Info, pp *paths, before *layout.Snapshot, tx *txn.Txn) ([]string, error) {
+// direct_url.json. It returns every reason the install fails, and the
+// listing of the installed distributions it read (the receipts' too).
+func checkInstalled(lk *lock, r *pip.Report, rep *InstallReport, info *pip.Info, pp *paths, before *layout.Snapshot, tx *txn.Txn) ([]string, installedDists, error) {
 	reasons := compareLock(lk.items, r.Install)
 	for _, p := range layout.Check(pp.plans) {
 		msg := fmt.Sprintf("%s: %s: %s", p.Dist, p.Path, p.Why)
@@ -306,7 +307,7 @@ func checkInstalled(lk *lock, r *pip.Report, rep *InstallReport, info *pip.Info,
 	}
 	after, err := layout.Survey(info.Prefix)
 	if err != nil {
-		return nil, fmt.Errorf("reading the environment after the install: %w", err)
+		return nil, nil, fmt.Errorf("reading the environment after the install: %w", err)
 	}
 	installed := listInstalled(info)
 	for _, c := range pp.outsidePlan(layout.Changed(before, after), info.Prefix, tx.Dir()) {
@@ -339,7 +340,7 @@ func checkInstalled(lk *lock, r *pip.Report, rep *InstallReport, info *pip.Info,
 			}
 		}
 	}
-	return reasons, nil
+	return reasons, installed, nil
 }
 
 // DependencyError is a locked install that leaves the environment's

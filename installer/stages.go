@@ -2,8 +2,6 @@ package installer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -196,17 +194,7 @@ func copyHashed(src, dst string) (fetched, error) {
 			return fetched{}, err
 		}
 	}
-	f, err := os.Open(dst)
-	if err != nil {
-		return fetched{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return fetched{}, err
-	}
-	return fetched{path: dst, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, nil
+	return hashFile(dst)
 }
 
 // paths is the plan of every path the lock's wheels write.

@@ -24,18 +24,7 @@ func p7Wheels(t testing.TB, dir string) (paths []string, names []string) {
 	for i := 0; i < 50; i++ {
 		name := fmt.Sprintf("p7pkg%02d", i)
 		rng := rand.New(rand.NewChaCha8([32]byte{byte(i)}))
-		files := map[string]string{}
-		for j := 0; j < 60; j++ {
-			files[fmt.Sprintf("%s/mod%02d.py", name, j)] = fmt.Sprintf("# module %d of %s\nVALUE = %d\n\ndef f(x):\n    return x + %d\n", j, name, j, rng.IntN(1000))
-		}
-		for j := 0; j < 39; j++ {
-			blob := make([]byte, 15000)
-			for k := range blob {
-				blob[k] = byte(rng.Uint32())
-			}
-			files[fmt.Sprintf("%s/data/blob%02d.bin", name, j)] = string(blob)
-		}
-		p := pkgtest.Project{Name: name, Version: "1.0", Files: files}
+		p := pkgtest.Project{Name: name, Version: "1.0", Files: pkgtest.P7Files(rng, name)}
 		path := filepath.Join(dir, p.WheelName())
 		if err := os.WriteFile(path, p.Wheel(), 0o644); err != nil {
 			t.Fatal(err)

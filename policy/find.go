@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/pipguard/pipguard/internal/safefile"
 )
 
 // Discovery: which file decides the policy when no --policy is given.
@@ -192,7 +194,7 @@ func readCandidate(path string, discovered bool) (*candidate, error) {
 		if discovered {
 			fix = "a policy file is a regular file; remove or rename what is there"
 		}
-		return nil, &Error{Where: path, Msg: fmt.Sprintf("cannot be read: not a regular file (%s)", kindOf(fi.Mode())), Fix: fix}
+		return nil, &Error{Where: path, Msg: fmt.Sprintf("cannot be read: not a regular file (%s)", safefile.Kind(fi.Mode())), Fix: fix}
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
 		return nil, &Error{Where: path, Msg: "anyone on this machine can write it, so it cannot decide what is trusted", Fix: "chmod o-w " + path}
@@ -211,20 +213,6 @@ func readCandidate(path string, discovered bool) (*candidate, error) {
 		return nil, &Error{Where: path, Msg: fmt.Sprintf("larger than %d MiB", MaxFile>>20)}
 	}
 	return &candidate{path, data}, nil
-}
-
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return m.Type().String()
 }
 
 // errText is an error from the file system without the path it repeats.

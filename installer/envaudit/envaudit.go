@@ -721,6 +721,10 @@ func libraryFiles(d pep610.Dist, o Options) []string {
 		dir, p = strings.ToLower(dir), strings.ToLower(p)
 		return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
 	}
+	base := make([]string, len(o.Base))
+	for i, b := range o.Base {
+		base[i] = abspath(b)
+	}
 	var out []string
 	for _, p := range paths {
 		site := false
@@ -733,8 +737,8 @@ func libraryFiles(d pep610.Dist, o Options) []string {
 		if site {
 			continue
 		}
-		for _, b := range o.Base {
-			if b := abspath(b); inside(b, p) {
+		for _, b := range base {
+			if inside(b, p) {
 				out = append(out, p)
 				break
 			}
